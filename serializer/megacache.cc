@@ -1,0 +1,235 @@
+#include "serializer/megacache.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <optional>
+
+#include "util/hash.h"
+#include "util/text.h"
+
+namespace cachepack::megacache {
+namespace {
+
+std::string hex32(uint32_t v) {
+  char buf[11];
+  std::snprintf(buf, sizeof buf, "0x%08" PRIx32, v);
+  return buf;
+}
+
+// Reads fields front to back, never past the end: every length is compared
+// with what is left before it is used.
+class Cursor {
+ public:
+  Cursor(ByteSpan data, size_t pos) : data_(data), pos_(pos) {}
+
+  size_t pos() const { return pos_; }
+  size_t left() const { return data_.size() - pos_; }
+
+  Result<uint64_t> u64(std::string_view what) {
+    if (left() < 8) {
+      return data_loss(ErrorReason::kTooShort, pos_,
+                       "blob ends inside the 8-byte " + std::string(what) +
+                           " (" + std::to_string(left()) + " bytes left)");
+    }
+    uint64_t v = decode_fixed64_be(data_.data() + pos_);
+    pos_ += 8;
+    return v;
+  }
+
+  // A u64 length, then that many bytes.
+  Result<ByteSpan> bytes(std::string_view what) {
+    size_t at = pos_;
+    auto length = u64(std::string(what) + " length");
+    if (!length) return tl::unexpected(length.error());
+    if (*length > left()) {
+      return data_loss(ErrorReason::kLengthOverrun, at,
+                       std::string(what) + " length " +
+                           std::to_string(*length) + " exceeds the " +
+                           std::to_string(left()) + " bytes left");
+    }
+    ByteSpan out = data_.subspan(pos_, *length);
+    pos_ += *length;
+    return out;
+  }
+
+  // A base64 field holding UTF-8 text.
+  Result<std::string> str(std::string_view what, Base64Mode mode) {
+    auto field = bytes(what);
+    if (!field) return tl::unexpected(field.error());
+    size_t at = pos_ - field->size();
+    std::string_view text = as_chars(*field);
+    std::optional<std::string> decoded = mode == Base64Mode::kStrict
+                                             ? base64_decode_strict(text)
+                                             : base64_decode_lenient(text);
+    if (!decoded) {
+      return data_loss(ErrorReason::kInvalidBase64, at,
+                       std::string(what) + " is not valid base64: \"" +
+                           printable(text.substr(0, 80)) + "\"");
+    }
+    if (!is_valid_utf8(*decoded)) {
+      return data_loss(ErrorReason::kInvalidUtf8, at,
+                       std::string(what) + " is not valid UTF-8 (bytes " +
+                           to_hex(as_bytes(*decoded).first(
+                               std::min<size_t>(decoded->size(), 32))) +
+                           ")");
+    }
+    return std::move(*decoded);
+  }
+
+ private:
+  ByteSpan data_;
+  size_t pos_;
+};
+
+// The smallest encoded artifact: two empty fields, each a u64 length.
+constexpr uint64_t kMinArtifactSize = 16;
+
+void append_str(Bytes& out, std::string_view s) {
+  std::string b64 = base64_encode(as_bytes(s));
+  append_fixed64_be(out, b64.size());
+  append_bytes(out, as_bytes(b64));
+}
+
+}  // namespace
+
+size_t Blob::artifact_count() const {
+  size_t n = 0;
+  for (const auto& g : groups) n += g.artifacts.size();
+  return n;
+}
+
+std::vector<ArtifactView> Blob::artifacts() const {
+  std::vector<ArtifactView> out;
+  out.reserve(artifact_count());
+  for (const auto& g : groups) {
+    out.insert(out.end(), g.artifacts.begin(), g.artifacts.end());
+  }
+  return out;
+}
+
+Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
+  if (data.size() < 4) {
+    return data_loss(ErrorReason::kTooShort, 0,
+                     "input is " + std::to_string(data.size()) +
+                         " bytes, too short for the 4-byte CRC-32");
+  }
+  Blob blob;
+  blob.size = data.size();
+  blob.crc = decode_fixed32_be(data.data());
+  uint32_t computed = crc32(data.subspan(4));
+  if (computed != blob.crc) {
+    return data_loss(ErrorReason::kChecksumMismatch, 0,
+                     "CRC-32 mismatch: stored " + hex32(blob.crc) +
+                         ", computed " + hex32(computed));
+  }
+  Cursor in(data, 4);
+  auto version = in.u64("encoding version");
+  if (!version) return tl::unexpected(version.error());
+  if (*version != kEncodingVersion) {
+    return make_error(ErrorCode::kUnimplemented,
+                      ErrorReason::kUnsupportedVersion,
+                      "encoding version " + std::to_string(*version) +
+                          " (this reader knows version 1)",
+                      ErrorLocation{.offset = 4});
+  }
+  while (in.left() > 0) {
+    Group group;
+    group.offset = in.pos();
+    if (in.left() < 8) {
+      return data_loss(ErrorReason::kTrailingBytes, in.pos(),
+                       std::to_string(in.left()) +
+                           " bytes after the last group, too few for a group");
+    }
+    auto type = in.str("type name", options.base64);
+    if (!type) return tl::unexpected(type.error());
+    group.type = std::move(*type);
+    std::optional<TypeDescriptor> descriptor;
+    if (options.types != nullptr) {
+      descriptor = options.types->find(group.type);
+      if (!descriptor) {
+        return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
+                          "artifact type '" + printable(group.type) +
+                              "' is not registered",
+                          ErrorLocation{.offset = group.offset});
+      }
+    }
+    size_t count_at = in.pos();
+    auto count = in.u64("artifact count");
+    if (!count) return tl::unexpected(count.error());
+    if (*count > in.left() / kMinArtifactSize) {
+      return data_loss(ErrorReason::kLengthOverrun, count_at,
+                       "artifact count " + std::to_string(*count) +
+                           " cannot fit in the " + std::to_string(in.left()) +
+                           " bytes left");
+    }
+    group.artifacts.reserve(*count);
+    for (uint64_t i = 0; i < *count; ++i) {
+      size_t artifact_at = in.pos();
+      auto key = in.str("key", options.base64);
+      if (!key) return tl::unexpected(key.error());
+      auto content = in.bytes("content");
+      if (!content) return tl::unexpected(std::move(content.error()).with_key(*key));
+      if (descriptor && descriptor->required) {
+        if (auto ok = descriptor->required(*key, *content); !ok) {
+          return tl::unexpected(std::move(ok.error()).at_offset(artifact_at));
+        }
+      }
+      uint64_t content_offset = in.pos() - content->size();
+      group.artifacts.push_back(ArtifactView{group.type, std::move(*key),
+                                             *content, content_offset});
+    }
+    blob.groups.push_back(std::move(group));
+  }
+  return blob;
+}
+
+Writer::Writer() { clear(); }
+
+void Writer::clear() {
+  buffer_.assign(4, std::byte{0});
+  append_fixed64_be(buffer_, kEncodingVersion);
+  crc_ = 0;
+  crc_end_ = 4;
+}
+
+uint64_t group_size(std::string_view type, std::span<const Entry> entries) {
+  uint64_t size = 8 + base64_encoded_size(type.size()) + 8;
+  for (const auto& e : entries) {
+    size += 8 + base64_encoded_size(e.key.size()) + 8 + e.content.size();
+  }
+  return size;
+}
+
+Result<void> Writer::append_group(std::string_view type,
+                                  std::span<const Entry> entries) {
+  if (!is_valid_utf8(type)) {
+    return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidUtf8,
+                      "type name is not valid UTF-8");
+  }
+  for (const auto& e : entries) {
+    if (!is_valid_utf8(e.key)) {
+      return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidUtf8,
+                        "key is not valid UTF-8",
+                        ErrorLocation{.key = std::string(e.key)});
+    }
+  }
+  buffer_.reserve(buffer_.size() + group_size(type, entries));
+  append_str(buffer_, type);
+  append_fixed64_be(buffer_, entries.size());
+  for (const auto& e : entries) {
+    append_str(buffer_, e.key);
+    append_fixed64_be(buffer_, e.content.size());
+    append_bytes(buffer_, e.content);
+  }
+  return {};
+}
+
+ByteSpan Writer::bytes() {
+  // Only the bytes appended since the last call are hashed again.
+  crc_ = crc32(ByteSpan(buffer_).subspan(crc_end_), crc_);
+  crc_end_ = buffer_.size();
+  encode_fixed32_be(buffer_.data(), crc_);
+  return buffer_;
+}
+
+}  // namespace cachepack::megacache

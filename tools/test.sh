@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every cachepack test and ends with one line "N passed, N failed".
+# Installs what it needs first. The PyTorch test vectors are read from
+# ../shared/vectors/pytorch-megacache (or $CACHEPACK_VECTORS); tests that need
+# them skip with a message when neither exists.
+set -uo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+tools/setup.sh
+
+vectors="${CACHEPACK_VECTORS:-$root/../shared/vectors/pytorch-megacache}"
+env_args=()
+if [ -d "$vectors" ]; then
+  env_args+=("--test_env=CACHEPACK_VECTORS=$(cd "$vectors" && pwd)")
+else
+  echo "test: no vectors at $vectors; vector tests will skip"
+fi
+
+bazel test //... --keep_going "${env_args[@]}" "$@"
+status=$?
+
+# Count test cases (not just targets) from each target's JUnit XML.
+targets=$(bazel query 'tests(//...)' 2>/dev/null)
+python3 - "$root" $targets <<'PY'
+import os, sys, xml.etree.ElementTree as ET
+root, targets = sys.argv[1], sys.argv[2:]
+passed = failed = skipped = 0
+for t in targets:
+    path = os.path.join(root, "bazel-testlogs", t.lstrip("/").replace(":", "/"), "test.xml")
+    if not os.path.exists(path):
+        failed += 1  # Never ran (build failure).
+        continue
+    try:
+        cases = list(ET.parse(path).getroot().iter("testcase"))
+    except ET.ParseError:
+        failed += 1
+        continue
+    if not cases:
+        failed += 1
+    for c in cases:
+        if c.find("failure") is not None or c.find("error") is not None:
+            failed += 1
+        elif c.find("skipped") is not None or c.get("result") == "skipped" or c.get("status") == "notrun":
+            skipped += 1
+        else:
+            passed += 1
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status

@@ -1,0 +1,93 @@
+#include "util/error.h"
+
+#include <string>
+
+#include "util/text.h"
+
+namespace cachepack {
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kDataLoss:
+      return "data loss";
+    case ErrorCode::kUnimplemented:
+      return "unsupported";
+    case ErrorCode::kPermissionDenied:
+      return "permission denied";
+    case ErrorCode::kResourceExhausted:
+      return "resource exhausted";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline exceeded";
+    case ErrorCode::kIoError:
+      return "I/O error";
+    case ErrorCode::kInternal:
+      return "internal error";
+  }
+  return "unknown error";
+}
+
+std::string_view to_string(ErrorReason reason) {
+  switch (reason) {
+    case ErrorReason::kUnspecified:
+      return "";
+    case ErrorReason::kTooShort:
+      return "too short";
+    case ErrorReason::kChecksumMismatch:
+      return "checksum mismatch";
+    case ErrorReason::kUnsupportedVersion:
+      return "unsupported version";
+    case ErrorReason::kUnknownType:
+      return "unknown type";
+    case ErrorReason::kInvalidUtf8:
+      return "invalid UTF-8";
+    case ErrorReason::kInvalidBase64:
+      return "invalid base64";
+    case ErrorReason::kLengthOverrun:
+      return "length overrun";
+    case ErrorReason::kTrailingBytes:
+      return "trailing bytes";
+    case ErrorReason::kInvalidKey:
+      return "invalid key";
+    case ErrorReason::kInvalidContent:
+      return "invalid content";
+    case ErrorReason::kBadMagic:
+      return "bad magic";
+    case ErrorReason::kLimitExceeded:
+      return "limit exceeded";
+    case ErrorReason::kSignature:
+      return "signature";
+  }
+  return "";
+}
+
+std::string Error::to_string() const {
+  std::string out(cachepack::to_string(code_));
+  std::string_view reason = cachepack::to_string(reason_);
+  if (!reason.empty()) {
+    out += " (";
+    out += reason;
+    out += ")";
+  }
+  out += ": ";
+  out += message_;
+  std::string where;
+  auto add = [&where](std::string part) {
+    where += where.empty() ? "" : ", ";
+    where += part;
+  };
+  if (!where_.file.empty()) add("file " + where_.file);
+  if (where_.offset) add("offset " + std::to_string(*where_.offset));
+  if (where_.key) add("key \"" + printable(*where_.key) + "\"");
+  if (!where.empty()) out += " [" + where + "]";
+  return out;
+}
+
+}  // namespace cachepack

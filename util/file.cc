@@ -1,0 +1,148 @@
+#include "util/file.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+namespace cachepack {
+namespace {
+
+// Owns a file descriptor.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  // Closes now and reports the result (close can report write errors).
+  int close() {
+    int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+Result<void> write_all(int fd, ByteSpan data, const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write", path, errno);
+    }
+    data = data.subspan(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+}  // namespace
+
+tl::unexpected<Error> io_error(std::string_view operation,
+                               const std::string& path, int errno_value) {
+  ErrorCode code = ErrorCode::kIoError;
+  if (errno_value == ENOENT) code = ErrorCode::kNotFound;
+  if (errno_value == EACCES || errno_value == EPERM) {
+    code = ErrorCode::kPermissionDenied;
+  }
+  return make_error(code,
+                    std::string(operation) + " failed: " +
+                        std::strerror(errno_value),
+                    ErrorLocation{.file = path});
+}
+
+Result<MappedFile> MappedFile::open(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return io_error("open", path, errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("stat", path, errno);
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument, "not a regular file",
+                      ErrorLocation{.file = path});
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) return MappedFile(path, nullptr, 0);
+  void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (data == MAP_FAILED) return io_error("mmap", path, errno);
+  return MappedFile(path, static_cast<const std::byte*>(data), size);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : path_(std::move(other.path_)), data_(other.data_), size_(other.size_) {
+  other.data_ = nullptr;
+  other.size_ = 0;
+}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    reset();
+    path_ = std::move(other.path_);
+    data_ = other.data_;
+    size_ = other.size_;
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() { reset(); }
+
+void MappedFile::reset() {
+  if (data_ != nullptr) {
+    ::munmap(const_cast<std::byte*>(data_), size_);
+  }
+  data_ = nullptr;
+  size_ = 0;
+}
+
+Result<Bytes> read_file(const std::string& path) {
+  auto mapped = MappedFile::open(path);
+  if (!mapped) return tl::unexpected(mapped.error());
+  ByteSpan b = mapped->bytes();
+  return Bytes(b.begin(), b.end());
+}
+
+Result<void> write_file_atomic(const std::string& path, ByteSpan data,
+                               WriteOptions options) {
+  namespace fs = std::filesystem;
+  fs::path target(path);
+  fs::path dir = target.has_parent_path() ? target.parent_path() : ".";
+  std::random_device rd;
+  std::string tmp = (dir / ("." + target.filename().string() + ".tmp." +
+                            std::to_string(::getpid()) + "." +
+                            std::to_string(rd())))
+                        .string();
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return io_error("create temp file", tmp, errno);
+  auto fail = [&tmp](tl::unexpected<Error> e) {
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (auto w = write_all(fd.get(), data, tmp); !w) {
+    return fail(tl::unexpected(w.error()));
+  }
+  if (options.fsync && ::fsync(fd.get()) != 0) {
+    return fail(io_error("fsync", tmp, errno));
+  }
+  if (fd.close() != 0) return fail(io_error("close", tmp, errno));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return fail(io_error("rename", path, errno));
+  }
+  if (options.fsync) {
+    Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dfd.get() >= 0) ::fsync(dfd.get());
+  }
+  return {};
+}
+
+}  // namespace cachepack

@@ -1,0 +1,57 @@
+// File helpers with RAII ownership: a read-only memory map for zero-copy
+// reading, and an atomic whole-file write (temp file, optional fsync, rename)
+// so a reader never sees a half-written file.
+#ifndef CACHEPACK_UTIL_FILE_H_
+#define CACHEPACK_UTIL_FILE_H_
+
+#include <string>
+
+#include "util/bytes.h"
+#include "util/error.h"
+
+namespace cachepack {
+
+// A file mapped read-only into memory; unmapped on destruction. Empty files
+// map to an empty span (mmap cannot map zero bytes).
+class MappedFile {
+ public:
+  static Result<MappedFile> open(const std::string& path);
+
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+
+  ByteSpan bytes() const { return {data_, size_}; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile(std::string path, const std::byte* data, size_t size)
+      : path_(std::move(path)), data_(data), size_(size) {}
+  void reset();
+
+  std::string path_;
+  const std::byte* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+Result<Bytes> read_file(const std::string& path);
+
+struct WriteOptions {
+  bool fsync = false;  // fsync the file and its directory before returning.
+};
+
+// Writes `data` to `path` through a temp file in the same directory and a
+// rename: either the old file or the complete new one is visible, never a
+// mix. The temp file is removed on failure.
+Result<void> write_file_atomic(const std::string& path, ByteSpan data,
+                               WriteOptions options = {});
+
+// An I/O error naming the operation, the path and errno's text.
+tl::unexpected<Error> io_error(std::string_view operation,
+                               const std::string& path, int errno_value);
+
+}  // namespace cachepack
+
+#endif  // CACHEPACK_UTIL_FILE_H_
