@@ -11,10 +11,10 @@ namespace {
 
 tl::unexpected<Error> invalid_key(std::string_view type, std::string_view key,
                                   std::string_view rule) {
-  return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
-                    std::string(type) + " key breaks its rule: " +
-                        std::string(rule),
-                    ErrorLocation{.key = std::string(key)});
+  return make_error(
+      ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
+      std::string(type) + " key breaks its rule: " + std::string(rule),
+      ErrorLocation{.key = std::string(key)});
 }
 
 bool all_of(std::string_view s, bool (*pred)(char)) {
@@ -63,8 +63,8 @@ std::vector<TypeDescriptor> builtin_types() {
        "content is ASCII JSON",
        nullptr, [](std::string_view key, ByteSpan content) -> Result<void> {
          constexpr std::string_view kSuffix = ".best_config";
-         bool ok = key.size() == 2 + 1 + 64 + kSuffix.size() &&
-                   key[2] == '/' && all_of(key.substr(3, 64), is_hex_lower) &&
+         bool ok = key.size() == 2 + 1 + 64 + kSuffix.size() && key[2] == '/' &&
+                   all_of(key.substr(3, 64), is_hex_lower) &&
                    key.substr(67) == kSuffix;
          if (!ok) {
            return invalid_key(kAutotune, key,
@@ -109,9 +109,8 @@ std::vector<TypeDescriptor> builtin_types() {
     }
     return {};
   };
-  types.push_back({std::string(kInductorTriton),
-                   "SHA-256 hex of the content", triton_required,
-                   triton_required});
+  types.push_back({std::string(kInductorTriton), "SHA-256 hex of the content",
+                   triton_required, triton_required});
   return types;
 }
 
@@ -136,9 +135,9 @@ Result<void> TypeRegistry::register_type(TypeDescriptor descriptor) {
   }
   std::unique_lock lock(mutex_);
   if (types_.contains(descriptor.name)) {
-    return make_error(ErrorCode::kAlreadyExists,
-                      "artifact type '" + descriptor.name +
-                          "' is already registered");
+    return make_error(
+        ErrorCode::kAlreadyExists,
+        "artifact type '" + descriptor.name + "' is already registered");
   }
   std::string name = descriptor.name;
   types_.emplace(std::move(name), std::move(descriptor));
@@ -168,10 +167,10 @@ Result<void> TypeRegistry::check(std::string_view type, std::string_view key,
                                  ByteSpan content, CheckLevel level) const {
   auto descriptor = find(type);
   if (!descriptor) {
-    return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
-                      "artifact type '" + printable(type) +
-                          "' is not registered",
-                      ErrorLocation{.key = std::string(key)});
+    return make_error(
+        ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
+        "artifact type '" + printable(type) + "' is not registered",
+        ErrorLocation{.key = std::string(key)});
   }
   if (descriptor->required) {
     if (auto r = descriptor->required(key, content); !r) return r;

@@ -147,10 +147,10 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
     if (options.types != nullptr) {
       descriptor = options.types->find(group.type);
       if (!descriptor) {
-        return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
-                          "artifact type '" + printable(group.type) +
-                              "' is not registered",
-                          ErrorLocation{.offset = group.offset});
+        return make_error(
+            ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
+            "artifact type '" + printable(group.type) + "' is not registered",
+            ErrorLocation{.offset = group.offset});
       }
     }
     size_t count_at = in.pos();
@@ -168,15 +168,16 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
       auto key = in.str("key", options.base64);
       if (!key) return tl::unexpected(key.error());
       auto content = in.bytes("content");
-      if (!content) return tl::unexpected(std::move(content.error()).with_key(*key));
+      if (!content)
+        return tl::unexpected(std::move(content.error()).with_key(*key));
       if (descriptor && descriptor->required) {
         if (auto ok = descriptor->required(*key, *content); !ok) {
           return tl::unexpected(std::move(ok.error()).at_offset(artifact_at));
         }
       }
       uint64_t content_offset = in.pos() - content->size();
-      group.artifacts.push_back(ArtifactView{group.type, std::move(*key),
-                                             *content, content_offset});
+      group.artifacts.push_back(
+          ArtifactView{group.type, std::move(*key), *content, content_offset});
     }
     blob.groups.push_back(std::move(group));
   }

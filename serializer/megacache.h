@@ -87,7 +87,7 @@ class Writer {
 
  private:
   Bytes buffer_;
-  uint32_t crc_ = 0;             // Running CRC of buffer_[4:crc_end_).
+  uint32_t crc_ = 0;  // Running CRC of buffer_[4:crc_end_).
   size_t crc_end_ = 4;
 };
 

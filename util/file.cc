@@ -55,10 +55,9 @@ tl::unexpected<Error> io_error(std::string_view operation,
   if (errno_value == EACCES || errno_value == EPERM) {
     code = ErrorCode::kPermissionDenied;
   }
-  return make_error(code,
-                    std::string(operation) + " failed: " +
-                        std::strerror(errno_value),
-                    ErrorLocation{.file = path});
+  return make_error(
+      code, std::string(operation) + " failed: " + std::strerror(errno_value),
+      ErrorLocation{.file = path});
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
@@ -118,10 +117,10 @@ Result<void> write_file_atomic(const std::string& path, ByteSpan data,
   fs::path target(path);
   fs::path dir = target.has_parent_path() ? target.parent_path() : ".";
   std::random_device rd;
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp." +
-                            std::to_string(::getpid()) + "." +
-                            std::to_string(rd())))
-                        .string();
+  std::string tmp =
+      (dir / ("." + target.filename().string() + ".tmp." +
+              std::to_string(::getpid()) + "." + std::to_string(rd())))
+          .string();
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) return io_error("create temp file", tmp, errno);
   auto fail = [&tmp](tl::unexpected<Error> e) {

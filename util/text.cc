@@ -139,7 +139,7 @@ bool is_valid_utf8(std::string_view s) {
     } else if (c >= 0xf0 && c <= 0xf4) {
       if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return false;
       uint8_t c1 = byte(i + 1);
-      if (c == 0xf0 && c1 < 0x90) return false;  // overlong
+      if (c == 0xf0 && c1 < 0x90) return false;   // overlong
       if (c == 0xf4 && c1 >= 0x90) return false;  // above U+10FFFF
       i += 4;
     } else {

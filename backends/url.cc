@@ -1,0 +1,216 @@
+#include "backends/url.h"
+
+#include <charconv>
+#include <mutex>
+
+namespace cachepack {
+namespace {
+
+struct Scheme {
+  std::string form;
+  BackendFactory factory;
+};
+
+struct SchemeTable {
+  std::mutex mutex;
+  std::map<std::string, Scheme, std::less<>> schemes;
+};
+
+SchemeTable& scheme_table() {
+  static SchemeTable table;
+  return table;
+}
+
+constexpr std::string_view kGeneralForm =
+    "scheme://[user:password@]host[:port][/path][?name=value&...]";
+
+tl::unexpected<Error> bad_url(std::string_view text, std::string why,
+                              std::string_view form = kGeneralForm) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    "bad backend URL \"" + std::string(text) + "\": " + why +
+                        "; expected " + std::string(form));
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '%') {
+      out += s[i];
+      continue;
+    }
+    if (i + 2 >= s.size()) return std::nullopt;
+    int hi = hex_value(s[i + 1]);
+    int lo = hex_value(s[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::string> BackendUrl::param(std::string_view name) const {
+  auto it = query.find(std::string(name));
+  if (it == query.end()) return std::nullopt;
+  return it->second;
+}
+
+Result<BackendUrl> parse_backend_url(std::string_view text) {
+  BackendUrl url;
+  size_t sep = text.find("://");
+  if (sep == std::string_view::npos || sep == 0) {
+    return bad_url(text, "no scheme");
+  }
+  url.scheme = std::string(text.substr(0, sep));
+  for (char& c : url.scheme) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+              c == '-' || c == '.';
+    if (!ok) return bad_url(text, "invalid scheme");
+  }
+  std::string_view form = kGeneralForm;
+  auto known_form = backend_scheme_form(url.scheme);
+  if (known_form) form = *known_form;
+
+  std::string_view rest = text.substr(sep + 3);
+  std::string_view query;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+  }
+  std::string_view authority = rest;
+  std::string_view path;
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    authority = rest.substr(0, slash);
+    path = rest.substr(slash);
+  }
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = authority.substr(0, at);
+    authority = authority.substr(at + 1);
+    std::string_view user = userinfo;
+    std::string_view password;
+    if (size_t colon = userinfo.find(':'); colon != std::string_view::npos) {
+      user = userinfo.substr(0, colon);
+      password = userinfo.substr(colon + 1);
+    }
+    auto u = percent_decode(user);
+    auto p = percent_decode(password);
+    if (!u || !p) return bad_url(text, "bad percent-escape in user info", form);
+    url.user = *u;
+    url.password = *p;
+  }
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {  // IPv6 literal.
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) {
+      return bad_url(text, "unclosed '[' in host", form);
+    }
+    url.host = std::string(host.substr(1, close - 1));
+    host = host.substr(close + 1);
+    if (!host.empty() && host.front() != ':') {
+      return bad_url(text, "junk after IPv6 host", form);
+    }
+  } else {
+    size_t colon = host.rfind(':');
+    url.host = std::string(host.substr(0, colon));
+    host = colon == std::string_view::npos ? std::string_view{}
+                                           : host.substr(colon);
+  }
+  if (!host.empty()) {  // ":port"
+    std::string_view digits = host.substr(1);
+    unsigned value = 0;
+    auto [end, ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() ||
+        end != digits.data() + digits.size() || value > 65535) {
+      return bad_url(text, "port must be a number from 0 to 65535", form);
+    }
+    url.port = static_cast<uint16_t>(value);
+  }
+  auto decoded_path = percent_decode(path);
+  if (!decoded_path) return bad_url(text, "bad percent-escape in path", form);
+  url.path = *decoded_path;
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{}
+                                          : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    size_t eq = pair.find('=');
+    auto name = percent_decode(pair.substr(0, eq));
+    auto value =
+        percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                    : pair.substr(eq + 1));
+    if (!name || !value || name->empty()) {
+      return bad_url(text, "bad query parameter", form);
+    }
+    url.query[*name] = *value;
+  }
+  url.text = url.scheme + "://";
+  if (!url.user.empty()) {
+    url.text += url.user + (url.password.empty() ? "" : ":***") + "@";
+  }
+  std::string_view after_userinfo = text.substr(sep + 3);
+  if (size_t at = after_userinfo.find('@');
+      at != std::string_view::npos && at < after_userinfo.find('/')) {
+    after_userinfo = after_userinfo.substr(at + 1);
+  }
+  url.text += std::string(after_userinfo);
+  return url;
+}
+
+Result<void> register_backend_scheme(std::string scheme, std::string form,
+                                     BackendFactory factory) {
+  auto& table = scheme_table();
+  std::lock_guard lock(table.mutex);
+  if (table.schemes.contains(scheme)) {
+    return make_error(ErrorCode::kAlreadyExists,
+                      "backend scheme '" + scheme + "' is already registered");
+  }
+  table.schemes.emplace(std::move(scheme),
+                        Scheme{std::move(form), std::move(factory)});
+  return {};
+}
+
+std::optional<std::string> backend_scheme_form(std::string_view scheme) {
+  auto& table = scheme_table();
+  std::lock_guard lock(table.mutex);
+  auto it = table.schemes.find(scheme);
+  if (it == table.schemes.end()) return std::nullopt;
+  return it->second.form;
+}
+
+Result<std::unique_ptr<Backend>> open_backend(std::string_view text) {
+  auto url = parse_backend_url(text);
+  if (!url) return tl::unexpected(url.error());
+  BackendFactory factory;
+  std::string known;
+  {
+    auto& table = scheme_table();
+    std::lock_guard lock(table.mutex);
+    auto it = table.schemes.find(url->scheme);
+    if (it != table.schemes.end()) factory = it->second.factory;
+    for (const auto& [name, _] : table.schemes) {
+      known += known.empty() ? "" : ", ";
+      known += name + "://";
+    }
+  }
+  if (!factory) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "bad backend URL \"" + std::string(text) +
+                          "\": unknown scheme '" + url->scheme +
+                          "'; registered: " + known);
+  }
+  return factory(*url);
+}
+
+}  // namespace cachepack

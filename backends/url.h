@@ -1,0 +1,57 @@
+// Backend URLs: parsed once into a typed form, then handed to the factory
+// registered for the scheme (mem, file, torch, redis, http, https, or a
+// user's own).
+//   mem://[?max_bytes=N]
+//   file:///abs/path[?...]          torch:///abs/path
+//   redis://[user:pass@]host:port[/db][?prefix=...&ttl=...]
+//   http(s)://[user:pass@]host[:port]/base[?...]
+#ifndef CACHEPACK_BACKENDS_URL_H_
+#define CACHEPACK_BACKENDS_URL_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "backends/backend.h"
+#include "util/error.h"
+
+namespace cachepack {
+
+struct BackendUrl {
+  std::string text;  // As given, for messages (password masked).
+  std::string scheme;
+  std::string user;
+  std::string password;
+  std::string host;
+  std::optional<uint16_t> port;
+  std::string path;  // Percent-decoded; "" or starting with '/'.
+  std::map<std::string, std::string> query;  // Percent-decoded.
+
+  // The query value, or nullopt.
+  std::optional<std::string> param(std::string_view name) const;
+};
+
+// kInvalidArgument with the expected form when `text` is not a URL.
+Result<BackendUrl> parse_backend_url(std::string_view text);
+
+using BackendFactory =
+    std::function<Result<std::unique_ptr<Backend>>(const BackendUrl& url)>;
+
+// Registers a scheme; kAlreadyExists if taken. `form` describes the URL shape
+// and is shown when a URL of this scheme is malformed.
+Result<void> register_backend_scheme(std::string scheme, std::string form,
+                                     BackendFactory factory);
+
+// The expected form of a registered scheme, or nullopt.
+std::optional<std::string> backend_scheme_form(std::string_view scheme);
+
+// Parses `url` and opens it with its scheme's factory. An unknown scheme
+// lists the registered ones.
+Result<std::unique_ptr<Backend>> open_backend(std::string_view url);
+
+}  // namespace cachepack
+
+#endif  // CACHEPACK_BACKENDS_URL_H_

@@ -1,0 +1,36 @@
+// cachepack: inspect, convert and move compile-cache artifacts.
+#include <cstdio>
+#include <iostream>
+
+#include "tools/commands.h"
+
+namespace cachepack::cli {
+
+int report(const Error& error) {
+  std::cerr << "cachepack: " << error.to_string() << "\n";
+  return kExitFailed;
+}
+
+}  // namespace cachepack::cli
+
+int main(int argc, char** argv) {
+  using namespace cachepack::cli;
+  CLI::App app{"cachepack: package, inspect and move compile-cache artifacts"};
+  app.require_subcommand(1);
+  int exit_code = kExitOk;
+  add_ls_command(app, exit_code);
+  add_verify_command(app, exit_code);
+  add_sample_command(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return kExitUsage;
+  }
+  std::fflush(stdout);
+  return exit_code;
+}

@@ -1,0 +1,28 @@
+// The cachepack CLI's subcommands. Each add_*_command adds one subcommand to
+// the app; its callback stores the process exit code in `exit_code`:
+// 0 success, 1 the operation failed (typed error on stderr), 2 usage error.
+#ifndef CACHEPACK_TOOLS_COMMANDS_H_
+#define CACHEPACK_TOOLS_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "util/error.h"
+
+namespace cachepack::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+
+// Prints "cachepack: <error>" on stderr and returns kExitFailed.
+int report(const Error& error);
+
+// Mega-Cache commands (tools/megacache_commands.cc).
+void add_ls_command(CLI::App& app, int& exit_code);
+void add_verify_command(CLI::App& app, int& exit_code);
+void add_sample_command(CLI::App& app, int& exit_code);
+
+}  // namespace cachepack::cli
+
+#endif  // CACHEPACK_TOOLS_COMMANDS_H_
