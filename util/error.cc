@@ -64,6 +64,12 @@ std::string_view to_string(ErrorReason reason) {
       return "limit exceeded";
     case ErrorReason::kSignature:
       return "signature";
+    case ErrorReason::kBadFooter:
+      return "bad footer";
+    case ErrorReason::kBadIndex:
+      return "bad index";
+    case ErrorReason::kDecompression:
+      return "decompression";
   }
   return "";
 }

@@ -45,6 +45,9 @@ enum class ErrorReason {
   kBadMagic,            // Not a file of the expected format.
   kLimitExceeded,       // A configured size/count limit.
   kSignature,           // Signature missing, malformed or not trusted.
+  kBadFooter,           // A bundle's footer is missing or malformed.
+  kBadIndex,            // A bundle's index is malformed or inconsistent.
+  kDecompression,       // Stored bytes do not decompress to what they claim.
 };
 
 struct ErrorLocation {

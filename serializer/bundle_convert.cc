@@ -1,0 +1,173 @@
+#include "serializer/bundle_convert.h"
+
+#include <algorithm>
+
+#include "util/file.h"
+
+namespace cachepack::bundle {
+
+SourceFormat detect_format(ByteSpan head) {
+  if (has_bundle_magic(head)) return SourceFormat::kBundle;
+  if (head.size() >= megacache::kHeaderSize) return SourceFormat::kMegaCache;
+  return SourceFormat::kUnknown;
+}
+
+Result<size_t> add_megacache(BundleWriter& writer, ByteSpan data,
+                             const megacache::ReadOptions& options) {
+  auto blob = megacache::parse(data, options);
+  if (!blob) return tl::unexpected(blob.error());
+  size_t added = 0;
+  for (const megacache::Group& g : blob->groups) {
+    if (auto ok = writer.begin_group(g.type); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    for (const ArtifactView& a : g.artifacts) {
+      if (auto ok = writer.add(a.type, a.key, a.content); !ok) {
+        return tl::unexpected(ok.error());
+      }
+      ++added;
+    }
+  }
+  return added;
+}
+
+Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source) {
+  auto entries = source.entries();
+  if (!entries) return tl::unexpected(entries.error());
+  auto groups = source.groups();
+  if (!groups) return tl::unexpected(groups.error());
+  auto add_one = [&](const EntryInfo& e) -> Result<void> {
+    auto content = source.read(e);
+    if (!content) return tl::unexpected(content.error());
+    return writer.add(e.type, e.key, *content);
+  };
+  size_t next = 0;
+  for (const GroupInfo& g : *groups) {
+    if (auto ok = writer.begin_group(g.type); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    for (uint64_t i = 0; i < g.count && next < entries->size(); ++i, ++next) {
+      if (auto ok = add_one((*entries)[next]); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+  }
+  for (; next < entries->size(); ++next) {
+    if (auto ok = add_one((*entries)[next]); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  return entries->size();
+}
+
+Result<size_t> add_file(BundleWriter& writer, const std::string& path) {
+  auto file = MappedFile::open(path);
+  if (!file) return tl::unexpected(file.error());
+  switch (detect_format(file->bytes())) {
+    case SourceFormat::kBundle: {
+      auto reader = BundleReader::open(path);
+      if (!reader) return tl::unexpected(reader.error());
+      return add_bundle(writer, *reader);
+    }
+    case SourceFormat::kMegaCache: {
+      auto added = add_megacache(writer, file->bytes());
+      if (!added) return tl::unexpected(std::move(added.error()).in_file(path));
+      return added;
+    }
+    case SourceFormat::kUnknown:
+      break;
+  }
+  return make_error(ErrorCode::kDataLoss, ErrorReason::kBadMagic,
+                    "neither a cachepack bundle nor a PyTorch Mega-Cache blob",
+                    ErrorLocation{.file = path});
+}
+
+Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
+  auto entries = reader.entries();
+  if (!entries) return tl::unexpected(entries.error());
+  auto groups = reader.groups();
+  if (!groups) return tl::unexpected(groups.error());
+  // A group table that does not partition the entries (only a damaged
+  // index has one) is ignored rather than trusted.
+  uint64_t covered = 0;
+  bool use_groups = !groups->empty();
+  for (const GroupInfo& g : *groups) {
+    if (g.count > entries->size() - covered) {
+      use_groups = false;
+      break;
+    }
+    for (uint64_t i = 0; i < g.count; ++i) {
+      if ((*entries)[covered + i].type != g.type) use_groups = false;
+    }
+    covered += g.count;
+  }
+  if (covered != entries->size()) use_groups = false;
+
+  // (type, positions) in blob order.
+  std::vector<std::pair<std::string, std::vector<size_t>>> plan;
+  if (use_groups) {
+    size_t next = 0;
+    for (const GroupInfo& g : *groups) {
+      std::vector<size_t> members;
+      for (uint64_t i = 0; i < g.count; ++i) members.push_back(next++);
+      plan.emplace_back(g.type, std::move(members));
+    }
+  } else {
+    for (const EntryInfo& e : *entries) {
+      auto it = std::find_if(plan.begin(), plan.end(),
+                             [&](const auto& p) { return p.first == e.type; });
+      if (it == plan.end()) {
+        plan.emplace_back(e.type, std::vector<size_t>{});
+        it = plan.end() - 1;
+      }
+      it->second.push_back(e.position);
+    }
+  }
+  megacache::Writer blob;
+  for (const auto& [type, members] : plan) {
+    std::vector<Bytes> contents;
+    contents.reserve(members.size());
+    std::vector<megacache::Entry> group;
+    for (size_t p : members) {
+      auto content = reader.read((*entries)[p]);
+      if (!content) return tl::unexpected(content.error());
+      contents.push_back(std::move(*content));
+    }
+    for (size_t i = 0; i < members.size(); ++i) {
+      group.push_back({(*entries)[members[i]].key, contents[i]});
+    }
+    if (auto ok = blob.append_group(type, group); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  ByteSpan bytes = blob.bytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+std::map<std::string, Bytes> train_dictionaries(
+    std::span<const ArtifactView> artifacts, size_t capacity) {
+  // Dictionaries pay off for many small entries; large ones carry their own
+  // context. Samples are capped so training time stays bounded.
+  constexpr size_t kMaxSample = 128 * 1024;
+  constexpr size_t kMaxSampleBytes = 16 << 20;
+  std::map<std::string, std::vector<ByteSpan>> by_type;
+  std::map<std::string, size_t> bytes_by_type;
+  for (const ArtifactView& a : artifacts) {
+    if (a.content.empty() || a.content.size() > kMaxSample) continue;
+    size_t& total = bytes_by_type[a.type];
+    if (total + a.content.size() > kMaxSampleBytes) continue;
+    total += a.content.size();
+    by_type[a.type].push_back(a.content);
+  }
+  std::map<std::string, Bytes> out;
+  for (auto& [type, samples] : by_type) {
+    // zstd needs noticeably more sample bytes than the dictionary holds.
+    size_t cap = std::min(capacity, bytes_by_type[type] / 8);
+    if (cap < 1024) continue;
+    auto dict = train_dictionary(samples, cap);
+    if (dict) out.emplace(type, std::move(*dict));
+  }
+  return out;
+}
+
+}  // namespace cachepack::bundle

@@ -1,0 +1,45 @@
+// Conversion between cachepack bundles and PyTorch Mega-Cache blobs, in both
+// directions and order-preserving: a blob's groups are recorded in the
+// bundle so blob -> bundle -> blob gives back the same bytes.
+#ifndef CACHEPACK_SERIALIZER_BUNDLE_CONVERT_H_
+#define CACHEPACK_SERIALIZER_BUNDLE_CONVERT_H_
+
+#include <map>
+#include <string>
+
+#include "serializer/bundle_reader.h"
+#include "serializer/bundle_writer.h"
+#include "serializer/megacache.h"
+
+namespace cachepack::bundle {
+
+enum class SourceFormat { kUnknown, kBundle, kMegaCache };
+
+// A bundle starts with its magic; anything else of at least 12 bytes is
+// taken for a Mega-Cache blob (which has no magic) and left to its parser.
+SourceFormat detect_format(ByteSpan head);
+
+// Adds the blob's artifacts to `writer`, one group per blob group.
+Result<size_t> add_megacache(BundleWriter& writer, ByteSpan blob,
+                             const megacache::ReadOptions& options = {});
+
+// Adds every entry of `source` in stored order, with its groups if it has
+// them.
+Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source);
+
+// Adds a file of either format (detected by content).
+Result<size_t> add_file(BundleWriter& writer, const std::string& path);
+
+// The Mega-Cache blob holding the bundle's entries: the recorded groups
+// when the bundle has them, otherwise one group per type in first-use order
+// (what one PyTorch save would write). kInvalidArgument if a type or key is
+// not UTF-8, which a blob cannot carry.
+Result<Bytes> bundle_to_megacache(const BundleReader& reader);
+
+// One dictionary per type that has enough small artifacts to train on.
+std::map<std::string, Bytes> train_dictionaries(
+    std::span<const ArtifactView> artifacts, size_t capacity = 64 * 1024);
+
+}  // namespace cachepack::bundle
+
+#endif  // CACHEPACK_SERIALIZER_BUNDLE_CONVERT_H_

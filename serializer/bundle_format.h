@@ -1,0 +1,99 @@
+// The fixed-size parts of a cachepack bundle (docs/FORMAT.md): the 16-byte
+// header, the 72-byte footer that locates the index, the signature records,
+// and the XXH3 digests used throughout. The reader and writer share these so
+// the byte layout is written down in exactly one place.
+#ifndef CACHEPACK_SERIALIZER_BUNDLE_FORMAT_H_
+#define CACHEPACK_SERIALIZER_BUNDLE_FORMAT_H_
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "util/bytes.h"
+#include "util/error.h"
+
+namespace cachepack::bundle {
+
+// "\x89CPK\r\n\x1a\n": a non-ASCII first byte and the line-ending bytes make
+// text-mode transfers and truncation to 7 bits visible, as in PNG.
+inline constexpr std::array<uint8_t, 8> kMagic = {0x89, 'C',  'P',  'K',
+                                                  0x0d, 0x0a, 0x1a, 0x0a};
+// "\x89CPKEND\n": the last 8 bytes of every footer.
+inline constexpr std::array<uint8_t, 8> kFooterMagic = {0x89, 'C', 'P', 'K',
+                                                        'E',  'N', 'D', 0x0a};
+inline constexpr uint32_t kFormatVersion = 1;
+// No flag is defined in version 1; readers reject unknown bits.
+inline constexpr uint32_t kKnownFlags = 0;
+
+inline constexpr size_t kHeaderSize = 16;
+inline constexpr size_t kFooterSize = 72;
+inline constexpr size_t kPublicKeySize = 32;
+inline constexpr size_t kSignatureSize = 64;
+inline constexpr size_t kSignatureRecordSize = kPublicKeySize + kSignatureSize;
+inline constexpr uint64_t kDefaultChunkSize = uint64_t{1} << 20;
+
+// The Ed25519 message is this 32-byte context, the 16-byte header and the
+// SHA-256 of the index bytes: the index holds every entry's digests and the
+// metadata, so one signature covers everything a reader will trust.
+inline constexpr std::string_view kSignatureContext{
+    "cachepack bundle index v1\0\0\0\0\0\0\0", 32};
+
+struct Header {
+  uint32_t version = kFormatVersion;
+  uint32_t flags = 0;
+};
+
+using Xxh128 = std::array<std::byte, 16>;  // Canonical (big-endian) form.
+
+struct Footer {
+  uint64_t index_offset = 0;
+  uint64_t index_size = 0;
+  Xxh128 index_xxh3{};
+  uint64_t signatures_offset = 0;  // 0 when signature_count is 0.
+  uint64_t signature_count = 0;
+  uint64_t previous_footer_offset = 0;  // 0: first version of the bundle.
+  uint64_t checksum = 0;
+};
+
+std::array<std::byte, kHeaderSize> encode_header(const Header& header);
+// kTooShort, kBadMagic, kUnsupportedVersion (unknown version or flags).
+Result<Header> decode_header(ByteSpan data);
+
+// The footer checksum is XXH3-64 of the footer's first 56 bytes followed by
+// the signature block, seeded with the footer's own file offset: a footer
+// copied to another position (a bundle stored inside a bundle) never
+// validates there.
+uint64_t footer_checksum(ByteSpan first56, ByteSpan signature_block,
+                         uint64_t footer_offset);
+// Encodes with `footer.checksum` as given (compute it first).
+std::array<std::byte, kFooterSize> encode_footer(const Footer& footer);
+// Decodes the 72 bytes at `footer_offset` of `file` and checks magic,
+// checksum and that every range it names lies in the file before it.
+Result<Footer> decode_footer(ByteSpan file, uint64_t footer_offset);
+
+Xxh128 xxh3_128(ByteSpan data);
+Xxh128 xxh128_from_words(uint64_t high, uint64_t low);
+uint64_t xxh128_high(const Xxh128& h);
+uint64_t xxh128_low(const Xxh128& h);
+
+// The exact bytes an Ed25519 signature covers.
+std::array<std::byte, 80> signature_message(ByteSpan header, ByteSpan index);
+
+// Streaming XXH3-128 for entries whose stored bytes arrive chunk by chunk.
+class Xxh128Stream {
+ public:
+  Xxh128Stream();
+  ~Xxh128Stream();
+  Xxh128Stream(const Xxh128Stream&) = delete;
+  Xxh128Stream& operator=(const Xxh128Stream&) = delete;
+  void reset();
+  void update(ByteSpan data);
+  Xxh128 digest() const;
+
+ private:
+  void* state_;
+};
+
+}  // namespace cachepack::bundle
+
+#endif  // CACHEPACK_SERIALIZER_BUNDLE_FORMAT_H_

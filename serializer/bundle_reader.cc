@@ -1,0 +1,895 @@
+#include "serializer/bundle_reader.h"
+
+#include <capnp/serialize.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+
+#include "serializer/bundle.capnp.h"
+
+namespace cachepack::bundle {
+namespace {
+
+namespace sc = ::cachepack::bundle::schema;
+
+tl::unexpected<Error> bad_index(uint64_t at, std::string message) {
+  return data_loss(ErrorReason::kBadIndex, at, std::move(message));
+}
+
+tl::unexpected<Error> limit(std::string message) {
+  return make_error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
+                    std::move(message));
+}
+
+struct DDictFree {
+  void operator()(ZSTD_DDict* d) const { ZSTD_freeDDict(d); }
+};
+struct DCtxFree {
+  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
+};
+
+ZSTD_DCtx* thread_dctx() {
+  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
+  return dctx.get();
+}
+
+ByteSpan data_bytes(capnp::Data::Reader d) {
+  return {reinterpret_cast<const std::byte*>(d.begin()), d.size()};
+}
+
+std::string text_string(capnp::Text::Reader t) {
+  return std::string(t.begin(), t.size());
+}
+
+// Compares two keys as unsigned bytes.
+int compare_keys(ByteSpan a, std::string_view b) {
+  size_t n = std::min(a.size(), b.size());
+  int c = n == 0 ? 0 : std::memcmp(a.data(), b.data(), n);
+  if (c != 0) return c;
+  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
+}
+
+}  // namespace
+
+std::string_view to_string(Codec codec) {
+  return codec == Codec::kZstd ? "zstd" : "raw";
+}
+
+bool has_bundle_magic(ByteSpan head) {
+  return head.size() >= kMagic.size() &&
+         std::memcmp(head.data(), kMagic.data(), kMagic.size()) == 0;
+}
+
+struct BundleReader::State {
+  ReaderOptions options;
+  std::optional<MappedFile> file;
+  std::string path;
+  ByteSpan data;
+  Header header;
+  Footer footer;
+  uint64_t footer_offset = 0;
+  uint64_t ignored_tail = 0;
+  std::vector<capnp::word> aligned;  // Only when the index is misaligned.
+  kj::ArrayPtr<const capnp::word> words;
+  uint64_t chunk_size = 0;
+  size_t entry_count = 0;
+  size_t dictionary_count = 0;
+  std::vector<std::string> types;
+  Metadata metadata;
+  std::vector<SignatureInfo> signatures;
+  mutable std::mutex ddict_mutex;
+  mutable std::map<uint32_t, std::unique_ptr<ZSTD_DDict, DDictFree>> ddicts;
+
+  ByteSpan index_bytes() const {
+    return data.subspan(footer.index_offset, footer.index_size);
+  }
+
+  // Runs `fn(root)` over a fresh message reader whose traversal budget is
+  // derived from the index size: each public operation walks the index at
+  // most a small constant number of times. Cap'n Proto throws on malformed
+  // messages; that becomes a typed error naming the index offset.
+  template <typename Fn>
+  auto with_index(Fn&& fn) const -> decltype(fn(sc::BundleIndex::Reader())) {
+    capnp::ReaderOptions ro;
+    ro.traversalLimitInWords = words.size() * 4 + 1024;
+    ro.nestingLimit = 16;
+    try {
+      capnp::FlatArrayMessageReader message(words, ro);
+      return fn(message.getRoot<sc::BundleIndex>());
+    } catch (const kj::Exception& e) {
+      return bad_index(footer.index_offset,
+                       "index is not a valid Cap'n Proto message: " +
+                           std::string(e.getDescription().cStr()));
+    }
+  }
+
+  Result<EntryInfo> decode_entry(capnp::List<sc::Entry>::Reader list,
+                                 size_t position) const;
+  Result<std::optional<size_t>> find(sc::BundleIndex::Reader root,
+                                     std::string_view type,
+                                     std::string_view key) const;
+  Result<const ZSTD_DDict*> ddict(uint32_t number) const;
+  Result<void> decompress(const ChunkInfo& chunk, uint32_t dictionary,
+                          std::byte* out) const;
+};
+
+BundleReader::BundleReader(std::unique_ptr<State> state)
+    : s_(std::move(state)) {}
+BundleReader::BundleReader(BundleReader&&) noexcept = default;
+BundleReader& BundleReader::operator=(BundleReader&&) noexcept = default;
+BundleReader::~BundleReader() = default;
+
+Result<BundleReader> BundleReader::open(const std::string& path,
+                                        ReaderOptions options) {
+  auto file = MappedFile::open(path);
+  if (!file) return tl::unexpected(file.error());
+  auto state = std::make_unique<State>();
+  state->options = std::move(options);
+  state->data = file->bytes();
+  state->file.emplace(std::move(*file));
+  state->path = path;
+  auto reader = open_state(std::move(state));
+  if (!reader) return tl::unexpected(std::move(reader.error()).in_file(path));
+  return reader;
+}
+
+Result<BundleReader> BundleReader::from_bytes(ByteSpan data,
+                                              ReaderOptions options) {
+  auto state = std::make_unique<State>();
+  state->options = std::move(options);
+  state->data = data;
+  return open_state(std::move(state));
+}
+
+Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
+  ByteSpan data = s->data;
+  auto header = decode_header(data);
+  if (!header) return tl::unexpected(header.error());
+  s->header = *header;
+  const ReaderLimits& lim = s->options.limits;
+
+  // The newest footer is the last 72 bytes. If they are not a footer whose
+  // index checks out, an append or sign was interrupted: the previous
+  // version's footer is the last valid one before them (footers are
+  // 8-aligned, so only aligned offsets are tried).
+  auto try_footer = [&](uint64_t at) -> Result<Footer> {
+    auto f = decode_footer(data, at);
+    if (!f) return f;
+    if (f->index_size > lim.max_index_size) {
+      return limit("index of " + std::to_string(f->index_size) +
+                   " bytes exceeds the limit of " +
+                   std::to_string(lim.max_index_size));
+    }
+    if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
+        f->index_xxh3) {
+      return data_loss(ErrorReason::kChecksumMismatch, f->index_offset,
+                       "index XXH3-128 does not match the footer");
+    }
+    return f;
+  };
+  std::optional<Error> first_error;
+  std::optional<Footer> footer;
+  if (data.size() < kHeaderSize + kFooterSize) {
+    return data_loss(ErrorReason::kTooShort, data.size(),
+                     "file is " + std::to_string(data.size()) +
+                         " bytes, too short for a header and a footer");
+  }
+  uint64_t last = data.size() - kFooterSize;
+  if (last % 8 == 0) {
+    auto f = try_footer(last);
+    if (f) {
+      footer = *f;
+      s->footer_offset = last;
+    } else {
+      first_error = f.error();
+    }
+  } else {
+    first_error = Error(ErrorCode::kDataLoss, ErrorReason::kBadFooter,
+                        "file size " + std::to_string(data.size()) +
+                            " does not end with an aligned footer",
+                        ErrorLocation{.offset = last});
+  }
+  if (!footer && s->options.recover_interrupted_append) {
+    for (uint64_t at = last / 8 * 8; at >= kHeaderSize && !footer; at -= 8) {
+      if (at == last) continue;
+      if (std::memcmp(data.data() + at + 64, kFooterMagic.data(), 8) != 0) {
+        continue;
+      }
+      if (auto f = try_footer(at)) {
+        footer = *f;
+        s->footer_offset = at;
+      }
+    }
+  }
+  if (!footer) return tl::unexpected(*first_error);
+  s->footer = *footer;
+  s->ignored_tail = data.size() - s->footer_offset - kFooterSize;
+
+  ByteSpan index = s->index_bytes();
+  if (reinterpret_cast<uintptr_t>(index.data()) % sizeof(capnp::word) == 0) {
+    s->words = kj::ArrayPtr<const capnp::word>(
+        reinterpret_cast<const capnp::word*>(index.data()),
+        index.size() / sizeof(capnp::word));
+  } else {
+    s->aligned.resize(index.size() / sizeof(capnp::word));
+    std::memcpy(s->aligned.data(), index.data(), index.size());
+    s->words =
+        kj::ArrayPtr<const capnp::word>(s->aligned.data(), s->aligned.size());
+  }
+
+  uint64_t index_at = s->footer.index_offset;
+  auto parsed =
+      s->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
+        auto types = root.getTypes();
+        for (auto t : types) {
+          if (t.size() == 0) return bad_index(index_at, "empty type name");
+          s->types.push_back(text_string(t));
+        }
+        auto entries = root.getEntries();
+        if (entries.size() > lim.max_entries) {
+          return limit("bundle declares " + std::to_string(entries.size()) +
+                       " entries, over the limit of " +
+                       std::to_string(lim.max_entries));
+        }
+        s->entry_count = entries.size();
+        if (root.getLookup().size() != entries.size()) {
+          return bad_index(
+              index_at, "lookup table has " +
+                            std::to_string(root.getLookup().size()) +
+                            " positions for " + std::to_string(entries.size()) +
+                            " entries");
+        }
+        s->dictionary_count = root.getDictionaries().size();
+        for (auto d : root.getDictionaries()) {
+          if (d.getContent().size() > lim.max_dictionary_size) {
+            return limit("dictionary over the size limit");
+          }
+        }
+        s->chunk_size = root.getChunkSize();
+        auto meta = root.getMetadata();
+        s->metadata.producer = text_string(meta.getProducer());
+        s->metadata.producer_version = text_string(meta.getProducerVersion());
+        if (meta.getHasCreationTime()) {
+          s->metadata.creation_unix_seconds = meta.getCreationUnixSeconds();
+        }
+        for (auto kv : meta.getUser()) {
+          s->metadata.user[text_string(kv.getKey())] =
+              text_string(kv.getValue());
+        }
+        return {};
+      });
+  if (!parsed) return tl::unexpected(parsed.error());
+
+  if (s->footer.signature_count > lim.max_signatures) {
+    return limit("bundle carries " + std::to_string(s->footer.signature_count) +
+                 " signatures, over the limit of " +
+                 std::to_string(lim.max_signatures));
+  }
+  if (s->footer.signature_count > 0) {
+    auto message = signature_message(data.first(kHeaderSize), index);
+    for (uint64_t i = 0; i < s->footer.signature_count; ++i) {
+      const std::byte* rec =
+          data.data() + s->footer.signatures_offset + i * kSignatureRecordSize;
+      SignatureInfo sig;
+      std::memcpy(sig.public_key.data(), rec, kPublicKeySize);
+      std::memcpy(sig.signature.data(), rec + kPublicKeySize, kSignatureSize);
+      sig.valid = verify_signature(sig.public_key, message, sig.signature);
+      s->signatures.push_back(sig);
+    }
+  }
+  BundleReader reader(std::move(s));
+  if (!reader.s_->options.trusted_keys.empty()) {
+    if (auto ok = reader.require_trusted(reader.s_->options.trusted_keys);
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
+    reader.s_->options.verify_sha256_on_read = true;
+  }
+  return reader;
+}
+
+const std::string& BundleReader::path() const { return s_->path; }
+uint64_t BundleReader::file_size() const { return s_->data.size(); }
+const Header& BundleReader::header() const { return s_->header; }
+const Footer& BundleReader::footer() const { return s_->footer; }
+uint64_t BundleReader::footer_offset() const { return s_->footer_offset; }
+uint64_t BundleReader::ignored_tail() const { return s_->ignored_tail; }
+uint64_t BundleReader::chunk_size() const { return s_->chunk_size; }
+size_t BundleReader::size() const { return s_->entry_count; }
+const std::vector<std::string>& BundleReader::types() const {
+  return s_->types;
+}
+const Metadata& BundleReader::metadata() const { return s_->metadata; }
+const std::vector<SignatureInfo>& BundleReader::signatures() const {
+  return s_->signatures;
+}
+
+Result<std::vector<GroupInfo>> BundleReader::groups() const {
+  return s_->with_index(
+      [&](sc::BundleIndex::Reader root) -> Result<std::vector<GroupInfo>> {
+        std::vector<GroupInfo> out;
+        for (auto g : root.getGroups()) {
+          if (g.getTypeId() >= s_->types.size()) {
+            return bad_index(s_->footer.index_offset,
+                             "group names type " +
+                                 std::to_string(g.getTypeId()) + " of " +
+                                 std::to_string(s_->types.size()));
+          }
+          out.push_back({s_->types[g.getTypeId()], g.getCount()});
+        }
+        return out;
+      });
+}
+
+Result<std::vector<std::pair<std::string, Bytes>>> BundleReader::dictionaries()
+    const {
+  using Out = std::vector<std::pair<std::string, Bytes>>;
+  return s_->with_index([&](sc::BundleIndex::Reader root) -> Result<Out> {
+    Out out;
+    for (auto d : root.getDictionaries()) {
+      ByteSpan content = data_bytes(d.getContent());
+      out.emplace_back(text_string(d.getType()),
+                       Bytes(content.begin(), content.end()));
+    }
+    return out;
+  });
+}
+
+Result<EntryInfo> BundleReader::State::decode_entry(
+    capnp::List<sc::Entry>::Reader list, size_t position) const {
+  const ReaderLimits& lim = options.limits;
+  uint64_t at = footer.index_offset;
+  auto where = [&](std::string what) {
+    return "entry " + std::to_string(position) + ": " + what;
+  };
+  if (position >= list.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "entry position " + std::to_string(position) +
+                          " is past the " + std::to_string(list.size()) +
+                          " entries");
+  }
+  auto e = list[position];
+  EntryInfo info;
+  info.position = position;
+  if (e.getTypeId() >= types.size()) {
+    return bad_index(at, where("type id " + std::to_string(e.getTypeId()) +
+                               " is not one of the " +
+                               std::to_string(types.size()) + " types"));
+  }
+  info.type = types[e.getTypeId()];
+  auto key = e.getKey();
+  if (key.size() > lim.max_key_size) return limit(where("key too long"));
+  info.key.assign(reinterpret_cast<const char*>(key.begin()), key.size());
+  info.offset = e.getOffset();
+  info.stored_size = e.getStoredSize();
+  info.original_size = e.getOriginalSize();
+  auto fail = [&](std::string what) {
+    Error err(ErrorCode::kDataLoss, ErrorReason::kBadIndex, where(what),
+              ErrorLocation{.offset = at, .key = info.key});
+    return tl::unexpected<Error>(std::move(err));
+  };
+  uint64_t data_end = footer.index_offset;
+  if (info.offset < kHeaderSize || info.offset > data_end ||
+      info.stored_size > data_end - info.offset) {
+    return fail("stored range [" + std::to_string(info.offset) + ", +" +
+                std::to_string(info.stored_size) +
+                ") is outside the data region [16, " +
+                std::to_string(data_end) + ")");
+  }
+  if (info.original_size > lim.max_entry_size) {
+    Error err(
+        ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
+        where("declared size " + std::to_string(info.original_size) +
+              " exceeds the limit of " + std::to_string(lim.max_entry_size)),
+        ErrorLocation{.offset = at, .key = info.key});
+    return tl::unexpected<Error>(std::move(err));
+  }
+  auto codec_of = [](sc::Codec c) -> std::optional<Codec> {
+    switch (c) {
+      case sc::Codec::RAW:
+        return Codec::kRaw;
+      case sc::Codec::ZSTD:
+        return Codec::kZstd;
+    }
+    return std::nullopt;
+  };
+  auto codec = codec_of(e.getCodec());
+  if (!codec) return fail("unknown codec");
+  info.codec = *codec;
+  info.xxh3 = xxh128_from_words(e.getXxh3High(), e.getXxh3Low());
+  auto sha = e.getSha256();
+  if (sha.size() != 32) return fail("SHA-256 is not 32 bytes");
+  std::memcpy(info.sha256.data(), sha.begin(), 32);
+  info.dictionary = e.getDictionary();
+  if (info.dictionary > dictionary_count) return fail("no such dictionary");
+
+  auto check_chunk = [&](const ChunkInfo& c) -> Result<void> {
+    if (c.original_size > lim.max_chunk_size) {
+      Error err(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
+                where("chunk of " + std::to_string(c.original_size) +
+                      " bytes exceeds the chunk limit"),
+                ErrorLocation{.offset = at, .key = info.key});
+      return tl::unexpected<Error>(std::move(err));
+    }
+    if (c.codec == Codec::kRaw && c.stored_size != c.original_size) {
+      return fail("raw chunk with stored size " +
+                  std::to_string(c.stored_size) + " != original size " +
+                  std::to_string(c.original_size));
+    }
+    if (c.codec == Codec::kZstd && c.stored_size == 0) {
+      return fail("empty zstd chunk");
+    }
+    return {};
+  };
+  auto chunks = e.getChunks();
+  if (chunks.size() == 0) {
+    ChunkInfo c{info.offset, info.stored_size, info.original_size, info.codec,
+                info.xxh3};
+    if (auto ok = check_chunk(c); !ok) return tl::unexpected(ok.error());
+    if (info.original_size > 0) info.chunks.push_back(c);
+  } else {
+    if (chunks.size() < 2) return fail("chunk list of one chunk");
+    uint64_t offset = info.offset, stored = 0, original = 0;
+    info.chunks.reserve(chunks.size());
+    for (auto ch : chunks) {
+      auto cc = codec_of(ch.getCodec());
+      if (!cc) return fail("unknown chunk codec");
+      ChunkInfo c{offset, ch.getStoredSize(), ch.getOriginalSize(), *cc,
+                  xxh128_from_words(ch.getXxh3High(), ch.getXxh3Low())};
+      if (auto ok = check_chunk(c); !ok) return tl::unexpected(ok.error());
+      if (c.stored_size > info.stored_size - stored ||
+          c.original_size > info.original_size - original) {
+        return fail("chunks exceed the entry's sizes");
+      }
+      stored += c.stored_size;
+      original += c.original_size;
+      offset += c.stored_size;
+      info.chunks.push_back(c);
+    }
+    if (stored != info.stored_size || original != info.original_size) {
+      return fail("chunk sizes do not add up to the entry's sizes");
+    }
+  }
+  return info;
+}
+
+Result<EntryInfo> BundleReader::entry(size_t position) const {
+  return s_->with_index([&](sc::BundleIndex::Reader root) {
+    return s_->decode_entry(root.getEntries(), position);
+  });
+}
+
+Result<std::vector<EntryInfo>> BundleReader::entries() const {
+  return s_->with_index(
+      [&](sc::BundleIndex::Reader root) -> Result<std::vector<EntryInfo>> {
+        auto list = root.getEntries();
+        std::vector<EntryInfo> out;
+        out.reserve(list.size());
+        for (size_t i = 0; i < list.size(); ++i) {
+          auto e = s_->decode_entry(list, i);
+          if (!e) return tl::unexpected(e.error());
+          out.push_back(std::move(*e));
+        }
+        return out;
+      });
+}
+
+Result<std::optional<size_t>> BundleReader::State::find(
+    sc::BundleIndex::Reader root, std::string_view type,
+    std::string_view key) const {
+  auto it = std::find(types.begin(), types.end(), type);
+  if (it == types.end()) return std::optional<size_t>();
+  uint32_t type_id = static_cast<uint32_t>(it - types.begin());
+  auto entries = root.getEntries();
+  auto lookup = root.getLookup();
+  // Upper bound of (type_id, key): the last position with that pair sits
+  // just before it. An unsorted (corrupt) table only makes lookups miss.
+  size_t lo = 0, hi = lookup.size();
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    uint32_t pos = lookup[mid];
+    if (pos >= entries.size()) {
+      return bad_index(footer.index_offset, "lookup table names entry " +
+                                                std::to_string(pos) + " of " +
+                                                std::to_string(entries.size()));
+    }
+    auto e = entries[pos];
+    int c = e.getTypeId() < type_id ? -1 : (e.getTypeId() > type_id ? 1 : 0);
+    if (c == 0) c = compare_keys(data_bytes(e.getKey()), key);
+    if (c <= 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  if (lo == 0) return std::optional<size_t>();
+  uint32_t pos = lookup[lo - 1];
+  auto e = entries[pos];
+  if (e.getTypeId() != type_id || compare_keys(data_bytes(e.getKey()), key)) {
+    return std::optional<size_t>();
+  }
+  return std::optional<size_t>(pos);
+}
+
+Result<std::optional<size_t>> BundleReader::find(std::string_view type,
+                                                 std::string_view key) const {
+  return s_->with_index(
+      [&](sc::BundleIndex::Reader root) { return s_->find(root, type, key); });
+}
+
+Result<const ZSTD_DDict*> BundleReader::State::ddict(uint32_t number) const {
+  std::lock_guard<std::mutex> lock(ddict_mutex);
+  auto it = ddicts.find(number);
+  if (it != ddicts.end()) return it->second.get();
+  auto made = with_index(
+      [&](sc::BundleIndex::Reader root) -> Result<const ZSTD_DDict*> {
+        auto dicts = root.getDictionaries();
+        if (number == 0 || number > dicts.size()) {
+          return bad_index(footer.index_offset,
+                           "no dictionary " + std::to_string(number));
+        }
+        auto content = dicts[number - 1].getContent();
+        std::unique_ptr<ZSTD_DDict, DDictFree> d(
+            ZSTD_createDDict(content.begin(), content.size()));
+        if (!d) {
+          return data_loss(ErrorReason::kDecompression, footer.index_offset,
+                           "dictionary " + std::to_string(number) +
+                               " is not usable by zstd");
+        }
+        const ZSTD_DDict* raw = d.get();
+        ddicts.emplace(number, std::move(d));
+        return raw;
+      });
+  return made;
+}
+
+Result<void> BundleReader::State::decompress(const ChunkInfo& chunk,
+                                             uint32_t dictionary,
+                                             std::byte* out) const {
+  ByteSpan src = data.subspan(chunk.offset, chunk.stored_size);
+  if (chunk.codec == Codec::kRaw) {
+    if (!src.empty()) std::memcpy(out, src.data(), src.size());
+    return {};
+  }
+  auto fail = [&](std::string what) {
+    return data_loss(ErrorReason::kDecompression, chunk.offset,
+                     std::move(what));
+  };
+  unsigned long long declared =
+      ZSTD_getFrameContentSize(src.data(), src.size());
+  if (declared == ZSTD_CONTENTSIZE_ERROR) {
+    return fail("stored bytes are not a zstd frame");
+  }
+  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != chunk.original_size) {
+    return fail("zstd frame declares " + std::to_string(declared) +
+                " bytes but the index declares " +
+                std::to_string(chunk.original_size));
+  }
+  ZSTD_DCtx* dctx = thread_dctx();
+  size_t n;
+  // The output buffer is exactly the declared size: zstd stops with an
+  // error instead of writing more, so a frame cannot expand past it.
+  if (dictionary != 0) {
+    auto d = ddict(dictionary);
+    if (!d) return tl::unexpected(d.error());
+    n = ZSTD_decompress_usingDDict(dctx, out, chunk.original_size, src.data(),
+                                   src.size(), *d);
+  } else {
+    n = ZSTD_decompressDCtx(dctx, out, chunk.original_size, src.data(),
+                            src.size());
+  }
+  if (ZSTD_isError(n)) {
+    return fail(std::string("zstd: ") + ZSTD_getErrorName(n) +
+                " (declared size " + std::to_string(chunk.original_size) + ")");
+  }
+  if (n != chunk.original_size) {
+    return fail("decompressed to " + std::to_string(n) +
+                " bytes, index declares " +
+                std::to_string(chunk.original_size));
+  }
+  return {};
+}
+
+Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
+  ByteSpan stored = s_->data.subspan(entry.offset, entry.stored_size);
+  if (xxh3_128(stored) != entry.xxh3) {
+    Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+              "stored bytes of entry " + std::to_string(entry.position) +
+                  " do not match their XXH3-128",
+              ErrorLocation{
+                  .file = s_->path, .offset = entry.offset, .key = entry.key});
+    return tl::unexpected<Error>(std::move(err));
+  }
+  Bytes out(entry.original_size);
+  uint64_t pos = 0;
+  for (const ChunkInfo& c : entry.chunks) {
+    if (auto ok = s_->decompress(c, entry.dictionary, out.data() + pos); !ok) {
+      return tl::unexpected(
+          std::move(ok.error()).in_file(s_->path).with_key(entry.key));
+    }
+    pos += c.original_size;
+  }
+  if (s_->options.verify_sha256_on_read && sha256(out) != entry.sha256) {
+    Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+              "content of entry " + std::to_string(entry.position) +
+                  " does not match its SHA-256",
+              ErrorLocation{
+                  .file = s_->path, .offset = entry.offset, .key = entry.key});
+    return tl::unexpected<Error>(std::move(err));
+  }
+  return out;
+}
+
+Result<Bytes> BundleReader::read(size_t position) const {
+  auto e = entry(position);
+  if (!e) return tl::unexpected(e.error());
+  return read(*e);
+}
+
+Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
+                                               std::string_view key) const {
+  auto e = s_->with_index(
+      [&](sc::BundleIndex::Reader root) -> Result<std::optional<EntryInfo>> {
+        auto pos = s_->find(root, type, key);
+        if (!pos) return tl::unexpected(pos.error());
+        if (!*pos) return std::optional<EntryInfo>();
+        auto info = s_->decode_entry(root.getEntries(), **pos);
+        if (!info) return tl::unexpected(info.error());
+        return std::optional<EntryInfo>(std::move(*info));
+      });
+  if (!e) return tl::unexpected(e.error());
+  if (!*e) return std::optional<Bytes>();
+  auto content = read(**e);
+  if (!content) return tl::unexpected(content.error());
+  return std::optional<Bytes>(std::move(*content));
+}
+
+Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
+                                       size_t chunk) const {
+  if (chunk >= entry.chunks.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "chunk " + std::to_string(chunk) + " of an entry with " +
+                          std::to_string(entry.chunks.size()) + " chunks");
+  }
+  const ChunkInfo& c = entry.chunks[chunk];
+  if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
+    Error err(
+        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+        "stored bytes of chunk " + std::to_string(chunk) +
+            " do not match their XXH3-128",
+        ErrorLocation{.file = s_->path, .offset = c.offset, .key = entry.key});
+    return tl::unexpected<Error>(std::move(err));
+  }
+  Bytes out(c.original_size);
+  if (auto ok = s_->decompress(c, entry.dictionary, out.data()); !ok) {
+    return tl::unexpected(
+        std::move(ok.error()).in_file(s_->path).with_key(entry.key));
+  }
+  return out;
+}
+
+Result<void> BundleReader::verify_entry(size_t position) const {
+  auto e = entry(position);
+  if (!e) return tl::unexpected(e.error());
+  auto fail = [&](std::string what, uint64_t at) {
+    Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+              std::move(what),
+              ErrorLocation{.file = s_->path, .offset = at, .key = e->key});
+    return tl::unexpected<Error>(std::move(err));
+  };
+  if (e->chunks.size() > 1) {
+    for (size_t i = 0; i < e->chunks.size(); ++i) {
+      const ChunkInfo& c = e->chunks[i];
+      if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
+        return fail("chunk " + std::to_string(i) + " of entry " +
+                        std::to_string(position) +
+                        " does not match its XXH3-128",
+                    c.offset);
+      }
+    }
+  }
+  auto content = read(*e);
+  if (!content) return tl::unexpected(content.error());
+  if (sha256(*content) != e->sha256) {
+    return fail("content of entry " + std::to_string(position) +
+                    " does not match its SHA-256",
+                e->offset);
+  }
+  return {};
+}
+
+Result<void> BundleReader::require_trusted(
+    std::span<const PublicKey> trusted) const {
+  if (s_->signatures.empty()) {
+    return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
+                      "bundle is not signed but a trusted signature is "
+                      "required",
+                      ErrorLocation{.file = s_->path});
+  }
+  for (const SignatureInfo& sig : s_->signatures) {
+    if (!sig.valid) continue;
+    for (const PublicKey& key : trusted) {
+      if (key == sig.public_key) return {};
+    }
+  }
+  bool any_valid = std::any_of(s_->signatures.begin(), s_->signatures.end(),
+                               [](const SignatureInfo& s) { return s.valid; });
+  return make_error(
+      ErrorCode::kPermissionDenied, ErrorReason::kSignature,
+      any_valid ? "no valid signature by a trusted key"
+                : "signature does not verify",
+      ErrorLocation{.file = s_->path, .offset = s_->footer.signatures_offset});
+}
+
+Result<VerifyReport> BundleReader::verify_all() const {
+  const std::string& path = s_->path;
+  auto located = [&](ErrorReason reason, uint64_t at, std::string what) {
+    Error err(ErrorCode::kDataLoss, reason, std::move(what),
+              ErrorLocation{.file = path, .offset = at});
+    return tl::unexpected<Error>(std::move(err));
+  };
+  if (s_->ignored_tail > 0) {
+    return located(ErrorReason::kTrailingBytes, s_->footer_offset + kFooterSize,
+                   std::to_string(s_->ignored_tail) +
+                       " bytes after the last valid footer (an interrupted "
+                       "append or sign, or a damaged footer)");
+  }
+  VerifyReport report;
+  for (const SignatureInfo& sig : s_->signatures) {
+    if (!sig.valid) {
+      return located(ErrorReason::kSignature, s_->footer.signatures_offset,
+                     "a signature does not verify");
+    }
+    ++report.valid_signatures;
+  }
+  auto list = entries();
+  if (!list) return tl::unexpected(list.error());
+  report.entries = list->size();
+
+  // Every byte must belong to something the index or a footer describes.
+  struct Range {
+    uint64_t begin, end;
+    const char* what;
+  };
+  std::vector<Range> ranges;
+  ranges.push_back({0, kHeaderSize, "header"});
+  auto add_version = [&](const Footer& f, uint64_t at) {
+    ranges.push_back({f.index_offset, f.index_offset + f.index_size, "index"});
+    if (f.signature_count > 0) {
+      ranges.push_back(
+          {f.signatures_offset,
+           f.signatures_offset + f.signature_count * kSignatureRecordSize,
+           "signatures"});
+    }
+    ranges.push_back({at, at + kFooterSize, "footer"});
+  };
+  add_version(s_->footer, s_->footer_offset);
+  for (uint64_t at = s_->footer.previous_footer_offset,
+                prev = s_->footer_offset;
+       at != 0;) {
+    if (at >= prev) {
+      return located(ErrorReason::kBadFooter, at,
+                     "previous-footer chain does not go backwards");
+    }
+    auto f = decode_footer(s_->data, at);
+    if (!f) return tl::unexpected(std::move(f.error()).in_file(path));
+    if (xxh3_128(s_->data.subspan(f->index_offset, f->index_size)) !=
+        f->index_xxh3) {
+      return located(ErrorReason::kChecksumMismatch, f->index_offset,
+                     "earlier index does not match its footer");
+    }
+    add_version(*f, at);
+    prev = at;
+    at = f->previous_footer_offset;
+  }
+  for (const EntryInfo& e : *list) {
+    report.original_bytes += e.original_size;
+    report.stored_bytes += e.stored_size;
+    if (e.stored_size > 0) {
+      ranges.push_back({e.offset, e.offset + e.stored_size, "entry"});
+    }
+    if (auto ok = verify_entry(e.position); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  uint64_t cursor = 0;
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const Range& r = ranges[i];
+    if (i > 0 && r.begin == ranges[i - 1].begin && r.end == ranges[i - 1].end) {
+      continue;  // An index shared by two versions (after sign).
+    }
+    if (r.begin < cursor) {
+      return located(ErrorReason::kBadIndex, r.begin,
+                     std::string(r.what) + " overlaps the bytes before it");
+    }
+    if (r.begin > cursor) {
+      uint64_t gap = r.begin - cursor;
+      bool zero = gap < 8;
+      for (uint64_t p = cursor; zero && p < r.begin; ++p) {
+        zero = s_->data[p] == std::byte{0};
+      }
+      if (!zero) {
+        return located(ErrorReason::kBadIndex, cursor,
+                       std::to_string(gap) +
+                           " bytes belong to nothing (padding must be "
+                           "fewer than 8 zero bytes)");
+      }
+    }
+    cursor = r.end;
+  }
+  if (cursor != s_->data.size()) {
+    return located(ErrorReason::kTrailingBytes, cursor,
+                   "bytes after the footer");
+  }
+
+  // The lookup table must be the sorted permutation find() relies on, type
+  // names distinct, and the group table a partition of the entries.
+  std::vector<std::string> sorted_types = s_->types;
+  std::sort(sorted_types.begin(), sorted_types.end());
+  if (std::adjacent_find(sorted_types.begin(), sorted_types.end()) !=
+      sorted_types.end()) {
+    return located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                   "type names repeat");
+  }
+  auto tables =
+      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
+        auto lookup = root.getLookup();
+        auto es = root.getEntries();
+        std::vector<bool> seen(es.size());
+        for (size_t i = 0; i < lookup.size(); ++i) {
+          uint32_t p = lookup[i];
+          if (p >= es.size() || seen[p]) {
+            return located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                           "lookup table is not a permutation of the entries");
+          }
+          seen[p] = true;
+          if (i == 0) continue;
+          uint32_t q = lookup[i - 1];
+          auto a = es[q], b = es[p];
+          int c = a.getTypeId() < b.getTypeId()
+                      ? -1
+                      : (a.getTypeId() > b.getTypeId() ? 1 : 0);
+          if (c == 0) {
+            auto kb = b.getKey();
+            c = compare_keys(
+                data_bytes(a.getKey()),
+                std::string_view(reinterpret_cast<const char*>(kb.begin()),
+                                 kb.size()));
+          }
+          if (c > 0 || (c == 0 && q > p)) {
+            return located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                           "lookup table is not sorted");
+          }
+        }
+        auto groups = root.getGroups();
+        if (groups.size() > 0) {
+          uint64_t pos = 0;
+          for (auto g : groups) {
+            if (g.getCount() > es.size() - pos) {
+              return located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                             "groups cover more entries than exist");
+            }
+            for (uint64_t i = 0; i < g.getCount(); ++i, ++pos) {
+              if (es[pos].getTypeId() != g.getTypeId()) {
+                return located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                               "group type differs from its entries' type");
+              }
+            }
+          }
+          if (pos != es.size()) {
+            return located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                           "groups do not cover every entry");
+          }
+        }
+        return {};
+      });
+  if (!tables) return tl::unexpected(tables.error());
+  return report;
+}
+
+}  // namespace cachepack::bundle

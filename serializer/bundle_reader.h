@@ -1,0 +1,177 @@
+// Reads a cachepack bundle (docs/FORMAT.md) from a memory-mapped file.
+// Opening reads the header, the footer and the index only; get() reads and
+// decompresses one entry. Every offset, size and count read from the file is
+// checked against the file and the configured limits before it is used.
+#ifndef CACHEPACK_SERIALIZER_BUNDLE_READER_H_
+#define CACHEPACK_SERIALIZER_BUNDLE_READER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "serializer/bundle_format.h"
+#include "serializer/bundle_signing.h"
+#include "util/bytes.h"
+#include "util/error.h"
+#include "util/file.h"
+#include "util/hash.h"
+
+namespace cachepack::bundle {
+
+enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
+std::string_view to_string(Codec codec);
+
+// Hard limits on what a bundle may declare. Exceeding one is kLimitExceeded
+// (kResourceExhausted), never an allocation attempt.
+struct ReaderLimits {
+  uint64_t max_index_size = uint64_t{1} << 30;
+  uint64_t max_entries = uint64_t{1} << 26;
+  uint64_t max_entry_size = uint64_t{16} << 30;  // Declared original size.
+  uint64_t max_chunk_size = uint64_t{256} << 20;
+  uint64_t max_key_size = uint64_t{1} << 20;
+  uint64_t max_signatures = 64;
+  uint64_t max_dictionary_size = uint64_t{16} << 20;
+};
+
+struct ReaderOptions {
+  ReaderLimits limits;
+  // When non-empty, open() fails with kPermissionDenied / kSignature unless
+  // the bundle carries a valid signature by one of these keys, and every
+  // read also checks the content's SHA-256 (XXH3 is not collision-resistant
+  // against an attacker; SHA-256 is what the signature vouches for).
+  std::vector<PublicKey> trusted_keys;
+  bool verify_sha256_on_read = false;
+  // When the last bytes are not a valid footer (an append or sign that was
+  // interrupted), open the newest earlier version of the bundle instead.
+  // ignored_tail() then reports how many bytes were skipped.
+  bool recover_interrupted_append = true;
+};
+
+struct ChunkInfo {
+  uint64_t offset = 0;
+  uint64_t stored_size = 0;
+  uint64_t original_size = 0;
+  Codec codec = Codec::kRaw;
+  Xxh128 xxh3{};
+};
+
+struct EntryInfo {
+  size_t position = 0;  // In stored order.
+  std::string type;
+  std::string key;
+  uint64_t offset = 0;
+  uint64_t stored_size = 0;
+  uint64_t original_size = 0;
+  Codec codec = Codec::kRaw;  // Of the single chunk, or of the first.
+  Xxh128 xxh3{};
+  Sha256Digest sha256{};
+  uint32_t dictionary = 0;        // 0 none, else 1-based dictionary number.
+  std::vector<ChunkInfo> chunks;  // Always at least one unless empty.
+};
+
+struct Metadata {
+  std::string producer;
+  std::string producer_version;
+  std::optional<int64_t> creation_unix_seconds;
+  std::map<std::string, std::string> user;
+};
+
+struct SignatureInfo {
+  PublicKey public_key{};
+  Signature signature{};
+  bool valid = false;  // Verifies over this bundle's header and index.
+};
+
+struct GroupInfo {
+  std::string type;
+  uint64_t count = 0;
+};
+
+struct VerifyReport {
+  size_t entries = 0;
+  uint64_t original_bytes = 0;
+  uint64_t stored_bytes = 0;
+  size_t valid_signatures = 0;
+  size_t trusted_signatures = 0;
+};
+
+class BundleReader {
+ public:
+  // Maps `path` and reads header, footer and index.
+  static Result<BundleReader> open(const std::string& path,
+                                   ReaderOptions options = {});
+  // Reads a bundle held in memory; `data` must outlive the reader.
+  static Result<BundleReader> from_bytes(ByteSpan data,
+                                         ReaderOptions options = {});
+
+  BundleReader(BundleReader&&) noexcept;
+  BundleReader& operator=(BundleReader&&) noexcept;
+  ~BundleReader();
+
+  const std::string& path() const;
+  uint64_t file_size() const;
+  const Header& header() const;
+  const Footer& footer() const;
+  uint64_t footer_offset() const;
+  // Bytes after the footer that was opened (an interrupted append), 0 for a
+  // clean bundle.
+  uint64_t ignored_tail() const;
+  uint64_t chunk_size() const;
+
+  size_t size() const;  // Entries.
+  const std::vector<std::string>& types() const;
+  const Metadata& metadata() const;
+  const std::vector<SignatureInfo>& signatures() const;
+  // Mega-Cache group structure, empty if the bundle has none.
+  Result<std::vector<GroupInfo>> groups() const;
+  // (type, dictionary bytes) in dictionary-number order.
+  Result<std::vector<std::pair<std::string, Bytes>>> dictionaries() const;
+
+  // Entry at `position` in stored order, its ranges checked against the file.
+  Result<EntryInfo> entry(size_t position) const;
+  // All entries in stored order.
+  Result<std::vector<EntryInfo>> entries() const;
+  // Position of (type, key); the last one stored if the pair repeats.
+  Result<std::optional<size_t>> find(std::string_view type,
+                                     std::string_view key) const;
+
+  // Content of one entry: XXH3 checked before decompressing, original size
+  // enforced as an upper bound while decompressing.
+  Result<Bytes> read(size_t position) const;
+  Result<Bytes> read(const EntryInfo& entry) const;
+  // Empty optional when (type, key) is not in the bundle.
+  Result<std::optional<Bytes>> get(std::string_view type,
+                                   std::string_view key) const;
+  // One chunk of an entry, for partial or parallel reads.
+  Result<Bytes> read_chunk(const EntryInfo& entry, size_t chunk) const;
+
+  // Decompresses one entry and checks both digests.
+  Result<void> verify_entry(size_t position) const;
+  // Everything: every entry's digests, the lookup table, the group table,
+  // every byte of the file accounted for (header, entries, current and
+  // earlier indexes, signature blocks and footers, zero padding), and the
+  // signatures. Fails with kTrailingBytes if the bundle was recovered from
+  // an interrupted append.
+  Result<VerifyReport> verify_all() const;
+
+  // kPermissionDenied / kSignature unless some signature is valid and made
+  // by one of `trusted`.
+  Result<void> require_trusted(std::span<const PublicKey> trusted) const;
+
+ private:
+  struct State;
+  explicit BundleReader(std::unique_ptr<State> state);
+  static Result<BundleReader> open_state(std::unique_ptr<State> state);
+  std::unique_ptr<State> s_;
+};
+
+// True when `head` starts with the bundle magic.
+bool has_bundle_magic(ByteSpan head);
+
+}  // namespace cachepack::bundle
+
+#endif  // CACHEPACK_SERIALIZER_BUNDLE_READER_H_

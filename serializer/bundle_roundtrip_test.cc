@@ -1,0 +1,317 @@
+// Writing and reading bundles: what goes in comes out, in order, by key,
+// chunked, compressed or raw, identically on every run and thread count.
+#include <gtest/gtest.h>
+
+#include "serializer/bundle_reader.h"
+#include "serializer/bundle_test_util.h"
+#include "serializer/bundle_writer.h"
+#include "util/hash.h"
+
+namespace cachepack::bundle {
+namespace {
+
+using testing::generated;
+using testing::read_all;
+using testing::TempDir;
+using testing::text_bytes;
+
+struct Item {
+  std::string type;
+  std::string key;
+  Bytes content;
+};
+
+std::vector<Item> sample_items() {
+  return {
+      {"inductor", "fabc", generated(5000, 1)},
+      {"autotune", "xy/1.best_config", text_bytes("{\"XBLOCK\": 128}")},
+      {"inductor", "fdef", generated(300, 2, /*compressible=*/false)},
+      {"pgo", std::string("k\0nul", 5), {}},
+      {"autotune", "xy/0.best_config", text_bytes("{\"XBLOCK\": 64}")},
+  };
+}
+
+Result<WriteStats> write_items(const std::string& path,
+                               const std::vector<Item>& items,
+                               WriterOptions options = {}) {
+  auto writer = BundleWriter::create(path, std::move(options));
+  if (!writer) return tl::unexpected(writer.error());
+  for (const Item& it : items) {
+    if (auto ok = writer->add(it.type, it.key, it.content); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  return writer->finish();
+}
+
+TEST(BundleWriter, RoundTripsEveryEntryInInsertionOrder) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  auto items = sample_items();
+  ASSERT_TRUE(write_items(path, items));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_EQ(reader->size(), items.size());
+  auto entries = reader->entries();
+  ASSERT_TRUE(entries);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const EntryInfo& e = (*entries)[i];
+    EXPECT_EQ(e.type, items[i].type);
+    EXPECT_EQ(e.key, items[i].key);
+    EXPECT_EQ(e.original_size, items[i].content.size());
+    EXPECT_EQ(e.sha256, sha256(items[i].content));
+    auto content = reader->read(i);
+    ASSERT_TRUE(content) << content.error().to_string();
+    EXPECT_EQ(*content, items[i].content);
+  }
+  EXPECT_TRUE(reader->verify_all()) << reader->verify_all().error().to_string();
+}
+
+TEST(BundleReader, GetFindsEntriesByTypeAndKeyRegardlessOfOrder) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  auto items = sample_items();
+  ASSERT_TRUE(write_items(path, items));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  for (const Item& it : items) {
+    auto got = reader->get(it.type, it.key);
+    ASSERT_TRUE(got) << got.error().to_string();
+    ASSERT_TRUE(got->has_value()) << it.type << " " << it.key;
+    EXPECT_EQ(**got, it.content);
+  }
+}
+
+TEST(BundleReader, GetOfAbsentPairIsAnEmptyOptional) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  ASSERT_TRUE(write_items(path, sample_items()));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  for (auto [type, key] : std::vector<std::pair<std::string, std::string>>{
+           {"inductor", "nope"},
+           {"nosuchtype", "fabc"},
+           {"autotune", "fabc"},
+           {"inductor", ""},
+           {"inductor", "fabcd"}}) {
+    auto got = reader->get(type, key);
+    ASSERT_TRUE(got);
+    EXPECT_FALSE(got->has_value()) << type << " " << key;
+  }
+}
+
+TEST(BundleReader, RepeatedPairResolvesToTheLastStored) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  ASSERT_TRUE(write_items(path, {{"autotune", "k", text_bytes("first")},
+                                 {"inductor", "k", text_bytes("other")},
+                                 {"autotune", "k", text_bytes("second")}}));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  auto got = reader->get("autotune", "k");
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ(**got, text_bytes("second"));
+  EXPECT_EQ(reader->size(), 3u);  // Both are kept and listed.
+}
+
+TEST(BundleWriter, IdenticalInputsGiveIdenticalBytes) {
+  TempDir dir;
+  auto items = sample_items();
+  items.push_back({"precompile", "big", generated(3 << 20, 7)});
+  WriterOptions one;
+  one.chunk_size = 1 << 20;
+  WriterOptions four = one;
+  four.threads = 4;
+  ASSERT_TRUE(write_items(dir.file("a.cpk"), items, one));
+  ASSERT_TRUE(write_items(dir.file("b.cpk"), items, one));
+  ASSERT_TRUE(write_items(dir.file("c.cpk"), items, four));
+  Bytes a = read_all(dir.file("a.cpk"));
+  EXPECT_EQ(a, read_all(dir.file("b.cpk")));
+  EXPECT_EQ(a, read_all(dir.file("c.cpk")));
+}
+
+TEST(BundleWriter, RecordsCreationTimeOnlyWhenAsked) {
+  TempDir dir;
+  ASSERT_TRUE(write_items(dir.file("a.cpk"), sample_items()));
+  WriterOptions timed;
+  timed.creation_unix_seconds = 1700000000;
+  timed.user_metadata = {{"torch", "2.5.0"}, {"gpu", "H100"}};
+  ASSERT_TRUE(write_items(dir.file("b.cpk"), sample_items(), timed));
+  auto a = BundleReader::open(dir.file("a.cpk"));
+  auto b = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_TRUE(a && b);
+  EXPECT_FALSE(a->metadata().creation_unix_seconds.has_value());
+  EXPECT_EQ(a->metadata().producer, "cachepack");
+  EXPECT_EQ(b->metadata().creation_unix_seconds, 1700000000);
+  EXPECT_EQ(b->metadata().user.at("torch"), "2.5.0");
+  EXPECT_EQ(b->metadata().user.at("gpu"), "H100");
+}
+
+TEST(BundleWriter, SplitsLargeEntriesIntoIndependentChunks) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  Bytes big = generated(10 * 4096 + 123, 3);
+  WriterOptions options;
+  options.chunk_size = 4096;
+  options.threads = 3;
+  ASSERT_TRUE(write_items(path, {{"inductor", "big", big}}, options));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  auto e = reader->entry(0);
+  ASSERT_TRUE(e);
+  ASSERT_EQ(e->chunks.size(), 11u);
+  Bytes joined;
+  for (size_t i = 0; i < e->chunks.size(); ++i) {
+    EXPECT_EQ(e->chunks[i].codec, Codec::kZstd);
+    auto part = reader->read_chunk(*e, i);
+    ASSERT_TRUE(part) << part.error().to_string();
+    append_bytes(joined, *part);
+  }
+  EXPECT_EQ(joined, big);
+  auto whole = reader->read(0);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(*whole, big);
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleWriter, StoresIncompressibleEntriesRaw) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  Bytes noise = generated(2000, 9, /*compressible=*/false);
+  ASSERT_TRUE(write_items(path, {{"inductor", "noise", noise},
+                                 {"inductor", "text", generated(2000, 9)}}));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  auto noise_entry = reader->entry(0);
+  auto text_entry = reader->entry(1);
+  ASSERT_TRUE(noise_entry && text_entry);
+  EXPECT_EQ(noise_entry->codec, Codec::kRaw);
+  EXPECT_EQ(noise_entry->stored_size, noise.size());
+  EXPECT_EQ(text_entry->codec, Codec::kZstd);
+  EXPECT_LT(text_entry->stored_size, 2000u);
+}
+
+TEST(BundleWriter, LevelZeroStoresEverythingRaw) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  WriterOptions options;
+  options.level = 0;
+  ASSERT_TRUE(write_items(path, sample_items(), options));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  auto entries = reader->entries();
+  ASSERT_TRUE(entries);
+  for (const EntryInfo& e : *entries) {
+    EXPECT_EQ(e.codec, Codec::kRaw);
+    EXPECT_EQ(e.stored_size, e.original_size);
+  }
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleWriter, EmptyBundleIsValid) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  ASSERT_TRUE(write_items(path, {}));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  EXPECT_EQ(reader->size(), 0u);
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleWriter, RejectsEmptyTypeAndBadOptions) {
+  TempDir dir;
+  auto writer = BundleWriter::create(dir.file("b.cpk"));
+  ASSERT_TRUE(writer);
+  auto bad = writer->add("", "k", {});
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  WriterOptions options;
+  options.level = 99;
+  EXPECT_FALSE(BundleWriter::create(dir.file("c.cpk"), options));
+  options.level = 3;
+  options.threads = 0;
+  EXPECT_FALSE(BundleWriter::create(dir.file("c.cpk"), options));
+}
+
+TEST(BundleWriter, UnfinishedWriterLeavesNoFileBehind) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  {
+    auto writer = BundleWriter::create(path);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE(writer->add("inductor", "k", generated(100, 1)));
+  }
+  EXPECT_FALSE(std::filesystem::exists(path));
+  EXPECT_TRUE(
+      std::filesystem::is_empty(std::filesystem::path(path).parent_path()));
+}
+
+TEST(BundleWriter, ReplacesAnExistingFileOnlyWhenFinished) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  ASSERT_TRUE(write_items(path, sample_items()));
+  Bytes before = read_all(path);
+  {
+    auto writer = BundleWriter::create(path);
+    ASSERT_TRUE(writer);
+    ASSERT_TRUE(writer->add("inductor", "k", generated(100, 1)));
+    EXPECT_EQ(read_all(path), before);
+  }
+  EXPECT_EQ(read_all(path), before);
+}
+
+TEST(BundleWriter, DictionariesAreStoredAndUsed) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  std::vector<Bytes> samples;
+  for (int i = 0; i < 200; ++i) {
+    std::string json = "{\"XBLOCK\": " + std::to_string(i % 7 * 32) +
+                       ", \"num_warps\": " + std::to_string(i % 4 + 1) +
+                       ", \"num_stages\": 2, \"configs_hash\": \"" +
+                       std::to_string(i * 7919) + "\"}";
+    samples.push_back(text_bytes(json));
+  }
+  std::vector<ByteSpan> spans(samples.begin(), samples.end());
+  auto dict = train_dictionary(spans, 4096);
+  ASSERT_TRUE(dict) << dict.error().to_string();
+  WriterOptions options;
+  options.dictionaries["autotune"] = *dict;
+  auto writer = BundleWriter::create(path, options);
+  ASSERT_TRUE(writer);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    ASSERT_TRUE(writer->add("autotune", "k" + std::to_string(i), samples[i]));
+  }
+  ASSERT_TRUE(writer->add("inductor", "plain", generated(1000, 4)));
+  ASSERT_TRUE(writer->finish());
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  auto dicts = reader->dictionaries();
+  ASSERT_TRUE(dicts);
+  ASSERT_EQ(dicts->size(), 1u);
+  EXPECT_EQ((*dicts)[0].first, "autotune");
+  EXPECT_EQ(reader->entry(0)->dictionary, 1u);
+  EXPECT_EQ(reader->entry(samples.size())->dictionary, 0u);
+  for (size_t i = 0; i < samples.size(); ++i) {
+    auto got = reader->read(i);
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(*got, samples[i]);
+  }
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleReader, OpensFromUnalignedMemory) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  ASSERT_TRUE(write_items(path, sample_items()));
+  Bytes bytes = read_all(path);
+  Bytes shifted(bytes.size() + 1);
+  std::copy(bytes.begin(), bytes.end(), shifted.begin() + 1);
+  auto reader = BundleReader::from_bytes(ByteSpan(shifted).subspan(1));
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  auto got = reader->get("inductor", "fabc");
+  ASSERT_TRUE(got && got->has_value());
+  EXPECT_EQ(**got, sample_items()[0].content);
+}
+
+}  // namespace
+}  // namespace cachepack::bundle

@@ -1,0 +1,217 @@
+#include "serializer/bundle_signing.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/file.h"
+
+namespace cachepack::bundle {
+namespace {
+
+struct PkeyFree {
+  void operator()(EVP_PKEY* p) const { EVP_PKEY_free(p); }
+};
+struct BioFree {
+  void operator()(BIO* b) const { BIO_free(b); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+tl::unexpected<Error> bad_key(std::string message) {
+  return make_error(ErrorCode::kInvalidArgument, ErrorReason::kSignature,
+                    std::move(message));
+}
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, n > 0 ? static_cast<size_t>(n) : 0);
+}
+
+Result<std::string> read_text(const std::string& path) {
+  auto bytes = read_file(path);
+  if (!bytes) return tl::unexpected(bytes.error());
+  return std::string(as_chars(*bytes));
+}
+
+Result<void> write_new_file(const std::string& path, std::string_view text,
+                            mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return make_error(ErrorCode::kAlreadyExists,
+                        "refusing to overwrite existing key file",
+                        ErrorLocation{.file = path});
+    }
+    return io_error("create", path, errno);
+  }
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return io_error("write", path, e);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::close(fd) != 0) return io_error("close", path, errno);
+  return {};
+}
+
+}  // namespace
+
+struct SigningKey::Impl {
+  PkeyPtr key;
+};
+
+SigningKey::SigningKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+SigningKey::SigningKey(SigningKey&&) noexcept = default;
+SigningKey& SigningKey::operator=(SigningKey&&) noexcept = default;
+SigningKey::~SigningKey() = default;
+
+Result<SigningKey> SigningKey::generate() {
+  EVP_PKEY* raw = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (raw == nullptr) {
+    return make_error(ErrorCode::kInternal, ErrorReason::kSignature,
+                      "OpenSSL could not generate an Ed25519 key");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->key.reset(raw);
+  return SigningKey(std::move(impl));
+}
+
+Result<SigningKey> SigningKey::from_pem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) return bad_key("not a PEM private key");
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
+    return bad_key("private key is not Ed25519");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->key = std::move(key);
+  return SigningKey(std::move(impl));
+}
+
+Result<SigningKey> SigningKey::load_pem(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return tl::unexpected(text.error());
+  auto key = from_pem(*text);
+  if (!key) return tl::unexpected(std::move(key.error()).in_file(path));
+  return key;
+}
+
+PublicKey SigningKey::public_key() const {
+  PublicKey out{};
+  size_t len = out.size();
+  EVP_PKEY_get_raw_public_key(
+      impl_->key.get(), reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
+Result<Signature> SigningKey::sign(ByteSpan message) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  Signature sig{};
+  size_t len = sig.size();
+  if (!ctx ||
+      EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr,
+                         impl_->key.get()) != 1 ||
+      EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()),
+                     &len,
+                     reinterpret_cast<const unsigned char*>(message.data()),
+                     message.size()) != 1 ||
+      len != sig.size()) {
+    return make_error(ErrorCode::kInternal, ErrorReason::kSignature,
+                      "OpenSSL failed to sign");
+  }
+  return sig;
+}
+
+std::string SigningKey::private_pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PrivateKey(bio.get(), impl_->key.get(), nullptr, nullptr, 0,
+                           nullptr, nullptr);
+  return bio_text(bio.get());
+}
+
+std::string SigningKey::public_pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_PUBKEY(bio.get(), impl_->key.get());
+  return bio_text(bio.get());
+}
+
+Result<PublicKey> public_key_from_pem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!key) {
+    auto priv = SigningKey::from_pem(pem);
+    if (!priv) return bad_key("not a PEM public or private key");
+    return priv->public_key();
+  }
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
+    return bad_key("public key is not Ed25519");
+  }
+  PublicKey out{};
+  size_t len = out.size();
+  EVP_PKEY_get_raw_public_key(
+      key.get(), reinterpret_cast<unsigned char*>(out.data()), &len);
+  return out;
+}
+
+Result<PublicKey> load_public_key(const std::string& path) {
+  auto text = read_text(path);
+  if (!text) return tl::unexpected(text.error());
+  auto key = public_key_from_pem(*text);
+  if (!key) return tl::unexpected(std::move(key.error()).in_file(path));
+  return key;
+}
+
+bool verify_signature(const PublicKey& key, ByteSpan message,
+                      const Signature& signature) {
+  PkeyPtr pkey(EVP_PKEY_new_raw_public_key(
+      EVP_PKEY_ED25519, nullptr,
+      reinterpret_cast<const unsigned char*>(key.data()), key.size()));
+  if (!pkey) return false;
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr,
+                                   pkey.get()) != 1) {
+    return false;
+  }
+  return EVP_DigestVerify(
+             ctx.get(),
+             reinterpret_cast<const unsigned char*>(signature.data()),
+             signature.size(),
+             reinterpret_cast<const unsigned char*>(message.data()),
+             message.size()) == 1;
+}
+
+Result<PublicKey> write_key_pair(const std::string& path) {
+  auto key = SigningKey::generate();
+  if (!key) return tl::unexpected(key.error());
+  std::string pub_path = path + ".pub";
+  if (::access(pub_path.c_str(), F_OK) == 0) {
+    return make_error(ErrorCode::kAlreadyExists,
+                      "refusing to overwrite existing key file",
+                      ErrorLocation{.file = pub_path});
+  }
+  if (auto ok = write_new_file(path, key->private_pem(), 0600); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = write_new_file(pub_path, key->public_pem(), 0644); !ok) {
+    ::unlink(path.c_str());
+    return tl::unexpected(ok.error());
+  }
+  return key->public_key();
+}
+
+}  // namespace cachepack::bundle

@@ -1,0 +1,40 @@
+// What the format-neutral CLI commands (ls, verify) need from a bundle, in
+// one small header: detect it, list it, verify it.
+#ifndef CACHEPACK_SERIALIZER_BUNDLE_TOOLS_H_
+#define CACHEPACK_SERIALIZER_BUNDLE_TOOLS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "util/error.h"
+
+namespace cachepack::bundle {
+
+// True when the file at `path` starts with the bundle magic. False for
+// unreadable or short files (the caller's own open reports those).
+bool is_bundle_file(const std::string& path);
+
+struct ListedArtifact {
+  std::string type;
+  std::string key;
+  uint64_t size = 0;         // Original content bytes.
+  uint64_t stored_size = 0;  // Bytes in the bundle.
+  std::string sha256;        // Lowercase hex of the content's SHA-256.
+};
+
+// Every entry in stored order, from the index alone (nothing decompressed).
+Result<std::vector<ListedArtifact>> list_bundle(const std::string& path);
+
+// Full verification (BundleReader::verify_all). With trusted key files
+// (PEM public keys, or private keys whose public half is used) the bundle
+// must also carry a valid signature by one of them: kPermissionDenied /
+// kSignature otherwise. Returns a one-line summary such as
+// "OK: 20 entries, 5761 bytes, 1 valid signature (trusted)".
+Result<std::string> verify_bundle(
+    const std::string& path,
+    const std::vector<std::string>& trusted_key_files = {});
+
+}  // namespace cachepack::bundle
+
+#endif  // CACHEPACK_SERIALIZER_BUNDLE_TOOLS_H_

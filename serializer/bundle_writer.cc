@@ -1,0 +1,804 @@
+#include "serializer/bundle_writer.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zdict.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "serializer/bundle.capnp.h"
+#include "serializer/bundle_reader.h"
+#include "util/file.h"
+#include "util/hash.h"
+
+namespace cachepack::bundle {
+namespace {
+
+namespace sc = ::cachepack::bundle::schema;
+
+struct CCtxFree {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+struct CDictFree {
+  void operator()(ZSTD_CDict* d) const { ZSTD_freeCDict(d); }
+};
+using CCtxPtr = std::unique_ptr<ZSTD_CCtx, CCtxFree>;
+using CDictPtr = std::unique_ptr<ZSTD_CDict, CDictFree>;
+
+tl::unexpected<Error> invalid(std::string message) {
+  return make_error(ErrorCode::kInvalidArgument, std::move(message));
+}
+
+// Owns a file descriptor and writes through a buffer, so many small entries
+// cost few system calls. `pos` is the file offset of the next byte.
+class OutputFile {
+ public:
+  OutputFile() = default;
+  OutputFile(int fd, std::string path, uint64_t pos)
+      : fd_(fd), path_(std::move(path)), pos_(pos) {
+    buffer_.reserve(kBufferSize);
+  }
+  OutputFile(OutputFile&& o) noexcept { *this = std::move(o); }
+  OutputFile& operator=(OutputFile&& o) noexcept {
+    std::swap(fd_, o.fd_);
+    std::swap(path_, o.path_);
+    std::swap(pos_, o.pos_);
+    std::swap(buffer_, o.buffer_);
+    return *this;
+  }
+  ~OutputFile() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  int fd() const { return fd_; }
+  uint64_t pos() const { return pos_; }
+
+  Result<void> write(ByteSpan data) {
+    pos_ += data.size();
+    if (buffer_.size() + data.size() <= kBufferSize) {
+      buffer_.insert(buffer_.end(), data.begin(), data.end());
+      return {};
+    }
+    if (auto ok = flush(); !ok) return ok;
+    if (data.size() >= kBufferSize) return write_all(data);
+    buffer_.insert(buffer_.end(), data.begin(), data.end());
+    return {};
+  }
+
+  Result<void> flush() {
+    auto ok = write_all(buffer_);
+    buffer_.clear();
+    return ok;
+  }
+
+  Result<void> close() {
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return io_error("close", path_, errno);
+    return {};
+  }
+
+ private:
+  static constexpr size_t kBufferSize = 1 << 20;
+
+  Result<void> write_all(ByteSpan data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return io_error("write", path_, errno);
+      }
+      data = data.subspan(static_cast<size_t>(n));
+    }
+    return {};
+  }
+
+  int fd_ = -1;
+  std::string path_;
+  uint64_t pos_ = 0;
+  Bytes buffer_;
+};
+
+// One compressed (or raw) chunk, ready to be written.
+struct Compressed {
+  Bytes stored;
+  Codec codec = Codec::kRaw;
+  uint64_t original_size = 0;
+  Xxh128 xxh3{};
+  std::optional<Sha256Digest> sha256;  // For single-chunk entries.
+};
+
+Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
+                          const ZSTD_CDict* cdict, bool want_sha) {
+  Compressed out;
+  out.original_size = in.size();
+  if (want_sha) out.sha256 = sha256(in);
+  if (level > 0 && !in.empty()) {
+    out.stored.resize(ZSTD_compressBound(in.size()));
+    size_t n =
+        cdict != nullptr
+            ? ZSTD_compress_usingCDict(cctx, out.stored.data(),
+                                       out.stored.size(), in.data(), in.size(),
+                                       cdict)
+            : ZSTD_compressCCtx(cctx, out.stored.data(), out.stored.size(),
+                                in.data(), in.size(), level);
+    if (!ZSTD_isError(n) && n < in.size()) {
+      out.stored.resize(n);
+      out.stored.shrink_to_fit();
+      out.codec = Codec::kZstd;
+    }
+  }
+  if (out.codec == Codec::kRaw) out.stored.assign(in.begin(), in.end());
+  out.xxh3 = xxh3_128(out.stored);
+  return out;
+}
+
+// A fixed set of threads, each with its own zstd context, running
+// compression tasks in submission order.
+class CompressionPool {
+ public:
+  using Task = std::packaged_task<Compressed(ZSTD_CCtx*)>;
+
+  explicit CompressionPool(int threads) {
+    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  }
+  ~CompressionPool() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+  }
+
+  std::future<Compressed> submit(std::function<Compressed(ZSTD_CCtx*)> fn) {
+    Task task(std::move(fn));
+    auto future = task.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      tasks_.push_back(std::move(task));
+    }
+    cv_.notify_one();
+    return future;
+  }
+
+ private:
+  void run() {
+    CCtxPtr cctx(ZSTD_createCCtx());
+    for (;;) {
+      Task task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
+        if (tasks_.empty()) return;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task(cctx.get());
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::deque<Task> tasks_;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+struct ChunkRecord {
+  uint64_t stored_size = 0;
+  uint64_t original_size = 0;
+  Codec codec = Codec::kRaw;
+  Xxh128 xxh3{};
+};
+
+struct EntryRecord {
+  uint32_t type_id = 0;
+  std::string key;
+  uint64_t offset = kHeaderSize;
+  uint64_t stored_size = 0;
+  uint64_t original_size = 0;
+  Codec codec = Codec::kRaw;
+  Xxh128 xxh3{};
+  Sha256Digest sha256{};
+  uint32_t dictionary = 0;
+  std::vector<ChunkRecord> chunks;  // Kept only for multi-chunk entries.
+  size_t chunk_count = 0;
+};
+
+struct Pending {
+  size_t entry;
+  size_t chunk;
+  std::future<Compressed> result;
+};
+
+sc::Codec to_schema(Codec c) {
+  return c == Codec::kZstd ? sc::Codec::ZSTD : sc::Codec::RAW;
+}
+
+ByteSpan word_bytes(kj::ArrayPtr<const capnp::word> words) {
+  return {reinterpret_cast<const std::byte*>(words.begin()),
+          words.size() * sizeof(capnp::word)};
+}
+
+Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
+                        const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write", path, errno);
+    }
+    data = data.subspan(static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+Result<void> fsync_dir_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return io_error("open directory", dir, errno);
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return io_error("fsync", dir, e);
+  return {};
+}
+
+}  // namespace
+
+struct BundleWriter::Impl {
+  WriterOptions options;
+  std::string path;
+  std::string temp_path;  // Empty when appending.
+  OutputFile out;
+  uint64_t append_start = 0;  // Old bundle's end, when appending.
+  uint64_t previous_footer = 0;
+  bool finished = false;
+  std::optional<Error> failure;
+
+  std::vector<std::string> types;
+  std::map<std::string, uint32_t, std::less<>> type_ids;
+  std::vector<EntryRecord> entries;
+  size_t first_new_entry = 0;
+  struct GroupRecord {
+    uint32_t type_id;
+    uint64_t count;
+  };
+  std::vector<GroupRecord> groups;
+  bool grouped = true;  // Every entry so far belongs to a group.
+  bool in_group = false;
+  int64_t creation_time = 0;
+  bool has_creation_time = false;
+  std::string producer{kProducer};
+  std::string producer_version{kProducerVersion};
+  std::map<std::string, std::string> user;
+  std::vector<std::pair<std::string, Bytes>> dictionaries;
+  std::map<std::string, uint32_t, std::less<>> dictionary_of_type;
+  std::vector<CDictPtr> cdicts;  // By dictionary number - 1.
+
+  CCtxPtr cctx;
+  std::unique_ptr<CompressionPool> pool;
+  std::deque<Pending> inflight;
+  Xxh128Stream entry_stream;
+  WriteStats stats;
+
+  ~Impl() {
+    pool.reset();  // Joins the threads before the data they use goes away.
+    if (finished) return;
+    if (!temp_path.empty()) {
+      ::unlink(temp_path.c_str());
+    } else if (out.fd() >= 0) {
+      // Best effort: readers ignore these bytes anyway.
+      (void)::ftruncate(out.fd(), static_cast<off_t>(append_start));
+    }
+  }
+
+  Result<void> setup_compression() {
+    if (options.level < 0 || options.level > ZSTD_maxCLevel()) {
+      return invalid("compression level " + std::to_string(options.level) +
+                     " is outside 0.." + std::to_string(ZSTD_maxCLevel()));
+    }
+    if (options.threads < 1 || options.threads > 256) {
+      return invalid("thread count must be 1..256");
+    }
+    if (options.chunk_size < 4096 ||
+        options.chunk_size > ReaderLimits{}.max_chunk_size) {
+      return invalid("chunk size must be 4 KiB..256 MiB");
+    }
+    for (auto& [type, dict] : options.dictionaries) {
+      if (dictionary_of_type.count(type)) continue;  // The bundle's wins.
+      dictionaries.emplace_back(type, dict);
+      dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
+    }
+    for (auto& [type, dict] : dictionaries) {
+      CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(),
+                                   std::max(options.level, 1)));
+      if (!cd) return invalid("dictionary for type " + type + " is unusable");
+      cdicts.push_back(std::move(cd));
+    }
+    cctx.reset(ZSTD_createCCtx());
+    if (options.threads > 1) {
+      pool = std::make_unique<CompressionPool>(options.threads);
+    }
+    for (auto& [k, v] : options.user_metadata) user[k] = v;
+    if (options.creation_unix_seconds && !has_creation_time) {
+      has_creation_time = true;
+      creation_time = *options.creation_unix_seconds;
+    }
+    return {};
+  }
+
+  uint32_t type_id(std::string_view type) {
+    auto it = type_ids.find(type);
+    if (it != type_ids.end()) return it->second;
+    uint32_t id = static_cast<uint32_t>(types.size());
+    types.emplace_back(type);
+    type_ids.emplace(std::string(type), id);
+    return id;
+  }
+
+  Result<void> check() const {
+    if (finished) return invalid("bundle writer already finished");
+    if (failure) return tl::unexpected(*failure);
+    return {};
+  }
+
+  Result<void> fail(Error error) {
+    failure = error;
+    return tl::unexpected(std::move(error));
+  }
+
+  Result<void> retire(Pending& p) {
+    Compressed c = p.result.get();
+    EntryRecord& e = entries[p.entry];
+    if (p.chunk == 0) {
+      e.offset = out.pos();
+      if (e.chunk_count > 1) entry_stream.reset();
+    }
+    if (auto ok = out.write(c.stored); !ok) return fail(ok.error());
+    e.stored_size += c.stored.size();
+    stats.stored_bytes += c.stored.size();
+    if (c.sha256) e.sha256 = *c.sha256;
+    if (e.chunk_count == 1) {
+      e.codec = c.codec;
+      e.xxh3 = c.xxh3;
+    } else {
+      entry_stream.update(c.stored);
+      e.chunks.push_back({c.stored.size(), c.original_size, c.codec, c.xxh3});
+      if (p.chunk + 1 == e.chunk_count) {
+        e.codec = e.chunks.front().codec;
+        e.xxh3 = entry_stream.digest();
+      }
+    }
+    return {};
+  }
+
+  Result<void> drain(size_t keep) {
+    while (inflight.size() > keep) {
+      Pending p = std::move(inflight.front());
+      inflight.pop_front();
+      if (auto ok = retire(p); !ok) return ok;
+    }
+    return {};
+  }
+
+  Result<void> add(std::string_view type, std::string_view key,
+                   ByteSpan content) {
+    if (auto ok = check(); !ok) return ok;
+    if (type.empty()) return invalid("artifact type is empty");
+    if (key.size() > ReaderLimits{}.max_key_size) {
+      return invalid("key of " + std::to_string(key.size()) +
+                     " bytes is over the 1 MiB limit");
+    }
+    uint32_t tid = type_id(type);
+    if (in_group) {
+      if (groups.back().type_id != tid) {
+        return invalid("entry of type '" + std::string(type) +
+                       "' added to a group of type '" +
+                       types[groups.back().type_id] + "'");
+      }
+      ++groups.back().count;
+    } else {
+      grouped = false;
+      groups.clear();
+    }
+    EntryRecord e;
+    e.type_id = tid;
+    e.key = std::string(key);
+    e.original_size = content.size();
+    auto dict = dictionary_of_type.find(type);
+    if (dict != dictionary_of_type.end() && options.level > 0) {
+      e.dictionary = dict->second;
+    }
+    uint64_t chunk = options.chunk_size;
+    e.chunk_count = content.empty() ? 0 : (content.size() + chunk - 1) / chunk;
+    if (e.chunk_count == 0) {
+      e.sha256 = sha256(content);
+      e.xxh3 = xxh3_128(content);
+    } else if (e.chunk_count > 1) {
+      // SHA-256 cannot be split across chunks; hash here while the workers
+      // compress.
+      e.sha256 = sha256(content);
+    }
+    size_t index = entries.size();
+    entries.push_back(std::move(e));
+    ++stats.added;
+    stats.original_bytes += content.size();
+    const EntryRecord& rec = entries.back();
+    const ZSTD_CDict* cdict =
+        rec.dictionary ? cdicts[rec.dictionary - 1].get() : nullptr;
+    bool want_sha = rec.chunk_count == 1;
+    int level = options.level;
+    for (size_t i = 0; i < rec.chunk_count; ++i) {
+      ByteSpan piece = content.subspan(
+          i * chunk, std::min<uint64_t>(chunk, content.size() - i * chunk));
+      Pending p{index, i, {}};
+      if (!pool) {
+        std::promise<Compressed> done;
+        done.set_value(
+            compress_chunk(cctx.get(), piece, level, cdict, want_sha));
+        p.result = done.get_future();
+        if (auto ok = retire(p); !ok) return ok;
+        continue;
+      }
+      // The caller's bytes may go away after add() returns: the pool works
+      // on a copy. At most 2 x threads chunks are in flight.
+      if (auto ok = drain(2 * static_cast<size_t>(options.threads) - 1); !ok) {
+        return ok;
+      }
+      auto copy = std::make_shared<Bytes>(piece.begin(), piece.end());
+      p.result = pool->submit([copy, level, cdict, want_sha](ZSTD_CCtx* cc) {
+        return compress_chunk(cc, *copy, level, cdict, want_sha);
+      });
+      inflight.push_back(std::move(p));
+    }
+    return {};
+  }
+
+  kj::Array<capnp::word> build_index() {
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<sc::BundleIndex>();
+    auto t = root.initTypes(types.size());
+    for (size_t i = 0; i < types.size(); ++i) t.set(i, types[i]);
+    auto es = root.initEntries(entries.size());
+    for (size_t i = 0; i < entries.size(); ++i) {
+      const EntryRecord& r = entries[i];
+      auto e = es[i];
+      e.setTypeId(r.type_id);
+      e.setKey(capnp::Data::Reader(
+          reinterpret_cast<const kj::byte*>(r.key.data()), r.key.size()));
+      e.setOffset(r.offset);
+      e.setStoredSize(r.stored_size);
+      e.setOriginalSize(r.original_size);
+      e.setCodec(to_schema(r.codec));
+      e.setXxh3High(xxh128_high(r.xxh3));
+      e.setXxh3Low(xxh128_low(r.xxh3));
+      e.setSha256(capnp::Data::Reader(
+          reinterpret_cast<const kj::byte*>(r.sha256.data()), 32));
+      e.setDictionary(r.dictionary);
+      if (r.chunks.size() > 1) {
+        auto cs = e.initChunks(r.chunks.size());
+        for (size_t j = 0; j < r.chunks.size(); ++j) {
+          cs[j].setStoredSize(r.chunks[j].stored_size);
+          cs[j].setOriginalSize(r.chunks[j].original_size);
+          cs[j].setCodec(to_schema(r.chunks[j].codec));
+          cs[j].setXxh3High(xxh128_high(r.chunks[j].xxh3));
+          cs[j].setXxh3Low(xxh128_low(r.chunks[j].xxh3));
+        }
+      }
+    }
+    std::vector<uint32_t> order(entries.size());
+    for (size_t i = 0; i < order.size(); ++i)
+      order[i] = static_cast<uint32_t>(i);
+    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+      const EntryRecord& x = entries[a];
+      const EntryRecord& y = entries[b];
+      if (x.type_id != y.type_id) return x.type_id < y.type_id;
+      return std::string_view(x.key) < std::string_view(y.key);
+    });
+    auto lookup = root.initLookup(order.size());
+    for (size_t i = 0; i < order.size(); ++i) lookup.set(i, order[i]);
+    auto meta = root.initMetadata();
+    meta.setProducer(producer);
+    meta.setProducerVersion(producer_version);
+    meta.setHasCreationTime(has_creation_time);
+    meta.setCreationUnixSeconds(has_creation_time ? creation_time : 0);
+    auto kvs = meta.initUser(user.size());
+    size_t k = 0;
+    for (auto& [key, value] : user) {
+      kvs[k].setKey(key);
+      kvs[k].setValue(value);
+      ++k;
+    }
+    auto ds = root.initDictionaries(dictionaries.size());
+    for (size_t i = 0; i < dictionaries.size(); ++i) {
+      ds[i].setType(dictionaries[i].first);
+      ds[i].setContent(capnp::Data::Reader(
+          reinterpret_cast<const kj::byte*>(dictionaries[i].second.data()),
+          dictionaries[i].second.size()));
+    }
+    if (grouped) {
+      auto gs = root.initGroups(groups.size());
+      for (size_t i = 0; i < groups.size(); ++i) {
+        gs[i].setTypeId(groups[i].type_id);
+        gs[i].setCount(groups[i].count);
+      }
+    }
+    root.setChunkSize(options.chunk_size);
+    return capnp::messageToFlatArray(message);
+  }
+
+  Result<WriteStats> finish() {
+    if (auto ok = check(); !ok) return tl::unexpected(ok.error());
+    if (auto ok = drain(0); !ok) return tl::unexpected(ok.error());
+    pool.reset();
+    static const std::byte zeros[8] = {};
+    if (out.pos() % 8 != 0) {
+      if (auto ok = out.write(ByteSpan(zeros, 8 - out.pos() % 8)); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    kj::Array<capnp::word> index;
+    try {
+      index = build_index();
+    } catch (const kj::Exception& e) {
+      return make_error(
+          ErrorCode::kInternal,
+          std::string("building the index: ") + e.getDescription().cStr());
+    }
+    ByteSpan index_bytes = word_bytes(index);
+    Footer footer;
+    footer.index_offset = out.pos();
+    footer.index_size = index_bytes.size();
+    footer.index_xxh3 = xxh3_128(index_bytes);
+    footer.previous_footer_offset = previous_footer;
+    if (auto ok = out.write(index_bytes); !ok)
+      return tl::unexpected(ok.error());
+    Bytes signatures;
+    if (!options.signing_keys.empty()) {
+      auto header = encode_header(Header{});
+      auto message = signature_message(header, index_bytes);
+      for (const SigningKey* key : options.signing_keys) {
+        auto sig = key->sign(message);
+        if (!sig) return tl::unexpected(sig.error());
+        PublicKey pub = key->public_key();
+        append_bytes(signatures, pub);
+        append_bytes(signatures, *sig);
+      }
+      footer.signatures_offset = out.pos();
+      footer.signature_count = options.signing_keys.size();
+      if (auto ok = out.write(signatures); !ok)
+        return tl::unexpected(ok.error());
+    }
+    uint64_t footer_at = out.pos();
+    auto first56 = encode_footer(footer);
+    footer.checksum =
+        footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
+    auto encoded = encode_footer(footer);
+    if (auto ok = out.write(encoded); !ok) return tl::unexpected(ok.error());
+    if (auto ok = out.flush(); !ok) return tl::unexpected(ok.error());
+    if (options.fsync && ::fsync(out.fd()) != 0) {
+      return io_error("fsync", path, errno);
+    }
+    stats.file_size = out.pos();
+    if (auto ok = out.close(); !ok) return tl::unexpected(ok.error());
+    if (!temp_path.empty()) {
+      if (::rename(temp_path.c_str(), path.c_str()) != 0) {
+        return io_error("rename", path, errno);
+      }
+    }
+    finished = true;
+    if (options.fsync) {
+      if (auto ok = fsync_dir_of(path); !ok) return tl::unexpected(ok.error());
+    }
+    stats.entries = entries.size();
+    return stats;
+  }
+};
+
+BundleWriter::BundleWriter(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)) {}
+BundleWriter::BundleWriter(BundleWriter&&) noexcept = default;
+BundleWriter& BundleWriter::operator=(BundleWriter&&) noexcept = default;
+BundleWriter::~BundleWriter() = default;
+
+Result<BundleWriter> BundleWriter::create(const std::string& path,
+                                          WriterOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->path = path;
+  if (auto ok = impl->setup_compression(); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  std::string temp = path + ".tmp-XXXXXX";
+  int fd = ::mkstemp(temp.data());
+  if (fd < 0) return io_error("create temporary file for", path, errno);
+  ::fchmod(fd, 0644);
+  impl->temp_path = temp;
+  impl->out = OutputFile(fd, temp, 0);
+  auto header = encode_header(Header{});
+  if (auto ok = impl->out.write(header); !ok) return tl::unexpected(ok.error());
+  return BundleWriter(std::move(impl));
+}
+
+Result<BundleWriter> BundleWriter::append(const std::string& path,
+                                          WriterOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->path = path;
+  {
+    // Everything needed from the old index is copied out before the file
+    // is truncated (the mapping must not outlive that).
+    auto reader = BundleReader::open(path);
+    if (!reader) return tl::unexpected(reader.error());
+    auto old = reader->entries();
+    if (!old) return tl::unexpected(old.error());
+    auto groups = reader->groups();
+    if (!groups) return tl::unexpected(groups.error());
+    auto dicts = reader->dictionaries();
+    if (!dicts) return tl::unexpected(dicts.error());
+    for (const std::string& t : reader->types()) impl->type_id(t);
+    for (EntryInfo& e : *old) {
+      EntryRecord r;
+      r.type_id = impl->type_ids.at(e.type);
+      r.key = std::move(e.key);
+      r.offset = e.offset;
+      r.stored_size = e.stored_size;
+      r.original_size = e.original_size;
+      r.codec = e.codec;
+      r.xxh3 = e.xxh3;
+      r.sha256 = e.sha256;
+      r.dictionary = e.dictionary;
+      r.chunk_count = std::max<size_t>(e.chunks.size(), 1);
+      if (e.chunks.size() > 1) {
+        for (const ChunkInfo& c : e.chunks) {
+          r.chunks.push_back({c.stored_size, c.original_size, c.codec, c.xxh3});
+        }
+      }
+      impl->entries.push_back(std::move(r));
+    }
+    impl->first_new_entry = impl->entries.size();
+    impl->grouped = !groups->empty() || old->empty();
+    for (const GroupInfo& g : *groups) {
+      impl->groups.push_back({impl->type_ids.at(g.type), g.count});
+    }
+    for (auto& [type, dict] : *dicts) {
+      impl->dictionaries.emplace_back(type, std::move(dict));
+      impl->dictionary_of_type[type] =
+          static_cast<uint32_t>(impl->dictionaries.size());
+    }
+    const Metadata& m = reader->metadata();
+    impl->producer = m.producer;
+    impl->producer_version = m.producer_version;
+    impl->user = m.user;
+    if (m.creation_unix_seconds) {
+      impl->has_creation_time = true;
+      impl->creation_time = *m.creation_unix_seconds;
+    }
+    impl->previous_footer = reader->footer_offset();
+    impl->append_start = reader->footer_offset() + kFooterSize;
+  }
+  if (auto ok = impl->setup_compression(); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open", path, errno);
+  impl->out = OutputFile(fd, path, impl->append_start);
+  // Drops what an interrupted append left after the last valid footer.
+  if (::ftruncate(fd, static_cast<off_t>(impl->append_start)) != 0 ||
+      ::lseek(fd, static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
+    return io_error("truncate", path, errno);
+  }
+  return BundleWriter(std::move(impl));
+}
+
+Result<void> BundleWriter::begin_group(std::string_view type) {
+  if (auto ok = impl_->check(); !ok) return ok;
+  if (type.empty()) return invalid("artifact type is empty");
+  uint32_t tid = impl_->type_id(type);
+  if (impl_->grouped) {
+    impl_->groups.push_back({tid, 0});
+    impl_->in_group = true;
+  }
+  return {};
+}
+
+Result<void> BundleWriter::add(std::string_view type, std::string_view key,
+                               ByteSpan content) {
+  return impl_->add(type, key, content);
+}
+
+Result<WriteStats> BundleWriter::finish() { return impl_->finish(); }
+
+Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
+                               size_t capacity) {
+  Bytes joined;
+  std::vector<size_t> sizes;
+  for (ByteSpan s : samples) {
+    if (s.empty()) continue;
+    append_bytes(joined, s);
+    sizes.push_back(s.size());
+  }
+  if (sizes.size() < 8) {
+    return invalid("a dictionary needs at least 8 non-empty samples, got " +
+                   std::to_string(sizes.size()));
+  }
+  Bytes dict(capacity);
+  size_t n =
+      ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(),
+                            sizes.data(), static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) {
+    return invalid(std::string("zstd could not train a dictionary: ") +
+                   ZDICT_getErrorName(n));
+  }
+  dict.resize(n);
+  return dict;
+}
+
+Result<void> sign_bundle(const std::string& path, const SigningKey& key,
+                         bool fsync) {
+  Footer footer;
+  uint64_t end = 0;
+  Bytes signatures;
+  PublicKey pub = key.public_key();
+  {
+    auto reader = BundleReader::open(path);
+    if (!reader) return tl::unexpected(reader.error());
+    auto mapped = MappedFile::open(path);
+    if (!mapped) return tl::unexpected(mapped.error());
+    ByteSpan data = mapped->bytes();
+    auto message = signature_message(data.first(kHeaderSize),
+                                     data.subspan(reader->footer().index_offset,
+                                                  reader->footer().index_size));
+    for (const SignatureInfo& s : reader->signatures()) {
+      if (!s.valid || s.public_key == pub) continue;
+      append_bytes(signatures, s.public_key);
+      append_bytes(signatures, s.signature);
+    }
+    auto sig = key.sign(message);
+    if (!sig) return tl::unexpected(sig.error());
+    append_bytes(signatures, pub);
+    append_bytes(signatures, *sig);
+    footer = reader->footer();
+    end = reader->footer_offset() + kFooterSize;
+    footer.previous_footer_offset = reader->footer_offset();
+  }
+  footer.signatures_offset = end;
+  footer.signature_count = signatures.size() / kSignatureRecordSize;
+  uint64_t footer_at = end + signatures.size();
+  auto first56 = encode_footer(footer);
+  footer.checksum =
+      footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
+  auto encoded = encode_footer(footer);
+  append_bytes(signatures, encoded);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open", path, errno);
+  auto done = [&]() -> Result<void> {
+    if (::ftruncate(fd, static_cast<off_t>(end)) != 0) {
+      return io_error("truncate", path, errno);
+    }
+    if (auto ok = pwrite_all(fd, signatures, end, path); !ok) return ok;
+    if (fsync && ::fsync(fd) != 0) return io_error("fsync", path, errno);
+    return {};
+  }();
+  ::close(fd);
+  return done;
+}
+
+}  // namespace cachepack::bundle

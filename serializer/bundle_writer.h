@@ -1,0 +1,108 @@
+// Writes cachepack bundles (docs/FORMAT.md) as entries arrive: each entry's
+// chunks are compressed on a pool of threads and written to the file in
+// order, so memory stays bounded by the threads' in-flight chunks and the
+// index, never the bundle. The same entries and options give the same bytes.
+#ifndef CACHEPACK_SERIALIZER_BUNDLE_WRITER_H_
+#define CACHEPACK_SERIALIZER_BUNDLE_WRITER_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "serializer/bundle_format.h"
+#include "serializer/bundle_signing.h"
+#include "util/bytes.h"
+#include "util/error.h"
+
+namespace cachepack::bundle {
+
+inline constexpr std::string_view kProducer = "cachepack";
+inline constexpr std::string_view kProducerVersion = "0.1.0";
+
+struct WriterOptions {
+  int level = 3;    // zstd level 1..22; 0 stores every entry raw.
+  int threads = 1;  // Compression threads; 1 compresses on the caller.
+  uint64_t chunk_size = kDefaultChunkSize;
+  // Recorded only when set: bundles are deterministic by default.
+  std::optional<int64_t> creation_unix_seconds;
+  std::map<std::string, std::string> user_metadata;
+  // zstd dictionaries by type (see train_dictionary); entries of these types
+  // are compressed with them and the dictionaries stored in the index.
+  std::map<std::string, Bytes> dictionaries;
+  // Keys that sign the index when the bundle is finished. Not owned.
+  std::vector<const SigningKey*> signing_keys;
+  bool fsync = false;  // fsync the file (and directory) before finishing.
+};
+
+struct WriteStats {
+  size_t entries = 0;  // In the whole bundle (after an append: old + new).
+  size_t added = 0;    // By this writer.
+  uint64_t original_bytes = 0;  // Added by this writer.
+  uint64_t stored_bytes = 0;
+  uint64_t file_size = 0;
+};
+
+class BundleWriter {
+ public:
+  // Starts a new bundle at `path`, written through a temporary file in the
+  // same directory and renamed into place by finish(): an existing file at
+  // `path` is replaced only by a complete bundle.
+  static Result<BundleWriter> create(const std::string& path,
+                                     WriterOptions options = {});
+  // Adds entries to an existing bundle. The new data, then the new index and
+  // footer, are written after the old footer, which is never modified: a
+  // crash at any point leaves the previous bundle readable (readers find the
+  // last valid footer). Existing signatures are dropped, since they cover
+  // the old index; pass signing_keys to sign the new one. Old dictionaries,
+  // metadata and Mega-Cache groups are kept; user_metadata is merged in.
+  static Result<BundleWriter> append(const std::string& path,
+                                     WriterOptions options = {});
+
+  BundleWriter(BundleWriter&&) noexcept;
+  BundleWriter& operator=(BundleWriter&&) noexcept;
+  // Without finish(): a new bundle's temporary file is removed; an append's
+  // partial data is truncated away.
+  ~BundleWriter();
+
+  // Starts a Mega-Cache group: the entries added next (all of `type`) form
+  // one group of the blob that bundle_to_megacache() rebuilds. Entries added
+  // without a group make the bundle's group table empty (a blob is then
+  // rebuilt grouped by type).
+  Result<void> begin_group(std::string_view type);
+
+  // Adds one entry. `content` is copied or compressed before this returns.
+  // kInvalidArgument for an empty type or an over-long key; I/O errors make
+  // the writer unusable.
+  Result<void> add(std::string_view type, std::string_view key,
+                   ByteSpan content);
+
+  // Writes the index, signatures and footer, and (for a new bundle) renames
+  // the file into place.
+  Result<WriteStats> finish();
+
+ private:
+  struct Impl;
+  explicit BundleWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Trains a zstd dictionary of at most `capacity` bytes from sample contents
+// (ZDICT_trainFromBuffer). kInvalidArgument when the samples are too few or
+// too uniform for zstd to build one.
+Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
+                               size_t capacity = 64 * 1024);
+
+// Adds a signature by `key` to an existing bundle without rewriting it: a
+// new signature block (the old signatures plus this one) and a new footer
+// are appended, so an interrupted sign leaves the bundle as it was.
+Result<void> sign_bundle(const std::string& path, const SigningKey& key,
+                         bool fsync = false);
+
+}  // namespace cachepack::bundle
+
+#endif  // CACHEPACK_SERIALIZER_BUNDLE_WRITER_H_
