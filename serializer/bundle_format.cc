@@ -1,5 +1,6 @@
 #include "serializer/bundle_format.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -32,19 +33,19 @@ std::array<std::byte, kHeaderSize> encode_header(const Header& header) {
 }
 
 Result<Header> decode_header(ByteSpan data) {
+  // The magic is checked on whatever prefix there is, so a short file of
+  // another format is named as such rather than as a truncated bundle.
+  size_t have = std::min(data.size(), kMagic.size());
+  if (have > 0 && std::memcmp(data.data(), kMagic.data(), have) != 0) {
+    return data_loss(ErrorReason::kBadMagic, 0,
+                     "not a cachepack bundle (starts with " +
+                         to_hex(data.first(have)) +
+                         ", expected 8943504b0d0a1a0a)");
+  }
   if (data.size() < kHeaderSize) {
     return data_loss(ErrorReason::kTooShort, 0,
                      "file is " + std::to_string(data.size()) +
                          " bytes, too short for the 16-byte bundle header");
-  }
-  if (!has_magic(data.data(), kMagic)) {
-    return data_loss(
-        ErrorReason::kBadMagic, 0,
-        "not a cachepack bundle (magic is " + to_hex(data.first(8)) +
-            ", expected " +
-            to_hex(as_bytes(std::string_view(
-                reinterpret_cast<const char*>(kMagic.data()), kMagic.size()))) +
-            ")");
   }
   Header header;
   header.version = decode_fixed32_be(data.data() + 8);

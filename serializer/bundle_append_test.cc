@@ -1,0 +1,323 @@
+// Appending and signing existing bundles: both only add bytes after the old
+// footer, so stopping them at any point leaves the previous bundle readable.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "serializer/bundle_reader.h"
+#include "serializer/bundle_test_util.h"
+#include "serializer/bundle_writer.h"
+
+namespace cachepack::bundle {
+namespace {
+
+using testing::generated;
+using testing::read_all;
+using testing::TempDir;
+using testing::text_bytes;
+using testing::write_all;
+
+void write_bundle(const std::string& path, int first, int count,
+                  WriterOptions options = {}) {
+  auto writer = BundleWriter::create(path, options);
+  ASSERT_TRUE(writer);
+  for (int i = first; i < first + count; ++i) {
+    ASSERT_TRUE(writer->add("inductor", "k" + std::to_string(i),
+                            generated(100 + i * 37, i)));
+  }
+  ASSERT_TRUE(writer->finish());
+}
+
+void append_entries(const std::string& path, int first, int count,
+                    WriterOptions options = {}) {
+  auto writer = BundleWriter::append(path, options);
+  ASSERT_TRUE(writer) << writer.error().to_string();
+  for (int i = first; i < first + count; ++i) {
+    ASSERT_TRUE(writer->add(i % 2 ? "autotune" : "inductor",
+                            "k" + std::to_string(i),
+                            generated(100 + i * 37, i)));
+  }
+  auto stats = writer->finish();
+  ASSERT_TRUE(stats) << stats.error().to_string();
+  EXPECT_EQ(stats->added, static_cast<size_t>(count));
+}
+
+// The entries k<first>..k<first+count-1> read back intact.
+void expect_entries(const BundleReader& reader, int first, int count) {
+  ASSERT_EQ(reader.size(), static_cast<size_t>(count));
+  for (int i = first; i < first + count; ++i) {
+    auto content = reader.read(static_cast<size_t>(i - first));
+    ASSERT_TRUE(content) << content.error().to_string();
+    EXPECT_EQ(*content, generated(100 + i * 37, i)) << i;
+  }
+}
+
+TEST(BundleAppend, AddsEntriesAfterTheOldOnes) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  Bytes before = read_all(path);
+  append_entries(path, 3, 4);
+  Bytes after = read_all(path);
+  // The old bytes are untouched: append only writes past them.
+  ASSERT_GT(after.size(), before.size());
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), after.begin()));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  expect_entries(*reader, 0, 7);
+  EXPECT_EQ(reader->footer().previous_footer_offset,
+            before.size() - kFooterSize);
+  auto found = reader->get("autotune", "k5");
+  ASSERT_TRUE(found && found->has_value());
+  auto verified = reader->verify_all();
+  EXPECT_TRUE(verified) << verified.error().to_string();
+}
+
+TEST(BundleAppend, RepeatedAppendsKeepEveryVersionAccountedFor) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 2);
+  for (int round = 0; round < 4; ++round) append_entries(path, 2 + round, 1);
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  expect_entries(*reader, 0, 6);
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleAppend, AppendCutAtEveryOffsetLeavesTheOldBundleReadable) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  Bytes old = read_all(path);
+  append_entries(path, 3, 2);
+  Bytes full = read_all(path);
+  for (size_t n = old.size(); n < full.size(); ++n) {
+    ByteSpan cut = ByteSpan(full).first(n);
+    auto reader = BundleReader::from_bytes(cut);
+    ASSERT_TRUE(reader) << "cut at " << n << ": " << reader.error().to_string();
+    expect_entries(*reader, 0, 3);
+    EXPECT_EQ(reader->ignored_tail(), n - old.size());
+    auto verified = reader->verify_all();
+    if (n == old.size()) {
+      EXPECT_TRUE(verified);
+    } else {
+      ASSERT_FALSE(verified);
+      EXPECT_EQ(verified.error().reason(), ErrorReason::kTrailingBytes);
+    }
+  }
+}
+
+TEST(BundleAppend, AppendAfterAnInterruptedAppendDiscardsItsLeftovers) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  size_t old_size = read_all(path).size();
+  append_entries(path, 3, 2);
+  Bytes full = read_all(path);
+  // Keep only part of the appended data, as a crash would.
+  write_all(path,
+            ByteSpan(full).first(old_size + (full.size() - old_size) / 2));
+  append_entries(path, 3, 3);
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->ignored_tail(), 0u);
+  expect_entries(*reader, 0, 6);
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleAppend, ProcessKilledMidAppendLeavesTheOldBundleReadable) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  Bytes old = read_all(path);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto writer = BundleWriter::append(path);
+    if (!writer) ::_exit(3);
+    // More than the write buffer, so part of it reaches the file.
+    for (int i = 0; i < 40; ++i) {
+      if (!writer->add("inductor", "big" + std::to_string(i),
+                       generated(100000, i, false))) {
+        ::_exit(4);
+      }
+    }
+    ::raise(SIGKILL);  // No destructor, no finish: as if the power failed.
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << status;
+  Bytes after = read_all(path);
+  ASSERT_GT(after.size(), old.size()) << "the child wrote nothing";
+  EXPECT_TRUE(std::equal(old.begin(), old.end(), after.begin()));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  expect_entries(*reader, 0, 3);
+  EXPECT_EQ(reader->ignored_tail(), after.size() - old.size());
+}
+
+TEST(BundleAppend, AbandonedAppendRestoresTheFile) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  Bytes old = read_all(path);
+  {
+    auto writer = BundleWriter::append(path);
+    ASSERT_TRUE(writer);
+    for (int i = 0; i < 30; ++i) {
+      ASSERT_TRUE(writer->add("inductor", "x" + std::to_string(i),
+                              generated(100000, i, false)));
+    }
+  }
+  EXPECT_EQ(read_all(path), old);
+}
+
+TEST(BundleAppend, KeepsMetadataAndMergesUserKeys) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  WriterOptions first;
+  first.creation_unix_seconds = 42;
+  first.user_metadata = {{"torch", "2.4"}, {"gpu", "A100"}};
+  write_bundle(path, 0, 1, first);
+  WriterOptions second;
+  second.user_metadata = {{"torch", "2.5"}};
+  append_entries(path, 1, 1, second);
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->metadata().creation_unix_seconds, 42);
+  EXPECT_EQ(reader->metadata().user.at("torch"), "2.5");
+  EXPECT_EQ(reader->metadata().user.at("gpu"), "A100");
+}
+
+TEST(BundleSign, SignatureMadeAtWriteTimeIsTrusted) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  auto key = SigningKey::generate();
+  ASSERT_TRUE(key);
+  WriterOptions options;
+  options.signing_keys.push_back(&*key);
+  write_bundle(path, 0, 3, options);
+  ReaderOptions trusting;
+  trusting.trusted_keys.push_back(key->public_key());
+  auto reader = BundleReader::open(path, trusting);
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_EQ(reader->signatures().size(), 1u);
+  EXPECT_TRUE(reader->signatures()[0].valid);
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleSign, TrustRequiresASignatureByATrustedKey) {
+  TempDir dir;
+  std::string unsigned_path = dir.file("u.cpk");
+  std::string signed_path = dir.file("s.cpk");
+  auto key = SigningKey::generate();
+  auto other = SigningKey::generate();
+  ASSERT_TRUE(key && other);
+  write_bundle(unsigned_path, 0, 2);
+  WriterOptions options;
+  options.signing_keys.push_back(&*key);
+  write_bundle(signed_path, 0, 2, options);
+  ReaderOptions trust_other;
+  trust_other.trusted_keys.push_back(other->public_key());
+  for (const std::string& path : {unsigned_path, signed_path}) {
+    auto reader = BundleReader::open(path, trust_other);
+    ASSERT_FALSE(reader) << path;
+    EXPECT_EQ(reader.error().code(), ErrorCode::kPermissionDenied);
+    EXPECT_EQ(reader.error().reason(), ErrorReason::kSignature);
+  }
+  // Without a trust requirement both open.
+  EXPECT_TRUE(BundleReader::open(unsigned_path));
+  EXPECT_TRUE(BundleReader::open(signed_path));
+}
+
+TEST(BundleSign, SignBundleAddsSignaturesWithoutTouchingOldBytes) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  Bytes before = read_all(path);
+  auto a = SigningKey::generate();
+  auto b = SigningKey::generate();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(sign_bundle(path, *a));
+  ASSERT_TRUE(sign_bundle(path, *b));
+  ASSERT_TRUE(sign_bundle(path, *a));  // Re-signing replaces, not repeats.
+  Bytes after = read_all(path);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), after.begin()));
+  for (const auto* key : {&*a, &*b}) {
+    ReaderOptions trusting;
+    trusting.trusted_keys.push_back(key->public_key());
+    auto reader = BundleReader::open(path, trusting);
+    ASSERT_TRUE(reader) << reader.error().to_string();
+    EXPECT_EQ(reader->signatures().size(), 2u);
+    auto verified = reader->verify_all();
+    EXPECT_TRUE(verified) << verified.error().to_string();
+  }
+}
+
+TEST(BundleSign, InterruptedSignLeavesTheBundleAsItWas) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 2);
+  Bytes old = read_all(path);
+  auto key = SigningKey::generate();
+  ASSERT_TRUE(key);
+  ASSERT_TRUE(sign_bundle(path, *key));
+  Bytes full = read_all(path);
+  for (size_t n = old.size(); n < full.size(); ++n) {
+    auto reader = BundleReader::from_bytes(ByteSpan(full).first(n));
+    ASSERT_TRUE(reader) << n;
+    EXPECT_TRUE(reader->signatures().empty());
+    expect_entries(*reader, 0, 2);
+  }
+}
+
+TEST(BundleSign, AppendDropsSignaturesUnlessItSignsAgain) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  auto key = SigningKey::generate();
+  ASSERT_TRUE(key);
+  WriterOptions signing;
+  signing.signing_keys.push_back(&*key);
+  write_bundle(path, 0, 2, signing);
+  append_entries(path, 2, 1);
+  {
+    auto reader = BundleReader::open(path);
+    ASSERT_TRUE(reader);
+    EXPECT_TRUE(reader->signatures().empty());
+  }
+  append_entries(path, 3, 1, signing);
+  ReaderOptions trusting;
+  trusting.trusted_keys.push_back(key->public_key());
+  auto reader = BundleReader::open(path, trusting);
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  expect_entries(*reader, 0, 4);
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(BundleKeys, KeyPairFilesRoundTripAndAreNeverOverwritten) {
+  TempDir dir;
+  std::string path = dir.file("key.pem");
+  auto pub = write_key_pair(path);
+  ASSERT_TRUE(pub) << pub.error().to_string();
+  auto loaded = SigningKey::load_pem(path);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->public_key(), *pub);
+  auto from_pub = load_public_key(path + ".pub");
+  ASSERT_TRUE(from_pub);
+  EXPECT_EQ(*from_pub, *pub);
+  EXPECT_EQ(std::filesystem::status(path).permissions() &
+                std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  auto again = write_key_pair(path);
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
+  auto garbage = SigningKey::from_pem("-----BEGIN NONSENSE-----\n");
+  ASSERT_FALSE(garbage);
+  EXPECT_EQ(garbage.error().reason(), ErrorReason::kSignature);
+}
+
+}  // namespace
+}  // namespace cachepack::bundle
