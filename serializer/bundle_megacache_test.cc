@@ -221,13 +221,13 @@ TEST(BundleTools, VerifyBundleChecksTrustedKeys) {
   ASSERT_TRUE(writer->finish());
   auto ok = verify_bundle(dir.file("b.cpk"), {key_path + ".pub"});
   ASSERT_TRUE(ok) << ok.error().to_string();
-  EXPECT_EQ(*ok, "OK: 1 entries, 10 bytes, 1 valid signature (trusted)");
+  EXPECT_EQ(*ok, "1 entries, 10 bytes, 1 valid signature (trusted)");
   auto untrusted = verify_bundle(dir.file("b.cpk"), {other_path + ".pub"});
   ASSERT_FALSE(untrusted);
   EXPECT_EQ(untrusted.error().reason(), ErrorReason::kSignature);
   auto plain = verify_bundle(dir.file("b.cpk"));
   ASSERT_TRUE(plain);
-  EXPECT_EQ(*plain, "OK: 1 entries, 10 bytes, 1 valid signature");
+  EXPECT_EQ(*plain, "1 entries, 10 bytes, 1 valid signature");
 }
 
 }  // namespace

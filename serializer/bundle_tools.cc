@@ -45,7 +45,7 @@ Result<std::string> verify_bundle(
   if (!reader) return tl::unexpected(reader.error());
   auto report = reader->verify_all();
   if (!report) return tl::unexpected(report.error());
-  std::string line = "OK: " + std::to_string(report->entries) + " entries, " +
+  std::string line = std::to_string(report->entries) + " entries, " +
                      std::to_string(report->original_bytes) + " bytes, ";
   if (report->valid_signatures == 0) {
     line += "unsigned";

@@ -30,7 +30,7 @@ Result<std::vector<ListedArtifact>> list_bundle(const std::string& path);
 // (PEM public keys, or private keys whose public half is used) the bundle
 // must also carry a valid signature by one of them: kPermissionDenied /
 // kSignature otherwise. Returns a one-line summary such as
-// "OK: 20 entries, 5761 bytes, 1 valid signature (trusted)".
+// "20 entries, 5761 bytes, 1 valid signature (trusted)".
 Result<std::string> verify_bundle(
     const std::string& path,
     const std::vector<std::string>& trusted_key_files = {});

@@ -21,6 +21,12 @@ int main(int argc, char** argv) {
   add_ls_command(app, exit_code);
   add_verify_command(app, exit_code);
   add_sample_command(app, exit_code);
+  add_convert_command(app, exit_code);
+  add_inspect_command(app, exit_code);
+  add_cat_command(app, exit_code);
+  add_keygen_command(app, exit_code);
+  add_sign_command(app, exit_code);
+  add_append_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

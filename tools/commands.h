@@ -23,6 +23,15 @@ void add_ls_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 void add_sample_command(CLI::App& app, int& exit_code);
 
+// Bundle commands (tools/bundle_commands.cc). ls and verify above also
+// accept bundles (serializer/bundle_tools.h).
+void add_convert_command(CLI::App& app, int& exit_code);
+void add_inspect_command(CLI::App& app, int& exit_code);
+void add_cat_command(CLI::App& app, int& exit_code);
+void add_keygen_command(CLI::App& app, int& exit_code);
+void add_sign_command(CLI::App& app, int& exit_code);
+void add_append_command(CLI::App& app, int& exit_code);
+
 }  // namespace cachepack::cli
 
 #endif  // CACHEPACK_TOOLS_COMMANDS_H_

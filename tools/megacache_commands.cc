@@ -6,6 +6,7 @@
 #include <set>
 
 #include "registry/artifact_manager.h"
+#include "serializer/bundle_tools.h"
 #include "serializer/megacache.h"
 #include "tools/commands.h"
 #include "tools/sample.h"
@@ -52,6 +53,34 @@ Result<OpenedBlob> open_blob(const std::string& path,
   return OpenedBlob{std::move(*file), std::move(*blob)};
 }
 
+// `ls` of a bundle: the same lines and JSON shape as for a blob, with
+// "format": "cachepack". Keys need not be UTF-8 in a bundle, so JSON
+// replaces invalid sequences instead of throwing.
+int list_bundle_file(const std::string& path, bool json) {
+  auto listed = bundle::list_bundle(path);
+  if (!listed) return report(listed.error());
+  if (json) {
+    nlohmann::json artifacts = nlohmann::json::array();
+    for (const auto& a : *listed) {
+      artifacts.push_back({{"type", a.type},
+                           {"key", a.key},
+                           {"size", a.size},
+                           {"sha256", a.sha256}});
+    }
+    nlohmann::json out = {{"format", "cachepack"},
+                          {"artifacts", std::move(artifacts)}};
+    std::cout << out.dump(-1, ' ', false,
+                          nlohmann::json::error_handler_t::replace)
+              << "\n";
+  } else {
+    for (const auto& a : *listed) {
+      std::cout << a.type << "\t" << printable(a.key) << "\t" << a.size << "\t"
+                << a.sha256 << "\n";
+    }
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void add_ls_command(CLI::App& app, int& exit_code) {
@@ -63,10 +92,15 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "ls", "List artifacts in stored order: type, key, size, SHA-256");
-  cmd->add_option("FILE", args->path, "Mega-Cache blob")->required();
+  cmd->add_option("FILE", args->path, "Mega-Cache blob or cachepack bundle")
+      ->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_read_flags(cmd, args->read);
   cmd->callback([args, &exit_code] {
+    if (bundle::is_bundle_file(args->path)) {
+      exit_code = list_bundle_file(args->path, args->json);
+      return;
+    }
     auto opened = open_blob(args->path, args->read.options());
     if (!opened) {
       exit_code = report(opened.error());
@@ -97,17 +131,40 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::string path;
     bool canonical_keys = false;
+    std::vector<std::string> trusted_keys;
     ReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "verify", "Check a blob; exit 0 with a summary, 1 with the error");
-  cmd->add_option("FILE", args->path, "Mega-Cache blob")->required();
+  cmd->add_option("FILE", args->path, "Mega-Cache blob or cachepack bundle")
+      ->required();
+  cmd->add_option("--trusted-key", args->trusted_keys,
+                  "Bundles only: require a valid signature by this Ed25519 "
+                  "public key (PEM; repeatable)");
   cmd->add_flag("--canonical-keys", args->canonical_keys,
                 "Also require every key to have the exact form PyTorch "
                 "produces for its type");
   add_read_flags(cmd, args->read);
   cmd->callback([args, &exit_code] {
+    if (bundle::is_bundle_file(args->path)) {
+      auto summary = bundle::verify_bundle(args->path, args->trusted_keys);
+      if (!summary) {
+        exit_code = report(summary.error());
+        return;
+      }
+      std::cout << "ok: " << args->path << ": cachepack, " << *summary << "\n";
+      exit_code = kExitOk;
+      return;
+    }
+    if (!args->trusted_keys.empty()) {
+      exit_code =
+          report(Error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
+                       "a Mega-Cache blob carries no signature; "
+                       "convert it to a signed bundle",
+                       ErrorLocation{.file = args->path}));
+      return;
+    }
     auto opened = open_blob(args->path, args->read.options());
     if (!opened) {
       exit_code = report(opened.error());

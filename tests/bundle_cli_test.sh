@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# End-to-end checks of the bundle commands: convert both ways (byte-exact for
+# PyTorch's vectors), inspect, cat, keygen/sign/verify with trusted keys,
+# append, ls --json on a bundle, and typed failures (exit 1) on damage.
+set -uo pipefail
+CP="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/bundle-cli.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+run() { timeout 20 "$CP" "$@"; }
+expect_exit() {
+  local want=$1; shift
+  run "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || fail "cachepack $* exited $got, want $want: $(head -c 300 "$tmp/err")"
+}
+
+expect_exit 0 sample "$tmp/s.bin"
+# Format by extension, and reproducible bytes.
+expect_exit 0 convert "$tmp/s.bin" "$tmp/a.cpk"
+expect_exit 0 convert "$tmp/s.bin" "$tmp/b.cpk" --threads 3
+cmp -s "$tmp/a.cpk" "$tmp/b.cpk" || fail "convert is not deterministic across thread counts"
+head -c 8 "$tmp/a.cpk" | od -An -tx1 | grep -q "89 43 50 4b 0d 0a 1a 0a" || fail "bundle magic missing"
+expect_exit 0 convert "$tmp/a.cpk" "$tmp/back.bin"
+cmp -s "$tmp/s.bin" "$tmp/back.bin" || fail "blob -> bundle -> blob changed bytes"
+expect_exit 0 convert "$tmp/a.cpk" "$tmp/back2" --to pytorch
+cmp -s "$tmp/s.bin" "$tmp/back2" || fail "--to pytorch"
+expect_exit 0 convert "$tmp/s.bin" "$tmp/c.bundle" --to cachepack --level 19 --dict
+expect_exit 0 verify "$tmp/c.bundle"
+grep -q "^ok: .*cachepack" "$tmp/out" || fail "verify of a bundle: $(cat "$tmp/out")"
+
+# ls and inspect.
+expect_exit 0 ls --json "$tmp/a.cpk"
+python3 - "$tmp/out" <<'PY' || fail "ls --json of a bundle is wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["format"] == "cachepack", doc["format"]
+assert len(doc["artifacts"]) == 26, len(doc["artifacts"])
+a = doc["artifacts"][0]
+assert set(a) == {"type", "key", "size", "sha256"}, a
+PY
+expect_exit 0 inspect --json "$tmp/c.bundle"
+python3 - "$tmp/out" <<'PY' || fail "inspect --json is wrong"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+assert doc["format"] == "cachepack" and doc["header"]["version"] == 1
+assert doc["entries"] == 26 and doc["signatures"] == []
+assert doc["metadata"]["producer"] == "cachepack"
+assert "creation_unix_seconds" not in doc["metadata"]
+assert {t["type"] for t in doc["types"]} == {"inductor", "aot_autograd", "autotune", "inductor_triton", "pgo", "precompile"}
+assert all(t["ratio"] > 0 for t in doc["types"])
+PY
+expect_exit 0 inspect "$tmp/a.cpk"
+grep -q "^signatures: none" "$tmp/out" || fail "inspect text shows no signature state"
+
+# cat: content of one artifact; absent is exit 1.
+run ls --json "$tmp/a.cpk" >"$tmp/ls.json"
+read -r type key sha < <(python3 -c "
+import json,sys
+a=json.load(open(sys.argv[1]))['artifacts'][0]
+print(a['type'], a['key'], a['sha256'])" "$tmp/ls.json")
+run cat "$tmp/a.cpk" "$type" "$key" >"$tmp/one" || fail "cat exited non-zero"
+[ "$(sha256sum <"$tmp/one" | cut -d' ' -f1)" = "$sha" ] || fail "cat content differs from ls sha256"
+expect_exit 1 cat "$tmp/a.cpk" "$type" "no-such-key"
+grep -q "not found" "$tmp/err" || fail "cat of a missing key does not say not found"
+
+# Keys and signatures.
+expect_exit 0 keygen --out "$tmp/k.pem"
+[ -f "$tmp/k.pem.pub" ] || fail "keygen wrote no .pub"
+grep -q "BEGIN PRIVATE KEY" "$tmp/k.pem" || fail "private key is not PEM"
+expect_exit 1 keygen --out "$tmp/k.pem"
+expect_exit 0 keygen --out "$tmp/other.pem"
+expect_exit 1 verify "$tmp/a.cpk" --trusted-key "$tmp/k.pem.pub"
+expect_exit 0 sign "$tmp/a.cpk" --key "$tmp/k.pem"
+expect_exit 0 verify "$tmp/a.cpk" --trusted-key "$tmp/k.pem.pub"
+expect_exit 1 verify "$tmp/a.cpk" --trusted-key "$tmp/other.pem.pub"
+expect_exit 0 verify "$tmp/a.cpk" --trusted-key "$tmp/other.pem.pub" --trusted-key "$tmp/k.pem.pub"
+expect_exit 1 verify "$tmp/s.bin" --trusted-key "$tmp/k.pem.pub"
+expect_exit 0 convert "$tmp/s.bin" "$tmp/signed.cpk" --sign "$tmp/k.pem" --meta torch=2.5.1
+expect_exit 0 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
+expect_exit 0 cat "$tmp/signed.cpk" "$type" "$key" --trusted-key "$tmp/k.pem.pub"
+expect_exit 1 cat "$tmp/signed.cpk" "$type" "$key" --trusted-key "$tmp/other.pem.pub"
+# A flipped byte in the middle fails verification.
+python3 - "$tmp/signed.cpk" "$tmp/flipped.cpk" <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read()); b[len(b) // 2] ^= 1
+open(sys.argv[2], "wb").write(b)
+PY
+expect_exit 1 verify "$tmp/flipped.cpk" --trusted-key "$tmp/k.pem.pub"
+
+# Append: blobs and bundles; the signature must be renewed.
+expect_exit 0 sample "$tmp/s2.bin" --seed 2
+expect_exit 0 append "$tmp/signed.cpk" "$tmp/s2.bin" "$tmp/c.bundle"
+expect_exit 1 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
+expect_exit 0 verify "$tmp/signed.cpk"
+expect_exit 0 ls --json "$tmp/signed.cpk"
+python3 -c "import json,sys; n=len(json.load(open(sys.argv[1]))['artifacts']); assert n == 78, n" "$tmp/out" || fail "append count"
+expect_exit 0 append "$tmp/signed.cpk" "$tmp/s2.bin" --sign "$tmp/k.pem"
+expect_exit 0 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
+
+# Damage and misuse: exit 1 with a message, never a crash or hang.
+# (b.cpk was never appended to or signed: no earlier version to fall back on.)
+size=$(stat -c %s "$tmp/b.cpk")
+for cut in 0 7 16 100 $((size / 2)) $((size - 1)); do
+  head -c "$cut" "$tmp/b.cpk" >"$tmp/cut.cpk"
+  expect_exit 1 inspect "$tmp/cut.cpk"
+  expect_exit 1 verify "$tmp/cut.cpk"
+done
+expect_exit 1 append "$tmp/a.cpk" "$tmp/missing.bin"
+expect_exit 1 convert "$tmp/missing.bin" "$tmp/x.cpk"
+# An interrupted sign (footer cut off) falls back to the unsigned version:
+# inspect warns, verify fails.
+size=$(stat -c %s "$tmp/a.cpk")
+head -c $((size - 1)) "$tmp/a.cpk" >"$tmp/cut.cpk"
+expect_exit 0 inspect "$tmp/cut.cpk"
+grep -q "^warning: .*interrupted" "$tmp/out" || fail "inspect does not warn about a cut tail"
+expect_exit 1 verify "$tmp/cut.cpk"
+expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --to zip
+expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --level 99
+
+V="${CACHEPACK_VECTORS:-}"
+if [ -n "$V" ] && [ -d "$V" ]; then
+  for name in empty one_artifact all_types large appended_two_saves; do
+    expect_exit 0 convert "$V/$name.bin" "$tmp/$name.cpk"
+    expect_exit 0 convert "$tmp/$name.cpk" "$tmp/$name.back" --to pytorch
+    cmp -s "$V/$name.bin" "$tmp/$name.back" || fail "$name does not round-trip byte for byte"
+  done
+else
+  echo "note: CACHEPACK_VECTORS unset; vector round trips skipped"
+fi
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "all bundle CLI checks passed"

@@ -1,0 +1,511 @@
+// convert, inspect, cat, keygen, sign and append: making, reading and
+// signing cachepack bundles (docs/BUNDLE.md).
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "serializer/bundle_convert.h"
+#include "serializer/bundle_reader.h"
+#include "serializer/bundle_signing.h"
+#include "serializer/bundle_writer.h"
+#include "serializer/megacache.h"
+#include "tools/commands.h"
+#include "util/file.h"
+#include "util/text.h"
+
+namespace cachepack::cli {
+namespace {
+
+using bundle::BundleReader;
+using bundle::BundleWriter;
+using bundle::WriterOptions;
+
+// Keys need not be UTF-8 in a bundle; JSON output replaces what is not.
+std::string json_text(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+struct PackFlags {
+  int level = 3;
+  int threads = 1;
+  uint64_t chunk_size = bundle::kDefaultChunkSize;
+  bool dict = false;
+  std::string sign_key;
+  std::vector<std::string> meta;
+  bool timestamp = false;
+};
+
+void add_pack_flags(CLI::App* cmd, PackFlags& f) {
+  cmd->add_option("--level", f.level, "zstd level 1..22; 0 stores raw")
+      ->check(CLI::Range(0, 22));
+  cmd->add_option("--threads", f.threads, "Compression threads")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--chunk-size", f.chunk_size,
+                  "Entries above this many bytes are split into chunks")
+      ->check(CLI::Range(uint64_t{4096}, uint64_t{256} << 20));
+  cmd->add_flag("--dict", f.dict,
+                "Train a zstd dictionary per artifact type from the input's "
+                "small artifacts and store it in the bundle");
+  cmd->add_option("--sign", f.sign_key,
+                  "Sign the bundle with this Ed25519 private key (PEM)");
+  cmd->add_option("--meta", f.meta,
+                  "User metadata KEY=VALUE (repeatable), e.g. torch=2.5.1");
+  cmd->add_flag("--timestamp", f.timestamp,
+                "Record the creation time (bundles are byte-reproducible "
+                "without it)");
+}
+
+Result<WriterOptions> writer_options(const PackFlags& f,
+                                     std::unique_ptr<bundle::SigningKey>& key) {
+  WriterOptions o;
+  o.level = f.level;
+  o.threads = f.threads;
+  o.chunk_size = f.chunk_size;
+  for (const std::string& kv : f.meta) {
+    size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--meta wants KEY=VALUE, got '" + kv + "'");
+    }
+    o.user_metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (f.timestamp) o.creation_unix_seconds = ::time(nullptr);
+  if (!f.sign_key.empty()) {
+    auto loaded = bundle::SigningKey::load_pem(f.sign_key);
+    if (!loaded) return tl::unexpected(loaded.error());
+    key = std::make_unique<bundle::SigningKey>(std::move(*loaded));
+    o.signing_keys.push_back(key.get());
+  }
+  return o;
+}
+
+// Dictionaries trained on the artifacts of `path` (either format).
+Result<std::map<std::string, Bytes>> dictionaries_for(const std::string& path) {
+  auto file = MappedFile::open(path);
+  if (!file) return tl::unexpected(file.error());
+  if (bundle::detect_format(file->bytes()) == bundle::SourceFormat::kBundle) {
+    auto reader = BundleReader::open(path);
+    if (!reader) return tl::unexpected(reader.error());
+    auto entries = reader->entries();
+    if (!entries) return tl::unexpected(entries.error());
+    std::vector<Bytes> owned;
+    std::vector<ArtifactView> views;
+    for (const auto& e : *entries) {
+      if (e.original_size > 128 * 1024) continue;
+      auto content = reader->read(e);
+      if (!content) return tl::unexpected(content.error());
+      owned.push_back(std::move(*content));
+    }
+    size_t i = 0;
+    for (const auto& e : *entries) {
+      if (e.original_size > 128 * 1024) continue;
+      views.push_back({e.type, e.key, owned[i++], 0});
+    }
+    return bundle::train_dictionaries(views);
+  }
+  auto blob = megacache::parse(file->bytes());
+  if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
+  return bundle::train_dictionaries(blob->artifacts());
+}
+
+std::string ratio_text(uint64_t original, uint64_t stored) {
+  if (stored == 0) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", double(original) / double(stored));
+  return buf;
+}
+
+Result<std::vector<bundle::PublicKey>> load_keys(
+    const std::vector<std::string>& files) {
+  std::vector<bundle::PublicKey> keys;
+  for (const std::string& f : files) {
+    auto key = bundle::load_public_key(f);
+    if (!key) return tl::unexpected(key.error());
+    keys.push_back(*key);
+  }
+  return keys;
+}
+
+Result<std::string> convert(const std::string& in, const std::string& out,
+                            const std::string& to, const PackFlags& flags) {
+  bool to_bundle = to.empty() ? out.size() >= 4 &&
+                                    out.compare(out.size() - 4, 4, ".cpk") == 0
+                              : to == "cachepack";
+  if (!to_bundle) {
+    auto file = MappedFile::open(in);
+    if (!file) return tl::unexpected(file.error());
+    Bytes blob;
+    if (bundle::detect_format(file->bytes()) == bundle::SourceFormat::kBundle) {
+      auto reader = BundleReader::open(in);
+      if (!reader) return tl::unexpected(reader.error());
+      auto made = bundle::bundle_to_megacache(*reader);
+      if (!made) return tl::unexpected(std::move(made.error()).in_file(in));
+      blob = std::move(*made);
+    } else {
+      // Blob to blob: parsed and rewritten, which normalises it.
+      auto parsed = megacache::parse(file->bytes());
+      if (!parsed) return tl::unexpected(std::move(parsed.error()).in_file(in));
+      megacache::Writer writer;
+      for (const auto& g : parsed->groups) {
+        std::vector<megacache::Entry> entries;
+        for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
+        if (auto ok = writer.append_group(g.type, entries); !ok) {
+          return tl::unexpected(ok.error());
+        }
+      }
+      ByteSpan bytes = writer.bytes();
+      blob.assign(bytes.begin(), bytes.end());
+    }
+    if (auto ok = write_file_atomic(out, blob); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    return "wrote " + out + ": pytorch-megacache, " +
+           std::to_string(blob.size()) + " bytes";
+  }
+  std::unique_ptr<bundle::SigningKey> key;
+  auto options = writer_options(flags, key);
+  if (!options) return tl::unexpected(options.error());
+  if (flags.dict) {
+    auto dicts = dictionaries_for(in);
+    if (!dicts) return tl::unexpected(dicts.error());
+    options->dictionaries = std::move(*dicts);
+  }
+  auto writer = BundleWriter::create(out, *options);
+  if (!writer) return tl::unexpected(writer.error());
+  auto added = bundle::add_file(*writer, in);
+  if (!added) return tl::unexpected(added.error());
+  auto stats = writer->finish();
+  if (!stats) return tl::unexpected(stats.error());
+  return "wrote " + out + ": cachepack bundle, " +
+         std::to_string(stats->entries) + " entries, " +
+         std::to_string(stats->original_bytes) + " -> " +
+         std::to_string(stats->file_size) + " bytes (ratio " +
+         ratio_text(stats->original_bytes, stats->file_size) + ")" +
+         (options->dictionaries.empty()
+              ? ""
+              : ", " + std::to_string(options->dictionaries.size()) +
+                    " dictionaries") +
+         (key ? ", signed" : "");
+}
+
+nlohmann::json inspect_json(
+    const BundleReader& r, const std::vector<bundle::EntryInfo>& entries,
+    const std::vector<bundle::GroupInfo>& groups,
+    const std::vector<std::pair<std::string, Bytes>>& dictionaries) {
+  nlohmann::json j;
+  j["format"] = "cachepack";
+  j["file_size"] = r.file_size();
+  j["header"] = {{"version", r.header().version}, {"flags", r.header().flags}};
+  j["footer"] = {{"offset", r.footer_offset()},
+                 {"index_offset", r.footer().index_offset},
+                 {"index_size", r.footer().index_size},
+                 {"previous_footer_offset", r.footer().previous_footer_offset},
+                 {"ignored_tail", r.ignored_tail()}};
+  const auto& m = r.metadata();
+  j["metadata"] = {{"producer", m.producer},
+                   {"producer_version", m.producer_version},
+                   {"user", m.user}};
+  if (m.creation_unix_seconds) {
+    j["metadata"]["creation_unix_seconds"] = *m.creation_unix_seconds;
+  }
+  uint64_t original = 0, stored = 0;
+  std::map<std::string, std::array<uint64_t, 3>> per_type;
+  for (const auto& e : entries) {
+    original += e.original_size;
+    stored += e.stored_size;
+    auto& t = per_type[e.type];
+    t[0] += 1;
+    t[1] += e.original_size;
+    t[2] += e.stored_size;
+  }
+  j["entries"] = entries.size();
+  j["original_bytes"] = original;
+  j["stored_bytes"] = stored;
+  j["chunk_size"] = r.chunk_size();
+  nlohmann::json types = nlohmann::json::array();
+  for (const std::string& t : r.types()) {
+    auto it = per_type.find(t);
+    if (it == per_type.end()) continue;
+    const auto& v = it->second;
+    types.push_back({{"type", t},
+                     {"entries", v[0]},
+                     {"original_bytes", v[1]},
+                     {"stored_bytes", v[2]},
+                     {"ratio", v[2] ? double(v[1]) / double(v[2]) : 0.0}});
+  }
+  j["types"] = types;
+  nlohmann::json dicts = nlohmann::json::array();
+  for (const auto& [type, d] : dictionaries) {
+    dicts.push_back({{"type", type}, {"size", d.size()}});
+  }
+  j["dictionaries"] = dicts;
+  j["megacache_groups"] = groups.size();
+  nlohmann::json sigs = nlohmann::json::array();
+  for (const auto& s : r.signatures()) {
+    sigs.push_back({{"public_key", to_hex(s.public_key)}, {"valid", s.valid}});
+  }
+  j["signatures"] = sigs;
+  return j;
+}
+
+void print_inspect(const nlohmann::json& j) {
+  std::cout << "format: cachepack bundle version "
+            << j["header"]["version"].get<uint32_t>() << ", flags "
+            << j["header"]["flags"].get<uint32_t>() << "\n";
+  std::cout << "size: " << j["file_size"].get<uint64_t>() << " bytes; index "
+            << j["footer"]["index_size"].get<uint64_t>() << " bytes at "
+            << j["footer"]["index_offset"].get<uint64_t>() << "; footer at "
+            << j["footer"]["offset"].get<uint64_t>() << "\n";
+  if (j["footer"]["ignored_tail"].get<uint64_t>() > 0) {
+    std::cout << "warning: " << j["footer"]["ignored_tail"].get<uint64_t>()
+              << " bytes after the last valid footer (interrupted append)\n";
+  }
+  const auto& m = j["metadata"];
+  std::cout << "producer: " << m["producer"].get<std::string>() << " "
+            << m["producer_version"].get<std::string>() << "\n";
+  if (m.contains("creation_unix_seconds")) {
+    std::cout << "created: " << m["creation_unix_seconds"].get<int64_t>()
+              << " (unix seconds)\n";
+  }
+  for (const auto& [k, v] : m["user"].items()) {
+    std::cout << "meta: " << k << "=" << v.get<std::string>() << "\n";
+  }
+  uint64_t original = j["original_bytes"], stored = j["stored_bytes"];
+  std::cout << "entries: " << j["entries"].get<uint64_t>() << ", " << original
+            << " -> " << stored << " bytes (ratio "
+            << ratio_text(original, stored) << ")\n";
+  for (const auto& t : j["types"]) {
+    std::cout << "  " << t["type"].get<std::string>() << ": "
+              << t["entries"].get<uint64_t>() << " entries, "
+              << t["original_bytes"].get<uint64_t>() << " -> "
+              << t["stored_bytes"].get<uint64_t>() << " bytes (ratio "
+              << ratio_text(t["original_bytes"], t["stored_bytes"]) << ")\n";
+  }
+  for (const auto& d : j["dictionaries"]) {
+    std::cout << "dictionary: " << d["type"].get<std::string>() << ", "
+              << d["size"].get<uint64_t>() << " bytes\n";
+  }
+  if (j["megacache_groups"].get<uint64_t>() > 0) {
+    std::cout << "mega-cache groups: " << j["megacache_groups"].get<uint64_t>()
+              << "\n";
+  }
+  if (j["signatures"].empty()) std::cout << "signatures: none\n";
+  for (const auto& s : j["signatures"]) {
+    std::cout << "signature: ed25519 " << s["public_key"].get<std::string>()
+              << (s["valid"].get<bool>() ? " valid" : " INVALID") << "\n";
+  }
+}
+
+}  // namespace
+
+void add_convert_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string in, out, to;
+    PackFlags pack;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "convert",
+      "Convert between a PyTorch Mega-Cache blob and a cachepack bundle "
+      "(input format detected from its bytes)");
+  cmd->add_option("IN", args->in, "Blob or bundle")->required();
+  cmd->add_option("OUT", args->out, "Output file")->required();
+  cmd->add_option("--to", args->to,
+                  "Output format; default: cachepack if OUT ends in .cpk, "
+                  "else pytorch")
+      ->check(CLI::IsMember({"cachepack", "pytorch"}));
+  add_pack_flags(cmd, args->pack);
+  cmd->callback([args, &exit_code] {
+    auto done = convert(args->in, args->out, args->to, args->pack);
+    if (!done) {
+      exit_code = report(done.error());
+      return;
+    }
+    std::cout << *done << "\n";
+    exit_code = kExitOk;
+  });
+}
+
+void add_inspect_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string path;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect",
+      "Show a bundle's header, metadata, sizes and ratio per type, "
+      "dictionaries and signatures");
+  cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
+  cmd->add_flag("--json", args->json, "One JSON object on stdout");
+  cmd->callback([args, &exit_code] {
+    auto reader = BundleReader::open(args->path);
+    if (!reader) {
+      exit_code = report(reader.error());
+      return;
+    }
+    auto entries = reader->entries();
+    auto groups = reader->groups();
+    auto dicts = reader->dictionaries();
+    for (const Error* e : {entries ? nullptr : &entries.error(),
+                           groups ? nullptr : &groups.error(),
+                           dicts ? nullptr : &dicts.error()}) {
+      if (e) {
+        exit_code = report(*e);
+        return;
+      }
+    }
+    nlohmann::json j = inspect_json(*reader, *entries, *groups, *dicts);
+    if (args->json) {
+      std::cout << json_text(j) << "\n";
+    } else {
+      print_inspect(j);
+    }
+    exit_code = kExitOk;
+  });
+}
+
+void add_cat_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string path, type, key;
+    std::vector<std::string> trusted;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "cat", "Write one artifact's content to stdout (exit 1 if absent)");
+  cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
+  cmd->add_option("TYPE", args->type, "Artifact type")->required();
+  cmd->add_option("KEY", args->key, "Artifact key")->required();
+  cmd->add_option("--trusted-key", args->trusted,
+                  "Require a valid signature by this public key (repeatable)");
+  cmd->callback([args, &exit_code] {
+    bundle::ReaderOptions options;
+    auto keys = load_keys(args->trusted);
+    if (!keys) {
+      exit_code = report(keys.error());
+      return;
+    }
+    options.trusted_keys = std::move(*keys);
+    auto reader = BundleReader::open(args->path, options);
+    if (!reader) {
+      exit_code = report(reader.error());
+      return;
+    }
+    auto got = reader->get(args->type, args->key);
+    if (!got) {
+      exit_code = report(got.error());
+      return;
+    }
+    if (!*got) {
+      exit_code =
+          report(Error(ErrorCode::kNotFound, ErrorReason::kUnspecified,
+                       "no artifact of type '" + args->type + "' with this key",
+                       ErrorLocation{.file = args->path, .key = args->key}));
+      return;
+    }
+    std::cout.write(reinterpret_cast<const char*>((*got)->data()),
+                    static_cast<std::streamsize>((*got)->size()));
+    std::cout.flush();
+    exit_code = std::cout ? kExitOk : kExitFailed;
+  });
+}
+
+void add_keygen_command(CLI::App& app, int& exit_code) {
+  auto out = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand(
+      "keygen",
+      "Make an Ed25519 key pair: private key PEM at KEYFILE (mode 0600), "
+      "public key at KEYFILE.pub");
+  cmd->add_option("--out", *out, "Private key file")->required();
+  cmd->callback([out, &exit_code] {
+    auto pub = bundle::write_key_pair(*out);
+    if (!pub) {
+      exit_code = report(pub.error());
+      return;
+    }
+    std::cout << "wrote " << *out << " and " << *out << ".pub: ed25519 "
+              << to_hex(*pub) << "\n";
+    exit_code = kExitOk;
+  });
+}
+
+void add_sign_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string path, key;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "sign", "Add an Ed25519 signature over a bundle's index");
+  cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
+  cmd->add_option("--key", args->key, "Private key PEM")->required();
+  cmd->callback([args, &exit_code] {
+    auto key = bundle::SigningKey::load_pem(args->key);
+    if (!key) {
+      exit_code = report(key.error());
+      return;
+    }
+    if (auto ok = bundle::sign_bundle(args->path, *key); !ok) {
+      exit_code = report(ok.error());
+      return;
+    }
+    std::cout << "signed " << args->path << ": ed25519 "
+              << to_hex(key->public_key()) << "\n";
+    exit_code = kExitOk;
+  });
+}
+
+void add_append_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string path;
+    std::vector<std::string> sources;
+    PackFlags pack;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "append",
+      "Add the artifacts of Mega-Cache blobs or bundles to a bundle; an "
+      "interrupted append leaves the old bundle readable");
+  cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
+  cmd->add_option("SOURCE", args->sources, "Blobs or bundles")->required();
+  add_pack_flags(cmd, args->pack);
+  cmd->callback([args, &exit_code] {
+    if (args->pack.dict) {
+      exit_code =
+          report(Error(ErrorCode::kInvalidArgument, ErrorReason::kUnspecified,
+                       "--dict applies to convert; append reuses the bundle's "
+                       "dictionaries"));
+      return;
+    }
+    std::unique_ptr<bundle::SigningKey> key;
+    auto options = writer_options(args->pack, key);
+    if (!options) {
+      exit_code = report(options.error());
+      return;
+    }
+    auto writer = BundleWriter::append(args->path, *options);
+    if (!writer) {
+      exit_code = report(writer.error());
+      return;
+    }
+    for (const std::string& source : args->sources) {
+      if (auto added = bundle::add_file(*writer, source); !added) {
+        exit_code = report(added.error());
+        return;
+      }
+    }
+    auto stats = writer->finish();
+    if (!stats) {
+      exit_code = report(stats.error());
+      return;
+    }
+    std::cout << "appended " << stats->added << " entries to " << args->path
+              << ": " << stats->entries << " entries, " << stats->file_size
+              << " bytes" << (key ? ", signed" : "") << "\n";
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace cachepack::cli
