@@ -68,7 +68,7 @@ Result<Header> decode_header(ByteSpan data) {
 
 uint64_t footer_checksum(ByteSpan first56, ByteSpan signature_block,
                          uint64_t footer_offset) {
-  XXH3_state_t state;
+  XXH3_state_t state{};  // Zeroed: gcc cannot see that reset fills it.
   XXH3_64bits_reset_withSeed(&state, footer_offset);
   XXH3_64bits_update(&state, first56.data(), first56.size());
   XXH3_64bits_update(&state, signature_block.data(), signature_block.size());

@@ -305,7 +305,9 @@ struct BundleWriter::Impl {
       ::unlink(temp_path.c_str());
     } else if (out.fd() >= 0) {
       // Best effort: readers ignore these bytes anyway.
-      (void)::ftruncate(out.fd(), static_cast<off_t>(append_start));
+      if (::ftruncate(out.fd(), static_cast<off_t>(append_start)) != 0) {
+        return;
+      }
     }
   }
 

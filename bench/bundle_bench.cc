@@ -1,0 +1,404 @@
+// Bundle throughput, each figure against a baseline measured in the same
+// run on the same generated data (docs/BUNDLE.md, "Benchmark"):
+//   pack / unpack       vs memcpy and the zstd CLI (same level, threads)
+//   open + get of one 4 KiB entry in a 100,000-entry bundle vs a full read
+//   Mega-Cache blob write / parse (PyTorch's own: 0.26-0.4 GB/s write,
+//                                  0.4-1.2 GB/s read)
+//   peak RSS of a child process packing 1 GiB (ru_maxrss)
+// Usage: bundle_bench [--size-mib N] [--level N] [--threads N]
+//                     [--entries N] [--rss-gib N] [--dir DIR]
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "serializer/bundle_reader.h"
+#include "serializer/bundle_writer.h"
+#include "serializer/megacache.h"
+#include "util/file.h"
+
+namespace cachepack::bundle {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+double gbps(uint64_t bytes, double s) { return bytes / s / 1e9; }
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "bundle_bench: %s\n", what.c_str());
+  std::exit(1);
+}
+
+template <typename T>
+T check(Result<T> r, const char* what) {
+  if (!r) die(std::string(what) + ": " + r.error().to_string());
+  return std::move(*r);
+}
+
+void check(Result<void> r, const char* what) {
+  if (!r) die(std::string(what) + ": " + r.error().to_string());
+}
+
+// Compile-cache-like content: source-ish tokens from a fixed vocabulary
+// (generated code, JSON, pickled names) with runs of random bytes (constants,
+// weights). zstd -3 gets roughly 3-4x on it, as on real inductor caches.
+class ContentGenerator {
+ public:
+  explicit ContentGenerator(uint32_t seed) : rng_(seed) {
+    std::uniform_int_distribution<int> len(3, 12), ch('a', 'z');
+    for (auto& word : vocabulary_) {
+      int n = len(rng_);
+      for (int i = 0; i < n; ++i) word.push_back(static_cast<char>(ch(rng_)));
+    }
+  }
+
+  void fill(std::byte* out, size_t n) {
+    size_t pos = 0;
+    while (pos < n) {
+      uint32_t r = rng_();
+      if (r % 64 == 0) {  // A short run of incompressible bytes.
+        size_t run = std::min<size_t>(n - pos, 16 + r % 48);
+        for (size_t i = 0; i < run; ++i) {
+          out[pos++] = static_cast<std::byte>(rng_());
+        }
+        continue;
+      }
+      const std::string& w = vocabulary_[(r >> 8) % vocabulary_.size()];
+      size_t k = std::min(w.size(), n - pos);
+      std::memcpy(out + pos, w.data(), k);
+      pos += k;
+      if (pos < n) out[pos++] = std::byte((r >> 20) % 8 == 0 ? '\n' : ' ');
+    }
+  }
+
+  uint32_t next() { return rng_(); }
+
+ private:
+  std::mt19937 rng_;
+  std::array<std::string, 2048> vocabulary_;
+};
+
+struct Corpus {
+  Bytes data;
+  std::vector<std::pair<size_t, size_t>> entries;  // (offset, size)
+};
+
+// Entries of 4 KiB .. 2 MiB (log-uniform), like Triton kernels, FX graphs
+// and autotune tables.
+Corpus make_corpus(uint64_t total, uint32_t seed) {
+  Corpus c;
+  c.data.resize(total);
+  ContentGenerator gen(seed);
+  size_t pos = 0;
+  while (pos < total) {
+    double exp = 12 + (gen.next() % 1000) / 1000.0 * 9;  // 2^12 .. 2^21
+    size_t n = std::min<size_t>(total - pos, size_t(std::pow(2.0, exp)));
+    c.entries.emplace_back(pos, n);
+    pos += n;
+  }
+  gen.fill(c.data.data(), total);
+  return c;
+}
+
+std::string key_of(size_t i) { return "f" + std::to_string(i * 2654435761u); }
+
+uint64_t file_size(const std::string& path) {
+  return std::filesystem::file_size(path);
+}
+
+double run_shell(const std::string& command) {
+  auto t = Clock::now();
+  int rc = std::system(command.c_str());
+  double s = seconds_since(t);
+  if (rc != 0) die("command failed: " + command);
+  return s;
+}
+
+void pack_and_unpack(const Corpus& corpus, const std::string& dir, int level,
+                     int threads) {
+  uint64_t total = corpus.data.size();
+  std::printf(
+      "== pack/unpack: %.0f MiB in %zu entries (4 KiB..2 MiB), "
+      "level %d, %d threads\n",
+      total / 1048576.0, corpus.entries.size(), level, threads);
+  Bytes copy(total);
+  auto t = Clock::now();
+  std::memcpy(copy.data(), corpus.data.data(), total);
+  double memcpy_s = seconds_since(t);
+  copy = Bytes();
+
+  std::string raw = dir + "/corpus.raw";
+  check(write_file_atomic(raw, corpus.data), "write corpus");
+  std::string zst = dir + "/corpus.zst";
+  double zstd_pack_s =
+      run_shell("zstd -q -f -" + std::to_string(level) + " -T" +
+                std::to_string(threads) + " " + raw + " -o " + zst);
+  double zstd_unpack_s =
+      run_shell("zstd -q -d -c -T" + std::to_string(threads) + " " + zst +
+                " > /dev/null");
+  uint64_t zstd_size = file_size(zst);
+
+  std::string cpk = dir + "/corpus.cpk";
+  auto pack = [&](const WriterOptions& options) {
+    auto writer = check(BundleWriter::create(cpk, options), "create");
+    for (size_t i = 0; i < corpus.entries.size(); ++i) {
+      auto [off, n] = corpus.entries[i];
+      check(writer.add("inductor", key_of(i),
+                       ByteSpan(corpus.data).subspan(off, n)),
+            "add");
+    }
+    check(writer.finish(), "finish");
+  };
+  WriterOptions options;
+  options.level = level;
+  options.threads = threads;
+  // With a dictionary trained on the entries' first 8 KiB (training time
+  // included): small entries then start with the context zstd's single
+  // stream has for free.
+  t = Clock::now();
+  std::vector<ByteSpan> samples;
+  for (auto [off, n] : corpus.entries) {
+    samples.push_back(
+        ByteSpan(corpus.data).subspan(off, std::min<size_t>(n, 8192)));
+  }
+  WriterOptions with_dict = options;
+  with_dict.dictionaries["inductor"] =
+      check(train_dictionary(samples, 110 * 1024), "train");
+  pack(with_dict);
+  double dict_pack_s = seconds_since(t);
+  uint64_t dict_size = file_size(cpk);
+
+  t = Clock::now();
+  pack(options);
+  double pack_s = seconds_since(t);
+  uint64_t cpk_size = file_size(cpk);
+
+  // Unpack: every entry decompressed and checked, entries split across
+  // the same number of threads.
+  t = Clock::now();
+  auto reader = check(BundleReader::open(cpk), "open");
+  std::vector<std::thread> workers;
+  std::atomic<uint64_t> unpacked{0};
+  for (int w = 0; w < threads; ++w) {
+    workers.emplace_back([&, w] {
+      for (size_t i = w; i < reader.size(); i += threads) {
+        auto content = check(reader.read(i), "read");
+        unpacked += content.size();
+      }
+    });
+  }
+  for (auto& th : workers) th.join();
+  double unpack_s = seconds_since(t);
+  if (unpacked != total) die("unpacked size differs");
+
+  double ratio = double(total) / cpk_size;
+  double zstd_ratio = double(total) / zstd_size;
+  std::printf("memcpy                 %7.2f GB/s\n", gbps(total, memcpy_s));
+  std::printf("pack   cachepack       %7.2f GB/s  ratio %.3f\n",
+              gbps(total, pack_s), ratio);
+  std::printf(
+      "pack   cachepack+dict  %7.2f GB/s  ratio %.3f  (dictionary "
+      "training included)\n",
+      gbps(total, dict_pack_s), double(total) / dict_size);
+  std::printf("pack   zstd -%d -T%d     %7.2f GB/s  ratio %.3f\n", level,
+              threads, gbps(total, zstd_pack_s), zstd_ratio);
+  std::printf("unpack cachepack       %7.2f GB/s\n", gbps(total, unpack_s));
+  std::printf("unpack zstd -d         %7.2f GB/s\n",
+              gbps(total, zstd_unpack_s));
+  std::printf(
+      "=> pack speed %.2fx zstd CLI (target >= 1), ratio %+.2f%% vs "
+      "zstd (target within 3%%; %+.2f%% with a dictionary), unpack "
+      "%.2fx zstd CLI; pack at %.1f%% of memcpy\n",
+      zstd_pack_s / pack_s, (ratio / zstd_ratio - 1) * 100,
+      (double(total) / dict_size / zstd_ratio - 1) * 100,
+      zstd_unpack_s / unpack_s, memcpy_s / pack_s * 100);
+  std::filesystem::remove(raw);
+  std::filesystem::remove(zst);
+  std::filesystem::remove(cpk);
+}
+
+void open_and_get(const std::string& dir, size_t count, int threads) {
+  std::printf("== open + get one 4 KiB entry of %zu vs a full read\n", count);
+  std::string cpk = dir + "/many.cpk";
+  ContentGenerator gen(7);
+  {
+    WriterOptions options;
+    options.threads = threads;
+    auto writer = check(BundleWriter::create(cpk, options), "create");
+    Bytes content(4096);
+    for (size_t i = 0; i < count; ++i) {
+      gen.fill(content.data(), content.size());
+      check(writer.add("autotune", key_of(i), content), "add");
+    }
+    check(writer.finish(), "finish");
+  }
+  // Warm the page cache once so both sides read from memory.
+  check(read_file(cpk), "warm");
+  constexpr int kGets = 200;
+  std::mt19937 rng(1);
+  auto t = Clock::now();
+  for (int g = 0; g < kGets; ++g) {
+    auto reader = check(BundleReader::open(cpk), "open");
+    auto got = check(reader.get("autotune", key_of(rng() % count)), "get");
+    if (!got || got->size() != 4096) die("get missed");
+  }
+  double get_s = seconds_since(t) / kGets;
+  t = Clock::now();
+  auto reader = check(BundleReader::open(cpk), "open");
+  uint64_t bytes = 0;
+  for (size_t i = 0; i < reader.size(); ++i) {
+    bytes += check(reader.read(i), "read").size();
+  }
+  double full_s = seconds_since(t);
+  std::printf("open+get   %9.1f us   (%d opens of a %.0f MiB bundle)\n",
+              get_s * 1e6, kGets, file_size(cpk) / 1048576.0);
+  std::printf("full read  %9.1f ms   (%zu entries, %.0f MiB)\n", full_s * 1e3,
+              reader.size(), bytes / 1048576.0);
+  std::printf("=> open+get is %.0fx faster than a full read (target >= 100)\n",
+              full_s / get_s);
+  std::filesystem::remove(cpk);
+}
+
+void megacache_throughput(uint64_t total) {
+  std::printf("== Mega-Cache blob write/read, %.0f MiB\n", total / 1048576.0);
+  Corpus corpus = make_corpus(total, 3);
+  std::vector<std::string> keys;
+  std::vector<megacache::Entry> entries;
+  keys.reserve(corpus.entries.size());
+  for (size_t i = 0; i < corpus.entries.size(); ++i) {
+    keys.push_back(key_of(i) + "abcdefghijklmnopqrstuvwxyz234567abcdefghij");
+  }
+  for (size_t i = 0; i < corpus.entries.size(); ++i) {
+    auto [off, n] = corpus.entries[i];
+    entries.push_back({keys[i], ByteSpan(corpus.data).subspan(off, n)});
+  }
+  Bytes copy(total);
+  auto t = Clock::now();
+  std::memcpy(copy.data(), corpus.data.data(), total);
+  double memcpy_s = seconds_since(t);
+  copy = Bytes();
+  t = Clock::now();
+  megacache::Writer writer;
+  check(writer.append_group("inductor", entries), "append_group");
+  ByteSpan blob = writer.bytes();
+  double write_s = seconds_since(t);
+  t = Clock::now();
+  auto parsed = check(megacache::parse(blob), "parse");
+  double read_s = seconds_since(t);
+  if (parsed.artifact_count() != entries.size()) die("parse lost artifacts");
+  std::printf("memcpy            %6.2f GB/s\n", gbps(total, memcpy_s));
+  std::printf("write (C++)       %6.2f GB/s   PyTorch: 0.26-0.4 GB/s\n",
+              gbps(blob.size(), write_s));
+  std::printf(
+      "read  (C++)       %6.2f GB/s   PyTorch: 0.4-1.2 GB/s "
+      "(target >= 2)\n",
+      gbps(blob.size(), read_s));
+  std::printf("=> write %.1fx PyTorch's best, read %.1fx PyTorch's best\n",
+              gbps(blob.size(), write_s) / 0.4,
+              gbps(blob.size(), read_s) / 1.2);
+}
+
+// Runs in a fresh process (exec'd), so nothing but packing shows in its
+// peak RSS: entries are generated one at a time into a reused buffer.
+int rss_child(uint64_t total, const std::string& out, int level, int threads) {
+  WriterOptions options;
+  options.level = level;
+  options.threads = threads;
+  auto writer = check(BundleWriter::create(out, options), "create");
+  ContentGenerator gen(11);
+  Bytes buffer(4 << 20);
+  uint64_t done = 0;
+  for (size_t i = 0; done < total; ++i) {
+    size_t n =
+        std::min<uint64_t>(total - done, 64 * 1024 + gen.next() % (4 << 20));
+    n = std::min(n, buffer.size());
+    gen.fill(buffer.data(), n);
+    check(writer.add("inductor", key_of(i), ByteSpan(buffer).first(n)), "add");
+    done += n;
+  }
+  check(writer.finish(), "finish");
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  std::printf("%ld\n", usage.ru_maxrss);
+  return 0;
+}
+
+void peak_rss(uint64_t total, const std::string& dir, int level, int threads) {
+  std::printf("== peak RSS packing %.1f GiB (child process)\n",
+              total / 1073741824.0);
+  std::string out = dir + "/rss.cpk";
+  std::string command = "/proc/" + std::to_string(::getpid()) +
+                        "/exe --rss-child " + std::to_string(total) + " " +
+                        out + " " + std::to_string(level) + " " +
+                        std::to_string(threads);
+  auto t = Clock::now();
+  FILE* p = ::popen(command.c_str(), "r");
+  long kib = 0;
+  if (!p || std::fscanf(p, "%ld", &kib) != 1) die("rss child failed");
+  if (::pclose(p) != 0) die("rss child failed");
+  double s = seconds_since(t);
+  std::printf(
+      "peak RSS %.1f MiB while packing %.1f GiB in %.1f s (target < "
+      "128 MiB)\n",
+      kib / 1024.0, total / 1073741824.0, s);
+  std::filesystem::remove(out);
+}
+
+}  // namespace
+}  // namespace cachepack::bundle
+
+int main(int argc, char** argv) {
+  using namespace cachepack::bundle;
+  if (argc == 6 && std::string(argv[1]) == "--rss-child") {
+    return rss_child(std::stoull(argv[2]), argv[3], std::atoi(argv[4]),
+                     std::atoi(argv[5]));
+  }
+  uint64_t size_mib = 256, entries = 100000, rss_gib = 1;
+  int level = 3, threads = 2;
+  const char* tmp = std::getenv("TMPDIR");
+  std::string dir = tmp ? tmp : "/tmp";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--size-mib")
+      size_mib = std::stoull(value);
+    else if (flag == "--level")
+      level = std::stoi(value);
+    else if (flag == "--threads")
+      threads = std::stoi(value);
+    else if (flag == "--entries")
+      entries = std::stoull(value);
+    else if (flag == "--rss-gib")
+      rss_gib = std::stoull(value);
+    else if (flag == "--dir")
+      dir = value;
+    else
+      die("unknown flag " + flag);
+  }
+  std::string work = dir + "/bundle_bench.XXXXXX";
+  if (!::mkdtemp(work.data())) die("mkdtemp in " + dir);
+  // The RSS child goes first, before this process holds any data.
+  peak_rss(rss_gib << 30, work, level, threads);
+  {
+    Corpus corpus = make_corpus(size_mib << 20, 1);
+    pack_and_unpack(corpus, work, level, threads);
+  }
+  open_and_get(work, entries, threads);
+  megacache_throughput(size_mib << 20);
+  std::filesystem::remove_all(work);
+  return 0;
+}
