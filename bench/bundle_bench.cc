@@ -6,7 +6,7 @@
 //                                  0.4-1.2 GB/s read)
 //   peak RSS of a child process packing 1 GiB (ru_maxrss)
 // Usage: bundle_bench [--size-mib N] [--level N] [--threads N]
-//                     [--entries N] [--rss-gib N] [--dir DIR]
+//                     [--entries N] [--rss-gib N] [--repeat N] [--dir DIR]
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -130,12 +130,12 @@ double run_shell(const std::string& command) {
 }
 
 void pack_and_unpack(const Corpus& corpus, const std::string& dir, int level,
-                     int threads) {
+                     int threads, int repeat) {
   uint64_t total = corpus.data.size();
   std::printf(
       "== pack/unpack: %.0f MiB in %zu entries (4 KiB..2 MiB), "
-      "level %d, %d threads\n",
-      total / 1048576.0, corpus.entries.size(), level, threads);
+      "level %d, %d threads, best of %d\n",
+      total / 1048576.0, corpus.entries.size(), level, threads, repeat);
   Bytes copy(total);
   auto t = Clock::now();
   std::memcpy(copy.data(), corpus.data.data(), total);
@@ -145,13 +145,6 @@ void pack_and_unpack(const Corpus& corpus, const std::string& dir, int level,
   std::string raw = dir + "/corpus.raw";
   check(write_file_atomic(raw, corpus.data), "write corpus");
   std::string zst = dir + "/corpus.zst";
-  double zstd_pack_s =
-      run_shell("zstd -q -f -" + std::to_string(level) + " -T" +
-                std::to_string(threads) + " " + raw + " -o " + zst);
-  double zstd_unpack_s =
-      run_shell("zstd -q -d -c -T" + std::to_string(threads) + " " + zst +
-                " > /dev/null");
-  uint64_t zstd_size = file_size(zst);
 
   std::string cpk = dir + "/corpus.cpk";
   auto pack = [&](const WriterOptions& options) {
@@ -183,28 +176,45 @@ void pack_and_unpack(const Corpus& corpus, const std::string& dir, int level,
   double dict_pack_s = seconds_since(t);
   uint64_t dict_size = file_size(cpk);
 
-  t = Clock::now();
-  pack(options);
-  double pack_s = seconds_since(t);
-  uint64_t cpk_size = file_size(cpk);
-
   // Unpack: every entry decompressed and checked, entries split across
   // the same number of threads.
-  t = Clock::now();
-  auto reader = check(BundleReader::open(cpk), "open");
-  std::vector<std::thread> workers;
-  std::atomic<uint64_t> unpacked{0};
-  for (int w = 0; w < threads; ++w) {
-    workers.emplace_back([&, w] {
-      for (size_t i = w; i < reader.size(); i += threads) {
-        auto content = check(reader.read(i), "read");
-        unpacked += content.size();
-      }
-    });
+  auto unpack = [&] {
+    auto reader = check(BundleReader::open(cpk), "open");
+    std::vector<std::thread> workers;
+    std::atomic<uint64_t> unpacked{0};
+    for (int w = 0; w < threads; ++w) {
+      workers.emplace_back([&, w] {
+        for (size_t i = w; i < reader.size(); i += threads) {
+          auto content = check(reader.read(i), "read");
+          unpacked += content.size();
+        }
+      });
+    }
+    for (auto& th : workers) th.join();
+    if (unpacked != total) die("unpacked size differs");
+  };
+
+  // The machine is shared: each side runs `repeat` times, interleaved, and
+  // the best time of each is kept.
+  double pack_s = 1e30, unpack_s = 1e30, zstd_pack_s = 1e30,
+         zstd_unpack_s = 1e30;
+  for (int r = 0; r < repeat; ++r) {
+    zstd_pack_s =
+        std::min(zstd_pack_s,
+                 run_shell("zstd -q -f -" + std::to_string(level) + " -T" +
+                           std::to_string(threads) + " " + raw + " -o " + zst));
+    t = Clock::now();
+    pack(options);
+    pack_s = std::min(pack_s, seconds_since(t));
+    zstd_unpack_s = std::min(
+        zstd_unpack_s, run_shell("zstd -q -d -c -T" + std::to_string(threads) +
+                                 " " + zst + " > /dev/null"));
+    t = Clock::now();
+    unpack();
+    unpack_s = std::min(unpack_s, seconds_since(t));
   }
-  for (auto& th : workers) th.join();
-  double unpack_s = seconds_since(t);
-  if (unpacked != total) die("unpacked size differs");
+  uint64_t cpk_size = file_size(cpk);
+  uint64_t zstd_size = file_size(zst);
 
   double ratio = double(total) / cpk_size;
   double zstd_ratio = double(total) / zstd_size;
@@ -369,7 +379,7 @@ int main(int argc, char** argv) {
                      std::atoi(argv[5]));
   }
   uint64_t size_mib = 256, entries = 100000, rss_gib = 1;
-  int level = 3, threads = 2;
+  int level = 3, threads = 2, repeat = 3;
   const char* tmp = std::getenv("TMPDIR");
   std::string dir = tmp ? tmp : "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -386,6 +396,8 @@ int main(int argc, char** argv) {
       rss_gib = std::stoull(value);
     else if (flag == "--dir")
       dir = value;
+    else if (flag == "--repeat")
+      repeat = std::max(1, std::stoi(value));
     else
       die("unknown flag " + flag);
   }
@@ -395,7 +407,7 @@ int main(int argc, char** argv) {
   peak_rss(rss_gib << 30, work, level, threads);
   {
     Corpus corpus = make_corpus(size_mib << 20, 1);
-    pack_and_unpack(corpus, work, level, threads);
+    pack_and_unpack(corpus, work, level, threads, repeat);
   }
   open_and_get(work, entries, threads);
   megacache_throughput(size_mib << 20);

@@ -60,7 +60,8 @@ Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source) {
   return entries->size();
 }
 
-Result<size_t> add_file(BundleWriter& writer, const std::string& path) {
+Result<size_t> add_file(BundleWriter& writer, const std::string& path,
+                        const megacache::ReadOptions& blob_options) {
   auto file = MappedFile::open(path);
   if (!file) return tl::unexpected(file.error());
   switch (detect_format(file->bytes())) {
@@ -70,7 +71,7 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path) {
       return add_bundle(writer, *reader);
     }
     case SourceFormat::kMegaCache: {
-      auto added = add_megacache(writer, file->bytes());
+      auto added = add_megacache(writer, file->bytes(), blob_options);
       if (!added) return tl::unexpected(std::move(added.error()).in_file(path));
       return added;
     }

@@ -27,8 +27,10 @@ Result<size_t> add_megacache(BundleWriter& writer, ByteSpan blob,
 // them.
 Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source);
 
-// Adds a file of either format (detected by content).
-Result<size_t> add_file(BundleWriter& writer, const std::string& path);
+// Adds a file of either format (detected by content); `blob_options` say
+// how a Mega-Cache blob is parsed.
+Result<size_t> add_file(BundleWriter& writer, const std::string& path,
+                        const megacache::ReadOptions& blob_options = {});
 
 // The Mega-Cache blob holding the bundle's entries: the recorded groups
 // when the bundle has them, otherwise one group per type in first-use order

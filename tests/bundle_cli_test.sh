@@ -126,6 +126,15 @@ if [ -n "$V" ] && [ -d "$V" ]; then
     expect_exit 0 convert "$tmp/$name.cpk" "$tmp/$name.back" --to pytorch
     cmp -s "$V/$name.bin" "$tmp/$name.back" || fail "$name does not round-trip byte for byte"
   done
+  expect_exit 1 convert "$V/quirk_noncanonical_base64_key.bin" "$tmp/q.cpk"
+  expect_exit 0 convert "$V/quirk_noncanonical_base64_key.bin" "$tmp/q.cpk" --lenient-base64
+  expect_exit 1 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk"
+  expect_exit 0 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk" --any-type
+  expect_exit 0 convert "$tmp/u.cpk" "$tmp/u.bin"
+  cmp -s "$V/corrupt_unknown_type.bin" "$tmp/u.bin" || fail "unknown-type blob does not round-trip"
+  for bad in corrupt_crc_byte_flipped corrupt_truncated corrupt_length_overrun_valid_crc corrupt_too_short; do
+    expect_exit 1 convert "$V/$bad.bin" "$tmp/bad.cpk"
+  done
 else
   echo "note: CACHEPACK_VECTORS unset; vector round trips skipped"
 fi

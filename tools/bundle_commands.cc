@@ -36,6 +36,15 @@ struct PackFlags {
   std::string sign_key;
   std::vector<std::string> meta;
   bool timestamp = false;
+  bool lenient_base64 = false;
+  bool any_type = false;
+
+  megacache::ReadOptions blob_options() const {
+    megacache::ReadOptions o;
+    if (lenient_base64) o.base64 = megacache::Base64Mode::kLenient;
+    if (any_type) o.types = nullptr;
+    return o;
+  }
 };
 
 void add_pack_flags(CLI::App* cmd, PackFlags& f) {
@@ -53,6 +62,12 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
                   "Sign the bundle with this Ed25519 private key (PEM)");
   cmd->add_option("--meta", f.meta,
                   "User metadata KEY=VALUE (repeatable), e.g. torch=2.5.1");
+  cmd->add_flag("--lenient-base64", f.lenient_base64,
+                "Blob inputs: accept base64 that PyTorch's reader accepts "
+                "(keys are then stored decoded, so the blob written back "
+                "uses canonical base64)");
+  cmd->add_flag("--any-type", f.any_type,
+                "Blob inputs: accept artifact types that are not registered");
   cmd->add_flag("--timestamp", f.timestamp,
                 "Record the creation time (bundles are byte-reproducible "
                 "without it)");
@@ -83,7 +98,8 @@ Result<WriterOptions> writer_options(const PackFlags& f,
 }
 
 // Dictionaries trained on the artifacts of `path` (either format).
-Result<std::map<std::string, Bytes>> dictionaries_for(const std::string& path) {
+Result<std::map<std::string, Bytes>> dictionaries_for(
+    const std::string& path, const megacache::ReadOptions& blob_options) {
   auto file = MappedFile::open(path);
   if (!file) return tl::unexpected(file.error());
   if (bundle::detect_format(file->bytes()) == bundle::SourceFormat::kBundle) {
@@ -106,7 +122,7 @@ Result<std::map<std::string, Bytes>> dictionaries_for(const std::string& path) {
     }
     return bundle::train_dictionaries(views);
   }
-  auto blob = megacache::parse(file->bytes());
+  auto blob = megacache::parse(file->bytes(), blob_options);
   if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
   return bundle::train_dictionaries(blob->artifacts());
 }
@@ -146,7 +162,7 @@ Result<std::string> convert(const std::string& in, const std::string& out,
       blob = std::move(*made);
     } else {
       // Blob to blob: parsed and rewritten, which normalises it.
-      auto parsed = megacache::parse(file->bytes());
+      auto parsed = megacache::parse(file->bytes(), flags.blob_options());
       if (!parsed) return tl::unexpected(std::move(parsed.error()).in_file(in));
       megacache::Writer writer;
       for (const auto& g : parsed->groups) {
@@ -169,13 +185,13 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   auto options = writer_options(flags, key);
   if (!options) return tl::unexpected(options.error());
   if (flags.dict) {
-    auto dicts = dictionaries_for(in);
+    auto dicts = dictionaries_for(in, flags.blob_options());
     if (!dicts) return tl::unexpected(dicts.error());
     options->dictionaries = std::move(*dicts);
   }
   auto writer = BundleWriter::create(out, *options);
   if (!writer) return tl::unexpected(writer.error());
-  auto added = bundle::add_file(*writer, in);
+  auto added = bundle::add_file(*writer, in, flags.blob_options());
   if (!added) return tl::unexpected(added.error());
   auto stats = writer->finish();
   if (!stats) return tl::unexpected(stats.error());
@@ -491,7 +507,9 @@ void add_append_command(CLI::App& app, int& exit_code) {
       return;
     }
     for (const std::string& source : args->sources) {
-      if (auto added = bundle::add_file(*writer, source); !added) {
+      if (auto added =
+              bundle::add_file(*writer, source, args->pack.blob_options());
+          !added) {
         exit_code = report(added.error());
         return;
       }
