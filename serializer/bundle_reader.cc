@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "serializer/bundle.capnp.h"
 
@@ -603,13 +604,45 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
     return tl::unexpected<Error>(std::move(err));
   }
   Bytes out(entry.original_size);
+  std::vector<uint64_t> starts;
   uint64_t pos = 0;
   for (const ChunkInfo& c : entry.chunks) {
-    if (auto ok = s_->decompress(c, entry.dictionary, out.data() + pos); !ok) {
+    starts.push_back(pos);
+    pos += c.original_size;
+  }
+  auto decompress = [&](size_t i) -> Result<void> {
+    auto ok = s_->decompress(entry.chunks[i], entry.dictionary,
+                             out.data() + starts[i]);
+    if (!ok) {
       return tl::unexpected(
           std::move(ok.error()).in_file(s_->path).with_key(entry.key));
     }
-    pos += c.original_size;
+    return {};
+  };
+  size_t workers =
+      std::min<size_t>(std::max(s_->options.threads, 1), entry.chunks.size());
+  if (workers <= 1) {
+    for (size_t i = 0; i < entry.chunks.size(); ++i) {
+      if (auto ok = decompress(i); !ok) return tl::unexpected(ok.error());
+    }
+  } else {
+    // Chunks are independent frames: each thread takes every n-th one.
+    std::mutex mutex;
+    std::optional<Error> first_error;
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < workers; ++w) {
+      threads.emplace_back([&, w] {
+        for (size_t i = w; i < entry.chunks.size(); i += workers) {
+          if (auto ok = decompress(i); !ok) {
+            std::lock_guard<std::mutex> lock(mutex);
+            if (!first_error) first_error = ok.error();
+            return;
+          }
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    if (first_error) return tl::unexpected(*first_error);
   }
   if (s_->options.verify_sha256_on_read && sha256(out) != entry.sha256) {
     Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
@@ -666,6 +699,32 @@ Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
   if (auto ok = s_->decompress(c, entry.dictionary, out.data()); !ok) {
     return tl::unexpected(
         std::move(ok.error()).in_file(s_->path).with_key(entry.key));
+  }
+  return out;
+}
+
+Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
+                                       uint64_t length) const {
+  if (offset > entry.original_size || length > entry.original_size - offset) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "range [" + std::to_string(offset) + ", +" +
+                          std::to_string(length) + ") is outside the " +
+                          std::to_string(entry.original_size) + "-byte entry",
+                      ErrorLocation{.file = s_->path, .key = entry.key});
+  }
+  Bytes out;
+  out.reserve(length);
+  uint64_t chunk_start = 0;
+  for (size_t i = 0; i < entry.chunks.size() && out.size() < length; ++i) {
+    uint64_t chunk_end = chunk_start + entry.chunks[i].original_size;
+    if (chunk_end > offset) {
+      auto part = read_chunk(entry, i);
+      if (!part) return tl::unexpected(part.error());
+      uint64_t from = offset + out.size() - chunk_start;
+      uint64_t n = std::min<uint64_t>(part->size() - from, length - out.size());
+      out.insert(out.end(), part->begin() + from, part->begin() + from + n);
+    }
+    chunk_start = chunk_end;
   }
   return out;
 }

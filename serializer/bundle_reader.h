@@ -49,6 +49,9 @@ struct ReaderOptions {
   // interrupted), open the newest earlier version of the bundle instead.
   // ignored_tail() then reports how many bytes were skipped.
   bool recover_interrupted_append = true;
+  // Threads that decompress the chunks of one multi-chunk entry in read();
+  // 1 decompresses on the caller's thread.
+  int threads = 1;
 };
 
 struct ChunkInfo {
@@ -99,6 +102,7 @@ struct VerifyReport {
   size_t trusted_signatures = 0;
 };
 
+// Const member functions are safe to call from several threads at once.
 class BundleReader {
  public:
   // Maps `path` and reads header, footer and index.
@@ -148,6 +152,10 @@ class BundleReader {
                                    std::string_view key) const;
   // One chunk of an entry, for partial or parallel reads.
   Result<Bytes> read_chunk(const EntryInfo& entry, size_t chunk) const;
+  // Content bytes [offset, offset + length) of an entry, decompressing only
+  // the chunks that hold them. kInvalidArgument if the range is outside.
+  Result<Bytes> read_range(const EntryInfo& entry, uint64_t offset,
+                           uint64_t length) const;
 
   // Decompresses one entry and checks both digests.
   Result<void> verify_entry(size_t position) const;

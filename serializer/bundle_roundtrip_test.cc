@@ -174,6 +174,60 @@ TEST(BundleWriter, SplitsLargeEntriesIntoIndependentChunks) {
   EXPECT_TRUE(reader->verify_all());
 }
 
+TEST(BundleReader, ReadsRangesDecompressingOnlyTheChunksThatHoldThem) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  Bytes big = generated(5 * 4096 + 100, 3);
+  WriterOptions options;
+  options.chunk_size = 4096;
+  ASSERT_TRUE(write_items(path, {{"inductor", "big", big}}, options));
+  Bytes bytes = read_all(path);
+  auto reader = BundleReader::from_bytes(bytes);
+  ASSERT_TRUE(reader);
+  auto e = reader->entry(0);
+  ASSERT_TRUE(e);
+  for (auto [from, n] :
+       std::vector<std::pair<uint64_t, uint64_t>>{{0, 10},
+                                                  {4090, 12},
+                                                  {4096, 4096},
+                                                  {100, 3 * 4096},
+                                                  {0, big.size()},
+                                                  {big.size(), 0},
+                                                  {big.size() - 1, 1}}) {
+    auto part = reader->read_range(*e, from, n);
+    ASSERT_TRUE(part) << from << "+" << n << ": " << part.error().to_string();
+    EXPECT_EQ(*part, Bytes(big.begin() + from, big.begin() + from + n));
+  }
+  auto outside = reader->read_range(*e, big.size() - 5, 6);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code(), ErrorCode::kInvalidArgument);
+  // Damage in the last chunk does not stop reads of the first.
+  Bytes damaged = bytes;
+  damaged[e->chunks.back().offset] ^= std::byte{1};
+  auto hurt = BundleReader::from_bytes(damaged);
+  ASSERT_TRUE(hurt);
+  EXPECT_TRUE(hurt->read_range(*e, 0, 4096));
+  auto tail = hurt->read_range(*e, big.size() - 1, 1);
+  ASSERT_FALSE(tail);
+  EXPECT_EQ(tail.error().reason(), ErrorReason::kChecksumMismatch);
+}
+
+TEST(BundleReader, DecompressesChunksOnSeveralThreads) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  Bytes big = generated(40 * 4096 + 7, 8);
+  WriterOptions options;
+  options.chunk_size = 4096;
+  ASSERT_TRUE(write_items(path, {{"inductor", "big", big}}, options));
+  ReaderOptions threaded;
+  threaded.threads = 4;
+  auto reader = BundleReader::open(path, threaded);
+  ASSERT_TRUE(reader);
+  auto got = reader->read(0);
+  ASSERT_TRUE(got) << got.error().to_string();
+  EXPECT_EQ(*got, big);
+}
+
 TEST(BundleWriter, StoresIncompressibleEntriesRaw) {
   TempDir dir;
   std::string path = dir.file("b.cpk");
