@@ -72,7 +72,7 @@ struct BundleReader::State {
   Footer footer;
   uint64_t footer_offset = 0;
   uint64_t ignored_tail = 0;
-  std::vector<capnp::word> aligned;  // Only when the index is misaligned.
+  kj::Array<capnp::word> aligned;  // Only when the index is misaligned.
   kj::ArrayPtr<const capnp::word> words;
   uint64_t chunk_size = 0;
   size_t entry_count = 0;
@@ -214,10 +214,10 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
         reinterpret_cast<const capnp::word*>(index.data()),
         index.size() / sizeof(capnp::word));
   } else {
-    s->aligned.resize(index.size() / sizeof(capnp::word));
-    std::memcpy(s->aligned.data(), index.data(), index.size());
+    s->aligned = kj::heapArray<capnp::word>(index.size() / sizeof(capnp::word));
+    std::memcpy(s->aligned.begin(), index.data(), index.size());
     s->words =
-        kj::ArrayPtr<const capnp::word>(s->aligned.data(), s->aligned.size());
+        kj::ArrayPtr<const capnp::word>(s->aligned.begin(), s->aligned.size());
   }
 
   uint64_t index_at = s->footer.index_offset;
