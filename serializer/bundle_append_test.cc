@@ -128,6 +128,34 @@ TEST(BundleAppend, AppendAfterAnInterruptedAppendDiscardsItsLeftovers) {
   EXPECT_TRUE(reader->verify_all());
 }
 
+TEST(BundleAppend, RefusesToWriteOverADamagedNewestVersion) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 3);
+  append_entries(path, 3, 2);
+  Bytes full = read_all(path);
+  // A complete newest version whose footer rotted: readers fall back to the
+  // older version, but append and sign must not silently drop it.
+  Bytes damaged = full;
+  damaged[damaged.size() - 30] ^= std::byte{1};
+  write_all(path, damaged);
+  auto writer = BundleWriter::append(path);
+  ASSERT_FALSE(writer);
+  EXPECT_EQ(writer.error().reason(), ErrorReason::kBadFooter);
+  auto key = SigningKey::generate();
+  ASSERT_TRUE(key);
+  auto signed_ = sign_bundle(path, *key);
+  ASSERT_FALSE(signed_);
+  EXPECT_EQ(signed_.error().reason(), ErrorReason::kBadFooter);
+  EXPECT_EQ(read_all(path), damaged);
+  WriterOptions discard;
+  discard.discard_damaged_tail = true;
+  append_entries(path, 3, 1, discard);
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  expect_entries(*reader, 0, 4);
+}
+
 TEST(BundleAppend, ProcessKilledMidAppendLeavesTheOldBundleReadable) {
   TempDir dir;
   std::string path = dir.file("b.cpk");

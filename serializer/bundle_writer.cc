@@ -260,6 +260,29 @@ Result<void> fsync_dir_of(const std::string& path) {
   return {};
 }
 
+// Bytes after the last valid footer are what an interrupted append or sign
+// left, and are dropped before writing, unless the file still ends in a
+// footer's magic: then a complete newer version was written and later
+// damaged, and dropping it would lose stored entries.
+Result<void> check_tail(const BundleReader& reader, const std::string& path,
+                        bool discard_damaged) {
+  if (reader.ignored_tail() == 0 || discard_damaged) return {};
+  auto file = MappedFile::open(path);
+  if (!file) return tl::unexpected(file.error());
+  ByteSpan data = file->bytes();
+  if (data.size() >= kFooterMagic.size() &&
+      std::memcmp(data.data() + data.size() - kFooterMagic.size(),
+                  kFooterMagic.data(), kFooterMagic.size()) == 0) {
+    return make_error(
+        ErrorCode::kDataLoss, ErrorReason::kBadFooter,
+        "the newest version's footer is damaged; refusing to "
+        "write over it (discard_damaged_tail to drop it and "
+        "keep the previous version)",
+        ErrorLocation{.file = path, .offset = data.size() - kFooterSize});
+  }
+  return {};
+}
+
 }  // namespace
 
 struct BundleWriter::Impl {
@@ -649,6 +672,10 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
     // is truncated (the mapping must not outlive that).
     auto reader = BundleReader::open(path);
     if (!reader) return tl::unexpected(reader.error());
+    if (auto ok = check_tail(*reader, path, impl->options.discard_damaged_tail);
+        !ok) {
+      return tl::unexpected(ok.error());
+    }
     auto old = reader->entries();
     if (!old) return tl::unexpected(old.error());
     auto groups = reader->groups();
@@ -754,7 +781,7 @@ Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
 }
 
 Result<void> sign_bundle(const std::string& path, const SigningKey& key,
-                         bool fsync) {
+                         bool fsync, bool discard_damaged_tail) {
   Footer footer;
   uint64_t end = 0;
   Bytes signatures;
@@ -762,6 +789,9 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
   {
     auto reader = BundleReader::open(path);
     if (!reader) return tl::unexpected(reader.error());
+    if (auto ok = check_tail(*reader, path, discard_damaged_tail); !ok) {
+      return tl::unexpected(ok.error());
+    }
     auto mapped = MappedFile::open(path);
     if (!mapped) return tl::unexpected(mapped.error());
     ByteSpan data = mapped->bytes();

@@ -37,6 +37,10 @@ struct WriterOptions {
   // Keys that sign the index when the bundle is finished. Not owned.
   std::vector<const SigningKey*> signing_keys;
   bool fsync = false;  // fsync the file (and directory) before finishing.
+  // append(): bytes after the last valid footer left by an interrupted
+  // append are always dropped. If instead the file ends in a complete but
+  // damaged footer, append refuses (kBadFooter) unless this is set.
+  bool discard_damaged_tail = false;
 };
 
 struct WriteStats {
@@ -99,9 +103,10 @@ Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
 
 // Adds a signature by `key` to an existing bundle without rewriting it: a
 // new signature block (the old signatures plus this one) and a new footer
-// are appended, so an interrupted sign leaves the bundle as it was.
+// are appended, so an interrupted sign leaves the bundle as it was. A
+// damaged newest footer is handled as in WriterOptions::discard_damaged_tail.
 Result<void> sign_bundle(const std::string& path, const SigningKey& key,
-                         bool fsync = false);
+                         bool fsync = false, bool discard_damaged_tail = false);
 
 }  // namespace cachepack::bundle
 

@@ -478,6 +478,7 @@ void add_append_command(CLI::App& app, int& exit_code) {
     std::string path;
     std::vector<std::string> sources;
     PackFlags pack;
+    bool discard = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -487,6 +488,9 @@ void add_append_command(CLI::App& app, int& exit_code) {
   cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
   cmd->add_option("SOURCE", args->sources, "Blobs or bundles")->required();
   add_pack_flags(cmd, args->pack);
+  cmd->add_flag("--discard-damaged-tail", args->discard,
+                "If the newest version's footer is damaged, drop that version "
+                "and append to the previous one");
   cmd->callback([args, &exit_code] {
     if (args->pack.dict) {
       exit_code =
@@ -501,6 +505,7 @@ void add_append_command(CLI::App& app, int& exit_code) {
       exit_code = report(options.error());
       return;
     }
+    options->discard_damaged_tail = args->discard;
     auto writer = BundleWriter::append(args->path, *options);
     if (!writer) {
       exit_code = report(writer.error());
