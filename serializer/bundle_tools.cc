@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "artifacts/type_registry.h"
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_signing.h"
 
@@ -33,8 +34,8 @@ Result<std::vector<ListedArtifact>> list_bundle(const std::string& path) {
 }
 
 Result<std::string> verify_bundle(
-    const std::string& path,
-    const std::vector<std::string>& trusted_key_files) {
+    const std::string& path, const std::vector<std::string>& trusted_key_files,
+    bool canonical_keys) {
   ReaderOptions options;
   for (const std::string& file : trusted_key_files) {
     auto key = load_public_key(file);
@@ -45,6 +46,20 @@ Result<std::string> verify_bundle(
   if (!reader) return tl::unexpected(reader.error());
   auto report = reader->verify_all();
   if (!report) return tl::unexpected(report.error());
+  if (canonical_keys) {
+    auto entries = reader->entries();
+    if (!entries) return tl::unexpected(entries.error());
+    for (const EntryInfo& e : *entries) {
+      auto content = reader->read(e);
+      if (!content) return tl::unexpected(content.error());
+      auto ok = TypeRegistry::global().check(e.type, e.key, *content,
+                                             CheckLevel::kCanonical);
+      if (!ok) {
+        return tl::unexpected(
+            std::move(ok.error()).in_file(path).at_offset(e.offset));
+      }
+    }
+  }
   std::string line = std::to_string(report->entries) + " entries, " +
                      std::to_string(report->original_bytes) + " bytes, ";
   if (report->valid_signatures == 0) {

@@ -29,11 +29,14 @@ Result<std::vector<ListedArtifact>> list_bundle(const std::string& path);
 // Full verification (BundleReader::verify_all). With trusted key files
 // (PEM public keys, or private keys whose public half is used) the bundle
 // must also carry a valid signature by one of them: kPermissionDenied /
-// kSignature otherwise. Returns a one-line summary such as
+// kSignature otherwise. With `canonical_keys`, every artifact must also pass
+// its type's canonical key rules (TypeRegistry::global(), kCanonical).
+// Returns a one-line summary such as
 // "20 entries, 5761 bytes, 1 valid signature (trusted)".
 Result<std::string> verify_bundle(
     const std::string& path,
-    const std::vector<std::string>& trusted_key_files = {});
+    const std::vector<std::string>& trusted_key_files = {},
+    bool canonical_keys = false);
 
 }  // namespace cachepack::bundle
 

@@ -28,6 +28,7 @@ expect_exit 0 convert "$tmp/a.cpk" "$tmp/back2" --to pytorch
 cmp -s "$tmp/s.bin" "$tmp/back2" || fail "--to pytorch"
 expect_exit 0 convert "$tmp/s.bin" "$tmp/c.bundle" --to cachepack --level 19 --dict
 expect_exit 0 verify "$tmp/c.bundle"
+expect_exit 0 verify --canonical-keys "$tmp/c.bundle"
 grep -q "^ok: .*cachepack" "$tmp/out" || fail "verify of a bundle: $(cat "$tmp/out")"
 
 # ls and inspect.
@@ -130,6 +131,7 @@ if [ -n "$V" ] && [ -d "$V" ]; then
   expect_exit 0 convert "$V/quirk_noncanonical_base64_key.bin" "$tmp/q.cpk" --lenient-base64
   expect_exit 1 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk"
   expect_exit 0 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk" --any-type
+  expect_exit 1 verify --canonical-keys "$tmp/u.cpk"
   expect_exit 0 convert "$tmp/u.cpk" "$tmp/u.bin"
   cmp -s "$V/corrupt_unknown_type.bin" "$tmp/u.bin" || fail "unknown-type blob does not round-trip"
   for bad in corrupt_crc_byte_flipped corrupt_truncated corrupt_length_overrun_valid_crc corrupt_too_short; do

@@ -148,7 +148,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   add_read_flags(cmd, args->read);
   cmd->callback([args, &exit_code] {
     if (bundle::is_bundle_file(args->path)) {
-      auto summary = bundle::verify_bundle(args->path, args->trusted_keys);
+      auto summary = bundle::verify_bundle(args->path, args->trusted_keys,
+                                           args->canonical_keys);
       if (!summary) {
         exit_code = report(summary.error());
         return;
