@@ -298,7 +298,6 @@ struct BundleWriter::Impl {
   std::vector<std::string> types;
   std::map<std::string, uint32_t, std::less<>> type_ids;
   std::vector<EntryRecord> entries;
-  size_t first_new_entry = 0;
   struct GroupRecord {
     uint32_t type_id;
     uint64_t count;
@@ -702,7 +701,6 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
       }
       impl->entries.push_back(std::move(r));
     }
-    impl->first_new_entry = impl->entries.size();
     impl->grouped = !groups->empty() || old->empty();
     for (const GroupInfo& g : *groups) {
       impl->groups.push_back({impl->type_ids.at(g.type), g.count});
