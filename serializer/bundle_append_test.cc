@@ -187,6 +187,40 @@ TEST(BundleAppend, ProcessKilledMidAppendLeavesTheOldBundleReadable) {
   EXPECT_EQ(reader->ignored_tail(), after.size() - old.size());
 }
 
+TEST(BundleAppend, ConcurrentAppendsAndSignsAreRefused) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 2);
+  auto first = BundleWriter::append(path);
+  ASSERT_TRUE(first);
+  auto second = BundleWriter::append(path);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code(), ErrorCode::kUnavailable);
+  auto key = SigningKey::generate();
+  ASSERT_TRUE(key);
+  auto sign = sign_bundle(path, *key);
+  ASSERT_FALSE(sign);
+  EXPECT_EQ(sign.error().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(first->add("inductor", "k2", generated(100 + 2 * 37, 2)));
+  ASSERT_TRUE(first->finish());
+  // The lock goes with the finished writer.
+  ASSERT_TRUE(sign_bundle(path, *key));
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  expect_entries(*reader, 0, 3);
+}
+
+TEST(BundleAppend, FailedAppendLeavesTheFileAlone) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 2);
+  Bytes old = read_all(path);
+  WriterOptions bad;
+  bad.level = 99;  // Rejected after the old index has been read.
+  EXPECT_FALSE(BundleWriter::append(path, bad));
+  EXPECT_EQ(read_all(path), old);
+}
+
 TEST(BundleAppend, AbandonedAppendRestoresTheFile) {
   TempDir dir;
   std::string path = dir.file("b.cpk");

@@ -3,6 +3,7 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zdict.h>
@@ -18,6 +19,7 @@
 #include <future>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "serializer/bundle.capnp.h"
 #include "serializer/bundle_reader.h"
@@ -259,6 +261,35 @@ Result<void> fsync_dir_of(const std::string& path) {
   if (rc != 0) return io_error("fsync", dir, e);
   return {};
 }
+
+// Opens an existing bundle for writing and takes an exclusive lock on it,
+// so two appends or signs cannot interleave their bytes. Readers take no
+// lock: they only ever use complete versions. Returns the descriptor.
+Result<int> open_locked(const std::string& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("open", path, errno);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd);
+    if (e == EWOULDBLOCK) {
+      return make_error(ErrorCode::kUnavailable,
+                        "another process is appending to or signing this "
+                        "bundle",
+                        ErrorLocation{.file = path});
+    }
+    return io_error("lock", path, e);
+  }
+  return fd;
+}
+
+// Closes a descriptor unless released.
+struct FdCloser {
+  int fd;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+  int release() { return std::exchange(fd, -1); }
+};
 
 // Bytes after the last valid footer are what an interrupted append or sign
 // left, and are dropped before writing, unless the file still ends in a
@@ -666,6 +697,9 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
+  auto locked = open_locked(path);
+  if (!locked) return tl::unexpected(locked.error());
+  FdCloser fd{*locked};
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
@@ -724,14 +758,13 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   if (auto ok = impl->setup_compression(); !ok) {
     return tl::unexpected(ok.error());
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("open", path, errno);
-  impl->out = OutputFile(fd, path, impl->append_start);
   // Drops what an interrupted append left after the last valid footer.
-  if (::ftruncate(fd, static_cast<off_t>(impl->append_start)) != 0 ||
-      ::lseek(fd, static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
+  if (::ftruncate(fd.fd, static_cast<off_t>(impl->append_start)) != 0 ||
+      ::lseek(fd.fd, static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
     return io_error("truncate", path, errno);
   }
+  // Only now may the writer's clean-up truncate the file back.
+  impl->out = OutputFile(fd.release(), path, impl->append_start);
   return BundleWriter(std::move(impl));
 }
 
@@ -780,6 +813,9 @@ Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
 
 Result<void> sign_bundle(const std::string& path, const SigningKey& key,
                          bool fsync, bool discard_damaged_tail) {
+  auto locked = open_locked(path);
+  if (!locked) return tl::unexpected(locked.error());
+  FdCloser fd{*locked};
   Footer footer;
   uint64_t end = 0;
   Bytes signatures;
@@ -817,18 +853,13 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
       footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
   auto encoded = encode_footer(footer);
   append_bytes(signatures, encoded);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("open", path, errno);
-  auto done = [&]() -> Result<void> {
-    if (::ftruncate(fd, static_cast<off_t>(end)) != 0) {
-      return io_error("truncate", path, errno);
-    }
-    if (auto ok = pwrite_all(fd, signatures, end, path); !ok) return ok;
-    if (fsync && ::fsync(fd) != 0) return io_error("fsync", path, errno);
-    return {};
-  }();
-  ::close(fd);
-  return done;
+  if (::ftruncate(fd.fd, static_cast<off_t>(end)) != 0) {
+    return io_error("truncate", path, errno);
+  }
+  if (auto ok = pwrite_all(fd.fd, signatures, end, path); !ok) return ok;
+  if (fsync && ::fsync(fd.fd) != 0) return io_error("fsync", path, errno);
+  if (::close(fd.release()) != 0) return io_error("close", path, errno);
+  return {};
 }
 
 }  // namespace cachepack::bundle
