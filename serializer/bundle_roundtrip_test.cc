@@ -1,6 +1,9 @@
 // Writing and reading bundles: what goes in comes out, in order, by key,
 // chunked, compressed or raw, identically on every run and thread count.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <thread>
 
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_test_util.h"
@@ -128,6 +131,41 @@ TEST(BundleWriter, IdenticalInputsGiveIdenticalBytes) {
   Bytes a = read_all(dir.file("a.cpk"));
   EXPECT_EQ(a, read_all(dir.file("b.cpk")));
   EXPECT_EQ(a, read_all(dir.file("c.cpk")));
+}
+
+TEST(BundleWriter, StreamsToAPipeWithoutSeeking) {
+  TempDir dir;
+  auto items = sample_items();
+  items.push_back({"precompile", "big", generated(3 << 20, 7)});
+  ASSERT_TRUE(write_items(dir.file("file.cpk"), items));
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  Bytes received;
+  std::thread drain([&] {
+    std::byte buf[65536];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) {
+      received.insert(received.end(), buf, buf + n);
+    }
+  });
+  // The pipe is closed and the reader joined whatever happens.
+  auto written = [&]() -> Result<WriteStats> {
+    WriterOptions options;
+    options.threads = 2;
+    auto writer = BundleWriter::to_stream(fds[1], options);
+    if (!writer) return tl::unexpected(writer.error());
+    for (const Item& it : items) {
+      if (auto ok = writer->add(it.type, it.key, it.content); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    return writer->finish();
+  }();
+  ::close(fds[1]);
+  drain.join();
+  ::close(fds[0]);
+  ASSERT_TRUE(written) << written.error().to_string();
+  EXPECT_EQ(received, read_all(dir.file("file.cpk")));
 }
 
 TEST(BundleWriter, RecordsCreationTimeOnlyWhenAsked) {

@@ -49,8 +49,8 @@ tl::unexpected<Error> invalid(std::string message) {
 class OutputFile {
  public:
   OutputFile() = default;
-  OutputFile(int fd, std::string path, uint64_t pos)
-      : fd_(fd), path_(std::move(path)), pos_(pos) {
+  OutputFile(int fd, std::string path, uint64_t pos, bool owned = true)
+      : fd_(fd), path_(std::move(path)), pos_(pos), owned_(owned) {
     buffer_.reserve(kBufferSize);
   }
   OutputFile(OutputFile&& o) noexcept { *this = std::move(o); }
@@ -59,10 +59,11 @@ class OutputFile {
     std::swap(path_, o.path_);
     std::swap(pos_, o.pos_);
     std::swap(buffer_, o.buffer_);
+    std::swap(owned_, o.owned_);
     return *this;
   }
   ~OutputFile() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && owned_) ::close(fd_);
   }
 
   int fd() const { return fd_; }
@@ -86,10 +87,10 @@ class OutputFile {
     return ok;
   }
 
+  // Closes an owned descriptor; a borrowed one is left to its owner.
   Result<void> close() {
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return io_error("close", path_, errno);
+    int fd = std::exchange(fd_, -1);
+    if (owned_ && ::close(fd) != 0) return io_error("close", path_, errno);
     return {};
   }
 
@@ -112,6 +113,7 @@ class OutputFile {
   std::string path_;
   uint64_t pos_ = 0;
   Bytes buffer_;
+  bool owned_ = true;
 };
 
 // One compressed (or raw) chunk, ready to be written.
@@ -319,7 +321,8 @@ Result<void> check_tail(const BundleReader& reader, const std::string& path,
 struct BundleWriter::Impl {
   WriterOptions options;
   std::string path;
-  std::string temp_path;  // Empty when appending.
+  std::string temp_path;   // Empty when appending or streaming.
+  bool streaming = false;  // Writing to a caller's descriptor.
   OutputFile out;
   uint64_t append_start = 0;  // Old bundle's end, when appending.
   uint64_t previous_footer = 0;
@@ -353,7 +356,7 @@ struct BundleWriter::Impl {
 
   ~Impl() {
     pool.reset();  // Joins the threads before the data they use goes away.
-    if (finished) return;
+    if (finished || streaming) return;
     if (!temp_path.empty()) {
       ::unlink(temp_path.c_str());
     } else if (out.fd() >= 0) {
@@ -648,7 +651,7 @@ struct BundleWriter::Impl {
     auto encoded = encode_footer(footer);
     if (auto ok = out.write(encoded); !ok) return tl::unexpected(ok.error());
     if (auto ok = out.flush(); !ok) return tl::unexpected(ok.error());
-    if (options.fsync && ::fsync(out.fd()) != 0) {
+    if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
       return io_error("fsync", path, errno);
     }
     stats.file_size = out.pos();
@@ -659,7 +662,7 @@ struct BundleWriter::Impl {
       }
     }
     finished = true;
-    if (options.fsync) {
+    if (options.fsync && !streaming) {
       if (auto ok = fsync_dir_of(path); !ok) return tl::unexpected(ok.error());
     }
     stats.entries = entries.size();
@@ -687,6 +690,21 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   ::fchmod(fd, 0644);
   impl->temp_path = temp;
   impl->out = OutputFile(fd, temp, 0);
+  auto header = encode_header(Header{});
+  if (auto ok = impl->out.write(header); !ok) return tl::unexpected(ok.error());
+  return BundleWriter(std::move(impl));
+}
+
+Result<BundleWriter> BundleWriter::to_stream(int fd, WriterOptions options,
+                                             std::string name) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  impl->path = std::move(name);
+  impl->streaming = true;
+  if (auto ok = impl->setup_compression(); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  impl->out = OutputFile(fd, impl->path, 0, /*owned=*/false);
   auto header = encode_header(Header{});
   if (auto ok = impl->out.write(header); !ok) return tl::unexpected(ok.error());
   return BundleWriter(std::move(impl));

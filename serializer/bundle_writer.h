@@ -58,6 +58,12 @@ class BundleWriter {
   // `path` is replaced only by a complete bundle.
   static Result<BundleWriter> create(const std::string& path,
                                      WriterOptions options = {});
+  // Writes a new bundle to `fd` (a pipe, a socket, stdout): the format never
+  // seeks back, so bytes go out as entries arrive. The descriptor is not
+  // closed; an unfinished bundle is simply incomplete. `name` is used in
+  // errors.
+  static Result<BundleWriter> to_stream(int fd, WriterOptions options = {},
+                                        std::string name = "<stream>");
   // Adds entries to an existing bundle. The new data, then the new index and
   // footer, are written after the old footer, which is never modified: a
   // crash at any point leaves the previous bundle readable (readers find the

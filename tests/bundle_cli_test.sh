@@ -26,6 +26,11 @@ expect_exit 0 convert "$tmp/a.cpk" "$tmp/back.bin"
 cmp -s "$tmp/s.bin" "$tmp/back.bin" || fail "blob -> bundle -> blob changed bytes"
 expect_exit 0 convert "$tmp/a.cpk" "$tmp/back2" --to pytorch
 cmp -s "$tmp/s.bin" "$tmp/back2" || fail "--to pytorch"
+# To stdout: a bundle never seeks, so it can go straight into a pipe.
+run convert "$tmp/s.bin" - --to cachepack 2>/dev/null | cat >"$tmp/piped.cpk"
+cmp -s "$tmp/a.cpk" "$tmp/piped.cpk" || fail "convert to stdout differs from convert to a file"
+run convert "$tmp/a.cpk" - --to pytorch 2>/dev/null >"$tmp/piped.bin"
+cmp -s "$tmp/s.bin" "$tmp/piped.bin" || fail "convert --to pytorch to stdout"
 expect_exit 0 convert "$tmp/s.bin" "$tmp/c.bundle" --to cachepack --level 19 --dict
 expect_exit 0 verify "$tmp/c.bundle"
 expect_exit 0 verify --canonical-keys "$tmp/c.bundle"

@@ -175,7 +175,14 @@ Result<std::string> convert(const std::string& in, const std::string& out,
       ByteSpan bytes = writer.bytes();
       blob.assign(bytes.begin(), bytes.end());
     }
-    if (auto ok = write_file_atomic(out, blob); !ok) {
+    if (out == "-") {
+      std::cout.write(reinterpret_cast<const char*>(blob.data()),
+                      static_cast<std::streamsize>(blob.size()));
+      std::cout.flush();
+      if (!std::cout) {
+        return make_error(ErrorCode::kIoError, "writing to stdout failed");
+      }
+    } else if (auto ok = write_file_atomic(out, blob); !ok) {
       return tl::unexpected(ok.error());
     }
     return "wrote " + out + ": pytorch-megacache, " +
@@ -189,7 +196,9 @@ Result<std::string> convert(const std::string& in, const std::string& out,
     if (!dicts) return tl::unexpected(dicts.error());
     options->dictionaries = std::move(*dicts);
   }
-  auto writer = BundleWriter::create(out, *options);
+  auto writer = out == "-"
+                    ? BundleWriter::to_stream(STDOUT_FILENO, *options, "stdout")
+                    : BundleWriter::create(out, *options);
   if (!writer) return tl::unexpected(writer.error());
   auto added = bundle::add_file(*writer, in, flags.blob_options());
   if (!added) return tl::unexpected(added.error());
@@ -328,10 +337,10 @@ void add_convert_command(CLI::App& app, int& exit_code) {
       "Convert between a PyTorch Mega-Cache blob and a cachepack bundle "
       "(input format detected from its bytes)");
   cmd->add_option("IN", args->in, "Blob or bundle")->required();
-  cmd->add_option("OUT", args->out, "Output file")->required();
+  cmd->add_option("OUT", args->out, "Output file, or - for stdout")->required();
   cmd->add_option("--to", args->to,
                   "Output format; default: cachepack if OUT ends in .cpk, "
-                  "else pytorch")
+                  "else pytorch (OUT - needs --to)")
       ->check(CLI::IsMember({"cachepack", "pytorch"}));
   add_pack_flags(cmd, args->pack);
   cmd->callback([args, &exit_code] {
@@ -340,7 +349,8 @@ void add_convert_command(CLI::App& app, int& exit_code) {
       exit_code = report(done.error());
       return;
     }
-    std::cout << *done << "\n";
+    // With OUT "-" the data went to stdout; the summary goes to stderr.
+    (args->out == "-" ? std::cerr : std::cout) << *done << "\n";
     exit_code = kExitOk;
   });
 }
