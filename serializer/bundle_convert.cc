@@ -147,28 +147,11 @@ Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
 
 std::map<std::string, Bytes> train_dictionaries(
     std::span<const ArtifactView> artifacts, size_t capacity) {
-  // Dictionaries pay off for many small entries; large ones carry their own
-  // context. Samples are capped so training time stays bounded.
-  constexpr size_t kMaxSample = 128 * 1024;
-  constexpr size_t kMaxSampleBytes = 16 << 20;
-  std::map<std::string, std::vector<ByteSpan>> by_type;
-  std::map<std::string, size_t> bytes_by_type;
-  for (const ArtifactView& a : artifacts) {
-    if (a.content.empty() || a.content.size() > kMaxSample) continue;
-    size_t& total = bytes_by_type[a.type];
-    if (total + a.content.size() > kMaxSampleBytes) continue;
-    total += a.content.size();
-    by_type[a.type].push_back(a.content);
-  }
-  std::map<std::string, Bytes> out;
-  for (auto& [type, samples] : by_type) {
-    // zstd needs noticeably more sample bytes than the dictionary holds.
-    size_t cap = std::min(capacity, bytes_by_type[type] / 8);
-    if (cap < 1024) continue;
-    auto dict = train_dictionary(samples, cap);
-    if (dict) out.emplace(type, std::move(*dict));
-  }
-  return out;
+  std::vector<std::pair<std::string_view, ByteSpan>> samples;
+  samples.reserve(artifacts.size());
+  for (const ArtifactView& a : artifacts)
+    samples.emplace_back(a.type, a.content);
+  return train_dictionaries(samples, capacity);
 }
 
 }  // namespace cachepack::bundle

@@ -38,9 +38,10 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path,
 // not UTF-8, which a blob cannot carry.
 Result<Bytes> bundle_to_megacache(const BundleReader& reader);
 
-// One dictionary per type that has enough small artifacts to train on.
+// One dictionary per type that has enough artifacts to train on (all of
+// them are used as samples, not only the first ones).
 std::map<std::string, Bytes> train_dictionaries(
-    std::span<const ArtifactView> artifacts, size_t capacity = 64 * 1024);
+    std::span<const ArtifactView> artifacts, size_t capacity = 110 * 1024);
 
 }  // namespace cachepack::bundle
 

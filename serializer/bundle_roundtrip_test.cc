@@ -391,6 +391,52 @@ TEST(BundleWriter, DictionariesAreStoredAndUsed) {
   EXPECT_TRUE(reader->verify_all());
 }
 
+TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
+  TempDir dir;
+  std::vector<Item> items;
+  for (int i = 0; i < 300; ++i) {
+    std::string json = "{\"XBLOCK\": " + std::to_string(i % 7 * 32) +
+                       ", \"num_warps\": " + std::to_string(i % 4 + 1) +
+                       ", \"num_stages\": 2, \"configs_hash\": \"" +
+                       std::to_string(i * 7919) + "\"}";
+    items.push_back({"autotune", "a" + std::to_string(i), text_bytes(json)});
+    if (i % 50 == 0) {
+      items.push_back(
+          {"inductor", "f" + std::to_string(i), generated(5000, i)});
+    }
+  }
+  WriterOptions plain;
+  WriterOptions trained;
+  trained.train_dictionaries_bytes = 32 << 10;  // Trains part-way through.
+  WriterOptions trained_threads = trained;
+  trained_threads.threads = 3;
+  ASSERT_TRUE(write_items(dir.file("plain.cpk"), items, plain));
+  ASSERT_TRUE(write_items(dir.file("dict.cpk"), items, trained));
+  ASSERT_TRUE(write_items(dir.file("dict3.cpk"), items, trained_threads));
+  EXPECT_EQ(read_all(dir.file("dict.cpk")), read_all(dir.file("dict3.cpk")));
+  auto reader = BundleReader::open(dir.file("dict.cpk"));
+  ASSERT_TRUE(reader);
+  auto dicts = reader->dictionaries();
+  ASSERT_TRUE(dicts);
+  ASSERT_EQ(dicts->size(), 1u);
+  EXPECT_EQ((*dicts)[0].first, "autotune");
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto got = reader->read(i);
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(*got, items[i].content);
+  }
+  EXPECT_TRUE(reader->verify_all());
+  // The entries' bytes shrink (the dictionary itself is stored once).
+  auto plain_reader = BundleReader::open(dir.file("plain.cpk"));
+  ASSERT_TRUE(plain_reader);
+  uint64_t stored_plain = 0, stored_dict = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    stored_plain += plain_reader->entry(i)->stored_size;
+    stored_dict += reader->entry(i)->stored_size;
+  }
+  EXPECT_LT(stored_dict, stored_plain * 3 / 4);
+}
+
 TEST(BundleReader, OpensFromUnalignedMemory) {
   TempDir dir;
   std::string path = dir.file("b.cpk");

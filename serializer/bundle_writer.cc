@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -348,6 +349,13 @@ struct BundleWriter::Impl {
   std::map<std::string, uint32_t, std::less<>> dictionary_of_type;
   std::vector<CDictPtr> cdicts;  // By dictionary number - 1.
 
+  // Dictionary training (options.train_dictionaries_bytes): the first
+  // entries wait here, as (entry index, content), until there is enough to
+  // train on.
+  bool training = false;
+  std::vector<std::pair<size_t, Bytes>> buffered;
+  uint64_t buffered_bytes = 0;
+
   CCtxPtr cctx;
   std::unique_ptr<CompressionPool> pool;
   std::deque<Pending> inflight;
@@ -390,6 +398,7 @@ struct BundleWriter::Impl {
       if (!cd) return invalid("dictionary for type " + type + " is unusable");
       cdicts.push_back(std::move(cd));
     }
+    training = options.train_dictionaries_bytes > 0 && options.level > 0;
     cctx.reset(ZSTD_createCCtx());
     if (options.threads > 1) {
       pool = std::make_unique<CompressionPool>(options.threads);
@@ -480,7 +489,50 @@ struct BundleWriter::Impl {
     e.type_id = tid;
     e.key = std::string(key);
     e.original_size = content.size();
-    auto dict = dictionary_of_type.find(type);
+    size_t index = entries.size();
+    entries.push_back(std::move(e));
+    ++stats.added;
+    stats.original_bytes += content.size();
+    if (training) {
+      if (buffered_bytes + content.size() <= options.train_dictionaries_bytes) {
+        buffered.emplace_back(index, Bytes(content.begin(), content.end()));
+        buffered_bytes += content.size();
+        return {};
+      }
+      if (auto ok = train_and_flush(); !ok) return ok;
+    }
+    return submit(index, content);
+  }
+
+  // Trains dictionaries on the buffered entries (for types without one),
+  // then compresses and writes them in order.
+  Result<void> train_and_flush() {
+    training = false;
+    std::vector<std::pair<std::string_view, ByteSpan>> samples;
+    for (const auto& [index, content] : buffered) {
+      samples.emplace_back(types[entries[index].type_id], content);
+    }
+    for (auto& [type, dict] : train_dictionaries(samples)) {
+      if (dictionary_of_type.count(type)) continue;
+      CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(), options.level));
+      if (!cd) continue;
+      cdicts.push_back(std::move(cd));
+      dictionaries.emplace_back(type, std::move(dict));
+      dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
+    }
+    for (const auto& [index, content] : buffered) {
+      if (auto ok = submit(index, content); !ok) return ok;
+    }
+    buffered.clear();
+    buffered_bytes = 0;
+    return {};
+  }
+
+  // Hashes and compresses entry `index` (already recorded) and queues its
+  // chunks for writing.
+  Result<void> submit(size_t index, ByteSpan content) {
+    EntryRecord& e = entries[index];
+    auto dict = dictionary_of_type.find(types[e.type_id]);
     if (dict != dictionary_of_type.end() && options.level > 0) {
       e.dictionary = dict->second;
     }
@@ -494,16 +546,12 @@ struct BundleWriter::Impl {
       // compress.
       e.sha256 = sha256(content);
     }
-    size_t index = entries.size();
-    entries.push_back(std::move(e));
-    ++stats.added;
-    stats.original_bytes += content.size();
-    const EntryRecord& rec = entries.back();
     const ZSTD_CDict* cdict =
-        rec.dictionary ? cdicts[rec.dictionary - 1].get() : nullptr;
-    bool want_sha = rec.chunk_count == 1;
+        e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
+    size_t chunk_count = e.chunk_count;
+    bool want_sha = chunk_count == 1;
     int level = options.level;
-    for (size_t i = 0; i < rec.chunk_count; ++i) {
+    for (size_t i = 0; i < chunk_count; ++i) {
       ByteSpan piece = content.subspan(
           i * chunk, std::min<uint64_t>(chunk, content.size() - i * chunk));
       Pending p{index, i, {}};
@@ -604,6 +652,9 @@ struct BundleWriter::Impl {
 
   Result<WriteStats> finish() {
     if (auto ok = check(); !ok) return tl::unexpected(ok.error());
+    if (training) {
+      if (auto ok = train_and_flush(); !ok) return tl::unexpected(ok.error());
+    }
     if (auto ok = drain(0); !ok) return tl::unexpected(ok.error());
     pool.reset();
     static const std::byte zeros[8] = {};
@@ -827,6 +878,35 @@ Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
   }
   dict.resize(n);
   return dict;
+}
+
+std::map<std::string, Bytes> train_dictionaries(
+    std::span<const std::pair<std::string_view, ByteSpan>> samples,
+    size_t capacity) {
+  // Each sample is an entry's first 64 KiB (a dictionary mostly helps an
+  // entry's beginning), at most 4 MiB of them per type so training stays
+  // well under a second; zstd wants several times more sample bytes than
+  // the dictionary holds.
+  constexpr size_t kSampleSize = 64 * 1024;
+  constexpr size_t kSampleBytesPerType = 4 << 20;
+  std::map<std::string, std::vector<ByteSpan>, std::less<>> by_type;
+  std::map<std::string, size_t, std::less<>> bytes_by_type;
+  for (const auto& [type, content] : samples) {
+    if (content.empty()) continue;
+    ByteSpan sample = content.first(std::min(content.size(), kSampleSize));
+    auto it = bytes_by_type.try_emplace(std::string(type), 0).first;
+    if (it->second + sample.size() > kSampleBytesPerType) continue;
+    it->second += sample.size();
+    by_type[it->first].push_back(sample);
+  }
+  std::map<std::string, Bytes> out;
+  for (auto& [type, list] : by_type) {
+    size_t cap = std::min(capacity, bytes_by_type[type] / 8);
+    if (cap < 1024) continue;
+    auto dict = train_dictionary(list, cap);
+    if (dict) out.emplace(type, std::move(*dict));
+  }
+  return out;
 }
 
 Result<void> sign_bundle(const std::string& path, const SigningKey& key,

@@ -34,6 +34,11 @@ struct WriterOptions {
   // zstd dictionaries by type (see train_dictionary); entries of these types
   // are compressed with them and the dictionaries stored in the index.
   std::map<std::string, Bytes> dictionaries;
+  // When > 0, train dictionaries from the bundle's own entries: the first
+  // entries, up to this many bytes, are held back (memory stays bounded by
+  // it), one dictionary is trained per type that has enough of them and
+  // none yet, then everything is compressed. 16 MiB is a good value.
+  uint64_t train_dictionaries_bytes = 0;
   // Keys that sign the index when the bundle is finished. Not owned.
   std::vector<const SigningKey*> signing_keys;
   bool fsync = false;  // fsync the file (and directory) before finishing.
@@ -106,6 +111,12 @@ class BundleWriter {
 // too uniform for zstd to build one.
 Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
                                size_t capacity = 64 * 1024);
+
+// One dictionary per type that has enough non-empty samples, from
+// (type, content) pairs; what add() uses with train_dictionaries_bytes.
+std::map<std::string, Bytes> train_dictionaries(
+    std::span<const std::pair<std::string_view, ByteSpan>> samples,
+    size_t capacity = 110 * 1024);
 
 // Adds a signature by `key` to an existing bundle without rewriting it: a
 // new signature block (the old signatures plus this one) and a new footer

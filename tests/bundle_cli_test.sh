@@ -102,7 +102,7 @@ expect_exit 1 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
 expect_exit 0 verify "$tmp/signed.cpk"
 expect_exit 0 ls --json "$tmp/signed.cpk"
 python3 -c "import json,sys; n=len(json.load(open(sys.argv[1]))['artifacts']); assert n == 78, n" "$tmp/out" || fail "append count"
-expect_exit 0 append "$tmp/signed.cpk" "$tmp/s2.bin" --sign "$tmp/k.pem"
+expect_exit 0 append "$tmp/signed.cpk" "$tmp/s2.bin" --sign "$tmp/k.pem" --dict
 expect_exit 0 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
 
 # Damage and misuse: exit 1 with a message, never a crash or hang.

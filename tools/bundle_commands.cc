@@ -28,6 +28,10 @@ std::string json_text(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// What --dict holds back to train on: enough samples for every type of a
+// typical compile cache, little next to the bundle.
+constexpr uint64_t kDictionaryTrainingBytes = 16 << 20;
+
 struct PackFlags {
   int level = 3;
   int threads = 1;
@@ -56,8 +60,8 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
                   "Entries above this many bytes are split into chunks")
       ->check(CLI::Range(uint64_t{4096}, uint64_t{256} << 20));
   cmd->add_flag("--dict", f.dict,
-                "Train a zstd dictionary per artifact type from the input's "
-                "small artifacts and store it in the bundle");
+                "Train a zstd dictionary per artifact type from the first "
+                "16 MiB of artifacts and store it in the bundle");
   cmd->add_option("--sign", f.sign_key,
                   "Sign the bundle with this Ed25519 private key (PEM)");
   cmd->add_option("--meta", f.meta,
@@ -88,6 +92,7 @@ Result<WriterOptions> writer_options(const PackFlags& f,
     o.user_metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   if (f.timestamp) o.creation_unix_seconds = ::time(nullptr);
+  if (f.dict) o.train_dictionaries_bytes = kDictionaryTrainingBytes;
   if (!f.sign_key.empty()) {
     auto loaded = bundle::SigningKey::load_pem(f.sign_key);
     if (!loaded) return tl::unexpected(loaded.error());
@@ -95,36 +100,6 @@ Result<WriterOptions> writer_options(const PackFlags& f,
     o.signing_keys.push_back(key.get());
   }
   return o;
-}
-
-// Dictionaries trained on the artifacts of `path` (either format).
-Result<std::map<std::string, Bytes>> dictionaries_for(
-    const std::string& path, const megacache::ReadOptions& blob_options) {
-  auto file = MappedFile::open(path);
-  if (!file) return tl::unexpected(file.error());
-  if (bundle::detect_format(file->bytes()) == bundle::SourceFormat::kBundle) {
-    auto reader = BundleReader::open(path);
-    if (!reader) return tl::unexpected(reader.error());
-    auto entries = reader->entries();
-    if (!entries) return tl::unexpected(entries.error());
-    std::vector<Bytes> owned;
-    std::vector<ArtifactView> views;
-    for (const auto& e : *entries) {
-      if (e.original_size > 128 * 1024) continue;
-      auto content = reader->read(e);
-      if (!content) return tl::unexpected(content.error());
-      owned.push_back(std::move(*content));
-    }
-    size_t i = 0;
-    for (const auto& e : *entries) {
-      if (e.original_size > 128 * 1024) continue;
-      views.push_back({e.type, e.key, owned[i++], 0});
-    }
-    return bundle::train_dictionaries(views);
-  }
-  auto blob = megacache::parse(file->bytes(), blob_options);
-  if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
-  return bundle::train_dictionaries(blob->artifacts());
 }
 
 std::string ratio_text(uint64_t original, uint64_t stored) {
@@ -191,11 +166,6 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   std::unique_ptr<bundle::SigningKey> key;
   auto options = writer_options(flags, key);
   if (!options) return tl::unexpected(options.error());
-  if (flags.dict) {
-    auto dicts = dictionaries_for(in, flags.blob_options());
-    if (!dicts) return tl::unexpected(dicts.error());
-    options->dictionaries = std::move(*dicts);
-  }
   auto writer = out == "-"
                     ? BundleWriter::to_stream(STDOUT_FILENO, *options, "stdout")
                     : BundleWriter::create(out, *options);
@@ -209,10 +179,6 @@ Result<std::string> convert(const std::string& in, const std::string& out,
          std::to_string(stats->original_bytes) + " -> " +
          std::to_string(stats->file_size) + " bytes (ratio " +
          ratio_text(stats->original_bytes, stats->file_size) + ")" +
-         (options->dictionaries.empty()
-              ? ""
-              : ", " + std::to_string(options->dictionaries.size()) +
-                    " dictionaries") +
          (key ? ", signed" : "");
 }
 
@@ -502,13 +468,6 @@ void add_append_command(CLI::App& app, int& exit_code) {
                 "If the newest version's footer is damaged, drop that version "
                 "and append to the previous one");
   cmd->callback([args, &exit_code] {
-    if (args->pack.dict) {
-      exit_code =
-          report(Error(ErrorCode::kInvalidArgument, ErrorReason::kUnspecified,
-                       "--dict applies to convert; append reuses the bundle's "
-                       "dictionaries"));
-      return;
-    }
     std::unique_ptr<bundle::SigningKey> key;
     auto options = writer_options(args->pack, key);
     if (!options) {
