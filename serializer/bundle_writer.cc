@@ -118,36 +118,69 @@ class OutputFile {
 };
 
 // One compressed (or raw) chunk, ready to be written.
+// Recycles the chunk-sized buffers that carry data to and from the
+// compression threads: fresh megabyte allocations cost page faults on every
+// chunk, and at most a few buffers per thread are in use at any time.
+class BufferPool {
+ public:
+  Bytes get() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (free_.empty()) return {};
+    Bytes b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+  }
+  void put(Bytes b) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(std::move(b));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<Bytes> free_;
+};
+
+// One compressed (or raw) chunk, ready to be written: the first `size`
+// bytes of `buffer`.
 struct Compressed {
-  Bytes stored;
+  Bytes buffer;
+  size_t size = 0;
   Codec codec = Codec::kRaw;
   uint64_t original_size = 0;
   Xxh128 xxh3{};
   std::optional<Sha256Digest> sha256;  // For single-chunk entries.
+
+  ByteSpan stored() const { return ByteSpan(buffer).first(size); }
 };
 
 Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
-                          const ZSTD_CDict* cdict, bool want_sha) {
+                          const ZSTD_CDict* cdict, bool want_sha,
+                          Bytes buffer) {
   Compressed out;
+  out.buffer = std::move(buffer);
   out.original_size = in.size();
   if (want_sha) out.sha256 = sha256(in);
   if (level > 0 && !in.empty()) {
-    out.stored.resize(ZSTD_compressBound(in.size()));
+    size_t bound = ZSTD_compressBound(in.size());
+    if (out.buffer.size() < bound) out.buffer.resize(bound);
     size_t n =
         cdict != nullptr
-            ? ZSTD_compress_usingCDict(cctx, out.stored.data(),
-                                       out.stored.size(), in.data(), in.size(),
+            ? ZSTD_compress_usingCDict(cctx, out.buffer.data(),
+                                       out.buffer.size(), in.data(), in.size(),
                                        cdict)
-            : ZSTD_compressCCtx(cctx, out.stored.data(), out.stored.size(),
+            : ZSTD_compressCCtx(cctx, out.buffer.data(), out.buffer.size(),
                                 in.data(), in.size(), level);
     if (!ZSTD_isError(n) && n < in.size()) {
-      out.stored.resize(n);
-      out.stored.shrink_to_fit();
+      out.size = n;
       out.codec = Codec::kZstd;
     }
   }
-  if (out.codec == Codec::kRaw) out.stored.assign(in.begin(), in.end());
-  out.xxh3 = xxh3_128(out.stored);
+  if (out.codec == Codec::kRaw) {
+    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
+    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
+    out.size = in.size();
+  }
+  out.xxh3 = xxh3_128(out.stored());
   return out;
 }
 
@@ -228,6 +261,7 @@ struct Pending {
   size_t entry;
   size_t chunk;
   std::future<Compressed> result;
+  std::shared_ptr<Bytes> input;  // The pool's copy, recycled when retired.
 };
 
 sc::Codec to_schema(Codec c) {
@@ -356,6 +390,7 @@ struct BundleWriter::Impl {
   std::vector<std::pair<size_t, Bytes>> buffered;
   uint64_t buffered_bytes = 0;
 
+  BufferPool buffers;  // Declared before `pool`: outlives its threads.
   CCtxPtr cctx;
   std::unique_ptr<CompressionPool> pool;
   std::deque<Pending> inflight;
@@ -433,26 +468,29 @@ struct BundleWriter::Impl {
 
   Result<void> retire(Pending& p) {
     Compressed c = p.result.get();
+    if (p.input) buffers.put(std::move(*p.input));
     EntryRecord& e = entries[p.entry];
     if (p.chunk == 0) {
       e.offset = out.pos();
       if (e.chunk_count > 1) entry_stream.reset();
     }
-    if (auto ok = out.write(c.stored); !ok) return fail(ok.error());
-    e.stored_size += c.stored.size();
-    stats.stored_bytes += c.stored.size();
+    ByteSpan stored = c.stored();
+    if (auto ok = out.write(stored); !ok) return fail(ok.error());
+    e.stored_size += stored.size();
+    stats.stored_bytes += stored.size();
     if (c.sha256) e.sha256 = *c.sha256;
     if (e.chunk_count == 1) {
       e.codec = c.codec;
       e.xxh3 = c.xxh3;
     } else {
-      entry_stream.update(c.stored);
-      e.chunks.push_back({c.stored.size(), c.original_size, c.codec, c.xxh3});
+      entry_stream.update(stored);
+      e.chunks.push_back({stored.size(), c.original_size, c.codec, c.xxh3});
       if (p.chunk + 1 == e.chunk_count) {
         e.codec = e.chunks.front().codec;
         e.xxh3 = entry_stream.digest();
       }
     }
+    buffers.put(std::move(c.buffer));
     return {};
   }
 
@@ -554,11 +592,11 @@ struct BundleWriter::Impl {
     for (size_t i = 0; i < chunk_count; ++i) {
       ByteSpan piece = content.subspan(
           i * chunk, std::min<uint64_t>(chunk, content.size() - i * chunk));
-      Pending p{index, i, {}};
+      Pending p{index, i, {}, nullptr};
       if (!pool) {
         std::promise<Compressed> done;
-        done.set_value(
-            compress_chunk(cctx.get(), piece, level, cdict, want_sha));
+        done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
+                                      buffers.get()));
         p.result = done.get_future();
         if (auto ok = retire(p); !ok) return ok;
         continue;
@@ -568,10 +606,15 @@ struct BundleWriter::Impl {
       if (auto ok = drain(2 * static_cast<size_t>(options.threads) - 1); !ok) {
         return ok;
       }
-      auto copy = std::make_shared<Bytes>(piece.begin(), piece.end());
-      p.result = pool->submit([copy, level, cdict, want_sha](ZSTD_CCtx* cc) {
-        return compress_chunk(cc, *copy, level, cdict, want_sha);
-      });
+      auto copy = std::make_shared<Bytes>(buffers.get());
+      copy->assign(piece.begin(), piece.end());
+      p.input = copy;
+      BufferPool* recycled = &buffers;
+      p.result =
+          pool->submit([copy, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
+            return compress_chunk(cc, *copy, level, cdict, want_sha,
+                                  recycled->get());
+          });
       inflight.push_back(std::move(p));
     }
     return {};
