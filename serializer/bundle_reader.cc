@@ -467,7 +467,9 @@ Result<std::vector<EntryInfo>> BundleReader::entries() const {
       [&](sc::BundleIndex::Reader root) -> Result<std::vector<EntryInfo>> {
         auto list = root.getEntries();
         std::vector<EntryInfo> out;
-        out.reserve(list.size());
+        // The count is untrusted until the entries decode: no large
+        // allocation on its word alone.
+        out.reserve(std::min<size_t>(list.size(), 1 << 16));
         for (size_t i = 0; i < list.size(); ++i) {
           auto e = s_->decode_entry(list, i);
           if (!e) return tl::unexpected(e.error());
