@@ -36,6 +36,8 @@ ZSTD_DCtx* thread_dctx() {
   return dctx.get();
 }
 
+constexpr uint64_t kMaxZstdExpansion = 32768;
+
 ByteSpan data_bytes(capnp::Data::Reader d) {
   return {reinterpret_cast<const std::byte*>(d.begin()), d.size()};
 }
@@ -422,6 +424,14 @@ Result<EntryInfo> BundleReader::State::decode_entry(
     if (c.codec == Codec::kZstd && c.stored_size == 0) {
       return fail("empty zstd chunk");
     }
+    // No zstd frame expands more than this (an RLE block: 4 bytes for
+    // 128 KiB), so a larger claim is false and must not size an allocation.
+    if (c.codec == Codec::kZstd &&
+        c.original_size / kMaxZstdExpansion > c.stored_size) {
+      return fail("chunk of " + std::to_string(c.stored_size) +
+                  " stored bytes claims " + std::to_string(c.original_size) +
+                  " bytes, more than zstd can expand to");
+    }
     return {};
   };
   auto chunks = e.getChunks();
@@ -605,7 +615,13 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
                   .file = s_->path, .offset = entry.offset, .key = entry.key});
     return tl::unexpected<Error>(std::move(err));
   }
-  Bytes out(entry.original_size);
+  // On one thread the output grows chunk by chunk, so memory follows what
+  // actually decompresses rather than what the index claims.
+  size_t workers =
+      std::min<size_t>(std::max(s_->options.threads, 1), entry.chunks.size());
+  Bytes out(workers > 1 ? entry.original_size : 0);
+  if (workers <= 1)
+    out.reserve(std::min<uint64_t>(entry.original_size, 64 << 20));
   std::vector<uint64_t> starts;
   uint64_t pos = 0;
   for (const ChunkInfo& c : entry.chunks) {
@@ -613,6 +629,7 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
     pos += c.original_size;
   }
   auto decompress = [&](size_t i) -> Result<void> {
+    if (workers <= 1) out.resize(starts[i] + entry.chunks[i].original_size);
     auto ok = s_->decompress(entry.chunks[i], entry.dictionary,
                              out.data() + starts[i]);
     if (!ok) {
@@ -621,8 +638,6 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
     }
     return {};
   };
-  size_t workers =
-      std::min<size_t>(std::max(s_->options.threads, 1), entry.chunks.size());
   if (workers <= 1) {
     for (size_t i = 0; i < entry.chunks.size(); ++i) {
       if (auto ok = decompress(i); !ok) return tl::unexpected(ok.error());

@@ -30,7 +30,7 @@ std::string_view to_string(Codec codec);
 struct ReaderLimits {
   uint64_t max_index_size = uint64_t{1} << 30;
   uint64_t max_entries = uint64_t{1} << 26;
-  uint64_t max_entry_size = uint64_t{16} << 30;  // Declared original size.
+  uint64_t max_entry_size = uint64_t{4} << 30;  // Declared original size.
   uint64_t max_chunk_size = uint64_t{256} << 20;
   uint64_t max_key_size = uint64_t{1} << 20;
   uint64_t max_signatures = 64;

@@ -179,6 +179,17 @@ TEST(BundleReader, RejectsDeclaredSizesAboveTheLimitWithoutAllocating) {
   EXPECT_EQ(got.error().code(), ErrorCode::kResourceExhausted);
 }
 
+TEST(BundleReader, RejectsClaimsBeyondWhatZstdCanExpandTo) {
+  Bytes frame = zstd_frame(Bytes(100), true);
+  // Under every size limit, but no zstd frame of this size could hold it.
+  Bytes bundle = bundle_with_frame(frame, frame.size() * 32768 + 32768);
+  auto reader = BundleReader::from_bytes(bundle);
+  ASSERT_TRUE(reader);
+  auto got = reader->get("inductor", "k");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().reason(), ErrorReason::kBadIndex);
+}
+
 TEST(BundleReader, RejectsRangesOutsideTheDataRegion) {
   Bytes data = generated(64, 1);
   for (auto [offset, size] :
