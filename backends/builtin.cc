@@ -2,6 +2,7 @@
 
 #include "backends/disk_backend.h"
 #include "backends/memory_backend.h"
+#include "backends/torch_dir_backend.h"
 #include "backends/url.h"
 
 namespace cachepack {
@@ -18,6 +19,8 @@ Result<void> register_all() {
       {"file",
        "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]",
        &DiskBackend::open_url},
+      {"torch", "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]",
+       &TorchDirBackend::open_url},
   };
   for (const auto& e : entries) {
     auto r = register_backend_scheme(e.scheme, e.form, e.factory);
