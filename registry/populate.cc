@@ -206,11 +206,11 @@ Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
       case PopulateOutcome::kStored:
         ++t.stored;
         t.bytes_stored += r.bytes;
-        t.keys.push_back(r.key);
+        report.info.add(r.type, r.key);
         break;
       case PopulateOutcome::kSkipped:
         ++t.skipped;
-        t.keys.push_back(r.key);
+        report.info.add(r.type, r.key);
         break;
       case PopulateOutcome::kFailed:
         ++t.failed;

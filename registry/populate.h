@@ -15,6 +15,7 @@
 
 #include "artifacts/artifact.h"
 #include "backends/backend.h"
+#include "registry/cache_info.h"
 #include "util/error.h"
 
 namespace cachepack {
@@ -48,13 +49,13 @@ struct TypeSummary {
   uint64_t skipped = 0;
   uint64_t failed = 0;
   uint64_t bytes_stored = 0;
-  // Keys present in the backend after populate (stored or skipped), in
-  // input order: the CacheInfo view of what the cache now holds.
-  std::vector<std::string> keys;
 };
 
 struct PopulateReport {
   std::map<std::string, TypeSummary> by_type;
+  // Artifacts the backend holds after populate (stored or skipped), in
+  // input order: what PyTorch's load_cache_artifacts() returns.
+  CacheInfo info;
   std::vector<ArtifactResult> artifacts;  // One per input, in input order.
 
   uint64_t stored() const;

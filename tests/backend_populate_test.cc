@@ -97,8 +97,9 @@ TEST(Populate, StoresEveryArtifactAndSummarisesByType) {
   EXPECT_TRUE(report->ok());
   EXPECT_EQ(report->stored(), 6u);
   ASSERT_EQ(report->by_type.size(), 6u);
-  EXPECT_EQ(report->by_type["inductor"].keys,
+  EXPECT_EQ(report->info.keys("inductor"),
             std::vector<std::string>{artifacts[0].key});
+  EXPECT_EQ(report->info.total(), 6u);
   EXPECT_EQ(report->by_type["inductor"].bytes_stored, 5u);
   ASSERT_EQ(report->artifacts.size(), 6u);
   EXPECT_EQ(report->artifacts[3].type, "pgo");
@@ -117,6 +118,8 @@ TEST(Populate, SkipExistingLeavesStoredEntriesAlone) {
   EXPECT_EQ(report->artifacts[0].outcome, PopulateOutcome::kSkipped);
   EXPECT_EQ(report->skipped(), 1u);
   EXPECT_EQ(report->stored(), 1u);
+  EXPECT_EQ(report->info.keys("inductor"),
+            (std::vector<std::string>{"k", "k2"}));
   EXPECT_EQ(**mem.get("inductor", "k"), to_bytes("old"));
 }
 
