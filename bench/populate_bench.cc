@@ -3,7 +3,9 @@
 // `tar -x` of an archive holding the same files. The tar is made in the
 // same run from the populated PyTorch directory, so both sides write the
 // same bytes into the same file layout. Reports medians and ratios
-// (populate time / tar -x time; below 1.0 = faster than tar).
+// (populate time / tar -x time; below 1.0 = faster than tar). Rounds are
+// interleaved and each run starts after sync(), so neither the machine's
+// load nor the previous run's write-back favours one target.
 //
 //   bazel run -c opt //bench:populate_bench -- [--dir D] [--reps N]
 //       [--small-count N] [--small-bytes N] [--large-count N]
@@ -105,6 +107,7 @@ void run_workload(const Config& cfg, const std::string& name,
     std::string root = base + "/target";
     fs::remove_all(root);
     auto backend = open(root);
+    ::sync();  // Earlier runs' deferred write-back must not be timed here.
     auto start = std::chrono::steady_clock::now();
     auto report =
         populate(views, *backend,
@@ -133,6 +136,7 @@ void run_workload(const Config& cfg, const std::string& name,
     std::string out = base + "/tar_out";
     fs::remove_all(out);
     fs::create_directories(out);
+    ::sync();
     auto start = std::chrono::steady_clock::now();
     if (run_command({"tar", "-xf", tarball, "-C", out}) != 0) {
       std::fprintf(stderr, "tar -x failed\n");

@@ -206,6 +206,30 @@ TEST(DiskBackend, CrashedWritersOldTempFilesAreRemovedOnOpen) {
   EXPECT_TRUE(std::filesystem::exists(new_tmp));  // Maybe a live writer.
 }
 
+TEST(DiskBackend, GcRemovesCrashedWritersTempFiles) {
+  std::string root = make_temp_dir();
+  auto disk = open_disk(root, {.temp_max_age = std::chrono::seconds(60)});
+  std::string old_tmp = root + "/tmp/abc.1.2.tmp";
+  std::ofstream(old_tmp) << "partial";
+  set_mtime(old_tmp, 120);
+  auto report = disk->gc(UINT64_MAX);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->temps_removed, 1u);
+  EXPECT_FALSE(std::filesystem::exists(old_tmp));
+}
+
+TEST(DiskBackend, FsyncOptionStillStoresAndReads) {
+  auto disk = open_disk(make_temp_dir(), {.fsync = true});
+  ASSERT_TRUE(*disk->put("ns", "k", to_bytes("durable"), PutMode::kOverwrite));
+  EXPECT_EQ(**disk->get("ns", "k"), to_bytes("durable"));
+}
+
+TEST(DiskBackend, RelativeRootIsInvalid) {
+  auto disk = DiskBackend::open({.root = "relative/dir"});
+  ASSERT_FALSE(disk);
+  EXPECT_EQ(disk.error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(DiskBackend, GcEvictsLeastRecentlyUsedUntilUnderTheLimit) {
   auto disk = open_disk(make_temp_dir());
   for (int i = 0; i < 5; ++i) {
