@@ -8,11 +8,13 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 #include "backends/key_rules.h"
 #include "backends/local_fs.h"
 #include "util/file.h"
 #include "util/hash.h"
+#include "xxhash.h"
 
 namespace cachepack {
 namespace {
@@ -21,7 +23,7 @@ using local_fs::Fd;
 using local_fs::FileLock;
 using local_fs::TempFile;
 
-constexpr size_t kPrefixSize = 8;  // Header + CRC.
+constexpr size_t kPrefixSize = 12;  // Header + XXH3-64.
 constexpr size_t kProbeSize = 64 * 1024;
 
 enum class EntryState { kCurrent, kStale, kCorrupt };
@@ -53,8 +55,9 @@ DecodedEntry decode(ByteSpan data, bool partial) {
     return e;
   }
   if (!partial) {
-    uint32_t stored = decode_fixed32_be(data.data() + 4);
-    uint32_t actual = crc32(data.subspan(kPrefixSize));
+    uint64_t stored = decode_fixed64_be(data.data() + 4);
+    ByteSpan rest = data.subspan(kPrefixSize);
+    uint64_t actual = XXH3_64bits(rest.data(), rest.size());
     if (stored != actual) {
       e.why = "entry checksum mismatch";
       return e;
@@ -293,7 +296,10 @@ Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
   }
   // Mark as recently used for gc; failure (read-only cache) is harmless.
   ::utimensat(AT_FDCWD, p.file.c_str(), nullptr, 0);
-  return std::optional<Bytes>(Bytes(e.value.begin(), e.value.end()));
+  // Drop the prefix in place rather than copying the value out.
+  Bytes value = std::move(**data);
+  value.erase(value.begin(), value.begin() + (e.value.data() - value.data()));
+  return std::optional<Bytes>(std::move(value));
 }
 
 Result<bool> DiskBackend::do_contains(std::string_view ns, std::string_view key,
@@ -330,9 +336,20 @@ Result<bool> DiskBackend::do_put(std::string_view ns, std::string_view key,
   append_bytes(names, as_bytes(ns));
   append_fixed64_be(names, key.size());
   append_bytes(names, as_bytes(key));
+  // XXH3 rather than CRC-32: it runs at memory speed, so large entries
+  // cost no more to check than to copy.
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> xxh(
+      XXH3_createState(), &XXH3_freeState);
+  if (!xxh) {
+    return backend_error(ErrorCode::kResourceExhausted, "put", "out of memory",
+                         key);
+  }
+  XXH3_64bits_reset(xxh.get());
+  XXH3_64bits_update(xxh.get(), names.data(), names.size());
+  XXH3_64bits_update(xxh.get(), value.data(), value.size());
   Bytes prefix(header.begin(), header.end());
   prefix.resize(kPrefixSize);
-  encode_fixed32_be(prefix.data() + 4, crc32(value, crc32(names)));
+  encode_fixed64_be(prefix.data() + 4, XXH3_64bits_digest(xxh.get()));
   std::array<ByteSpan, 3> parts{ByteSpan(prefix), ByteSpan(names), value};
   auto tmp =
       TempFile::write(options_.root + "/tmp", p.hash, parts, options_.fsync);

@@ -5,7 +5,7 @@
 //   tmp/                                       temp files before rename
 // Keys never become path components (they are hashed), so no key can name a
 // file outside the root. Each entry file:
-//   4-byte version header | u32be crc32(rest) | u64be |ns| ns |
+//   4-byte version header | u64be XXH3-64(rest) | u64be |ns| ns |
 //   u64be |key| key | value
 // An entry whose header is not the current version is stale: a miss, as in
 // PyTorch's on-disk caches (spec 3.1, 4). Readers take no lock (rename is
