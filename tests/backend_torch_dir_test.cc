@@ -3,7 +3,9 @@
 // back to (type, key, content), and keys cannot leave the root.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -186,6 +188,27 @@ TEST(TorchDirBackend, TypesWithoutADirectoryAreUnimplemented) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnimplemented);
   EXPECT_FALSE(dir->list("my_type"));
+}
+
+TEST(TorchDirBackend, LockedKeyDirectoryTimesOutWithDeadlineExceeded) {
+  std::string root = make_temp_dir();
+  auto opened = TorchDirBackend::open(
+      {.root = root, .lock_timeout = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(opened);
+  auto& dir = *opened;
+  std::string key_dir = root + "/aotautograd/" + kAotKey;
+  std::filesystem::create_directories(key_dir);
+  int fd = ::open(key_dir.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // Another writer of this key.
+  auto r = dir->put(kAotAutograd, kAotKey, as_bytes("x"), PutMode::kOverwrite);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kDeadlineExceeded);
+  EXPECT_NE(r.error().message().find(key_dir), std::string::npos);
+  EXPECT_TRUE(files_under(root).empty());  // Temp file removed.
+  ::close(fd);
+  EXPECT_TRUE(
+      dir->put(kAotAutograd, kAotKey, as_bytes("x"), PutMode::kOverwrite));
 }
 
 TEST(TorchDirBackend, RemoveDeletesTheKeyDirectory) {
