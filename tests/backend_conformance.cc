@@ -148,16 +148,17 @@ TEST_P(BackendConformance, LargeBinaryValueRoundTrips) {
 }
 
 TEST_P(BackendConformance, BatchesAnswerInRequestOrder) {
+  // PutRequest and KeyRef borrow their strings: keep them alive here.
+  const std::string n = ns();
   std::vector<std::string> keys = {key(30), key(31), key(32)};
   Bytes v0 = bytes_of("zero"), v2 = bytes_of("two");
-  std::vector<PutRequest> puts = {{ns(), keys[0], v0}, {ns(), keys[2], v2}};
+  std::vector<PutRequest> puts = {{n, keys[0], v0}, {n, keys[2], v2}};
   auto put_results = backend_->put_many(puts, PutMode::kInsertIfAbsent);
   ASSERT_EQ(put_results.size(), 2u);
   EXPECT_TRUE(put_results[0] && *put_results[0]);
   EXPECT_TRUE(put_results[1] && *put_results[1]);
 
-  std::vector<KeyRef> refs = {
-      {ns(), keys[0]}, {ns(), keys[1]}, {ns(), keys[2]}};
+  std::vector<KeyRef> refs = {{n, keys[0]}, {n, keys[1]}, {n, keys[2]}};
   auto got = backend_->get_many(refs);
   ASSERT_EQ(got.size(), 3u);
   ASSERT_TRUE(got[0] && got[1] && got[2]);
