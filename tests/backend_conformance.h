@@ -40,6 +40,10 @@ struct BackendCapabilities {
   bool arbitrary_keys = true;
   // Concurrent calls from several threads are allowed.
   bool thread_safe = true;
+  // list() and namespaces() work (a Bazel-protocol HTTP cache cannot list).
+  bool can_list = true;
+  // remove() works.
+  bool can_remove = true;
 };
 
 struct ConformanceTarget {
