@@ -25,6 +25,9 @@ ls "$tmp"/torch/fxgraph/*/*/* >/dev/null 2>&1 || fail "no fxgraph entries"
 ls "$tmp"/torch/aotautograd/*/* >/dev/null 2>&1 || fail "no aotautograd entries"
 ls "$tmp"/torch/dynamo/code_state_*.pkl >/dev/null 2>&1 || fail "no pgo entry"
 ls "$tmp"/torch/*/*.best_config >/dev/null 2>&1 || fail "no autotune entries"
+# --progress reports on stderr and ends at the total.
+expect_exit 0 populate "$tmp/s.bin" "mem://" --progress
+grep -q "26/26 artifacts" "$tmp/err" || fail "no final progress line: $(cat "$tmp/err")"
 # Again with skip-existing: nothing rewritten.
 expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch"
 grep -q "^ok: 0 stored, 26 skipped" "$tmp/out" || fail "second populate: $(tail -1 "$tmp/out")"

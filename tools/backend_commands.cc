@@ -1,5 +1,6 @@
 // populate, pack, stats and gc: moving artifacts between Mega-Cache blobs
 // and storage backends named by URL (docs/BACKENDS.md).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -116,6 +117,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     std::string policy = "skip-existing";
     unsigned threads = 1;
     bool quiet = false;
+    bool progress = false;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -131,6 +133,8 @@ void add_populate_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--threads", args->threads, "Parallel writers (default 1)")
       ->check(CLI::Range(1u, 256u));
   cmd->add_flag("--quiet", args->quiet, "Print only failures");
+  cmd->add_flag("--progress", args->progress,
+                "Show artifacts and bytes written so far on stderr");
   cmd->callback([args, &exit_code] {
     auto input = load_input(args->input);
     if (!input) {
@@ -144,6 +148,19 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     }
     PopulateOptions options{.policy = *parse_populate_policy(args->policy),
                             .threads = args->threads};
+    if (args->progress) {
+      // About a hundred updates, whatever the number of artifacts.
+      options.progress = [](const PopulateProgress& p) {
+        uint64_t step = std::max<uint64_t>(1, p.total / 100);
+        if (p.done % step == 0 || p.done == p.total) {
+          std::fprintf(stderr, "\rpopulate: %llu/%llu artifacts, %s",
+                       static_cast<unsigned long long>(p.done),
+                       static_cast<unsigned long long>(p.total),
+                       human(p.bytes_done).c_str());
+          if (p.done == p.total) std::fputc('\n', stderr);
+        }
+      };
+    }
     auto result = populate(input->artifacts, **backend, options);
     if (!result) {
       exit_code = report(result.error());
