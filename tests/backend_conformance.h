@@ -36,7 +36,9 @@ struct BackendCapabilities {
   // A valid, distinct key for index i in namespace ns. The default gives
   // plain ASCII keys.
   std::function<std::string(const std::string& ns, int i)> make_key;
-  // Keys may be any bytes: "../x", "/abs", embedded NULs, 4 KiB long.
+  // Keys may be any bytes: "../x", "/abs", embedded NULs, 4 KiB long. When
+  // false, each such key must be either stored exactly or refused with
+  // kInvalidArgument.
   bool arbitrary_keys = true;
   // Concurrent calls from several threads are allowed.
   bool thread_safe = true;
