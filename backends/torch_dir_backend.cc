@@ -287,6 +287,24 @@ Result<bool> TorchDirBackend::do_contains(std::string_view ns,
 Result<bool> TorchDirBackend::do_put(std::string_view ns, std::string_view key,
                                      ByteSpan value, PutMode mode,
                                      Deadline deadline) {
+  return write(ns, key, value,
+               mode == PutMode::kOverwrite ? WriteMode::kReplaceAll
+                                           : WriteMode::kIfKeyAbsent,
+               deadline);
+}
+
+Result<bool> TorchDirBackend::add(std::string_view ns, std::string_view key,
+                                  ByteSpan value, PutMode mode,
+                                  Deadline deadline) {
+  return write(
+      ns, key, value,
+      mode == PutMode::kOverwrite ? WriteMode::kAddReplace : WriteMode::kAdd,
+      deadline);
+}
+
+Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
+                                    ByteSpan value, WriteMode mode,
+                                    Deadline deadline) {
   auto loc = locate("put", ns, key);
   if (!loc) return tl::unexpected(loc.error());
   std::string name = loc->file.empty() ? pytorch_sha256_hash(value) : loc->file;
@@ -308,23 +326,65 @@ Result<bool> TorchDirBackend::do_put(std::string_view ns, std::string_view key,
                       "put: " + e.message() + " (lock " + e.where().file + ")",
                       ErrorLocation{.file = url(), .key = printable(key)});
   }
-  std::vector<std::string> others;
+  std::vector<std::string> existing;
   if (loc->file.empty()) {
     auto files = entry_files(loc->dir);
     if (!files) return tl::unexpected(files.error());
-    others = std::move(*files);
+    existing = std::move(*files);
   } else if (is_file(target)) {
-    others.push_back(target);
+    existing.push_back(target);
   }
-  if (mode == PutMode::kInsertIfAbsent && !others.empty()) return false;
-  if (auto r = tmp->commit_replace(target); !r)
+  switch (mode) {
+    case WriteMode::kIfKeyAbsent:
+      if (!existing.empty()) return false;
+      break;
+    case WriteMode::kAdd:
+      // For a fixed file name this is the same as kIfKeyAbsent.
+      if (std::find(existing.begin(), existing.end(), target) !=
+          existing.end()) {
+        return false;
+      }
+      break;
+    case WriteMode::kReplaceAll:
+    case WriteMode::kAddReplace:
+      break;
+  }
+  if (auto r = tmp->commit_replace(target); !r) {
     return tl::unexpected(r.error());
-  // Overwrite means one value per key: drop entries of other contents.
-  for (const auto& f : others) {
-    if (f != target) ::unlink(f.c_str());
+  }
+  if (mode == WriteMode::kReplaceAll) {  // One value per key from now on.
+    for (const auto& f : existing) {
+      if (f != target) ::unlink(f.c_str());
+    }
   }
   if (options_.fsync) local_fs::fsync_dir(loc->dir);
   return true;
+}
+
+bool TorchDirBackend::multi_valued(std::string_view ns) const {
+  return ns == kInductor || ns == kAotAutograd;
+}
+
+Result<std::vector<Bytes>> TorchDirBackend::get_all(std::string_view ns,
+                                                    std::string_view key,
+                                                    Deadline deadline) {
+  std::vector<Bytes> out;
+  if (!multi_valued(ns)) {
+    auto one = do_get(ns, key, deadline);
+    if (!one) return tl::unexpected(one.error());
+    if (*one) out.push_back(std::move(**one));
+    return out;
+  }
+  auto loc = locate("get", ns, key);
+  if (!loc) return tl::unexpected(loc.error());
+  auto files = entry_files(loc->dir);
+  if (!files) return tl::unexpected(files.error());
+  for (auto f = files->rbegin(); f != files->rend(); ++f) {
+    auto data = local_fs::read_whole(*f);
+    if (!data) return tl::unexpected(data.error());
+    if (*data) out.push_back(std::move(**data));
+  }
+  return out;
 }
 
 Result<bool> TorchDirBackend::do_remove(std::string_view ns,

@@ -12,8 +12,10 @@
 //                 survives a round trip through the directory)
 // sha256_hash(c) is PyTorch's: lowercase first 51 chars of base32(sha256(c)).
 // Limits, by PyTorch's design: PGO file names are sanitised, so list()
-// returns the sanitised key; FX graph and AOTAutograd directories may hold
-// several entries per key, and get() returns the newest (by mtime).
+// returns the sanitised key. FX graph and AOTAutograd directories may hold
+// several entries per key: through Backend, get() returns the newest (by
+// mtime) and overwrite leaves one; through MultiValued, get_all() and add()
+// see and keep them all (populate and export use that).
 //   torch:///abs/cache/dir[?fsync=1&lock_timeout_ms=N]
 #ifndef CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 #define CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
@@ -23,6 +25,7 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/multi_value.h"
 #include "backends/url.h"
 
 namespace cachepack {
@@ -39,7 +42,7 @@ std::string pytorch_sha256_hash(ByteSpan data);
 // The PGO file-name form of a key: each of <>:"/\|?* becomes '_'.
 std::string sanitize_pgo_key(std::string_view key);
 
-class TorchDirBackend final : public Backend {
+class TorchDirBackend final : public Backend, public MultiValued {
  public:
   static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
@@ -51,6 +54,13 @@ class TorchDirBackend final : public Backend {
   // path shape; kUnimplemented for a type PyTorch has no directory for.
   Result<std::string> artifact_path(std::string_view ns, std::string_view key,
                                     ByteSpan content) const;
+
+  // inductor and aot_autograd.
+  bool multi_valued(std::string_view ns) const override;
+  Result<std::vector<Bytes>> get_all(std::string_view ns, std::string_view key,
+                                     Deadline deadline) override;
+  Result<bool> add(std::string_view ns, std::string_view key, ByteSpan value,
+                   PutMode mode, Deadline deadline) override;
 
  protected:
   Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
@@ -78,6 +88,15 @@ class TorchDirBackend final : public Backend {
   };
   Result<Location> locate(std::string_view op, std::string_view ns,
                           std::string_view key) const;
+  enum class WriteMode {
+    kIfKeyAbsent,  // PutMode::kInsertIfAbsent.
+    kReplaceAll,   // PutMode::kOverwrite: the key keeps only this value.
+    kAdd,          // MultiValued::add: next to the others, PyTorch's way;
+                   // skipped if this content is there.
+    kAddReplace,   // The same, rewriting this content's file.
+  };
+  Result<bool> write(std::string_view ns, std::string_view key, ByteSpan value,
+                     WriteMode mode, Deadline deadline);
   // Entry files of a content-hashed directory, newest first.
   Result<std::vector<std::string>> entry_files(const std::string& dir) const;
 

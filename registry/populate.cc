@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <functional>
 #include <mutex>
+#include <ranges>
 #include <set>
 #include <thread>
 
+#include "backends/multi_value.h"
 #include "util/text.h"
 
 namespace cachepack {
@@ -25,9 +27,31 @@ Error artifact_error(ErrorCode code, const ArtifactView& a, std::string msg,
                ErrorLocation{.file = url, .key = printable(a.key)});
 }
 
-// Turns a put result (and, under kVerify, the read-back) into an outcome.
+// What reading an artifact back after writing it found.
+enum class Readback { kMatch, kMissing, kDiffers };
+
+Result<Readback> compare(const Result<std::optional<Bytes>>& read,
+                         ByteSpan content) {
+  if (!read) return tl::unexpected(read.error());
+  if (!*read) return Readback::kMissing;
+  return std::ranges::equal(**read, content) ? Readback::kMatch
+                                             : Readback::kDiffers;
+}
+
+// A multi-valued key matches when any of its values is the content.
+Result<Readback> compare(const Result<std::vector<Bytes>>& read,
+                         ByteSpan content) {
+  if (!read) return tl::unexpected(read.error());
+  if (read->empty()) return Readback::kMissing;
+  for (const auto& v : *read) {
+    if (std::ranges::equal(v, content)) return Readback::kMatch;
+  }
+  return Readback::kDiffers;
+}
+
+// Turns a write result (and, under kVerify, the read-back) into an outcome.
 void settle(const ArtifactView& a, const Result<bool>& put,
-            const Result<std::optional<Bytes>>* readback, Backend& backend,
+            const Result<Readback>* readback, Backend& backend,
             ArtifactResult& out) {
   out.type = a.type;
   out.key = a.key;
@@ -46,21 +70,18 @@ void settle(const ArtifactView& a, const Result<bool>& put,
   if (!*readback) {
     out.outcome = PopulateOutcome::kFailed;
     out.error = readback->error();
-  } else if (!readback->value()) {
+  } else if (**readback == Readback::kMissing) {
     out.outcome = PopulateOutcome::kFailed;
     out.error = artifact_error(ErrorCode::kDataLoss, a,
                                "verify: missing right after it was stored",
                                backend.url());
-  } else if (!std::equal(a.content.begin(), a.content.end(),
-                         (*readback)->value().begin(),
-                         (*readback)->value().end())) {
+  } else if (**readback == Readback::kDiffers) {
     out.outcome = PopulateOutcome::kFailed;
-    out.error = artifact_error(
-        ErrorCode::kDataLoss, a,
-        "verify: read back " + std::to_string((*readback)->value().size()) +
-            " bytes that differ from the " + std::to_string(a.content.size()) +
-            " bytes stored",
-        backend.url());
+    out.error =
+        artifact_error(ErrorCode::kDataLoss, a,
+                       "verify: the " + std::to_string(a.content.size()) +
+                           " bytes stored read back different",
+                       backend.url());
   }
 }
 
@@ -141,11 +162,42 @@ Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
   const PutMode mode = mode_for(options.policy);
   const bool verify = options.policy == PopulatePolicy::kVerify;
 
+  // Keys that hold several values (PyTorch's FX-graph and AOTAutograd
+  // directories) get PyTorch's own semantics: this content is added next
+  // to the others, and "existing" means this very content.
+  MultiValued* multi = dynamic_cast<MultiValued*>(&backend);
+  auto is_multi = [&](const ArtifactView& a) {
+    return multi != nullptr && multi->multi_valued(a.type);
+  };
+  auto write_one = [&](size_t i) {
+    const ArtifactView& a = artifacts[i];
+    Result<bool> put =
+        is_multi(a)
+            ? multi->add(a.type, a.key, a.content, mode, options.deadline)
+            : backend.put(a.type, a.key, a.content, mode, options.deadline);
+    std::optional<Result<Readback>> rb;
+    if (verify && put && *put) {
+      rb = is_multi(a)
+               ? compare(multi->get_all(a.type, a.key, options.deadline),
+                         a.content)
+               : compare(backend.get(a.type, a.key, options.deadline),
+                         a.content);
+    }
+    settle(a, put, rb ? &*rb : nullptr, backend, report.artifacts[i]);
+    progress.done(report.artifacts[i]);
+  };
+
   if (options.threads == 1) {
     for (size_t begin = 0; begin < artifacts.size(); begin += kBatch) {
       size_t end = std::min(artifacts.size(), begin + kBatch);
+      std::vector<size_t> batched;
       std::vector<PutRequest> puts;
       for (size_t i = begin; i < end; ++i) {
+        if (is_multi(artifacts[i])) {
+          write_one(i);
+          continue;
+        }
+        batched.push_back(i);
         puts.push_back(
             {artifacts[i].type, artifacts[i].key, artifacts[i].content});
       }
@@ -156,17 +208,24 @@ Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
         for (const auto& p : puts) refs.push_back({p.ns, p.key});
         reads = backend.get_many(refs, options.deadline);
       }
-      for (size_t i = begin; i < end; ++i) {
-        size_t j = i - begin;
+      for (size_t j = 0; j < batched.size(); ++j) {
+        size_t i = batched[j];
         Result<bool> put =
             j < put_results.size()
                 ? std::move(put_results[j])
                 : Result<bool>(tl::unexpected(
                       Error(ErrorCode::kInternal, ErrorReason::kUnspecified,
                             "backend answered fewer puts than asked")));
-        const Result<std::optional<Bytes>>* rb =
-            verify && j < reads.size() ? &reads[j] : nullptr;
-        settle(artifacts[i], put, rb, backend, report.artifacts[i]);
+        std::optional<Result<Readback>> rb;
+        if (verify && put && *put) {
+          rb = j < reads.size()
+                   ? compare(reads[j], artifacts[i].content)
+                   : Result<Readback>(tl::unexpected(
+                         Error(ErrorCode::kInternal, ErrorReason::kUnspecified,
+                               "backend answered fewer gets than asked")));
+        }
+        settle(artifacts[i], put, rb ? &*rb : nullptr, backend,
+               report.artifacts[i]);
         progress.done(report.artifacts[i]);
       }
     }
@@ -183,20 +242,12 @@ Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
       shares[h % n].push_back(i);
     }
     auto worker = [&](const std::vector<size_t>& share) {
-      for (size_t i : share) {
-        const ArtifactView& a = artifacts[i];
-        auto put =
-            backend.put(a.type, a.key, a.content, mode, options.deadline);
-        std::optional<Result<std::optional<Bytes>>> rb;
-        if (verify && put && *put)
-          rb = backend.get(a.type, a.key, options.deadline);
-        settle(a, put, rb ? &*rb : nullptr, backend, report.artifacts[i]);
-        progress.done(report.artifacts[i]);
-      }
+      for (size_t i : share) write_one(i);
     };
     std::vector<std::thread> pool;
-    for (const auto& share : shares)
+    for (const auto& share : shares) {
       pool.emplace_back(worker, std::cref(share));
+    }
     for (auto& t : pool) t.join();
   }
 
@@ -232,11 +283,20 @@ Result<std::vector<Artifact>> export_artifacts(Backend& backend,
   std::sort(namespaces.begin(), namespaces.end());
   namespaces.erase(std::unique(namespaces.begin(), namespaces.end()),
                    namespaces.end());
+  MultiValued* multi = dynamic_cast<MultiValued*>(&backend);
   std::vector<Artifact> out;
   for (const auto& ns : namespaces) {
     auto keys = backend.list(ns, deadline);
     if (!keys) return tl::unexpected(keys.error());
     std::sort(keys->begin(), keys->end());
+    if (multi != nullptr && multi->multi_valued(ns)) {
+      for (const auto& key : *keys) {
+        auto values = multi->get_all(ns, key, deadline);
+        if (!values) return tl::unexpected(values.error());
+        for (auto& v : *values) out.push_back(Artifact{ns, key, std::move(v)});
+      }
+      continue;
+    }
     for (size_t begin = 0; begin < keys->size(); begin += kBatch) {
       size_t end = std::min(keys->size(), begin + kBatch);
       std::vector<KeyRef> refs;

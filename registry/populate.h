@@ -88,7 +88,9 @@ struct PopulateOptions {
 
 // Writes every artifact into `backend` under (type, key). Per-artifact
 // failures are reported in the result, never abort the rest; the Result
-// itself fails only for a failed precheck or bad options.
+// itself fails only for a failed precheck or bad options. Where the backend
+// is MultiValued (PyTorch's FX-graph and AOTAutograd directories), each
+// content is added next to the key's others, as PyTorch's populate does.
 Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
                                 Backend& backend,
                                 const PopulateOptions& options = {});
@@ -100,8 +102,9 @@ struct ExportSelection {
 };
 
 // Reads artifacts out of `backend`: namespaces in sorted order, keys sorted
-// within each. A selected key that is missing is kNotFound; a key listed
-// but removed before it could be read is skipped.
+// within each; every value of a multi-valued key (oldest first). A selected key
+// that is missing is kNotFound; a key listed but removed before it could be
+// read is skipped.
 Result<std::vector<Artifact>> export_artifacts(
     Backend& backend, const ExportSelection& selection = {},
     Deadline deadline = Deadline::never());

@@ -213,6 +213,31 @@ TEST(Populate, OneBadArtifactDoesNotStopTheRest) {
   EXPECT_EQ(report->by_type["user_type"].failed, 1u);
 }
 
+// PyTorch's FX-graph cache keeps one file per content under a key (told
+// apart by guards on load): populate adds, export returns them all.
+TEST(Populate, SeveralContentsUnderOneFxGraphKeyAllReachTheTorchDirAndBack) {
+  std::string root = make_temp_dir();
+  auto dir = *TorchDirBackend::open({.root = root});
+  std::string key = "f" + std::string(51, 'g');
+  std::vector<Artifact> a = {make("inductor", key, "guards A"),
+                             make("inductor", key, "guards B"),
+                             make("inductor", key, "guards A")};
+  auto report = populate(views_of(a), *dir);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->stored(), 2u);
+  EXPECT_EQ(report->skipped(), 1u);
+  EXPECT_EQ(files_under(root + "/fxgraph").size(), 2u);
+  auto exported = export_artifacts(*dir);
+  ASSERT_TRUE(exported);
+  EXPECT_EQ(sorted(*exported), sorted({a[0], a[1]}));
+  // Verify rewrites and checks each content without dropping the other.
+  auto verified = populate(views_of(a), *dir,
+                           {.policy = PopulatePolicy::kVerify, .threads = 2});
+  ASSERT_TRUE(verified);
+  EXPECT_EQ(verified->stored(), 3u);
+  EXPECT_EQ(files_under(root + "/fxgraph").size(), 2u);
+}
+
 TEST(Populate, SameKeyArtifactsLandInInputOrderWithManyThreads) {
   MemoryBackend mem;
   std::vector<Artifact> a;

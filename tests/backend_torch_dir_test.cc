@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "artifacts/type_registry.h"
@@ -132,6 +133,31 @@ TEST(TorchDirBackend, GetReturnsTheNewestOfSeveralEntriesUnderOneKey) {
   auto dir = open_dir(root);
   EXPECT_EQ(**dir->get(kInductor, kFxKey), to_bytes("new"));
   EXPECT_EQ(dir->list(kInductor)->size(), 1u);
+}
+
+TEST(TorchDirBackend, AddKeepsEveryContentUnderAKeyAsPyTorchDoes) {
+  std::string root = make_temp_dir();
+  auto dir = open_dir(root);
+  EXPECT_TRUE(dir->multi_valued(kInductor));
+  EXPECT_FALSE(dir->multi_valued(kAutotune));
+  Deadline never = Deadline::never();
+  auto v1 = as_bytes("graph one"), v2 = as_bytes("graph two");
+  EXPECT_TRUE(
+      *dir->add(kInductor, kFxKey, v1, PutMode::kInsertIfAbsent, never));
+  EXPECT_TRUE(
+      *dir->add(kInductor, kFxKey, v2, PutMode::kInsertIfAbsent, never));
+  EXPECT_FALSE(
+      *dir->add(kInductor, kFxKey, v1, PutMode::kInsertIfAbsent, never));
+  EXPECT_TRUE(*dir->add(kInductor, kFxKey, v1, PutMode::kOverwrite, never));
+  auto all = dir->get_all(kInductor, kFxKey, never);
+  ASSERT_TRUE(all) << all.error().to_string();
+  std::set<Bytes> got(all->begin(), all->end());
+  EXPECT_EQ(got, (std::set<Bytes>{Bytes(v1.begin(), v1.end()),
+                                  Bytes(v2.begin(), v2.end())}));
+  EXPECT_EQ(files_under(root).size(), 2u);
+  // A plain overwrite makes the key single-valued again.
+  ASSERT_TRUE(dir->put(kInductor, kFxKey, v2, PutMode::kOverwrite));
+  EXPECT_EQ(dir->get_all(kInductor, kFxKey, never)->size(), 1u);
 }
 
 TEST(TorchDirBackend, KeysThatWouldLeaveTheRootAreInvalid) {
