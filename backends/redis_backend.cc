@@ -445,7 +445,10 @@ class RedisBackend::Pipeline {
                (saved_errno == EAGAIN || saved_errno == EWOULDBLOCK ||
                 what.find("temporarily unavailable") != std::string::npos)) {
       what = "no reply within " + std::to_string(limit.count()) + " ms";
-      if (deadline_.expired()) code = ErrorCode::kDeadlineExceeded;
+      // The socket timeout was the caller's deadline, not timeout_ms.
+      if (limit < b_.options_.command_timeout || deadline_.expired()) {
+        code = ErrorCode::kDeadlineExceeded;
+      }
     } else if (ctx->err == REDIS_ERR_OOM) {
       code = ErrorCode::kResourceExhausted;
     }

@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "backends/http_backend.h"
 #include "backends/redis_backend.h"
 #include "backends/url.h"
 
@@ -15,6 +16,14 @@ void register_remote_backends() {
         "redis",
         "redis://[user:password@]host[:port][/db][?prefix=...&ttl=...]",
         open_redis_backend);
+    for (const char* scheme : {"http", "https"}) {
+      (void)register_backend_scheme(
+          scheme,
+          std::string(scheme) +
+              "://[user:password@]host[:port][/base][?bearer_token_file=..."
+              "&insecure=1&ca_file=...]",
+          open_http_backend);
+    }
   });
 }
 

@@ -278,6 +278,10 @@ std::unique_ptr<NginxServer> NginxServer::start(std::string* error,
         "      auth_basic_user_file " +
         (dir / "htpasswd").string() + ";\n";
   }
+  if (!options.bearer_token.empty()) {
+    auth += "      if ($http_authorization != \"Bearer " +
+            options.bearer_token + "\") { return 401; }\n";
+  }
   std::string t = (dir / "tmp").string();
   // master_process off: one process that neither daemonises nor switches
   // user, so SIGTERM to the pid we hold stops everything.
@@ -324,6 +328,11 @@ std::unique_ptr<NginxServer> NginxServer::start(std::string* error,
       "      create_full_put_path on;\n"
       "      client_max_body_size 0;\n" +
       auth +
+      "    }\n"
+      "    location /fail503/ { return 503; }\n"
+      "    location /nodelete/ {\n"
+      "      dav_methods PUT;\n"
+      "      create_full_put_path on;\n"
       "    }\n"
       "  }\n"
       "}\n";

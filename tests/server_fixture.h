@@ -106,9 +106,13 @@ struct NginxOptions {
   // When set, every request needs HTTP basic auth with these credentials.
   std::string user;
   std::string password;
+  // When set, every request needs "Authorization: Bearer <token>".
+  std::string bearer_token;
 };
 
 // nginx serving <dir>/data with WebDAV PUT and DELETE, as a Bazel HTTP cache.
+// Two extra locations help fault tests: /fail503/ answers every request with
+// 503, and /nodelete/ accepts PUT but refuses DELETE with 405.
 class NginxServer {
  public:
   static std::unique_ptr<NginxServer> start(std::string* error,
