@@ -4,6 +4,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -30,9 +31,47 @@ struct ContextDeleter {
 };
 using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
 
-// One command as borrowed arguments (binary-safe, nothing copied until
-// hiredis formats it).
-using Command = std::vector<std::string_view>;
+// One command as borrowed arguments (binary-safe, nothing copied until it is
+// formatted). Six arguments cover SET key value NX EX ttl and SCAN; a fixed
+// array keeps a 10,000-command batch free of per-command allocations.
+class Command {
+ public:
+  static constexpr size_t kMaxArgs = 6;
+  Command(std::initializer_list<std::string_view> args) {
+    for (auto a : args) push_back(a);
+  }
+  void push_back(std::string_view a) {
+    if (argc_ < kMaxArgs) args_[argc_++] = a;
+  }
+  std::span<const std::string_view> args() const {
+    return {args_.data(), argc_};
+  }
+
+ private:
+  std::array<std::string_view, kMaxArgs> args_{};
+  size_t argc_ = 0;
+};
+
+// Appends `cmd` as RESP, the wire form redis reads: "*<argc>\r\n", then
+// "$<len>\r\n<bytes>\r\n" per argument.
+void append_resp(std::string& out, const Command& cmd) {
+  out += '*';
+  out += std::to_string(cmd.args().size());
+  out += "\r\n";
+  for (auto a : cmd.args()) {
+    out += '$';
+    out += std::to_string(a.size());
+    out += "\r\n";
+    out.append(a.data(), a.size());
+    out += "\r\n";
+  }
+}
+
+size_t resp_size_bound(const Command& cmd) {
+  size_t n = 16;
+  for (auto a : cmd.args()) n += a.size() + 32;
+  return n;
+}
 
 timeval to_timeval(milliseconds ms) {
   // hiredis treats a zero timeout as "block forever"; never pass one.
@@ -320,10 +359,10 @@ Result<void> RedisBackend::ensure_connected(std::string_view op,
   redisSetTimeout(ctx.get(),
                   to_timeval(bounded(options_.command_timeout, deadline)));
 
-  auto command = [&](const Command& args) -> std::pair<ReplyPtr, std::string> {
+  auto command = [&](const Command& cmd) -> std::pair<ReplyPtr, std::string> {
     std::vector<const char*> argv;
     std::vector<size_t> lens;
-    for (auto a : args) {
+    for (auto a : cmd.args()) {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
@@ -408,20 +447,17 @@ class RedisBackend::Pipeline {
     redisContext* ctx = b_.conn_->ctx.get();
     auto limit = bounded(b_.options_.command_timeout, deadline_);
     redisSetTimeout(ctx, to_timeval(limit));
-    std::vector<const char*> argv;
-    std::vector<size_t> lens;
-    for (const auto& cmd : commands) {
-      argv.clear();
-      lens.clear();
-      for (auto a : cmd) {
-        argv.push_back(a.data());
-        lens.push_back(a.size());
-      }
-      if (redisAppendCommandArgv(ctx, static_cast<int>(argv.size()),
-                                 argv.data(), lens.data()) != REDIS_OK) {
-        fail_rest(ctx, limit, 0, commands.size(), out);
-        return;
-      }
+    // One formatted buffer per round trip: hiredis copies it once into its
+    // output buffer instead of formatting and copying every command.
+    size_t bound = 0;
+    for (const auto& cmd : commands) bound += resp_size_bound(cmd);
+    std::string wire;
+    wire.reserve(bound);
+    for (const auto& cmd : commands) append_resp(wire, cmd);
+    if (redisAppendFormattedCommand(ctx, wire.data(), wire.size()) !=
+        REDIS_OK) {
+      fail_rest(ctx, limit, 0, commands.size(), out);
+      return;
     }
     for (size_t i = 0; i < commands.size(); ++i) {
       void* reply = nullptr;
