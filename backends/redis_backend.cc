@@ -67,6 +67,8 @@ void append_resp(std::string& out, const Command& cmd) {
   }
 }
 
+constexpr size_t kMaxRetainedWire = 4 << 20;
+
 size_t resp_size_bound(const Command& cmd) {
   size_t n = 16;
   for (auto a : cmd.args()) n += a.size() + 32;
@@ -451,11 +453,15 @@ class RedisBackend::Pipeline {
     // output buffer instead of formatting and copying every command.
     size_t bound = 0;
     for (const auto& cmd : commands) bound += resp_size_bound(cmd);
-    std::string wire;
+    std::string& wire = b_.wire_;
+    wire.clear();
     wire.reserve(bound);
     for (const auto& cmd : commands) append_resp(wire, cmd);
-    if (redisAppendFormattedCommand(ctx, wire.data(), wire.size()) !=
-        REDIS_OK) {
+    bool appended =
+        redisAppendFormattedCommand(ctx, wire.data(), wire.size()) == REDIS_OK;
+    // Keep a modest buffer warm between round trips, not a huge one.
+    if (wire.capacity() > kMaxRetainedWire) std::string().swap(wire);
+    if (!appended) {
       fail_rest(ctx, limit, 0, commands.size(), out);
       return;
     }
