@@ -177,9 +177,11 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
   o.user = url.user;
   o.password = url.password;
   if (!o.user.empty() && o.password.empty()) {
-    // "redis://secret@host" is how redis-py spells a password without a user.
-    o.password = o.user;
-    o.user.clear();
+    // Not redis-py's "secret@host" shorthand: URLs are printed with only the
+    // password masked, so a password in the user field would leak.
+    return bad_url(url, "user \"" + o.user +
+                            "\" has no password; "
+                            "write :password@ for password-only AUTH");
   }
   if (!url.path.empty() && url.path != "/") {
     auto db = parse_uint(url, "the database number", url.path.substr(1));

@@ -490,10 +490,10 @@ TEST_F(RedisBackendTest, ACallersDeadlineShorterThanTheTimeoutWins) {
 
 TEST(RedisUrl, BadUrlsAreRejectedWithTheExpectedForm) {
   register_remote_backends();
-  for (const char* bad :
-       {"redis://h:1?ttl=abc", "redis://h:1?layout=flat",
-        "redis://h:1?colour=blue", "redis://h:1/notanumber",
-        "redis://h:1?cache_id=x", "redis://h:1?ttl=0", "redis://:1"}) {
+  for (const char* bad : {"redis://h:1?ttl=abc", "redis://h:1?layout=flat",
+                          "redis://h:1?colour=blue", "redis://h:1/notanumber",
+                          "redis://h:1?cache_id=x", "redis://h:1?ttl=0",
+                          "redis://:1", "redis://secret@h:1"}) {
     auto b = open_backend(bad);
     ASSERT_FALSE(b) << bad;
     EXPECT_EQ(b.error().code(), ErrorCode::kInvalidArgument) << bad;
