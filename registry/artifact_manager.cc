@@ -1,0 +1,118 @@
+#include "registry/artifact_manager.h"
+
+#include <algorithm>
+
+#include "util/hash.h"
+
+namespace cachepack {
+namespace {
+
+// Length-prefixed so that no two different triples share an identity.
+std::string identity(std::string_view type, std::string_view key,
+                     ByteSpan content) {
+  Sha256Digest digest = sha256(content);
+  std::string id;
+  id.reserve(type.size() + key.size() + 48);
+  id += std::to_string(type.size()) + ':';
+  id += type;
+  id += std::to_string(key.size()) + ':';
+  id += key;
+  id += as_chars(digest);
+  return id;
+}
+
+}  // namespace
+
+ArtifactManager::ArtifactManager(const TypeRegistry& types) : types_(types) {}
+
+Result<bool> ArtifactManager::record(std::string_view type,
+                                     std::string_view key, ByteSpan content) {
+  if (auto ok = types_.check(type, key, content); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  std::string id = identity(type, key, content);
+  std::lock_guard lock(mutex_);
+  if (!state_.seen.insert(std::move(id)).second) return false;
+  auto& pending = state_.pending;
+  auto group = std::find_if(pending.begin(), pending.end(),
+                            [type](const auto& g) { return g.first == type; });
+  if (group == pending.end()) {
+    pending.emplace_back(std::string(type), std::vector<Artifact>{});
+    group = pending.end() - 1;
+  }
+  group->second.push_back(Artifact{std::string(type), std::string(key),
+                                   Bytes(content.begin(), content.end())});
+  return true;
+}
+
+bool ArtifactManager::need_serialize() const {
+  std::lock_guard lock(mutex_);
+  return !state_.pending.empty();
+}
+
+Result<std::optional<SavedBlob>> ArtifactManager::serialize() {
+  std::lock_guard lock(mutex_);
+  for (const auto& [type, artifacts] : state_.pending) {
+    std::vector<megacache::Entry> entries;
+    entries.reserve(artifacts.size());
+    for (const auto& a : artifacts) entries.push_back({a.key, a.content});
+    if (auto ok = state_.writer.append_group(type, entries); !ok) {
+      return tl::unexpected(ok.error());
+    }
+    for (const auto& a : artifacts) state_.info.add(type, a.key);
+  }
+  state_.pending.clear();
+  if (state_.info.empty()) return std::nullopt;
+  ByteSpan blob = state_.writer.bytes();
+  return SavedBlob{Bytes(blob.begin(), blob.end()), state_.info};
+}
+
+CacheInfo ArtifactManager::cache_info() const {
+  std::lock_guard lock(mutex_);
+  CacheInfo info = state_.info;
+  for (const auto& [type, artifacts] : state_.pending) {
+    for (const auto& a : artifacts) info.add(type, a.key);
+  }
+  return info;
+}
+
+void ArtifactManager::clear() { swap_state(State{}); }
+
+ArtifactManager::State ArtifactManager::swap_state(State next) {
+  std::lock_guard lock(mutex_);
+  std::swap(state_, next);
+  return next;
+}
+
+Result<std::vector<TypeGroup>> load_groups(
+    ByteSpan blob, GroupPolicy policy, const megacache::ReadOptions& options) {
+  auto parsed = megacache::parse(blob, options);
+  if (!parsed) return tl::unexpected(parsed.error());
+  std::vector<TypeGroup> out;
+  for (auto& group : parsed->groups) {
+    auto existing = std::find_if(
+        out.begin(), out.end(),
+        [&group](const TypeGroup& g) { return g.type == group.type; });
+    if (existing == out.end()) {
+      out.push_back(TypeGroup{group.type, std::move(group.artifacts)});
+    } else if (policy == GroupPolicy::kMerge) {
+      existing->artifacts.insert(
+          existing->artifacts.end(),
+          std::make_move_iterator(group.artifacts.begin()),
+          std::make_move_iterator(group.artifacts.end()));
+    } else {
+      existing->artifacts = std::move(group.artifacts);
+    }
+  }
+  return out;
+}
+
+CacheInfo cache_info_of(const std::vector<TypeGroup>& groups) {
+  CacheInfo info;
+  for (const auto& g : groups) {
+    for (const auto& a : g.artifacts) info.add(g.type, a.key);
+  }
+  return info;
+}
+
+}  // namespace cachepack
