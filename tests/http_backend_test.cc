@@ -301,6 +301,35 @@ TEST_F(HttpBackendTest, BearerTokenFromAFileOrTheEnvironment) {
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(HttpBackendTest, TlsIsVerifiedByDefault) {
+  if (!testing::executable_exists("/usr/bin/openssl")) {
+    GTEST_SKIP() << "/usr/bin/openssl is needed to make a certificate";
+  }
+  start_server({.tls = true});
+  ASSERT_TRUE(url().starts_with("https://"));
+  auto strict = open_http(url());
+  ASSERT_TRUE(strict);
+  auto refused = strict->get("ns", "k");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kPermissionDenied)
+      << refused.error().to_string();
+  EXPECT_NE(refused.error().message().find("ca_file"), std::string::npos);
+
+  auto trusting =
+      open_http(url("/cache", "&ca_file=" + server_->cert_path().string()));
+  ASSERT_TRUE(trusting);
+  auto put =
+      trusting->put("ns", "k", as_bytes("over tls"), PutMode::kOverwrite);
+  ASSERT_TRUE(put) << put.error().to_string();
+
+  auto insecure = open_http(url("/cache", "&insecure=1"));
+  ASSERT_TRUE(insecure);
+  auto got = insecure->get("ns", "k");
+  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ(as_chars(**got), "over tls");
+}
+
 TEST_F(HttpBackendTest, ServerDownIsUnavailableQuickly) {
   std::string dead_url = url("/cache", "&retries=2");
   server_->stop();

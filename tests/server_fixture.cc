@@ -155,6 +155,21 @@ bool ChildProcess::alive() {
   return true;
 }
 
+bool ChildProcess::wait_exit(std::chrono::milliseconds timeout, int* status) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (pid_ > 0 && std::chrono::steady_clock::now() < until) {
+    int raw = 0;
+    if (::waitpid(pid_, &raw, WNOHANG) == pid_) {
+      pid_ = -1;
+      *status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+      return true;
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  kill_hard();
+  return false;
+}
+
 void ChildProcess::stop() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGCONT);  // A paused process cannot act on SIGTERM.
@@ -265,77 +280,88 @@ std::unique_ptr<NginxServer> NginxServer::start(std::string* error,
     *error = "no free port";
     return nullptr;
   }
-  std::string auth;
-  if (!options.user.empty()) {
-    // nginx reads {PLAIN} entries, so no hashing tool is needed.
-    if (!write_text(dir / "htpasswd",
-                    options.user + ":{PLAIN}" + options.password + "\n")) {
-      *error = "cannot write htpasswd";
+  if (options.tls) {
+    ChildProcess openssl;
+    std::vector<std::string> argv = {"/usr/bin/openssl",
+                                     "req",
+                                     "-x509",
+                                     "-newkey",
+                                     "rsa:2048",
+                                     "-nodes",
+                                     "-keyout",
+                                     (dir / "key.pem").string(),
+                                     "-out",
+                                     server->cert_path().string(),
+                                     "-days",
+                                     "1",
+                                     "-subj",
+                                     "/CN=127.0.0.1",
+                                     "-addext",
+                                     "subjectAltName=IP:127.0.0.1"};
+    int status = -1;
+    if (!openssl.start(argv, dir / "openssl.log", error) ||
+        !openssl.wait_exit(30s, &status) || status != 0) {
+      *error = "openssl req failed: " + read_file(dir / "openssl.log");
       return nullptr;
     }
-    auth =
-        "      auth_basic \"cachepack\";\n"
-        "      auth_basic_user_file " +
-        (dir / "htpasswd").string() + ";\n";
+    server->tls_ = true;
   }
-  if (!options.bearer_token.empty()) {
-    auth += "      if ($http_authorization != \"Bearer " +
-            options.bearer_token + "\") { return 401; }\n";
+  if (!options.user.empty() &&
+      !write_text(dir / "htpasswd",
+                  // nginx reads {PLAIN} entries: no hashing tool needed.
+                  options.user + ":{PLAIN}" + options.password + "\n")) {
+    *error = "cannot write htpasswd";
+    return nullptr;
   }
-  std::string t = (dir / "tmp").string();
+
+  std::string conf;
+  auto line = [&conf](const std::string& text) { conf += text + "\n"; };
+  auto in_dir = [&dir](const char* name) { return (dir / name).string(); };
   // master_process off: one process that neither daemonises nor switches
   // user, so SIGTERM to the pid we hold stops everything.
-  std::string conf =
-      "master_process off;\n"
-      "daemon off;\n"
-      "worker_processes 1;\n"
-      "pid " +
-      (dir / "nginx.pid").string() +
-      ";\n"
-      "error_log " +
-      (dir / "error.log").string() +
-      " info;\n"
-      "events { worker_connections 64; }\n"
-      "http {\n"
-      "  access_log " +
-      (dir / "access.log").string() +
-      ";\n"
-      "  client_body_temp_path " +
-      t +
-      "/body;\n"
-      "  proxy_temp_path " +
-      t +
-      "/proxy;\n"
-      "  fastcgi_temp_path " +
-      t +
-      "/fastcgi;\n"
-      "  uwsgi_temp_path " +
-      t +
-      "/uwsgi;\n"
-      "  scgi_temp_path " +
-      t +
-      "/scgi;\n"
-      "  default_type application/octet-stream;\n"
-      "  server {\n"
-      "    listen 127.0.0.1:" +
-      std::to_string(server->port_) +
-      ";\n"
-      "    root " +
-      server->data_root().string() +
-      ";\n"
-      "    location / {\n"
-      "      dav_methods PUT DELETE;\n"
-      "      create_full_put_path on;\n"
-      "      client_max_body_size 0;\n" +
-      auth +
-      "    }\n"
-      "    location /fail503/ { return 503; }\n"
-      "    location /nodelete/ {\n"
-      "      dav_methods PUT;\n"
-      "      create_full_put_path on;\n"
-      "    }\n"
-      "  }\n"
-      "}\n";
+  line("master_process off;");
+  line("daemon off;");
+  line("pid " + in_dir("nginx.pid") + ";");
+  line("error_log " + in_dir("error.log") + " info;");
+  line("events { worker_connections 64; }");
+  line("http {");
+  line("  access_log " + in_dir("access.log") + ";");
+  for (const char* temp :
+       {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+    line("  " + std::string(temp) + "_temp_path " + in_dir("tmp") + "/" + temp +
+         ";");
+  }
+  line("  default_type application/octet-stream;");
+  line("  server {");
+  std::string port = std::to_string(server->port_);
+  if (server->tls_) {
+    line("    listen 127.0.0.1:" + port + " ssl;");
+    line("    ssl_certificate " + server->cert_path().string() + ";");
+    line("    ssl_certificate_key " + in_dir("key.pem") + ";");
+  } else {
+    line("    listen 127.0.0.1:" + port + ";");
+  }
+  line("    root " + server->data_root().string() + ";");
+  line("    location / {");
+  line("      dav_methods PUT DELETE;");
+  line("      create_full_put_path on;");
+  line("      client_max_body_size 0;");
+  if (!options.user.empty()) {
+    line("      auth_basic \"cachepack\";");
+    line("      auth_basic_user_file " + in_dir("htpasswd") + ";");
+  }
+  if (!options.bearer_token.empty()) {
+    line("      if ($http_authorization != \"Bearer " + options.bearer_token +
+         "\") { return 401; }");
+  }
+  line("    }");
+  line("    location /fail503/ { return 503; }");
+  line("    location /nodelete/ {");
+  line("      dav_methods PUT;");
+  line("      create_full_put_path on;");
+  line("    }");
+  line("  }");
+  line("}");
   if (!write_text(dir / "nginx.conf", conf)) {
     *error = "cannot write nginx.conf";
     return nullptr;
@@ -344,21 +370,23 @@ std::unique_ptr<NginxServer> NginxServer::start(std::string* error,
                                    "-p",
                                    dir.string(),
                                    "-e",
-                                   (dir / "error.log").string(),
+                                   in_dir("error.log"),
                                    "-c",
-                                   (dir / "nginx.conf").string()};
+                                   in_dir("nginx.conf")};
   if (!server->process_.start(argv, dir / "stderr.log", error)) return nullptr;
+  // Plain HTTP to a TLS port still gets an "HTTP/1.1 400" answer.
   if (!wait_for_reply(server->process_, server->port_,
                       "HEAD / HTTP/1.0\r\n\r\n", {"HTTP/"}, 10s)) {
-    *error = "nginx did not answer on port " + std::to_string(server->port_) +
-             "; log:\n" + server->log();
+    *error =
+        "nginx did not answer on port " + port + "; log:\n" + server->log();
     return nullptr;
   }
   return server;
 }
 
 std::string NginxServer::url(const std::string& path) const {
-  return "http://127.0.0.1:" + std::to_string(port_) + path;
+  return std::string(tls_ ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 std::string NginxServer::log() const {

@@ -53,6 +53,9 @@ class ChildProcess {
   bool running() const { return pid_ > 0; }
   // False once the process has exited (and reaps it).
   bool alive();
+  // Waits for the process to exit by itself; true with its exit status when
+  // it did within `timeout` (otherwise it is killed).
+  bool wait_exit(std::chrono::milliseconds timeout, int* status);
   // Graceful stop; returns once the process is reaped.
   void stop();
   // SIGKILL, as a crash would.
@@ -108,6 +111,9 @@ struct NginxOptions {
   std::string password;
   // When set, every request needs "Authorization: Bearer <token>".
   std::string bearer_token;
+  // Serve https with a fresh self-signed certificate for 127.0.0.1 (made with
+  // /usr/bin/openssl), found at cert_path().
+  bool tls = false;
 };
 
 // nginx serving <dir>/data with WebDAV PUT and DELETE, as a Bazel HTTP cache.
@@ -119,8 +125,10 @@ class NginxServer {
                                             NginxOptions options = {});
 
   uint16_t port() const { return port_; }
-  // "http://127.0.0.1:<port>" + path.
+  // "http(s)://127.0.0.1:<port>" + path.
   std::string url(const std::string& path = "") const;
+  // The self-signed certificate of a tls server (a CA bundle of one).
+  std::filesystem::path cert_path() const { return dir_.path() / "cert.pem"; }
   // The document root: <base>/cas/<hash> is data_root()/"<base>/cas/<hash>".
   std::filesystem::path data_root() const { return dir_.path() / "data"; }
 
@@ -132,6 +140,7 @@ class NginxServer {
 
   TempDir dir_;
   uint16_t port_ = 0;
+  bool tls_ = false;
   ChildProcess process_;
 };
 
