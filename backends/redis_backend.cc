@@ -88,25 +88,23 @@ milliseconds bounded(milliseconds limit, const Deadline& deadline) {
   return std::min(limit, duration_cast<milliseconds>(deadline.remaining()));
 }
 
+tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    "bad backend URL \"" + url.text + "\": " + why +
+                        "; expected " + std::string(kForm));
+}
+
 Result<uint64_t> parse_uint(const BackendUrl& url, std::string_view name,
                             std::string_view text) {
   uint64_t value = 0;
   auto [end, ec] =
       std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        "bad backend URL \"" + url.text + "\": " + std::string(name) +
-            " must be a non-negative " + "integer, got \"" + std::string(text) +
-            "\"; expected " + std::string(kForm));
+    return bad_url(url, std::string(name) +
+                            " must be a non-negative integer, got \"" +
+                            std::string(text) + "\"");
   }
   return value;
-}
-
-tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return make_error(ErrorCode::kInvalidArgument,
-                    "bad backend URL \"" + url.text + "\": " + why +
-                        "; expected " + std::string(kForm));
 }
 
 // Namespaces end at the first ':' of a cachepack-layout key, so ':' (and '%'
