@@ -133,11 +133,52 @@ struct SlistDeleter {
 
 }  // namespace
 
-struct HttpBackend::Curl {
+// Idle curl handles; each keeps its connection cache, so a handle handed
+// out again reuses its keep-alive connection.
+class HttpBackend::HandlePool {
+ public:
   struct Deleter {
     void operator()(CURL* h) const { curl_easy_cleanup(h); }
   };
-  std::unique_ptr<CURL, Deleter> handle;
+  using Handle = std::unique_ptr<CURL, Deleter>;
+
+  // Lends a handle for one request sequence and takes it back on scope exit.
+  class Lease {
+   public:
+    explicit Lease(HandlePool& pool) : pool_(pool), handle_(pool.take()) {}
+    ~Lease() { pool_.give_back(std::move(handle_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    CURL* get() const { return handle_.get(); }
+
+   private:
+    HandlePool& pool_;
+    Handle handle_;
+  };
+
+ private:
+  // More idle handles than this would only hold sockets open.
+  static constexpr size_t kMaxIdle = 8;
+
+  Handle take() {
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        Handle h = std::move(idle_.back());
+        idle_.pop_back();
+        return h;
+      }
+    }
+    return Handle(curl_easy_init());
+  }
+  void give_back(Handle h) {
+    if (!h) return;
+    std::lock_guard lock(mutex_);
+    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(h));
+  }
+
+  std::mutex mutex_;
+  std::vector<Handle> idle_;
 };
 
 Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
@@ -273,12 +314,10 @@ std::string ac_digest(std::string_view ns, std::string_view key) {
 }
 
 HttpBackend::HttpBackend(HttpOptions options, std::string url_text)
-    : options_(std::move(options)),
-      url_text_(std::move(url_text)),
-      curl_(std::make_unique<Curl>()) {
+    : options_(std::move(options)), url_text_(std::move(url_text)) {
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_->handle.reset(curl_easy_init());
+  handles_ = std::make_unique<HandlePool>();
 }
 
 HttpBackend::~HttpBackend() = default;
@@ -297,11 +336,11 @@ tl::unexpected<Error> HttpBackend::unexpected_status(
 }
 
 Result<HttpBackend::Response> HttpBackend::attempt(
-    std::string_view op, Method method, const std::string& url, ByteSpan upload,
-    uint64_t max_body, Deadline deadline, std::string_view key,
+    void* curl, std::string_view op, Method method, const std::string& url,
+    ByteSpan upload, uint64_t max_body, Deadline deadline, std::string_view key,
     bool* retryable) {
   *retryable = false;
-  CURL* h = curl_->handle.get();
+  CURL* h = static_cast<CURL*>(curl);
   std::string_view verb = method_name(static_cast<int>(method));
   if (h == nullptr) {
     return backend_error(ErrorCode::kResourceExhausted, op,
@@ -427,11 +466,12 @@ Result<HttpBackend::Response> HttpBackend::request(
     ByteSpan upload, uint64_t max_body, Deadline deadline,
     std::string_view key) {
   std::string url = options_.base_url + path;
+  HandlePool::Lease handle(*handles_);
   milliseconds backoff = options_.retry_backoff;
   for (int attempt_no = 0;; ++attempt_no) {
     bool retryable = false;
-    auto r =
-        attempt(op, method, url, upload, max_body, deadline, key, &retryable);
+    auto r = attempt(handle.get(), op, method, url, upload, max_body, deadline,
+                     key, &retryable);
     if (r || !retryable || attempt_no >= options_.retries) return r;
     auto wait = std::min<Clock::duration>(backoff, deadline.remaining());
     if (wait < backoff) return r;  // The deadline would pass while waiting.
@@ -443,7 +483,6 @@ Result<HttpBackend::Response> HttpBackend::request(
 Result<std::optional<Bytes>> HttpBackend::do_get(std::string_view ns,
                                                  std::string_view key,
                                                  Deadline deadline) {
-  std::lock_guard lock(mutex_);
   std::string ac_path = "/ac/" + ac_digest(ns, key);
   auto ac =
       request("get", Method::kGet, ac_path, {}, kMaxAcRecord, deadline, key);
@@ -485,8 +524,10 @@ Result<std::optional<Bytes>> HttpBackend::do_get(std::string_view ns,
 Result<bool> HttpBackend::do_put(std::string_view ns, std::string_view key,
                                  ByteSpan value, PutMode mode,
                                  Deadline deadline) {
-  std::lock_guard lock(mutex_);
-  std::string ac_path = "/ac/" + ac_digest(ns, key);
+  std::string digest = ac_digest(ns, key);
+  std::string ac_path = "/ac/" + digest;
+  std::lock_guard lock(put_locks_[std::stoul(digest.substr(0, 2), nullptr, 16) %
+                                  put_locks_.size()]);
   if (mode == PutMode::kInsertIfAbsent) {
     auto head = request("put", Method::kHead, ac_path, {}, 0, deadline, key);
     if (!head) return tl::unexpected(head.error());
@@ -521,7 +562,6 @@ Result<bool> HttpBackend::do_put(std::string_view ns, std::string_view key,
 
 Result<bool> HttpBackend::do_contains(std::string_view ns, std::string_view key,
                                       Deadline deadline) {
-  std::lock_guard lock(mutex_);
   std::string ac_path = "/ac/" + ac_digest(ns, key);
   auto head = request("contains", Method::kHead, ac_path, {}, 0, deadline, key);
   if (!head) return tl::unexpected(head.error());
@@ -532,7 +572,6 @@ Result<bool> HttpBackend::do_contains(std::string_view ns, std::string_view key,
 
 Result<bool> HttpBackend::do_remove(std::string_view ns, std::string_view key,
                                     Deadline deadline) {
-  std::lock_guard lock(mutex_);
   std::string ac_path = "/ac/" + ac_digest(ns, key);
   auto del = request("remove", Method::kDelete, ac_path, {}, kMaxAcRecord,
                      deadline, key);

@@ -5,6 +5,7 @@
 #ifndef CACHEPACK_BACKENDS_HTTP_BACKEND_H_
 #define CACHEPACK_BACKENDS_HTTP_BACKEND_H_
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -58,8 +59,9 @@ Result<AcRecord> decode_ac_record(std::string_view text);
 // length as 8 big-endian bytes: distinct (ns, key) pairs never share a name.
 std::string ac_digest(std::string_view ns, std::string_view key);
 
-// Thread-safe: one curl handle (and its keep-alive connections) guarded by a
-// mutex, so concurrent callers serialise.
+// Thread-safe: concurrent calls run in parallel, each on a curl handle from a
+// small pool that keeps its keep-alive connection between calls. Puts of one
+// key serialise, so insert-if-absent has one winner per key in this process.
 class HttpBackend final : public Backend {
  public:
   HttpBackend(HttpOptions options, std::string url_text);
@@ -89,7 +91,7 @@ class HttpBackend final : public Backend {
     long status = 0;
     Bytes body;
   };
-  struct Curl;
+  class HandlePool;
 
   // One request with retries; 401/403 become kPermissionDenied, 5xx and
   // connection failures kUnavailable after the retries. Other statuses are
@@ -98,7 +100,7 @@ class HttpBackend final : public Backend {
                            const std::string& path, ByteSpan upload,
                            uint64_t max_body, Deadline deadline,
                            std::string_view key);
-  Result<Response> attempt(std::string_view op, Method method,
+  Result<Response> attempt(void* curl, std::string_view op, Method method,
                            const std::string& url, ByteSpan upload,
                            uint64_t max_body, Deadline deadline,
                            std::string_view key, bool* retryable);
@@ -109,8 +111,8 @@ class HttpBackend final : public Backend {
 
   const HttpOptions options_;
   const std::string url_text_;
-  std::mutex mutex_;
-  std::unique_ptr<Curl> curl_;
+  std::unique_ptr<HandlePool> handles_;
+  std::array<std::mutex, 64> put_locks_;  // By the first byte of the digest.
 };
 
 Result<std::unique_ptr<Backend>> open_http_backend(const BackendUrl& url);

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -167,6 +168,29 @@ TEST_F(HttpBackendTest, NamespacesKeepEqualKeysApart) {
   EXPECT_FALSE(b->get("b", "k").value().has_value());
   // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
   EXPECT_NE(ac_digest("ab", "c"), ac_digest("a", "bc"));
+}
+
+TEST_F(HttpBackendTest, ThreadsShareOneBackend) {
+  auto b = open_http(url());
+  ASSERT_TRUE(b);
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+        std::string value = "value of " + key;
+        auto put = b->put("ns", key, as_bytes(value), PutMode::kOverwrite);
+        auto got = b->get("ns", key);
+        if (!put || !got || !got->has_value() || as_chars(**got) != value) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(b->stats().hits, 120u);
 }
 
 TEST_F(HttpBackendTest, RemoveDeletesTheRecord) {
