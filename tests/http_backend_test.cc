@@ -161,6 +161,34 @@ TEST_F(HttpBackendTest, SharedContentIsUploadedOnce) {
   EXPECT_EQ(logged("\"PUT /cache/cas/", 1), 1u) << access_log();
 }
 
+TEST_F(HttpBackendTest, HostileKeysOnlyEverNameADigest) {
+  auto b = open_http(url());
+  ASSERT_TRUE(b);
+  std::vector<std::string> keys = {
+      "../../../../etc/passwd", "/etc/passwd", std::string("a\0b", 3),
+      std::string(4096, 'k'),   "..",          "sp ace/?#%2e%2e\r\n"};
+  for (size_t i = 0; i < keys.size(); ++i) {
+    std::string value = "value " + std::to_string(i);
+    auto put = b->put("ns", keys[i], as_bytes(value), PutMode::kOverwrite);
+    ASSERT_TRUE(put) << i << ": " << put.error().to_string();
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    auto got = b->get("ns", keys[i]);
+    ASSERT_TRUE(got && got->has_value()) << i;
+    EXPECT_EQ(as_chars(**got), "value " + std::to_string(i));
+  }
+  // Everything landed under ac/ and cas/ of the base, nowhere else.
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(server_->data_root())) {
+    if (!e.is_regular_file()) continue;
+    ++files;
+    auto rel = fs::relative(e.path(), server_->data_root()).string();
+    EXPECT_TRUE(rel.starts_with("cache/ac/") || rel.starts_with("cache/cas/"))
+        << rel;
+  }
+  EXPECT_EQ(files, 2 * keys.size());
+}
+
 TEST_F(HttpBackendTest, NamespacesKeepEqualKeysApart) {
   auto b = open_http(url());
   ASSERT_TRUE(b);
