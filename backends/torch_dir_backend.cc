@@ -294,7 +294,10 @@ Result<bool> TorchDirBackend::do_put(std::string_view ns, std::string_view key,
     return tl::unexpected(made.error());
   }
   std::array<ByteSpan, 1> parts{value};
-  auto tmp = TempFile::write(loc->dir, "." + name, parts, options_.fsync);
+  // Hidden, and short enough that a 255-byte target name still leaves
+  // room for the temp suffix.
+  auto tmp = TempFile::write(loc->dir, "." + name.substr(0, 200), parts,
+                             options_.fsync);
   if (!tmp) return tl::unexpected(tmp.error());
   auto lock = FileLock::acquire(loc->lock, deadline, options_.lock_timeout,
                                 /*create=*/!loc->lock_is_dir);
