@@ -206,7 +206,8 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
     }
     loc.file = std::string(kPgoPrefix) + sanitize_pgo_key(key) +
                std::string(kPgoSuffix);
-    if (loc.file.size() > kMaxName) return bad_key("is too long");
+    // The lock file "<name>.lock" must be a valid name too.
+    if (loc.file.size() + 5 > kMaxName) return bad_key("is too long");
     loc.dir = root + "/dynamo";
     // PyTorch's pgo.py guards this file with FileLock("<path>.lock").
     loc.lock = loc.dir + "/" + loc.file + ".lock";
