@@ -95,43 +95,30 @@ void run_workload(const Config& cfg, const std::string& name,
   fs::remove_all(base);
   fs::create_directories(base);
 
-  auto time_populate = [&](auto open, unsigned threads) {
-    std::vector<double> times;
-    for (int r = 0; r < cfg.reps; ++r) {
-      std::string root = base + "/target";
-      fs::remove_all(root);
-      auto backend = open(root);
-      auto start = std::chrono::steady_clock::now();
-      auto report =
-          populate(views, *backend,
-                   {.policy = PopulatePolicy::kOverwrite, .threads = threads});
-      times.push_back(
-          Seconds(std::chrono::steady_clock::now() - start).count());
-      if (!report || !report->ok()) {
-        std::fprintf(stderr, "populate failed\n");
-        std::exit(1);
-      }
-    }
-    return median(times);
-  };
-  auto open_disk = [](const std::string& root) {
+  auto open_disk = [](const std::string& root) -> std::unique_ptr<Backend> {
     return std::move(*DiskBackend::open({.root = root}));
   };
-  auto open_torch = [](const std::string& root) {
+  auto open_torch = [](const std::string& root) -> std::unique_ptr<Backend> {
     return std::move(*TorchDirBackend::open({.root = root}));
   };
+  auto populate_once = [&](const auto& open, unsigned threads) {
+    std::string root = base + "/target";
+    fs::remove_all(root);
+    auto backend = open(root);
+    auto start = std::chrono::steady_clock::now();
+    auto report =
+        populate(views, *backend,
+                 {.policy = PopulatePolicy::kOverwrite, .threads = threads});
+    double s = Seconds(std::chrono::steady_clock::now() - start).count();
+    if (!report || !report->ok()) {
+      std::fprintf(stderr, "populate into %s failed\n", backend->url().c_str());
+      std::exit(1);
+    }
+    return s;
+  };
 
-  std::vector<Row> rows;
-  rows.push_back({"file:// (1 thread)", time_populate(open_disk, 1)});
-  rows.push_back({"file:// (" + std::to_string(cfg.threads) + " threads)",
-                  time_populate(open_disk, cfg.threads)});
-  rows.push_back({"torch:// (1 thread)", time_populate(open_torch, 1)});
-  rows.push_back({"torch:// (" + std::to_string(cfg.threads) + " threads)",
-                  time_populate(open_torch, cfg.threads)});
-
-  // Baseline: the same PyTorch-layout files as a tar, extracted by tar.
+  // Baseline input: the same PyTorch-layout files as a tar.
   std::string src = base + "/tar_src";
-  fs::remove_all(src);
   auto src_backend = open_torch(src);
   if (!populate(views, *src_backend, {.policy = PopulatePolicy::kOverwrite})) {
     std::exit(1);
@@ -141,8 +128,8 @@ void run_workload(const Config& cfg, const std::string& name,
     std::fprintf(stderr, "tar -c failed\n");
     std::exit(1);
   }
-  std::vector<double> tar_times;
-  for (int r = 0; r < cfg.reps; ++r) {
+  fs::remove_all(src);
+  auto tar_once = [&] {
     std::string out = base + "/tar_out";
     fs::remove_all(out);
     fs::create_directories(out);
@@ -151,10 +138,28 @@ void run_workload(const Config& cfg, const std::string& name,
       std::fprintf(stderr, "tar -x failed\n");
       std::exit(1);
     }
-    tar_times.push_back(
-        Seconds(std::chrono::steady_clock::now() - start).count());
+    return Seconds(std::chrono::steady_clock::now() - start).count();
+  };
+
+  // Repetitions are interleaved (every target once per round) so that the
+  // load of a shared machine falls on all targets alike.
+  std::string many = "(" + std::to_string(cfg.threads) + " threads)";
+  std::vector<std::string> names = {"file:// (1 thread)", "file:// " + many,
+                                    "torch:// (1 thread)", "torch:// " + many};
+  std::vector<std::vector<double>> times(names.size());
+  std::vector<double> tar_times;
+  for (int r = 0; r < cfg.reps; ++r) {
+    tar_times.push_back(tar_once());
+    times[0].push_back(populate_once(open_disk, 1));
+    times[1].push_back(populate_once(open_disk, cfg.threads));
+    times[2].push_back(populate_once(open_torch, 1));
+    times[3].push_back(populate_once(open_torch, cfg.threads));
   }
   double tar_s = median(tar_times);
+  std::vector<Row> rows;
+  for (size_t i = 0; i < names.size(); ++i) {
+    rows.push_back({names[i], median(times[i])});
+  }
   fs::remove_all(base);
 
   double mib = static_cast<double>(total) / (1 << 20);
