@@ -2,6 +2,7 @@
 
 #include "backends/disk_backend.h"
 #include "backends/memory_backend.h"
+#include "backends/tiered_backend.h"
 #include "backends/torch_dir_backend.h"
 #include "backends/url.h"
 
@@ -21,6 +22,8 @@ Result<void> register_all() {
        &DiskBackend::open_url},
       {"torch", "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]",
        &TorchDirBackend::open_url},
+      {"tiered", "tiered://?tiers=URL|URL|...[&write=all|first][&promote=0|1]",
+       &TieredBackend::open_url},
   };
   for (const auto& e : entries) {
     auto r = register_backend_scheme(e.scheme, e.form, e.factory);

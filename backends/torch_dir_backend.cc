@@ -206,7 +206,8 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
     }
     loc.file = std::string(kPgoPrefix) + sanitize_pgo_key(key) +
                std::string(kPgoSuffix);
-    if (loc.file.size() > kMaxName) return bad_key("is too long");
+    // The lock file "<name>.lock" must be a valid name too.
+    if (loc.file.size() + 5 > kMaxName) return bad_key("is too long");
     loc.dir = root + "/dynamo";
     // PyTorch's pgo.py guards this file with FileLock("<path>.lock").
     loc.lock = loc.dir + "/" + loc.file + ".lock";
@@ -294,7 +295,10 @@ Result<bool> TorchDirBackend::do_put(std::string_view ns, std::string_view key,
     return tl::unexpected(made.error());
   }
   std::array<ByteSpan, 1> parts{value};
-  auto tmp = TempFile::write(loc->dir, "." + name, parts, options_.fsync);
+  // Hidden, and short enough that a 255-byte target name still leaves
+  // room for the temp suffix.
+  auto tmp = TempFile::write(loc->dir, "." + name.substr(0, 200), parts,
+                             options_.fsync);
   if (!tmp) return tl::unexpected(tmp.error());
   auto lock = FileLock::acquire(loc->lock, deadline, options_.lock_timeout,
                                 /*create=*/!loc->lock_is_dir);

@@ -3,6 +3,7 @@
 
 #include "backends/disk_backend.h"
 #include "backends/memory_backend.h"
+#include "backends/tiered_backend.h"
 #include "backends/torch_dir_backend.h"
 #include "tests/backend_test_util.h"
 
@@ -16,6 +17,15 @@ std::unique_ptr<Backend> make_disk() {
 
 std::unique_ptr<Backend> make_torch_dir() {
   auto b = TorchDirBackend::open({.root = make_temp_dir()});
+  return b ? std::move(*b) : nullptr;
+}
+
+// Memory in front of disk, as a CLI user would stack them.
+std::unique_ptr<Backend> make_tiered() {
+  std::vector<std::unique_ptr<Backend>> tiers;
+  tiers.push_back(std::make_unique<MemoryBackend>());
+  tiers.push_back(make_disk());
+  auto b = TieredBackend::make(std::move(tiers));
   return b ? std::move(*b) : nullptr;
 }
 
@@ -34,6 +44,7 @@ INSTANTIATE_TEST_SUITE_P(
             .name = "Memory",
             .make = [] { return std::make_unique<MemoryBackend>(); }},
         ConformanceTarget{.name = "Disk", .make = make_disk},
+        ConformanceTarget{.name = "MemoryOverDisk", .make = make_tiered},
         ConformanceTarget{.name = "TorchDir",
                           .make = make_torch_dir,
                           .caps = {.namespaces = {"inductor", "autotune"},

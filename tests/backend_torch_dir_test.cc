@@ -168,6 +168,18 @@ TEST(TorchDirBackend, KeysThatWouldLeaveTheRootAreInvalid) {
   EXPECT_EQ(top, std::vector<std::string>{"cache"});
 }
 
+TEST(TorchDirBackend, LongestPgoKeyFitsInAFileName) {
+  auto dir = open_dir(make_temp_dir());
+  // "code_state_" + key + ".pkl.lock" (PyTorch's lock file) = 255 bytes.
+  std::string key(255 - 20, 'k');
+  auto r = dir->put(kPgo, key, as_bytes("x"), PutMode::kOverwrite);
+  ASSERT_TRUE(r) << r.error().to_string();
+  EXPECT_EQ(**dir->get(kPgo, key), to_bytes("x"));
+  auto too_long = dir->put(kPgo, key + "k", as_bytes("x"), PutMode::kOverwrite);
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error().reason(), ErrorReason::kInvalidKey);
+}
+
 TEST(TorchDirBackend, TypesWithoutADirectoryAreUnimplemented) {
   auto dir = open_dir(make_temp_dir());
   auto r = dir->put("my_type", "k", as_bytes("x"), PutMode::kOverwrite);

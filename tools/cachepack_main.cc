@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   add_ls_command(app, exit_code);
   add_verify_command(app, exit_code);
   add_sample_command(app, exit_code);
+  add_populate_command(app, exit_code);
+  add_pack_command(app, exit_code);
+  add_stats_command(app, exit_code);
+  add_gc_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -23,6 +23,12 @@ void add_ls_command(CLI::App& app, int& exit_code);
 void add_verify_command(CLI::App& app, int& exit_code);
 void add_sample_command(CLI::App& app, int& exit_code);
 
+// Backend commands (tools/backend_commands.cc).
+void add_populate_command(CLI::App& app, int& exit_code);
+void add_pack_command(CLI::App& app, int& exit_code);
+void add_stats_command(CLI::App& app, int& exit_code);
+void add_gc_command(CLI::App& app, int& exit_code);
+
 }  // namespace cachepack::cli
 
 #endif  // CACHEPACK_TOOLS_COMMANDS_H_
