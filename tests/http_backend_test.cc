@@ -16,6 +16,7 @@
 
 #include "backends/remote.h"
 #include "backends/url.h"
+#include "registry/populate.h"
 #include "tests/server_fixture.h"
 #include "util/hash.h"
 
@@ -219,6 +220,30 @@ TEST_F(HttpBackendTest, ThreadsShareOneBackend) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(b->stats().hits, 120u);
+}
+
+TEST_F(HttpBackendTest, PopulateWithThreadsStoresEveryArtifact) {
+  auto b = open_http(url());
+  ASSERT_TRUE(b);
+  std::vector<Artifact> artifacts;
+  for (int i = 0; i < 200; ++i) {
+    artifacts.push_back({i % 2 ? "inductor" : "autotune",
+                         "key-" + std::to_string(i),
+                         to_bytes("content " + std::to_string(i))});
+  }
+  std::vector<ArtifactView> views;
+  for (const auto& a : artifacts) views.push_back({a.type, a.key, a.content});
+  auto report = populate(views, *b, {.threads = 4});
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_EQ(report->stored(), artifacts.size());
+  for (const auto& a : artifacts) {
+    auto got = b->get(a.type, a.key);
+    ASSERT_TRUE(got && got->has_value()) << a.key;
+    EXPECT_EQ(**got, a.content);
+  }
+  auto again = populate(views, *b, {.threads = 4});
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->skipped(), artifacts.size());
 }
 
 TEST_F(HttpBackendTest, RemoveDeletesTheRecord) {

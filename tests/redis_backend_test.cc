@@ -6,11 +6,14 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
 #include <future>
 #include <thread>
+#include <tuple>
 
 #include "backends/remote.h"
 #include "backends/url.h"
+#include "registry/populate.h"
 #include "tests/server_fixture.h"
 
 namespace cachepack {
@@ -525,6 +528,65 @@ TEST(RedisUrl, ParsesEveryOption) {
   EXPECT_EQ(o->pipeline_depth, 3u);
   EXPECT_EQ(o->layout, RedisLayout::kPytorch);
   EXPECT_EQ(o->cache_id, "fx-graph-v1");
+}
+
+std::vector<Artifact> sample_artifacts(size_t n) {
+  std::vector<Artifact> out;
+  const char* types[] = {"inductor", "aot_autograd", "autotune"};
+  for (size_t i = 0; i < n; ++i) {
+    std::string body = "content " + std::to_string(i * 31);
+    body.resize(100 + i % 900, static_cast<char>('a' + i % 26));
+    out.push_back({types[i % 3], "key-" + std::to_string(i), to_bytes(body)});
+  }
+  return out;
+}
+
+std::vector<ArtifactView> views_of(const std::vector<Artifact>& artifacts) {
+  std::vector<ArtifactView> views;
+  for (const auto& a : artifacts) views.push_back({a.type, a.key, a.content});
+  return views;
+}
+
+TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
+  auto b = open_redis(url());
+  ASSERT_TRUE(b);
+  auto artifacts = sample_artifacts(600);
+  auto views = views_of(artifacts);
+  auto report = populate(views, *b);
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_EQ(report->stored(), artifacts.size());
+  EXPECT_TRUE(report->ok());
+
+  auto again = populate(views, *b);  // Skip-existing: SET NX finds them all.
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->skipped(), artifacts.size());
+
+  auto exported = export_artifacts(*b);
+  ASSERT_TRUE(exported) << exported.error().to_string();
+  auto by_identity = [](const Artifact& x, const Artifact& y) {
+    return std::tie(x.type, x.key) < std::tie(y.type, y.key);
+  };
+  std::sort(artifacts.begin(), artifacts.end(), by_identity);
+  std::sort(exported->begin(), exported->end(), by_identity);
+  EXPECT_TRUE(*exported == artifacts);
+}
+
+TEST_F(RedisBackendTest, PopulateIntoADeadServerFailsEveryArtifactFast) {
+  server_->stop();
+  auto b = open_redis(url());
+  ASSERT_TRUE(b);
+  auto artifacts = sample_artifacts(2000);
+  auto views = views_of(artifacts);
+  auto start = Clock::now();
+  auto report = populate(views, *b);
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_LT(Clock::now() - start, 3s);
+  EXPECT_EQ(report->failed(), artifacts.size());
+  for (const auto& r : report->artifacts) {
+    ASSERT_TRUE(r.error);
+    EXPECT_EQ(r.error->code(), ErrorCode::kUnavailable);
+  }
+  EXPECT_EQ(b->connection_stats().connect_failures, 1u);
 }
 
 }  // namespace
