@@ -3,12 +3,15 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "util/hash.h"
@@ -23,7 +26,7 @@ using std::chrono::milliseconds;
 constexpr std::string_view kForm =
     "http(s)://[user:password@]host[:port][/base][?bearer_token_file=PATH"
     "&bearer_token_env=VAR&insecure=1&ca_file=PATH&connect_timeout_ms=N"
-    "&timeout_ms=N&retries=N&retry_backoff_ms=N]";
+    "&timeout_ms=N&retries=N&retry_backoff_ms=N&parallel=N]";
 
 constexpr std::string_view kAcMagic = "cachepack-ac/1";
 // An ac record is five short lines; anything much larger is not ours.
@@ -222,12 +225,17 @@ Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
     } else if (name == "ca_file") {
       o.ca_file = value;
     } else if (name == "connect_timeout_ms" || name == "timeout_ms" ||
-               name == "retry_backoff_ms" || name == "retries") {
+               name == "retry_backoff_ms" || name == "retries" ||
+               name == "parallel") {
       auto v = parse_uint(url, name, value);
       if (!v) return tl::unexpected(v.error());
       if (name == "connect_timeout_ms") o.connect_timeout = milliseconds(*v);
       if (name == "timeout_ms") o.timeout = milliseconds(*v);
       if (name == "retry_backoff_ms") o.retry_backoff = milliseconds(*v);
+      if (name == "parallel") {
+        if (*v < 1 || *v > 64) return bad_url(url, "parallel must be 1 to 64");
+        o.parallel = *v;
+      }
       if (name == "retries") {
         if (*v > 10) return bad_url(url, "retries must be at most 10");
         o.retries = static_cast<int>(*v);
@@ -588,6 +596,57 @@ Result<bool> HttpBackend::do_remove(std::string_view ns, std::string_view key,
                          key);
   }
   return unexpected_status("remove", "DELETE", ac_path, del->status, key);
+}
+
+void HttpBackend::for_each_parallel(
+    size_t n, const std::function<std::string(size_t)>& group_of,
+    const std::function<void(size_t)>& run) {
+  // Groups in order of first appearance; each holds its indices in order.
+  std::map<std::string, size_t> group_index;
+  std::vector<std::vector<size_t>> groups;
+  for (size_t i = 0; i < n; ++i) {
+    auto [it, fresh] = group_index.try_emplace(group_of(i), groups.size());
+    if (fresh) groups.emplace_back();
+    groups[it->second].push_back(i);
+  }
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t g; (g = next++) < groups.size();) {
+      for (size_t i : groups[g]) run(i);
+    }
+  };
+  size_t threads = std::min(options_.parallel, groups.size());
+  std::vector<std::jthread> pool;
+  for (size_t t = 1; t < threads; ++t) {
+    try {
+      pool.emplace_back(worker);
+    } catch (const std::system_error&) {
+      break;  // No more threads: fewer workers, same results.
+    }
+  }
+  worker();  // The calling thread works too.
+}
+
+std::vector<Result<std::optional<Bytes>>> HttpBackend::do_get_many(
+    std::span<const KeyRef> keys, Deadline deadline) {
+  std::vector<Result<std::optional<Bytes>>> out(keys.size(), std::nullopt);
+  for_each_parallel(
+      keys.size(), [&](size_t i) { return ac_digest(keys[i].ns, keys[i].key); },
+      [&](size_t i) { out[i] = do_get(keys[i].ns, keys[i].key, deadline); });
+  return out;
+}
+
+std::vector<Result<bool>> HttpBackend::do_put_many(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+  std::vector<Result<bool>> out(requests.size(), false);
+  for_each_parallel(
+      requests.size(),
+      [&](size_t i) { return ac_digest(requests[i].ns, requests[i].key); },
+      [&](size_t i) {
+        const PutRequest& r = requests[i];
+        out[i] = do_put(r.ns, r.key, r.value, mode, deadline);
+      });
+  return out;
 }
 
 Result<std::vector<std::string>> HttpBackend::do_list(std::string_view ns,

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -30,11 +31,14 @@ struct HttpOptions {
   // doubling each time, never past the caller's deadline.
   int retries = 2;
   std::chrono::milliseconds retry_backoff{100};
+  // Requests in flight at once in get_many/put_many (HTTP/1.1 has no usable
+  // pipelining, so batches go over parallel keep-alive connections).
+  size_t parallel = 8;
 };
 
 // Parses http(s)://[user:pass@]host[:port][/base]?bearer_token_file=PATH
 // &bearer_token_env=VAR&insecure=1&ca_file=PATH&connect_timeout_ms=N
-// &timeout_ms=N&retries=N&retry_backoff_ms=N; unknown parameters are
+// &timeout_ms=N&retries=N&retry_backoff_ms=N&parallel=N; unknown parameters are
 // kInvalidArgument, an unreadable token file kNotFound.
 Result<HttpOptions> http_options_from_url(const BackendUrl& url);
 
@@ -84,9 +88,21 @@ class HttpBackend final : public Backend {
   Result<std::vector<std::string>> do_list(std::string_view ns,
                                            Deadline deadline) override;
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
+  // Batches run on up to `parallel` threads; entries with the same (ns, key)
+  // stay on one thread in request order.
+  std::vector<Result<std::optional<Bytes>>> do_get_many(
+      std::span<const KeyRef> keys, Deadline deadline) override;
+  std::vector<Result<bool>> do_put_many(std::span<const PutRequest> requests,
+                                        PutMode mode,
+                                        Deadline deadline) override;
 
  private:
   enum class Method { kGet, kHead, kPut, kDelete };
+  // Calls run(i) for i in [0, n) on up to options_.parallel threads; indices
+  // with equal group_of(i) run in order on one thread.
+  void for_each_parallel(size_t n,
+                         const std::function<std::string(size_t)>& group_of,
+                         const std::function<void(size_t)>& run);
   struct Response {
     long status = 0;
     Bytes body;

@@ -246,6 +246,39 @@ TEST_F(HttpBackendTest, PopulateWithThreadsStoresEveryArtifact) {
   EXPECT_EQ(again->skipped(), artifacts.size());
 }
 
+TEST_F(HttpBackendTest, BatchesRunInParallelButKeepEachKeysOrder) {
+  auto b = open_http(url("/cache", "&parallel=4"));
+  ASSERT_TRUE(b);
+  std::vector<std::string> keys, values;
+  for (int i = 0; i < 300; ++i) {
+    keys.push_back("k" + std::to_string(i % 100));  // Each key three times.
+    values.push_back("v" + std::to_string(i));
+  }
+  std::vector<PutRequest> puts;
+  for (int i = 0; i < 300; ++i)
+    puts.push_back({"ns", keys[i], as_bytes(values[i])});
+  auto first = b->put_many(puts, PutMode::kInsertIfAbsent);
+  ASSERT_EQ(first.size(), 300u);
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(first[i]) << first[i].error().to_string();
+    EXPECT_EQ(*first[i], i < 100) << i;  // The earliest of each key wins.
+  }
+  auto second = b->put_many(puts, PutMode::kOverwrite);
+  for (const auto& r : second) ASSERT_TRUE(r && *r);
+
+  std::vector<KeyRef> refs;
+  for (int i = 0; i < 100; ++i) refs.push_back({"ns", keys[i]});
+  refs.push_back({"ns", "absent"});
+  auto got = b->get_many(refs);
+  ASSERT_EQ(got.size(), 101u);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_TRUE(got[i] && got[i]->has_value()) << i;
+    EXPECT_EQ(as_chars(**got[i]), values[200 + i]);  // The last write wins.
+  }
+  ASSERT_TRUE(got[100]);
+  EXPECT_FALSE(got[100]->has_value());
+}
+
 TEST_F(HttpBackendTest, RemoveDeletesTheRecord) {
   auto b = open_http(url());
   ASSERT_TRUE(b);
