@@ -145,6 +145,10 @@ class HttpBackend::HandlePool {
   };
   using Handle = std::unique_ptr<CURL, Deleter>;
 
+  // Keeps at most max_idle handles: as many as a batch uses at once; more
+  // would only hold sockets open.
+  explicit HandlePool(size_t max_idle) : max_idle_(max_idle) {}
+
   // Lends a handle for one request sequence and takes it back on scope exit.
   class Lease {
    public:
@@ -160,9 +164,6 @@ class HttpBackend::HandlePool {
   };
 
  private:
-  // More idle handles than this would only hold sockets open.
-  static constexpr size_t kMaxIdle = 8;
-
   Handle take() {
     {
       std::lock_guard lock(mutex_);
@@ -177,9 +178,10 @@ class HttpBackend::HandlePool {
   void give_back(Handle h) {
     if (!h) return;
     std::lock_guard lock(mutex_);
-    if (idle_.size() < kMaxIdle) idle_.push_back(std::move(h));
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(h));
   }
 
+  const size_t max_idle_;
   std::mutex mutex_;
   std::vector<Handle> idle_;
 };
@@ -325,7 +327,7 @@ HttpBackend::HttpBackend(HttpOptions options, std::string url_text)
     : options_(std::move(options)), url_text_(std::move(url_text)) {
   static std::once_flag global_init;
   std::call_once(global_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  handles_ = std::make_unique<HandlePool>();
+  handles_ = std::make_unique<HandlePool>(options_.parallel);
 }
 
 HttpBackend::~HttpBackend() = default;
