@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "util/hash.h"
+#include "util/sigpipe.h"
 #include "util/text.h"
 
 namespace cachepack {
@@ -413,6 +414,9 @@ Result<HttpBackend::Response> HttpBackend::attempt(
 
   // Whether a timeout would be the caller's deadline rather than ours.
   bool deadline_binds = deadline.remaining() < options_.timeout;
+  // CURLOPT_NOSIGNAL (needed with threads) also stops curl from ignoring
+  // SIGPIPE itself; a TLS write to a closed peer must not kill us.
+  ScopedSigpipeBlock no_sigpipe;
   CURLcode rc = curl_easy_perform(h);
   std::string what = std::string(verb) + " " + url;
   if (rc != CURLE_OK) {

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <set>
 
+#include "util/sigpipe.h"
+
 namespace cachepack {
 namespace {
 
@@ -326,6 +328,7 @@ void RedisBackend::drop_connection() {
 
 Result<void> RedisBackend::ensure_connected(std::string_view op,
                                             Deadline deadline) {
+  ScopedSigpipeBlock no_sigpipe;  // AUTH/SELECT write to a fresh socket.
   if (conn_ && conn_->ctx && conn_->ctx->err == 0) return {};
   if (conn_) drop_connection();
   auto now = Clock::now();
@@ -415,6 +418,7 @@ class RedisBackend::Pipeline {
       : b_(backend), op_(op), deadline_(deadline) {}
 
   std::vector<Result<ReplyPtr>> run(std::span<const Command> commands) {
+    ScopedSigpipeBlock no_sigpipe;  // A dead server must not kill us.
     std::vector<Result<ReplyPtr>> out;
     out.reserve(commands.size());
     size_t depth = b_.options_.pipeline_depth;

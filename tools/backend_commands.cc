@@ -10,6 +10,7 @@
 
 #include "backends/builtin.h"
 #include "backends/maintenance.h"
+#include "backends/remote.h"
 #include "backends/url.h"
 #include "registry/populate.h"
 #include "serializer/megacache.h"
@@ -23,6 +24,7 @@ namespace {
 Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
   if (auto r = register_builtin_backends(); !r)
     return tl::unexpected(r.error());
+  register_remote_backends();
   return open_backend(url);
 }
 
