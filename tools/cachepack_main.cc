@@ -27,6 +27,10 @@ int main(int argc, char** argv) {
   add_keygen_command(app, exit_code);
   add_sign_command(app, exit_code);
   add_append_command(app, exit_code);
+  add_populate_command(app, exit_code);
+  add_pack_command(app, exit_code);
+  add_stats_command(app, exit_code);
+  add_gc_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -31,6 +31,11 @@ void add_cat_command(CLI::App& app, int& exit_code);
 void add_keygen_command(CLI::App& app, int& exit_code);
 void add_sign_command(CLI::App& app, int& exit_code);
 void add_append_command(CLI::App& app, int& exit_code);
+// Backend commands (tools/backend_commands.cc).
+void add_populate_command(CLI::App& app, int& exit_code);
+void add_pack_command(CLI::App& app, int& exit_code);
+void add_stats_command(CLI::App& app, int& exit_code);
+void add_gc_command(CLI::App& app, int& exit_code);
 
 }  // namespace cachepack::cli
 

@@ -12,8 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Bytes blob(4 + size);
   for (size_t i = 0; i < size; ++i) blob[4 + i] = std::byte(data[i]);
   encode_fixed32_be(blob.data(), crc32(ByteSpan(blob).subspan(4)));
-  for (auto mode : {megacache::Base64Mode::kStrict,
-                    megacache::Base64Mode::kLenient}) {
+  for (auto mode :
+       {megacache::Base64Mode::kStrict, megacache::Base64Mode::kLenient}) {
     megacache::ReadOptions options;
     options.base64 = mode;
     options.types = nullptr;

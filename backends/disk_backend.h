@@ -1,0 +1,89 @@
+// A directory of entry files, one per (namespace, key), safe to share
+// between processes. Layout under the root:
+//   objects/<sha256(ns)[0:16]>/<h[0:2]>/<h>   h = sha256(len(ns) ns key) hex
+//   locks/<h[0:2]>.lock                        flock(2) for writers
+//   tmp/                                       temp files before rename
+// Keys never become path components (they are hashed), so no key can name a
+// file outside the root. Each entry file:
+//   4-byte version header | u64be XXH3-64(rest) | u64be |ns| ns |
+//   u64be |key| key | value
+// An entry whose header is not the current version is stale: a miss, as in
+// PyTorch's on-disk caches (spec 3.1, 4). Readers take no lock (rename is
+// atomic); writers lock the key's shard, so insert-if-absent is exactly-once
+// across processes.
+//   file:///abs/root[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]
+#ifndef CACHEPACK_BACKENDS_DISK_BACKEND_H_
+#define CACHEPACK_BACKENDS_DISK_BACKEND_H_
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/maintenance.h"
+#include "backends/url.h"
+
+namespace cachepack {
+
+struct DiskOptions {
+  std::string root;    // Absolute path; created if missing.
+  bool fsync = false;  // fsync entry and directory before a put returns.
+  // Longest wait for a shard lock (the call's deadline may cut it shorter).
+  std::chrono::milliseconds lock_timeout{60'000};
+  // Temp files older than this belong to crashed writers and are removed
+  // on open and by gc.
+  std::chrono::seconds temp_max_age{3600};
+};
+
+// The current entry header (first 4 bytes of SHA-256 of
+// "cachepack-disk-entry-v1", after PyTorch's sha256(str(version))[:4]).
+std::array<std::byte, 4> disk_entry_header();
+
+class DiskBackend final : public Backend, public Maintainable {
+ public:
+  static Result<std::unique_ptr<DiskBackend>> open(DiskOptions options);
+  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
+
+  std::string url() const override;
+  const std::string& root() const { return options_.root; }
+  // Where (ns, key) lives, whether or not it exists.
+  std::string entry_path(std::string_view ns, std::string_view key) const;
+
+  Result<std::vector<NamespaceUsage>> usage() override;
+  // Removes leftover temp files and stale entries, then least recently
+  // used entries (a hit touches an entry's mtime) until at most max_bytes
+  // of entry files remain.
+  Result<GcReport> gc(uint64_t max_bytes) override;
+
+ protected:
+  Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
+                                      Deadline deadline) override;
+  Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan value,
+                      PutMode mode, Deadline deadline) override;
+  Result<bool> do_contains(std::string_view ns, std::string_view key,
+                           Deadline deadline) override;
+  Result<bool> do_remove(std::string_view ns, std::string_view key,
+                         Deadline deadline) override;
+  Result<std::vector<std::string>> do_list(std::string_view ns,
+                                           Deadline deadline) override;
+  Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
+
+ private:
+  explicit DiskBackend(DiskOptions options) : options_(std::move(options)) {}
+
+  struct Paths {
+    std::string hash;  // h, 64 hex chars.
+    std::string dir;   // objects/<nshash>/<h[0:2]>
+    std::string file;  // dir/h
+    std::string lock;  // locks/<h[0:2]>.lock
+  };
+  Paths paths(std::string_view ns, std::string_view key) const;
+  std::string ns_dir(std::string_view ns) const;
+
+  const DiskOptions options_;
+};
+
+}  // namespace cachepack
+
+#endif  // CACHEPACK_BACKENDS_DISK_BACKEND_H_

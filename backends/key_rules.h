@@ -1,0 +1,30 @@
+// The (namespace, key) rules every local backend applies before touching
+// storage, so all of them reject the same inputs with the same error.
+#ifndef CACHEPACK_BACKENDS_KEY_RULES_H_
+#define CACHEPACK_BACKENDS_KEY_RULES_H_
+
+#include <string>
+#include <string_view>
+
+#include "backends/backend.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace cachepack {
+
+// kInvalidArgument / kInvalidKey when the namespace or key is empty: an
+// empty name is always a caller's bug, never a real artifact.
+inline Result<void> check_ns_key(const Backend& backend, std::string_view op,
+                                 std::string_view ns, std::string_view key) {
+  if (!ns.empty() && !key.empty()) return {};
+  return make_error(
+      ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
+      std::string(op) + ": " + (ns.empty() ? "namespace" : "key") + " is empty",
+      ErrorLocation{.file = backend.url(),
+                    .key = printable(std::string(ns)) + "/" +
+                           printable(std::string(key))});
+}
+
+}  // namespace cachepack
+
+#endif  // CACHEPACK_BACKENDS_KEY_RULES_H_

@@ -1,0 +1,131 @@
+// A Backend over one Redis server (hiredis): pipelined batches, TTLs,
+// insert-if-absent with SET NX, and a key layout compatible with PyTorch's
+// remote cache. A dead server costs a fast kUnavailable, never a hang, and the
+// backend reconnects after a capped exponential back-off.
+#ifndef CACHEPACK_BACKENDS_REDIS_BACKEND_H_
+#define CACHEPACK_BACKENDS_REDIS_BACKEND_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/url.h"
+
+struct redisContext;
+
+namespace cachepack {
+
+enum class RedisLayout {
+  // <prefix><escaped ns>:<key>; prefix defaults to "cachepack:".
+  kCachepack,
+  // <prefix>pt2:<cache_id>::<key>:c1 as torch/_inductor/remote_cache.py
+  // writes it; cache_id is the namespace unless fixed by the URL.
+  kPytorch,
+};
+
+struct RedisOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6379;
+  std::string user;      // Redis 6 ACL user; empty for password-only AUTH.
+  std::string password;  // Empty: no AUTH.
+  int db = 0;
+  RedisLayout layout = RedisLayout::kCachepack;
+  std::optional<std::string> prefix;    // nullopt: the layout's default.
+  std::optional<std::string> cache_id;  // kPytorch only: fixed cache id.
+  std::optional<uint64_t> ttl_seconds;  // SET ... EX; nullopt: no expiry.
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{5000};
+  // After a failed connect, wait this long before the next attempt; doubles
+  // on every further failure up to max_backoff.
+  std::chrono::milliseconds backoff{100};
+  std::chrono::milliseconds max_backoff{30000};
+  // Commands per pipelined round trip in get_many/put_many.
+  size_t pipeline_depth = 256;
+};
+
+// Parses redis://[user:pass@]host[:port][/db]?prefix=&ttl=&connect_timeout_ms=
+// &timeout_ms=&backoff_ms=&max_backoff_ms=&pipeline=&layout=cachepack|pytorch
+// &cache_id=; unknown parameters are kInvalidArgument.
+Result<RedisOptions> redis_options_from_url(const BackendUrl& url);
+
+// Connection health, for tests and stats output.
+struct RedisConnectionStats {
+  uint64_t connects = 0;          // Successful connects (first one included).
+  uint64_t connect_failures = 0;  // Failed attempts (refused, timeout, AUTH).
+  uint64_t disconnects = 0;       // Established connections lost.
+  uint64_t fast_failures = 0;     // Operations refused during back-off.
+};
+
+// Thread-safe: one connection guarded by a mutex, so concurrent callers
+// serialise; open several backends for parallel round trips.
+class RedisBackend final : public Backend {
+ public:
+  // Does not connect: the first operation does, so opening never blocks.
+  RedisBackend(RedisOptions options, std::string url_text);
+  ~RedisBackend() override;
+
+  std::string url() const override { return url_text_; }
+
+  // The exact Redis key an entry is stored under (binary-safe).
+  Result<std::string> redis_key(std::string_view ns,
+                                std::string_view key) const;
+
+  RedisConnectionStats connection_stats() const;
+
+ protected:
+  Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
+                                      Deadline deadline) override;
+  Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan value,
+                      PutMode mode, Deadline deadline) override;
+  Result<bool> do_contains(std::string_view ns, std::string_view key,
+                           Deadline deadline) override;
+  Result<bool> do_remove(std::string_view ns, std::string_view key,
+                         Deadline deadline) override;
+  Result<std::vector<std::string>> do_list(std::string_view ns,
+                                           Deadline deadline) override;
+  Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
+  std::vector<Result<std::optional<Bytes>>> do_get_many(
+      std::span<const KeyRef> keys, Deadline deadline) override;
+  std::vector<Result<bool>> do_put_many(std::span<const PutRequest> requests,
+                                        PutMode mode,
+                                        Deadline deadline) override;
+
+ private:
+  struct Connection;
+  class Pipeline;
+
+  // Both require mutex_ held.
+  Result<void> ensure_connected(std::string_view op, Deadline deadline);
+  void drop_connection();
+
+  // Splits a Redis key found by SCAN back into (ns, key); nullopt for keys
+  // that are not ours.
+  std::optional<std::pair<std::string, std::string>> parse_redis_key(
+      std::string_view redis_key) const;
+  Result<std::vector<std::pair<std::string, std::string>>> scan(
+      std::string_view op, const std::string& pattern, Deadline deadline);
+  std::string ns_pattern(std::string_view ns) const;
+
+  const RedisOptions options_;
+  const std::string url_text_;
+  const std::string prefix_;
+
+  mutable std::mutex mutex_;
+  std::unique_ptr<Connection> conn_;
+  Clock::time_point next_attempt_{};
+  std::chrono::milliseconds current_backoff_;
+  std::optional<Error> last_connect_error_;
+  RedisConnectionStats conn_stats_;
+  std::string wire_;  // RESP of one round trip, reused to spare page faults.
+};
+
+// Registers redis:// with open_backend.
+Result<std::unique_ptr<Backend>> open_redis_backend(const BackendUrl& url);
+
+}  // namespace cachepack
+
+#endif  // CACHEPACK_BACKENDS_REDIS_BACKEND_H_

@@ -1,0 +1,108 @@
+// PyTorch's own local cache directory ($TORCHINDUCTOR_CACHE_DIR) seen as a
+// backend. put() writes each artifact exactly where PyTorch's
+// populate_cache() puts it (spec 2.3), atomically; list() and get() walk
+// such a directory so a warm cache can be exported without Python:
+//   inductor      fxgraph/<key[1:3]>/<key>/<sha256_hash(content)>
+//   aot_autograd  aotautograd/<key>/<sha256_hash(content)>
+//   autotune      <key>   (key = "<dir>/<name>.best_config")
+//   pgo           dynamo/code_state_<key, <>:"/\|?* as _>.pkl
+//   precompile    dynamo/<key>/entry
+//   inductor_triton  cachepack/inductor_triton/<key>   (cachepack's own:
+//                 PyTorch keeps these in memory only; stored so a bundle
+//                 survives a round trip through the directory)
+// sha256_hash(c) is PyTorch's: lowercase first 51 chars of base32(sha256(c)).
+// Limits, by PyTorch's design: PGO file names are sanitised, so list()
+// returns the sanitised key. FX graph and AOTAutograd directories may hold
+// several entries per key: through Backend, get() returns the newest (by
+// mtime) and overwrite leaves one; through MultiValued, get_all() and add()
+// see and keep them all (populate and export use that).
+//   torch:///abs/cache/dir[?fsync=1&lock_timeout_ms=N]
+#ifndef CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
+#define CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "backends/backend.h"
+#include "backends/multi_value.h"
+#include "backends/url.h"
+
+namespace cachepack {
+
+struct TorchDirOptions {
+  std::string root;  // Absolute path; created if missing.
+  bool fsync = false;
+  std::chrono::milliseconds lock_timeout{60'000};
+};
+
+// PyTorch's codecache.sha256_hash: lowercase base32 of SHA-256, 51 chars.
+std::string pytorch_sha256_hash(ByteSpan data);
+
+// The PGO file-name form of a key: each of <>:"/\|?* becomes '_'.
+std::string sanitize_pgo_key(std::string_view key);
+
+class TorchDirBackend final : public Backend, public MultiValued {
+ public:
+  static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
+  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
+
+  std::string url() const override;
+
+  // The file PyTorch would write for this artifact. kInvalidArgument /
+  // kInvalidKey for a key that would leave the root or break the type's
+  // path shape; kUnimplemented for a type PyTorch has no directory for.
+  Result<std::string> artifact_path(std::string_view ns, std::string_view key,
+                                    ByteSpan content) const;
+
+  // inductor and aot_autograd.
+  bool multi_valued(std::string_view ns) const override;
+  Result<std::vector<Bytes>> get_all(std::string_view ns, std::string_view key,
+                                     Deadline deadline) override;
+  Result<bool> add(std::string_view ns, std::string_view key, ByteSpan value,
+                   PutMode mode, Deadline deadline) override;
+
+ protected:
+  Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
+                                      Deadline deadline) override;
+  Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan value,
+                      PutMode mode, Deadline deadline) override;
+  Result<bool> do_contains(std::string_view ns, std::string_view key,
+                           Deadline deadline) override;
+  Result<bool> do_remove(std::string_view ns, std::string_view key,
+                         Deadline deadline) override;
+  Result<std::vector<std::string>> do_list(std::string_view ns,
+                                           Deadline deadline) override;
+  Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
+
+ private:
+  explicit TorchDirBackend(TorchDirOptions options)
+      : options_(std::move(options)) {}
+
+  // Where one (ns, key) lives.
+  struct Location {
+    std::string dir;   // Directory holding the entry file(s).
+    std::string file;  // Fixed file name; empty when named by content hash.
+    std::string lock;  // Path to flock (a directory or a .lock file).
+    bool lock_is_dir = true;
+  };
+  Result<Location> locate(std::string_view op, std::string_view ns,
+                          std::string_view key) const;
+  enum class WriteMode {
+    kIfKeyAbsent,  // PutMode::kInsertIfAbsent.
+    kReplaceAll,   // PutMode::kOverwrite: the key keeps only this value.
+    kAdd,          // MultiValued::add: next to the others, PyTorch's way;
+                   // skipped if this content is there.
+    kAddReplace,   // The same, rewriting this content's file.
+  };
+  Result<bool> write(std::string_view ns, std::string_view key, ByteSpan value,
+                     WriteMode mode, Deadline deadline);
+  // Entry files of a content-hashed directory, newest first.
+  Result<std::vector<std::string>> entry_files(const std::string& dir) const;
+
+  const TorchDirOptions options_;
+};
+
+}  // namespace cachepack
+
+#endif  // CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# End-to-end checks of populate, pack, stats and gc: a sample blob goes into
+# a PyTorch cache directory and a disk cache and comes back out; bad input
+# gets exit 1 (failed) or 2 (usage) with a message.
+set -uo pipefail
+CP="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/backend_cli.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+run() { timeout 20 "$CP" "$@"; }
+expect_exit() {
+  local want=$1; shift
+  run "$@" >"$tmp/out" 2>"$tmp/err"
+  local got=$?
+  [ "$got" -eq "$want" ] || fail "cachepack $* exited $got, want $want: $(head -c 300 "$tmp/err")"
+}
+
+expect_exit 0 sample "$tmp/s.bin"
+
+# Populate a PyTorch cache directory: files land in PyTorch's layout.
+expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch" --threads 3
+grep -q "^ok: 26 stored, 0 skipped, 0 failed" "$tmp/out" || fail "populate summary: $(tail -1 "$tmp/out")"
+ls "$tmp"/torch/fxgraph/*/*/* >/dev/null 2>&1 || fail "no fxgraph entries"
+ls "$tmp"/torch/aotautograd/*/* >/dev/null 2>&1 || fail "no aotautograd entries"
+ls "$tmp"/torch/dynamo/code_state_*.pkl >/dev/null 2>&1 || fail "no pgo entry"
+ls "$tmp"/torch/*/*.best_config >/dev/null 2>&1 || fail "no autotune entries"
+# --progress reports on stderr and ends at the total.
+expect_exit 0 populate "$tmp/s.bin" "mem://" --progress
+grep -q "26/26 artifacts" "$tmp/err" || fail "no final progress line: $(cat "$tmp/err")"
+# Again with skip-existing: nothing rewritten.
+expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch"
+grep -q "^ok: 0 stored, 26 skipped" "$tmp/out" || fail "second populate: $(tail -1 "$tmp/out")"
+expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch" --policy verify
+grep -q "^ok: 26 stored" "$tmp/out" || fail "verify populate: $(tail -1 "$tmp/out")"
+
+# Pack the directory back into a blob: same artifacts, PGO key sanitised.
+expect_exit 0 pack "torch://$tmp/torch" "$tmp/packed.bin"
+expect_exit 0 ls --json "$tmp/s.bin"
+mv "$tmp/out" "$tmp/orig.json"
+expect_exit 0 ls --json "$tmp/packed.bin"
+python3 - "$tmp/orig.json" "$tmp/out" <<'PY' || fail "packed artifacts differ from the sample's"
+import json, re, sys
+def ids(path, sanitise):
+    out = set()
+    for a in json.load(open(path))["artifacts"]:
+        key = a["key"]
+        if sanitise and a["type"] == "pgo":
+            key = re.sub(r'[<>:"/\\|?*]', "_", key)
+        out.add((a["type"], key, a["sha256"]))
+    return out
+orig, packed = ids(sys.argv[1], True), ids(sys.argv[2], False)
+assert orig == packed, (orig ^ packed)
+PY
+
+# Several populates racing on one directory end consistent, no temp files.
+for i in 1 2 3; do
+  run populate "$tmp/s.bin" "torch://$tmp/race" --policy overwrite --quiet >"$tmp/race$i.out" 2>&1 &
+done
+wait
+for i in 1 2 3; do
+  [ -s "$tmp/race$i.out" ] && fail "racing populate $i printed: $(cat "$tmp/race$i.out")"
+done
+[ -z "$(find "$tmp/race" -name '*.tmp')" ] || fail "temp files left behind"
+expect_exit 0 pack "torch://$tmp/race" "$tmp/race.bin"
+grep -q "packed 26 artifacts" "$tmp/out" || fail "race pack: $(cat "$tmp/out")"
+
+# Disk cache: stats, gc, then empty.
+expect_exit 0 populate "$tmp/s.bin" "file://$tmp/disk"
+expect_exit 0 stats "file://$tmp/disk"
+grep -q "^total: 26 entries" "$tmp/out" || fail "stats: $(cat "$tmp/out")"
+expect_exit 0 stats --json "file://$tmp/disk"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["entries"]==26 and len(d["types"])==6, d' "$tmp/out" || fail "stats --json"
+expect_exit 0 gc "file://$tmp/disk" --max-size 100K
+expect_exit 0 stats --json "file://$tmp/disk"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert 0 < d["bytes"] <= 100*1024, d' "$tmp/out" || fail "gc did not trim to 100K"
+expect_exit 0 gc "file://$tmp/disk" --max-size 0
+expect_exit 0 stats "file://$tmp/disk"
+grep -q "^total: 0 entries" "$tmp/out" || fail "gc to 0 left entries"
+
+# Errors.
+expect_exit 2 populate "$tmp/s.bin" "file://$tmp/disk" --policy sometimes
+expect_exit 2 gc "file://$tmp/disk" --max-size 12Q
+expect_exit 2 pack "$tmp/only-one-arg.bin"
+expect_exit 1 populate "$tmp/s.bin" "nosuch://x"
+grep -q "unknown scheme" "$tmp/err" || fail "unknown scheme message: $(cat "$tmp/err")"
+expect_exit 1 populate "$tmp/s.bin" "file://relative/path"
+grep -q "file:///absolute/path" "$tmp/err" || fail "bad file URL message: $(cat "$tmp/err")"
+expect_exit 1 gc "torch://$tmp/torch" --max-size 1G
+expect_exit 1 populate "$tmp/missing.bin" "mem://"
+grep -q "missing.bin" "$tmp/err" || fail "missing input not named"
+head -c 100 "$tmp/s.bin" >"$tmp/cut.bin"
+expect_exit 1 populate "$tmp/cut.bin" "mem://"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures failure(s)"
+  exit 1
+fi
+echo "backend CLI: all checks passed"

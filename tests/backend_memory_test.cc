@@ -1,0 +1,73 @@
+// Memory backend: byte budget and LRU eviction.
+#include <gtest/gtest.h>
+
+#include "backends/builtin.h"
+#include "backends/memory_backend.h"
+#include "backends/url.h"
+
+namespace cachepack {
+namespace {
+
+// Entry cost is |ns| + |key| + |value|: "n" + "kN" + 7 = 10 bytes.
+Bytes seven() { return Bytes(7); }
+
+TEST(MemoryBackend, EvictsLeastRecentlyUsedWhenOverBudget) {
+  MemoryBackend mem({.max_bytes = 30});
+  ASSERT_TRUE(mem.put("n", "k1", seven(), PutMode::kOverwrite));
+  ASSERT_TRUE(mem.put("n", "k2", seven(), PutMode::kOverwrite));
+  ASSERT_TRUE(mem.put("n", "k3", seven(), PutMode::kOverwrite));
+  ASSERT_TRUE(mem.get("n", "k1")->has_value());  // k2 is now the oldest.
+  ASSERT_TRUE(mem.put("n", "k4", seven(), PutMode::kOverwrite));
+  EXPECT_FALSE(mem.get("n", "k2")->has_value());
+  EXPECT_TRUE(mem.get("n", "k1")->has_value());
+  EXPECT_TRUE(mem.get("n", "k4")->has_value());
+  EXPECT_EQ(mem.bytes_used(), 30u);
+  EXPECT_EQ(mem.evictions(), 1u);
+}
+
+TEST(MemoryBackend, EntryLargerThanTheBudgetIsResourceExhausted) {
+  MemoryBackend mem({.max_bytes = 10});
+  auto r = mem.put("n", "k", Bytes(100), PutMode::kOverwrite);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kResourceExhausted);
+  EXPECT_EQ(mem.bytes_used(), 0u);
+}
+
+TEST(MemoryBackend, OverwriteChargesOnlyTheNewValue) {
+  MemoryBackend mem;
+  ASSERT_TRUE(mem.put("n", "k", Bytes(100), PutMode::kOverwrite));
+  ASSERT_TRUE(mem.put("n", "k", Bytes(10), PutMode::kOverwrite));
+  EXPECT_EQ(mem.bytes_used(), 12u);
+}
+
+TEST(MemoryBackend, GcTrimsToTheGivenSize) {
+  MemoryBackend mem;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(
+        mem.put("n", "k" + std::to_string(i), seven(), PutMode::kOverwrite));
+  }
+  auto report = mem.gc(20);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->bytes_before, 50u);
+  EXPECT_EQ(report->entries_removed, 3u);
+  EXPECT_EQ(mem.list("n")->size(), 2u);
+}
+
+TEST(MemoryBackend, OpensFromMemUrl) {
+  ASSERT_TRUE(register_builtin_backends());
+  auto b = open_backend("mem://?max_bytes=1024");
+  ASSERT_TRUE(b) << b.error().to_string();
+  EXPECT_EQ((*b)->url(), "mem://?max_bytes=1024");
+  auto bad = open_backend("mem://?max_bytes=lots");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("mem://[?max_bytes=N]"),
+            std::string::npos);
+}
+
+TEST(MemoryBackend, RegisteringBuiltinsTwiceIsHarmless) {
+  EXPECT_TRUE(register_builtin_backends());
+  EXPECT_TRUE(register_builtin_backends());
+}
+
+}  // namespace
+}  // namespace cachepack

@@ -1,0 +1,400 @@
+// populate() and export_artifacts(): policies, verification, progress,
+// parallelism, per-artifact failures, round trips through every local
+// backend, and several processes populating one directory at once.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+
+#include "artifacts/type_registry.h"
+#include "backends/disk_backend.h"
+#include "backends/memory_backend.h"
+#include "backends/torch_dir_backend.h"
+#include "registry/populate.h"
+#include "serializer/megacache.h"
+#include "tests/backend_test_util.h"
+#include "util/file.h"
+#include "util/hash.h"
+
+namespace cachepack {
+namespace {
+
+using testing::files_under;
+using testing::make_temp_dir;
+
+std::vector<ArtifactView> views_of(const std::vector<Artifact>& artifacts) {
+  std::vector<ArtifactView> out;
+  for (const auto& a : artifacts) out.push_back({a.type, a.key, a.content});
+  return out;
+}
+
+Artifact make(std::string type, std::string key, std::string content) {
+  return Artifact{std::move(type), std::move(key), to_bytes(content)};
+}
+
+// One artifact of each PyTorch type, keys shaped as PyTorch makes them.
+std::vector<Artifact> pytorch_shaped() {
+  Bytes triton = to_bytes("triton kernels");
+  return {
+      make("inductor", "f" + std::string(51, 'c'), "graph"),
+      make("aot_autograd", "a" + std::string(51, 'd'), "aot"),
+      make("autotune", "xy/" + std::string(64, '1') + ".best_config",
+           "{\"XBLOCK\": 16}"),
+      make("pgo", "job-7_None_tag", "pgo state"),
+      make("precompile", std::string(64, '2'), "precompiled"),
+      Artifact{"inductor_triton", sha256_hex(triton), triton},
+  };
+}
+
+std::vector<Artifact> sorted(std::vector<Artifact> v) {
+  std::sort(v.begin(), v.end(), [](const Artifact& a, const Artifact& b) {
+    return std::tie(a.type, a.key, a.content) <
+           std::tie(b.type, b.key, b.content);
+  });
+  return v;
+}
+
+// Returns a corrupted copy of every value it hands out.
+class CorruptingBackend final : public Backend {
+ public:
+  std::string url() const override { return "test://corrupting"; }
+
+ protected:
+  Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
+                                      Deadline d) override {
+    auto r = inner_.get(ns, key, d);
+    if (r && *r && !(*r)->empty()) (**r)[0] ^= std::byte{1};
+    return r;
+  }
+  Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan v,
+                      PutMode m, Deadline d) override {
+    return inner_.put(ns, key, v, m, d);
+  }
+  Result<bool> do_remove(std::string_view ns, std::string_view key,
+                         Deadline d) override {
+    return inner_.remove(ns, key, d);
+  }
+  Result<std::vector<std::string>> do_list(std::string_view ns,
+                                           Deadline d) override {
+    return inner_.list(ns, d);
+  }
+  Result<std::vector<std::string>> do_namespaces(Deadline d) override {
+    return inner_.namespaces(d);
+  }
+
+ private:
+  MemoryBackend inner_;
+};
+
+TEST(Populate, StoresEveryArtifactAndSummarisesByType) {
+  MemoryBackend mem;
+  auto artifacts = pytorch_shaped();
+  auto report = populate(views_of(artifacts), mem);
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_TRUE(report->ok());
+  EXPECT_EQ(report->stored(), 6u);
+  ASSERT_EQ(report->by_type.size(), 6u);
+  EXPECT_EQ(report->info.keys("inductor"),
+            std::vector<std::string>{artifacts[0].key});
+  EXPECT_EQ(report->info.total(), 6u);
+  EXPECT_EQ(report->by_type["inductor"].bytes_stored, 5u);
+  ASSERT_EQ(report->artifacts.size(), 6u);
+  EXPECT_EQ(report->artifacts[3].type, "pgo");
+  EXPECT_EQ(report->artifacts[3].outcome, PopulateOutcome::kStored);
+  EXPECT_EQ(**mem.get("pgo", "job-7_None_tag"), to_bytes("pgo state"));
+}
+
+TEST(Populate, SkipExistingLeavesStoredEntriesAlone) {
+  MemoryBackend mem;
+  ASSERT_TRUE(mem.put("inductor", "k", to_bytes("old"), PutMode::kOverwrite));
+  std::vector<Artifact> a = {make("inductor", "k", "new"),
+                             make("inductor", "k2", "v")};
+  auto report =
+      populate(views_of(a), mem, {.policy = PopulatePolicy::kSkipExisting});
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->artifacts[0].outcome, PopulateOutcome::kSkipped);
+  EXPECT_EQ(report->skipped(), 1u);
+  EXPECT_EQ(report->stored(), 1u);
+  EXPECT_EQ(report->info.keys("inductor"),
+            (std::vector<std::string>{"k", "k2"}));
+  EXPECT_EQ(**mem.get("inductor", "k"), to_bytes("old"));
+}
+
+TEST(Populate, OverwriteReplacesStoredEntries) {
+  MemoryBackend mem;
+  ASSERT_TRUE(mem.put("inductor", "k", to_bytes("old"), PutMode::kOverwrite));
+  std::vector<Artifact> a = {make("inductor", "k", "new")};
+  auto report =
+      populate(views_of(a), mem, {.policy = PopulatePolicy::kOverwrite});
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->stored(), 1u);
+  EXPECT_EQ(**mem.get("inductor", "k"), to_bytes("new"));
+}
+
+TEST(Populate, VerifyCatchesABackendThatReturnsOtherBytes) {
+  CorruptingBackend bad;
+  std::vector<Artifact> a = {make("inductor", "k", "value"),
+                             make("inductor", "empty", "")};
+  for (unsigned threads : {1u, 2u}) {
+    auto report =
+        populate(views_of(a), bad,
+                 {.policy = PopulatePolicy::kVerify, .threads = threads});
+    ASSERT_TRUE(report);
+    ASSERT_EQ(report->artifacts[0].outcome, PopulateOutcome::kFailed);
+    EXPECT_EQ(report->artifacts[0].error->code(), ErrorCode::kDataLoss);
+    EXPECT_EQ(report->artifacts[1].outcome, PopulateOutcome::kStored);
+    EXPECT_EQ(report->failed(), 1u);
+    EXPECT_FALSE(report->ok());
+  }
+}
+
+TEST(Populate, VerifyPassesOnAnHonestBackend) {
+  auto disk = *DiskBackend::open({.root = make_temp_dir()});
+  auto artifacts = pytorch_shaped();
+  auto report =
+      populate(views_of(artifacts), *disk, {.policy = PopulatePolicy::kVerify});
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->stored(), 6u);
+  EXPECT_TRUE(report->ok());
+}
+
+TEST(Populate, ReportsProgressOncePerArtifact) {
+  MemoryBackend mem;
+  std::vector<Artifact> a;
+  for (int i = 0; i < 100; ++i) {
+    a.push_back(make("inductor", "k" + std::to_string(i), "xx"));
+  }
+  for (unsigned threads : {1u, 4u}) {
+    std::vector<uint64_t> seen;
+    uint64_t bytes = 0;
+    auto report = populate(views_of(a), mem,
+                           {.policy = PopulatePolicy::kOverwrite,
+                            .threads = threads,
+                            .progress = [&](const PopulateProgress& p) {
+                              seen.push_back(p.done);
+                              bytes = p.bytes_done;
+                              EXPECT_EQ(p.total, 100u);
+                              EXPECT_NE(p.last, nullptr);
+                            }});
+    ASSERT_TRUE(report);
+    ASSERT_EQ(seen.size(), 100u);
+    for (size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
+    EXPECT_EQ(bytes, 200u);
+  }
+}
+
+TEST(Populate, FailedPrecheckWritesNothing) {
+  MemoryBackend mem;
+  auto artifacts = pytorch_shaped();
+  auto report = populate(
+      views_of(artifacts), mem, {.precheck = []() -> Result<void> {
+        return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
+                          "bundle is not signed");
+      }});
+  ASSERT_FALSE(report);
+  EXPECT_EQ(report.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(mem.namespaces()->empty());
+}
+
+TEST(Populate, OneBadArtifactDoesNotStopTheRest) {
+  auto dir = *TorchDirBackend::open({.root = make_temp_dir()});
+  auto artifacts = pytorch_shaped();
+  artifacts.insert(artifacts.begin() + 2, make("inductor", "../../x", "bad"));
+  artifacts.push_back(make("user_type", "k", "no home in PyTorch's dir"));
+  auto report = populate(views_of(artifacts), *dir);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->stored(), 6u);
+  EXPECT_EQ(report->failed(), 2u);
+  EXPECT_EQ(report->artifacts[2].error->reason(), ErrorReason::kInvalidKey);
+  EXPECT_EQ(report->artifacts.back().error->code(), ErrorCode::kUnimplemented);
+  EXPECT_EQ(report->by_type["user_type"].failed, 1u);
+}
+
+// PyTorch's FX-graph cache keeps one file per content under a key (told
+// apart by guards on load): populate adds, export returns them all.
+TEST(Populate, SeveralContentsUnderOneFxGraphKeyAllReachTheTorchDirAndBack) {
+  std::string root = make_temp_dir();
+  auto dir = *TorchDirBackend::open({.root = root});
+  std::string key = "f" + std::string(51, 'g');
+  std::vector<Artifact> a = {make("inductor", key, "guards A"),
+                             make("inductor", key, "guards B"),
+                             make("inductor", key, "guards A")};
+  auto report = populate(views_of(a), *dir);
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->stored(), 2u);
+  EXPECT_EQ(report->skipped(), 1u);
+  EXPECT_EQ(files_under(root + "/fxgraph").size(), 2u);
+  auto exported = export_artifacts(*dir);
+  ASSERT_TRUE(exported);
+  EXPECT_EQ(sorted(*exported), sorted({a[0], a[1]}));
+  // Verify rewrites and checks each content without dropping the other.
+  auto verified = populate(views_of(a), *dir,
+                           {.policy = PopulatePolicy::kVerify, .threads = 2});
+  ASSERT_TRUE(verified);
+  EXPECT_EQ(verified->stored(), 3u);
+  EXPECT_EQ(files_under(root + "/fxgraph").size(), 2u);
+}
+
+TEST(Populate, SameKeyArtifactsLandInInputOrderWithManyThreads) {
+  MemoryBackend mem;
+  std::vector<Artifact> a;
+  for (int i = 0; i < 50; ++i) {
+    a.push_back(make("pgo", "k" + std::to_string(i % 5), std::to_string(i)));
+  }
+  auto report = populate(views_of(a), mem,
+                         {.policy = PopulatePolicy::kOverwrite, .threads = 4});
+  ASSERT_TRUE(report);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(**mem.get("pgo", "k" + std::to_string(k)),
+              to_bytes(std::to_string(45 + k)));
+  }
+}
+
+TEST(Populate, ZeroThreadsIsInvalid) {
+  MemoryBackend mem;
+  auto r = populate({}, mem, {.threads = 0});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(Populate, ParsesPolicyNames) {
+  EXPECT_EQ(*parse_populate_policy("verify"), PopulatePolicy::kVerify);
+  EXPECT_EQ(*parse_populate_policy("skip-existing"),
+            PopulatePolicy::kSkipExisting);
+  auto bad = parse_populate_policy("sometimes");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("skip-existing, overwrite or verify"),
+            std::string::npos);
+}
+
+class RoundTrip : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::unique_ptr<Backend> open() {
+    std::string kind = GetParam();
+    if (kind == "memory") return std::make_unique<MemoryBackend>();
+    if (kind == "disk")
+      return std::move(*DiskBackend::open({.root = make_temp_dir()}));
+    return std::move(*TorchDirBackend::open({.root = make_temp_dir()}));
+  }
+};
+
+TEST_P(RoundTrip, ExportOfPopulateGivesBackTheArtifacts) {
+  auto backend = open();
+  auto artifacts = pytorch_shaped();
+  auto report = populate(views_of(artifacts), *backend, {.threads = 3});
+  ASSERT_TRUE(report && report->ok());
+  auto exported = export_artifacts(*backend);
+  ASSERT_TRUE(exported) << exported.error().to_string();
+  EXPECT_EQ(sorted(*exported), sorted(artifacts));
+}
+
+TEST_P(RoundTrip, ExportsSelectedNamespacesAndKeys) {
+  auto backend = open();
+  auto artifacts = pytorch_shaped();
+  ASSERT_TRUE(populate(views_of(artifacts), *backend));
+  auto only = export_artifacts(
+      *backend,
+      {.namespaces = {"autotune"},
+       .keys = {{"pgo", "job-7_None_tag"}, {"autotune", artifacts[2].key}}});
+  ASSERT_TRUE(only) << only.error().to_string();
+  ASSERT_EQ(only->size(), 2u);
+  EXPECT_EQ((*only)[0], artifacts[2]);
+  EXPECT_EQ((*only)[1], artifacts[3]);
+  auto missing = export_artifacts(
+      *backend, {.keys = {{"inductor", "f" + std::string(51, 'z')}}});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Local, RoundTrip,
+                         ::testing::Values("memory", "disk", "torch_dir"));
+
+// PyTorch-generated vector: 500 artifacts of all six types. Under
+// overwrite the last artifact of each key wins (as PyTorch's populate in
+// blob order); PGO keys come back sanitised.
+TEST(Populate, PyTorchVectorRoundTripsThroughTorchDir) {
+  const char* vectors = std::getenv("CACHEPACK_VECTORS");
+  if (vectors == nullptr) GTEST_SKIP() << "CACHEPACK_VECTORS not set";
+  auto file = MappedFile::open(std::string(vectors) + "/large.bin");
+  ASSERT_TRUE(file) << file.error().to_string();
+  auto blob = megacache::parse(file->bytes());
+  ASSERT_TRUE(blob) << blob.error().to_string();
+  auto views = blob->artifacts();
+  ASSERT_EQ(views.size(), 500u);
+  std::map<std::pair<std::string, std::string>, Artifact> expected;
+  for (const auto& v : views) {
+    Artifact a = v.to_owned();
+    if (a.type == "pgo") a.key = sanitize_pgo_key(a.key);
+    expected[{a.type, a.key}] = a;
+  }
+  auto dir = *TorchDirBackend::open({.root = make_temp_dir()});
+  auto report = populate(views, *dir,
+                         {.policy = PopulatePolicy::kOverwrite, .threads = 2});
+  ASSERT_TRUE(report);
+  ASSERT_TRUE(report->ok());
+  auto exported = export_artifacts(*dir);
+  ASSERT_TRUE(exported);
+  std::vector<Artifact> want;
+  for (auto& [_, a] : expected) want.push_back(a);
+  EXPECT_EQ(sorted(*exported), sorted(want));
+}
+
+// Several processes populate overlapping artifact sets into one directory
+// at once; afterwards every entry is complete and no temp file is left.
+void race_populate(const std::function<std::unique_ptr<Backend>()>& open,
+                   const std::string& root) {
+  std::vector<Artifact> all;
+  for (int i = 0; i < 60; ++i) {
+    std::string n = std::to_string(i);
+    all.push_back(
+        make("inductor", "f" + std::string(51 - n.size(), 'k') + n,
+             std::string(2000 + i * 100, static_cast<char>('a' + i % 26))));
+  }
+  auto views = views_of(all);
+  std::vector<pid_t> pids;
+  for (int p = 0; p < 4; ++p) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto backend = open();
+      // Each process writes 40 of the 60, starting at a different offset.
+      std::vector<ArtifactView> mine;
+      for (int i = 0; i < 40; ++i) mine.push_back(views[(p * 15 + i) % 60]);
+      auto policy =
+          p % 2 ? PopulatePolicy::kOverwrite : PopulatePolicy::kSkipExisting;
+      auto r = populate(mine, *backend, {.policy = policy, .threads = 2});
+      ::_exit(r && r->ok() ? 0 : 1);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto backend = open();
+  auto exported = export_artifacts(*backend);
+  ASSERT_TRUE(exported) << exported.error().to_string();
+  EXPECT_EQ(sorted(*exported), sorted(all));
+  for (const auto& f : files_under(root)) {
+    EXPECT_FALSE(f.ends_with(".tmp")) << f;
+  }
+}
+
+TEST(Populate, ConcurrentProcessesLeaveATorchDirConsistent) {
+  std::string root = make_temp_dir();
+  race_populate(
+      [&] { return std::move(*TorchDirBackend::open({.root = root})); }, root);
+}
+
+TEST(Populate, ConcurrentProcessesLeaveADiskCacheConsistent) {
+  std::string root = make_temp_dir();
+  race_populate([&] { return std::move(*DiskBackend::open({.root = root})); },
+                root);
+}
+
+}  // namespace
+}  // namespace cachepack

@@ -1,0 +1,396 @@
+// populate, pack, stats and gc: moving artifacts between Mega-Cache blobs
+// and storage backends named by URL (docs/BACKENDS.md).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "backends/builtin.h"
+#include "backends/maintenance.h"
+#include "backends/remote.h"
+#include "backends/url.h"
+#include "registry/populate.h"
+#include "serializer/megacache.h"
+#include "tools/commands.h"
+#include "util/file.h"
+#include "util/hash.h"
+
+namespace cachepack::cli {
+namespace {
+
+Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
+  if (auto r = register_builtin_backends(); !r)
+    return tl::unexpected(r.error());
+  register_remote_backends();
+  return open_backend(url);
+}
+
+// Artifacts read from an input file, with the storage their views borrow.
+struct LoadedInput {
+  std::string format;
+  MappedFile file;
+  std::vector<ArtifactView> artifacts;
+};
+
+// The one place that turns an input file into artifacts. Today it reads
+// PyTorch Mega-Cache blobs (repeated type groups all kept); a bundle reader
+// plugs in here by recognising its magic before falling back to Mega-Cache.
+Result<LoadedInput> load_input(const std::string& path) {
+  auto file = MappedFile::open(path);
+  if (!file) return tl::unexpected(file.error());
+  auto blob = megacache::parse(file->bytes());
+  if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
+  auto views = blob->artifacts();
+  return LoadedInput{"pytorch-megacache", std::move(*file), std::move(views)};
+}
+
+bool is_url(const std::string& s) { return s.find("://") != std::string::npos; }
+
+// "10G", "512M", "64k", "1000", "2GiB": a byte count, powers of 1024.
+std::optional<uint64_t> parse_size(std::string text) {
+  if (text.ends_with("iB") || text.ends_with("ib"))
+    text.resize(text.size() - 2);
+  else if (text.size() > 1 && (text.back() == 'B' || text.back() == 'b') &&
+           std::isalpha(static_cast<unsigned char>(text[text.size() - 2]))) {
+    text.pop_back();
+  }
+  uint64_t scale = 1;
+  if (!text.empty()) {
+    switch (std::toupper(static_cast<unsigned char>(text.back()))) {
+      case 'K':
+        scale = 1ull << 10;
+        break;
+      case 'M':
+        scale = 1ull << 20;
+        break;
+      case 'G':
+        scale = 1ull << 30;
+        break;
+      case 'T':
+        scale = 1ull << 40;
+        break;
+      default:
+        break;
+    }
+    if (scale != 1) text.pop_back();
+  }
+  if (text.empty() ||
+      text.find_first_not_of("0123456789") != std::string::npos ||
+      text.size() > 15) {
+    return std::nullopt;
+  }
+  uint64_t n = std::stoull(text);
+  if (n > UINT64_MAX / scale) return std::nullopt;
+  return n * scale;
+}
+
+std::string human(uint64_t bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+void print_counters(const BackendStats& s) {
+  std::cout
+      << "operations: hits " << s.hits << ", misses " << s.misses << ", puts "
+      << s.puts << ", skipped " << s.puts_skipped << ", removes " << s.removes
+      << ", errors " << s.errors << ", bytes in " << s.bytes_in
+      << ", bytes out " << s.bytes_out << ", time "
+      << std::chrono::duration_cast<std::chrono::milliseconds>(s.time).count()
+      << " ms\n";
+}
+
+}  // namespace
+
+void add_populate_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string input;
+    std::string url;
+    std::string policy = "skip-existing";
+    unsigned threads = 1;
+    bool quiet = false;
+    bool progress = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "populate", "Write every artifact of a Mega-Cache blob into a backend");
+  cmd->add_option("BLOB", args->input, "PyTorch Mega-Cache blob")->required();
+  cmd->add_option("URL", args->url,
+                  "Backend: mem://, file:///dir, torch:///dir, tiered://...")
+      ->required();
+  cmd->add_option("--policy", args->policy,
+                  "skip-existing (default), overwrite, or verify (overwrite "
+                  "and read back)")
+      ->check(CLI::IsMember({"skip-existing", "overwrite", "verify"}));
+  cmd->add_option("--threads", args->threads, "Parallel writers (default 1)")
+      ->check(CLI::Range(1u, 256u));
+  cmd->add_flag("--quiet", args->quiet, "Print only failures");
+  cmd->add_flag("--progress", args->progress,
+                "Show artifacts and bytes written so far on stderr");
+  cmd->callback([args, &exit_code] {
+    auto input = load_input(args->input);
+    if (!input) {
+      exit_code = report(input.error());
+      return;
+    }
+    auto backend = open_url(args->url);
+    if (!backend) {
+      exit_code = report(backend.error());
+      return;
+    }
+    PopulateOptions options{.policy = *parse_populate_policy(args->policy),
+                            .threads = args->threads};
+    if (args->progress) {
+      // About a hundred updates, whatever the number of artifacts.
+      options.progress = [](const PopulateProgress& p) {
+        uint64_t step = std::max<uint64_t>(1, p.total / 100);
+        if (p.done % step == 0 || p.done == p.total) {
+          std::fprintf(stderr, "\rpopulate: %llu/%llu artifacts, %s",
+                       static_cast<unsigned long long>(p.done),
+                       static_cast<unsigned long long>(p.total),
+                       human(p.bytes_done).c_str());
+          if (p.done == p.total) std::fputc('\n', stderr);
+        }
+      };
+    }
+    auto result = populate(input->artifacts, **backend, options);
+    if (!result) {
+      exit_code = report(result.error());
+      return;
+    }
+    for (const auto& a : result->artifacts) {
+      if (a.outcome == PopulateOutcome::kFailed) report(*a.error);
+    }
+    if (!args->quiet) {
+      for (const auto& [type, t] : result->by_type) {
+        std::cout << type << ": " << t.stored << " stored, " << t.skipped
+                  << " skipped, " << t.failed << " failed ("
+                  << human(t.bytes_stored) << " written)\n";
+      }
+      std::cout << (result->ok() ? "ok: " : "FAILED: ") << result->stored()
+                << " stored, " << result->skipped() << " skipped, "
+                << result->failed() << " failed into " << (*backend)->url()
+                << " (policy " << args->policy << ")\n";
+    }
+    exit_code = result->ok() ? kExitOk : kExitFailed;
+  });
+}
+
+void add_pack_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::vector<std::string> sources;
+    std::string out;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "pack",
+      "Export artifacts from backends, PyTorch cache dirs and blobs into one "
+      "Mega-Cache blob");
+  // CLI11 cannot put a required positional after a greedy one, so SOURCE...
+  // OUT is one list whose last element is the output.
+  cmd->add_option("SOURCE... OUT", args->sources,
+                  "Backend URLs (torch:///dir for a PyTorch cache directory) "
+                  "or Mega-Cache blob files, then the output blob")
+      ->required()
+      ->expected(2, -1);
+  cmd->callback([args, &exit_code] {
+    args->out = args->sources.back();
+    args->sources.pop_back();
+    // Types in first-seen order, artifacts in source order; identical
+    // (type, key, content) artifacts are kept once, as PyTorch records them.
+    std::vector<std::pair<std::string, std::vector<Artifact>>> groups;
+    std::set<std::string> seen;
+    size_t count = 0;
+    auto add = [&](Artifact a) {
+      std::string id = a.type + '\0' + a.key + '\0' + sha256_hex(a.content);
+      if (!seen.insert(id).second) return;
+      auto g = std::find_if(groups.begin(), groups.end(),
+                            [&](const auto& p) { return p.first == a.type; });
+      if (g == groups.end()) {
+        groups.emplace_back(a.type, std::vector<Artifact>{});
+        g = groups.end() - 1;
+      }
+      g->second.push_back(std::move(a));
+      ++count;
+    };
+    for (const auto& source : args->sources) {
+      if (is_url(source)) {
+        auto backend = open_url(source);
+        if (!backend) {
+          exit_code = report(backend.error());
+          return;
+        }
+        auto exported = export_artifacts(**backend);
+        if (!exported) {
+          exit_code = report(exported.error());
+          return;
+        }
+        for (auto& a : *exported) add(std::move(a));
+      } else {
+        auto input = load_input(source);
+        if (!input) {
+          exit_code = report(input.error());
+          return;
+        }
+        for (const auto& v : input->artifacts) add(v.to_owned());
+      }
+    }
+    megacache::Writer writer;
+    for (const auto& [type, artifacts] : groups) {
+      std::vector<megacache::Entry> entries;
+      for (const auto& a : artifacts) entries.push_back({a.key, a.content});
+      if (auto r = writer.append_group(type, entries); !r) {
+        exit_code = report(r.error());
+        return;
+      }
+    }
+    if (auto w = write_file_atomic(args->out, writer.bytes()); !w) {
+      exit_code = report(w.error());
+      return;
+    }
+    std::cout << "packed " << count << " artifacts of " << groups.size()
+              << " types into " << args->out << " (" << human(writer.size())
+              << ")\n";
+    exit_code = kExitOk;
+  });
+}
+
+void add_stats_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string url;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "stats", "Entries and bytes per artifact type held by a backend");
+  cmd->add_option("URL", args->url, "Backend URL")->required();
+  cmd->add_flag("--json", args->json, "One JSON object on stdout");
+  cmd->callback([args, &exit_code] {
+    auto backend = open_url(args->url);
+    if (!backend) {
+      exit_code = report(backend.error());
+      return;
+    }
+    std::vector<NamespaceUsage> usage;
+    if (auto* m = dynamic_cast<Maintainable*>(backend->get())) {
+      auto u = m->usage();
+      if (!u) {
+        exit_code = report(u.error());
+        return;
+      }
+      usage = std::move(*u);
+    } else {
+      // No cheap accounting: read everything once.
+      auto exported = export_artifacts(**backend);
+      if (!exported) {
+        exit_code = report(exported.error());
+        return;
+      }
+      std::map<std::string, NamespaceUsage> by_ns;
+      for (const auto& a : *exported) {
+        auto& u = by_ns[a.type];
+        u.ns = a.type;
+        ++u.entries;
+        u.bytes += a.content.size();
+      }
+      for (auto& [_, u] : by_ns) usage.push_back(std::move(u));
+    }
+    uint64_t entries = 0, bytes = 0;
+    for (const auto& u : usage) {
+      entries += u.entries;
+      bytes += u.bytes;
+    }
+    BackendStats s = (*backend)->stats();
+    if (args->json) {
+      nlohmann::json doc = {{"url", (*backend)->url()},
+                            {"entries", entries},
+                            {"bytes", bytes},
+                            {"types", nlohmann::json::object()}};
+      for (const auto& u : usage) {
+        doc["types"][u.ns] = {{"entries", u.entries}, {"bytes", u.bytes}};
+      }
+      doc["operations"] = {
+          {"hits", s.hits},           {"misses", s.misses},
+          {"puts", s.puts},           {"skipped", s.puts_skipped},
+          {"removes", s.removes},     {"errors", s.errors},
+          {"bytes_in", s.bytes_in},   {"bytes_out", s.bytes_out},
+          {"time_ns", s.time.count()}};
+      std::cout << doc.dump(2) << "\n";
+    } else {
+      std::cout << "backend: " << (*backend)->url() << "\n";
+      for (const auto& u : usage) {
+        std::printf("%-16s %10llu entries %12s\n", u.ns.c_str(),
+                    static_cast<unsigned long long>(u.entries),
+                    human(u.bytes).c_str());
+      }
+      std::fflush(stdout);
+      std::cout << "total: " << entries << " entries, " << human(bytes) << "\n";
+      print_counters(s);
+    }
+    exit_code = kExitOk;
+  });
+}
+
+void add_gc_command(CLI::App& app, int& exit_code) {
+  struct Args {
+    std::string url;
+    std::string max_size;
+  };
+  auto args = std::make_shared<Args>();
+  CLI::App* cmd = app.add_subcommand(
+      "gc",
+      "Remove crashed writers' temp files, stale entries, then least "
+      "recently used entries until the backend holds at most --max-size");
+  cmd->add_option("URL", args->url, "Backend URL (mem://, file://, tiered://)")
+      ->required();
+  cmd->add_option(
+         "--max-size", args->max_size,
+         "Size limit: bytes, or with a K, M, G or T suffix (1024-based)")
+      ->required();
+  cmd->callback([args, &exit_code] {
+    auto limit = parse_size(args->max_size);
+    if (!limit) {
+      std::cerr << "cachepack: --max-size: '" << args->max_size
+                << "' is not a size; expected e.g. 500M, 10G or 1048576\n";
+      exit_code = kExitUsage;
+      return;
+    }
+    auto backend = open_url(args->url);
+    if (!backend) {
+      exit_code = report(backend.error());
+      return;
+    }
+    auto* m = dynamic_cast<Maintainable*>(backend->get());
+    if (m == nullptr) {
+      exit_code = report(
+          Error(ErrorCode::kUnimplemented, ErrorReason::kUnspecified,
+                "gc: this backend has no size accounting in cachepack (PyTorch "
+                "cache directories and remote caches evict by their own rules)",
+                ErrorLocation{.file = (*backend)->url()}));
+      return;
+    }
+    auto r = m->gc(*limit);
+    if (!r) {
+      exit_code = report(r.error());
+      return;
+    }
+    std::cout << "gc " << (*backend)->url() << ": " << human(r->bytes_before)
+              << " -> " << human(r->bytes_after) << " (limit " << human(*limit)
+              << "); removed " << r->entries_removed << " entries, "
+              << r->stale_removed << " stale, " << r->temps_removed
+              << " temp files\n";
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace cachepack::cli
