@@ -36,9 +36,6 @@ struct TorchDirOptions {
   std::chrono::milliseconds lock_timeout{60'000};
 };
 
-// PyTorch's codecache.sha256_hash: lowercase base32 of SHA-256, 51 chars.
-std::string pytorch_sha256_hash(ByteSpan data);
-
 // The PGO file-name form of a key: each of <>:"/\|?* becomes '_'.
 std::string sanitize_pgo_key(std::string_view key);
 
