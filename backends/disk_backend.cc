@@ -202,7 +202,7 @@ Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
     }
   }
   local_fs::remove_stale_temps(options.root + "/tmp", 0, options.temp_max_age);
-  return std::unique_ptr<DiskBackend>(new DiskBackend(std::move(options)));
+  return std::make_unique<DiskBackend>(Tag{}, std::move(options));
 }
 
 Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {

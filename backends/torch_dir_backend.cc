@@ -84,8 +84,7 @@ Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
   if (auto r = local_fs::make_dirs(options.root); !r) {
     return tl::unexpected(r.error());
   }
-  return std::unique_ptr<TorchDirBackend>(
-      new TorchDirBackend(std::move(options)));
+  return std::make_unique<TorchDirBackend>(Tag{}, std::move(options));
 }
 
 Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(

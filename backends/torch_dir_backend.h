@@ -40,7 +40,15 @@ struct TorchDirOptions {
 std::string sanitize_pgo_key(std::string_view key);
 
 class TorchDirBackend final : public Backend, public MultiValued {
+  // Only the factory constructs (it validates first); the private tag lets it
+  // use std::make_unique.
+  struct Tag {
+    explicit Tag() = default;
+  };
+
  public:
+  TorchDirBackend(Tag, TorchDirOptions options)
+      : options_(std::move(options)) {}
   static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
@@ -73,9 +81,6 @@ class TorchDirBackend final : public Backend, public MultiValued {
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
 
  private:
-  explicit TorchDirBackend(TorchDirOptions options)
-      : options_(std::move(options)) {}
-
   // Where one (ns, key) lives.
   struct Location {
     std::string dir;   // Directory holding the entry file(s).
