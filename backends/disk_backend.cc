@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <memory>
 
@@ -138,11 +137,6 @@ bool parse_bool(std::string_view v, bool& out) {
   return false;
 }
 
-bool parse_u64(std::string_view v, uint64_t& out) {
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  return !v.empty() && ec == std::errc() && end == v.data() + v.size();
-}
-
 constexpr std::string_view kDiskForm =
     "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]";
 
@@ -208,14 +202,12 @@ Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
     }
   }
   local_fs::remove_stale_temps(options.root + "/tmp", 0, options.temp_max_age);
-  return std::unique_ptr<DiskBackend>(new DiskBackend(std::move(options)));
+  return std::make_unique<DiskBackend>(Tag{}, std::move(options));
 }
 
 Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "bad backend URL \"" + url.text + "\": " + why +
-                          "; expected " + std::string(kDiskForm));
+    return bad_backend_url(url, why, kDiskForm);
   };
   if (!url.host.empty() && url.host != "localhost") {
     return bad("file:// names a local directory, not host '" + url.host + "'");
@@ -223,15 +215,16 @@ Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
   if (url.path.empty()) return bad("no directory path");
   DiskOptions options{.root = url.path};
   for (const auto& [name, value] : url.query) {
-    uint64_t n = 0;
     if (name == "fsync") {
       if (!parse_bool(value, options.fsync)) return bad("fsync must be 0 or 1");
     } else if (name == "lock_timeout_ms") {
-      if (!parse_u64(value, n)) return bad("lock_timeout_ms must be a number");
-      options.lock_timeout = std::chrono::milliseconds(n);
+      auto n = parse_url_uint(url, name, value, kDiskForm);
+      if (!n) return tl::unexpected(n.error());
+      options.lock_timeout = std::chrono::milliseconds(*n);
     } else if (name == "temp_max_age_s") {
-      if (!parse_u64(value, n)) return bad("temp_max_age_s must be a number");
-      options.temp_max_age = std::chrono::seconds(n);
+      auto n = parse_url_uint(url, name, value, kDiskForm);
+      if (!n) return tl::unexpected(n.error());
+      options.temp_max_age = std::chrono::seconds(*n);
     } else {
       return bad("unknown parameter '" + name + "'");
     }

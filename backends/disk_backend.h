@@ -41,7 +41,14 @@ struct DiskOptions {
 std::array<std::byte, 4> disk_entry_header();
 
 class DiskBackend final : public Backend, public Maintainable {
+  // Only the factory constructs (it validates first); the private tag lets it
+  // use std::make_unique.
+  struct Tag {
+    explicit Tag() = default;
+  };
+
  public:
+  DiskBackend(Tag, DiskOptions options) : options_(std::move(options)) {}
   static Result<std::unique_ptr<DiskBackend>> open(DiskOptions options);
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
@@ -70,8 +77,6 @@ class DiskBackend final : public Backend, public Maintainable {
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
 
  private:
-  explicit DiskBackend(DiskOptions options) : options_(std::move(options)) {}
-
   struct Paths {
     std::string hash;  // h, 64 hex chars.
     std::string dir;   // objects/<nshash>/<h[0:2]>

@@ -34,22 +34,7 @@ constexpr std::string_view kAcMagic = "cachepack-ac/1";
 constexpr uint64_t kMaxAcRecord = 64 * 1024;
 
 tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return make_error(ErrorCode::kInvalidArgument,
-                    "bad backend URL \"" + url.text + "\": " + why +
-                        "; expected " + std::string(kForm));
-}
-
-Result<uint64_t> parse_uint(const BackendUrl& url, std::string_view name,
-                            std::string_view text) {
-  uint64_t value = 0;
-  auto [end, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return bad_url(url, std::string(name) +
-                            " must be a non-negative integer, got \"" +
-                            std::string(text) + "\"");
-  }
-  return value;
+  return bad_backend_url(url, why, kForm);
 }
 
 std::string trim(std::string s) {
@@ -230,7 +215,7 @@ Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
     } else if (name == "connect_timeout_ms" || name == "timeout_ms" ||
                name == "retry_backoff_ms" || name == "retries" ||
                name == "parallel") {
-      auto v = parse_uint(url, name, value);
+      auto v = parse_url_uint(url, name, value, kForm);
       if (!v) return tl::unexpected(v.error());
       if (name == "connect_timeout_ms") o.connect_timeout = milliseconds(*v);
       if (name == "timeout_ms") o.timeout = milliseconds(*v);

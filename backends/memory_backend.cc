@@ -1,7 +1,5 @@
 #include "backends/memory_backend.h"
 
-#include <charconv>
-
 #include "backends/key_rules.h"
 
 namespace cachepack {
@@ -9,29 +7,18 @@ namespace cachepack {
 MemoryBackend::MemoryBackend(MemoryOptions options) : options_(options) {}
 
 Result<std::unique_ptr<Backend>> MemoryBackend::open(const BackendUrl& url) {
+  constexpr std::string_view kForm = "mem://[?max_bytes=N]";
   MemoryOptions options;
   for (const auto& [name, value] : url.query) {
     if (name != "max_bytes") {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "bad backend URL \"" + url.text +
-                            "\": unknown parameter '" + name +
-                            "'; expected mem://[?max_bytes=N]");
+      return bad_backend_url(url, "unknown parameter '" + name + "'", kForm);
     }
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(),
-                                     options.max_bytes);
-    if (value.empty() || ec != std::errc() ||
-        end != value.data() + value.size()) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "bad backend URL \"" + url.text +
-                            "\": max_bytes must be a whole number; expected "
-                            "mem://[?max_bytes=N]");
-    }
+    auto n = parse_url_uint(url, name, value, kForm);
+    if (!n) return tl::unexpected(n.error());
+    options.max_bytes = *n;
   }
   if (!url.host.empty() || (!url.path.empty() && url.path != "/")) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "bad backend URL \"" + url.text +
-                          "\": mem:// takes no host or path; expected "
-                          "mem://[?max_bytes=N]");
+    return bad_backend_url(url, "mem:// takes no host or path", kForm);
   }
   return std::make_unique<MemoryBackend>(options);
 }

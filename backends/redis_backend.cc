@@ -91,22 +91,7 @@ milliseconds bounded(milliseconds limit, const Deadline& deadline) {
 }
 
 tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return make_error(ErrorCode::kInvalidArgument,
-                    "bad backend URL \"" + url.text + "\": " + why +
-                        "; expected " + std::string(kForm));
-}
-
-Result<uint64_t> parse_uint(const BackendUrl& url, std::string_view name,
-                            std::string_view text) {
-  uint64_t value = 0;
-  auto [end, ec] =
-      std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    return bad_url(url, std::string(name) +
-                            " must be a non-negative integer, got \"" +
-                            std::string(text) + "\"");
-  }
-  return value;
+  return bad_backend_url(url, why, kForm);
 }
 
 // Namespaces end at the first ':' of a cachepack-layout key, so ':' (and '%'
@@ -184,14 +169,15 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
                             "write :password@ for password-only AUTH");
   }
   if (!url.path.empty() && url.path != "/") {
-    auto db = parse_uint(url, "the database number", url.path.substr(1));
+    auto db =
+        parse_url_uint(url, "the database number", url.path.substr(1), kForm);
     if (!db) return tl::unexpected(db.error());
     if (*db > 1000000) return bad_url(url, "database number out of range");
     o.db = static_cast<int>(*db);
   }
   for (const auto& [name, value] : url.query) {
     auto as_ms = [&](std::chrono::milliseconds& field) -> Result<void> {
-      auto v = parse_uint(url, name, value);
+      auto v = parse_url_uint(url, name, value, kForm);
       if (!v) return tl::unexpected(v.error());
       field = std::chrono::milliseconds(*v);
       return {};
@@ -200,7 +186,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     if (name == "prefix") {
       o.prefix = value;
     } else if (name == "ttl") {
-      auto v = parse_uint(url, name, value);
+      auto v = parse_url_uint(url, name, value, kForm);
       if (!v) return tl::unexpected(v.error());
       if (*v == 0) return bad_url(url, "ttl must be at least 1 second");
       o.ttl_seconds = *v;
@@ -213,7 +199,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     } else if (name == "max_backoff_ms") {
       ok = as_ms(o.max_backoff);
     } else if (name == "pipeline") {
-      auto v = parse_uint(url, name, value);
+      auto v = parse_url_uint(url, name, value, kForm);
       if (!v) return tl::unexpected(v.error());
       if (*v == 0) return bad_url(url, "pipeline must be at least 1");
       o.pipeline_depth = *v;

@@ -18,8 +18,7 @@ Result<std::unique_ptr<TieredBackend>> TieredBackend::make(
     return make_error(ErrorCode::kInvalidArgument,
                       "a tiered backend needs at least one tier");
   }
-  return std::unique_ptr<TieredBackend>(
-      new TieredBackend(std::move(tiers), options));
+  return std::make_unique<TieredBackend>(Tag{}, std::move(tiers), options);
 }
 
 Result<std::unique_ptr<Backend>> TieredBackend::open_url(

@@ -31,7 +31,16 @@ struct TieredOptions {
 };
 
 class TieredBackend final : public Backend, public Maintainable {
+  // Only the factory constructs (it validates first); the private tag lets it
+  // use std::make_unique.
+  struct Tag {
+    explicit Tag() = default;
+  };
+
  public:
+  TieredBackend(Tag, std::vector<std::unique_ptr<Backend>> tiers,
+                TieredOptions options)
+      : tiers_(std::move(tiers)), options_(options) {}
   // kInvalidArgument for an empty list.
   static Result<std::unique_ptr<TieredBackend>> make(
       std::vector<std::unique_ptr<Backend>> tiers, TieredOptions options = {});
@@ -63,10 +72,6 @@ class TieredBackend final : public Backend, public Maintainable {
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
 
  private:
-  TieredBackend(std::vector<std::unique_ptr<Backend>> tiers,
-                TieredOptions options)
-      : tiers_(std::move(tiers)), options_(options) {}
-
   // Union of a per-tier listing; fails only if every tier fails.
   Result<std::vector<std::string>> merge(
       const std::function<Result<std::vector<std::string>>(Backend&)>& call);

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 
+#include "artifacts/pytorch_hash.h"
 #include "artifacts/type_registry.h"
 #include "backends/key_rules.h"
 #include "backends/local_fs.h"
@@ -61,24 +61,6 @@ bool known_type(std::string_view ns) {
 
 }  // namespace
 
-std::string pytorch_sha256_hash(ByteSpan data) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  Sha256Digest d = sha256(data);
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (std::byte b : d) {
-    buffer = (buffer << 8) | static_cast<uint8_t>(b);
-    bits += 8;
-    while (bits >= 5) {
-      out += kAlphabet[(buffer >> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  // 256 bits = 51 full groups + 1 bit; PyTorch keeps the first 51.
-  return out.substr(0, 51);
-}
-
 std::string sanitize_pgo_key(std::string_view key) {
   std::string out(key);
   for (char& c : out) {
@@ -102,16 +84,13 @@ Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
   if (auto r = local_fs::make_dirs(options.root); !r) {
     return tl::unexpected(r.error());
   }
-  return std::unique_ptr<TorchDirBackend>(
-      new TorchDirBackend(std::move(options)));
+  return std::make_unique<TorchDirBackend>(Tag{}, std::move(options));
 }
 
 Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
     const BackendUrl& url) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "bad backend URL \"" + url.text + "\": " + why +
-                          "; expected " + std::string(kTorchForm));
+    return bad_backend_url(url, why, kTorchForm);
   };
   if (!url.host.empty() && url.host != "localhost") {
     return bad("torch:// names a local directory, not host '" + url.host + "'");
@@ -122,14 +101,9 @@ Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
     if (name == "fsync" && (value == "0" || value == "1")) {
       options.fsync = value == "1";
     } else if (name == "lock_timeout_ms") {
-      uint64_t n = 0;
-      auto [end, ec] =
-          std::from_chars(value.data(), value.data() + value.size(), n);
-      if (value.empty() || ec != std::errc() ||
-          end != value.data() + value.size()) {
-        return bad("lock_timeout_ms must be a number");
-      }
-      options.lock_timeout = std::chrono::milliseconds(n);
+      auto n = parse_url_uint(url, name, value, kTorchForm);
+      if (!n) return tl::unexpected(n.error());
+      options.lock_timeout = std::chrono::milliseconds(*n);
     } else {
       return bad("bad parameter '" + name + "'");
     }

@@ -36,14 +36,19 @@ struct TorchDirOptions {
   std::chrono::milliseconds lock_timeout{60'000};
 };
 
-// PyTorch's codecache.sha256_hash: lowercase base32 of SHA-256, 51 chars.
-std::string pytorch_sha256_hash(ByteSpan data);
-
 // The PGO file-name form of a key: each of <>:"/\|?* becomes '_'.
 std::string sanitize_pgo_key(std::string_view key);
 
 class TorchDirBackend final : public Backend, public MultiValued {
+  // Only the factory constructs (it validates first); the private tag lets it
+  // use std::make_unique.
+  struct Tag {
+    explicit Tag() = default;
+  };
+
  public:
+  TorchDirBackend(Tag, TorchDirOptions options)
+      : options_(std::move(options)) {}
   static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
@@ -76,9 +81,6 @@ class TorchDirBackend final : public Backend, public MultiValued {
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
 
  private:
-  explicit TorchDirBackend(TorchDirOptions options)
-      : options_(std::move(options)) {}
-
   // Where one (ns, key) lives.
   struct Location {
     std::string dir;   // Directory holding the entry file(s).

@@ -58,6 +58,27 @@ std::optional<std::string> percent_decode(std::string_view s) {
 
 }  // namespace
 
+tl::unexpected<Error> bad_backend_url(const BackendUrl& url,
+                                      std::string_view why,
+                                      std::string_view form) {
+  return bad_url(url.text, std::string(why), form);
+}
+
+Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
+                                std::string_view text, std::string_view form) {
+  uint64_t value = 0;
+  auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return bad_backend_url(url,
+                           std::string(what) +
+                               " must be a non-negative integer, got \"" +
+                               std::string(text) + "\"",
+                           form);
+  }
+  return value;
+}
+
 std::optional<std::string> BackendUrl::param(std::string_view name) const {
   auto it = query.find(std::string(name));
   if (it == query.end()) return std::nullopt;

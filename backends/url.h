@@ -34,6 +34,17 @@ struct BackendUrl {
   std::optional<std::string> param(std::string_view name) const;
 };
 
+// kInvalidArgument naming the URL, what is wrong with it and the scheme's
+// expected form; every backend reports URL mistakes through this.
+tl::unexpected<Error> bad_backend_url(const BackendUrl& url,
+                                      std::string_view why,
+                                      std::string_view form);
+
+// `text` (the URL part or parameter called `what`) as an unsigned decimal
+// integer, or bad_backend_url saying what was expected.
+Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
+                                std::string_view text, std::string_view form);
+
 // kInvalidArgument with the expected form when `text` is not a URL.
 Result<BackendUrl> parse_backend_url(std::string_view text);
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "artifacts/pytorch_hash.h"
 #include "artifacts/type_registry.h"
 #include "backends/builtin.h"
 #include "backends/torch_dir_backend.h"

@@ -1,10 +1,10 @@
+#include "util/sigpipe.h"
+
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
-
-#include "util/sigpipe.h"
 
 namespace cachepack {
 namespace {

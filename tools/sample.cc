@@ -3,29 +3,12 @@
 #include <random>
 #include <string>
 
+#include "artifacts/pytorch_hash.h"
 #include "artifacts/type_registry.h"
 #include "util/hash.h"
 
 namespace cachepack {
 namespace {
-
-// PyTorch's codecache.sha256_hash: lowercase base32 of SHA-256, 51 chars.
-std::string base32_51(ByteSpan data) {
-  static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  Sha256Digest d = sha256(data);
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (std::byte b : d) {
-    acc = (acc << 8) | static_cast<uint8_t>(b);
-    bits += 8;
-    while (bits >= 5 && out.size() < 51) {
-      bits -= 5;
-      out += kAlphabet[(acc >> bits) & 31];
-    }
-  }
-  return out;
-}
 
 // Pickle-like bytes: a protocol header, repeated opcodes and names, and some
 // noise, so compression behaves as on real caches.
@@ -61,10 +44,12 @@ std::vector<Artifact> sample_artifacts(int graphs, uint64_t seed) {
     std::string tag = "graph" + std::to_string(g);
     Bytes fx = pickle_like(rng, 4096 + rng() % 60000, tag);
     out.push_back({std::string(kInductor),
-                   "f" + base32_51(as_bytes(tag + "fx")), std::move(fx)});
+                   "f" + pytorch_sha256_hash(as_bytes(tag + "fx")),
+                   std::move(fx)});
     Bytes aot = pickle_like(rng, 2048 + rng() % 20000, tag);
     out.push_back({std::string(kAotAutograd),
-                   "a" + base32_51(as_bytes(tag + "aot")), std::move(aot)});
+                   "a" + pytorch_sha256_hash(as_bytes(tag + "aot")),
+                   std::move(aot)});
     for (int k = 0; k < 3; ++k) {
       std::string json =
           "{\"XBLOCK\": " + std::to_string(64 << (rng() % 4)) +
