@@ -92,6 +92,32 @@ grep -q "missing.bin" "$tmp/err" || fail "missing input not named"
 head -c 100 "$tmp/s.bin" >"$tmp/cut.bin"
 expect_exit 1 populate "$tmp/cut.bin" "mem://"
 
+# Bundles: populate from a signed bundle only with a trusted key; pack to .cpk.
+expect_exit 0 keygen --out "$tmp/key"
+expect_exit 0 keygen --out "$tmp/other"
+expect_exit 0 convert "$tmp/s.bin" "$tmp/signed.cpk" --sign "$tmp/key"
+expect_exit 0 convert "$tmp/s.bin" "$tmp/unsigned.cpk"
+expect_exit 0 populate "$tmp/signed.cpk" "torch://$tmp/trusted" --trusted-key "$tmp/key.pub"
+grep -q "^ok: 26 stored" "$tmp/out" || fail "populate signed bundle: $(tail -1 "$tmp/out")"
+expect_exit 1 populate "$tmp/signed.cpk" "torch://$tmp/untrusted" --trusted-key "$tmp/other.pub"
+grep -q "permission denied (signature)" "$tmp/err" || fail "untrusted key: $(cat "$tmp/err")"
+expect_exit 1 populate "$tmp/unsigned.cpk" "torch://$tmp/untrusted" --trusted-key "$tmp/key.pub"
+expect_exit 1 populate "$tmp/s.bin" "torch://$tmp/untrusted" --trusted-key "$tmp/key.pub"
+[ ! -e "$tmp/untrusted/fxgraph" ] || fail "a refused populate wrote artifacts"
+expect_exit 0 populate "$tmp/unsigned.cpk" "mem://"
+grep -q "^ok: 26 stored" "$tmp/out" || fail "populate unsigned bundle: $(tail -1 "$tmp/out")"
+expect_exit 0 pack "torch://$tmp/trusted" "$tmp/back.cpk"
+expect_exit 0 verify "$tmp/back.cpk"
+expect_exit 0 ls --json "$tmp/back.cpk"
+python3 - "$tmp/out" "$tmp/orig.json" <<'PY' || fail "pack to .cpk lost or changed artifacts"
+import json, sys
+got = json.load(open(sys.argv[1])); want = json.load(open(sys.argv[2]))
+assert got["format"] == "cachepack"
+def ids(doc):
+    return sorted((a["type"], a["sha256"], a["size"]) for a in doc["artifacts"])
+assert ids(got) == ids(want)
+PY
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures failure(s)"
   exit 1

@@ -13,6 +13,10 @@
 #include "backends/remote.h"
 #include "backends/url.h"
 #include "registry/populate.h"
+#include "serializer/bundle_reader.h"
+#include "serializer/bundle_signing.h"
+#include "serializer/bundle_tools.h"
+#include "serializer/bundle_writer.h"
 #include "serializer/megacache.h"
 #include "tools/commands.h"
 #include "util/file.h"
@@ -28,23 +32,61 @@ Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
   return open_backend(url);
 }
 
-// Artifacts read from an input file, with the storage their views borrow.
+// Artifacts read from an input file, with the storage their views borrow:
+// the mapped blob, or the decompressed contents of a bundle's entries.
 struct LoadedInput {
   std::string format;
-  MappedFile file;
+  std::optional<MappedFile> file;
+  std::vector<Bytes> contents;
   std::vector<ArtifactView> artifacts;
 };
 
-// The one place that turns an input file into artifacts. Today it reads
-// PyTorch Mega-Cache blobs (repeated type groups all kept); a bundle reader
-// plugs in here by recognising its magic before falling back to Mega-Cache.
-Result<LoadedInput> load_input(const std::string& path) {
+// The one place that turns an input file into artifacts: a cachepack bundle
+// (recognised by its magic) or a PyTorch Mega-Cache blob (repeated type
+// groups all kept). With trusted keys, a bundle must carry a valid signature
+// by one of them, and every entry's SHA-256 is checked as it is read; a
+// Mega-Cache blob cannot be signed, so it is refused.
+Result<LoadedInput> load_input(
+    const std::string& path,
+    const std::vector<std::string>& trusted_key_files = {}) {
+  if (bundle::is_bundle_file(path)) {
+    bundle::ReaderOptions options;
+    for (const auto& key_file : trusted_key_files) {
+      auto key = bundle::load_public_key(key_file);
+      if (!key) return tl::unexpected(key.error());
+      options.trusted_keys.push_back(*key);
+    }
+    options.verify_sha256_on_read = !options.trusted_keys.empty();
+    auto reader = bundle::BundleReader::open(path, options);
+    if (!reader) return tl::unexpected(reader.error());
+    auto entries = reader->entries();
+    if (!entries) return tl::unexpected(entries.error());
+    LoadedInput input{.format = "cachepack"};
+    input.contents.reserve(entries->size());  // Views point into it.
+    for (const auto& e : *entries) {
+      auto content = reader->read(e);
+      if (!content) return tl::unexpected(content.error());
+      input.contents.push_back(std::move(*content));
+      input.artifacts.push_back(
+          ArtifactView{e.type, e.key, input.contents.back(), e.offset});
+    }
+    return input;
+  }
+  if (!trusted_key_files.empty()) {
+    return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
+                      "a PyTorch Mega-Cache blob carries no signature; "
+                      "convert it to a signed bundle (cachepack convert "
+                      "--sign) to populate with --trusted-key",
+                      ErrorLocation{.file = path});
+  }
   auto file = MappedFile::open(path);
   if (!file) return tl::unexpected(file.error());
   auto blob = megacache::parse(file->bytes());
   if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
   auto views = blob->artifacts();
-  return LoadedInput{"pytorch-megacache", std::move(*file), std::move(views)};
+  return LoadedInput{.format = "pytorch-megacache",
+                     .file = std::move(*file),
+                     .artifacts = std::move(views)};
 }
 
 bool is_url(const std::string& s) { return s.find("://") != std::string::npos; }
@@ -120,11 +162,15 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     unsigned threads = 1;
     bool quiet = false;
     bool progress = false;
+    std::vector<std::string> trusted_keys;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "populate", "Write every artifact of a Mega-Cache blob into a backend");
-  cmd->add_option("BLOB", args->input, "PyTorch Mega-Cache blob")->required();
+      "populate",
+      "Write every artifact of a bundle or Mega-Cache blob into a backend");
+  cmd->add_option("INPUT", args->input,
+                  "cachepack bundle (.cpk) or PyTorch Mega-Cache blob")
+      ->required();
   cmd->add_option("URL", args->url,
                   "Backend: mem://, file:///dir, torch:///dir, tiered://...")
       ->required();
@@ -137,8 +183,12 @@ void add_populate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--quiet", args->quiet, "Print only failures");
   cmd->add_flag("--progress", args->progress,
                 "Show artifacts and bytes written so far on stderr");
+  cmd->add_option("--trusted-key", args->trusted_keys,
+                  "Public key (PEM); the bundle must be signed by one of the "
+                  "given keys, else nothing is written")
+      ->take_all();
   cmd->callback([args, &exit_code] {
-    auto input = load_input(args->input);
+    auto input = load_input(args->input, args->trusted_keys);
     if (!input) {
       exit_code = report(input.error());
       return;
@@ -194,13 +244,14 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "pack",
-      "Export artifacts from backends, PyTorch cache dirs and blobs into one "
-      "Mega-Cache blob");
+      "Export artifacts from backends, PyTorch cache dirs, bundles and blobs "
+      "into one bundle (OUT ending in .cpk) or Mega-Cache blob");
   // CLI11 cannot put a required positional after a greedy one, so SOURCE...
   // OUT is one list whose last element is the output.
   cmd->add_option("SOURCE... OUT", args->sources,
                   "Backend URLs (torch:///dir for a PyTorch cache directory) "
-                  "or Mega-Cache blob files, then the output blob")
+                  "or bundle / Mega-Cache blob files, then the output (.cpk: "
+                  "a bundle, else a Mega-Cache blob)")
       ->required()
       ->expected(2, -1);
   cmd->callback([args, &exit_code] {
@@ -245,22 +296,47 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         for (const auto& v : input->artifacts) add(v.to_owned());
       }
     }
-    megacache::Writer writer;
-    for (const auto& [type, artifacts] : groups) {
-      std::vector<megacache::Entry> entries;
-      for (const auto& a : artifacts) entries.push_back({a.key, a.content});
-      if (auto r = writer.append_group(type, entries); !r) {
-        exit_code = report(r.error());
+    uint64_t written = 0;
+    if (args->out.ends_with(".cpk")) {
+      auto writer = bundle::BundleWriter::create(args->out);
+      if (!writer) {
+        exit_code = report(writer.error());
         return;
       }
-    }
-    if (auto w = write_file_atomic(args->out, writer.bytes()); !w) {
-      exit_code = report(w.error());
-      return;
+      for (const auto& [type, artifacts] : groups) {
+        Result<void> r = writer->begin_group(type);
+        for (size_t i = 0; r && i < artifacts.size(); ++i) {
+          r = writer->add(type, artifacts[i].key, artifacts[i].content);
+        }
+        if (!r) {
+          exit_code = report(r.error());
+          return;
+        }
+      }
+      auto stats = writer->finish();
+      if (!stats) {
+        exit_code = report(stats.error());
+        return;
+      }
+      written = stats->file_size;
+    } else {
+      megacache::Writer writer;
+      for (const auto& [type, artifacts] : groups) {
+        std::vector<megacache::Entry> entries;
+        for (const auto& a : artifacts) entries.push_back({a.key, a.content});
+        if (auto r = writer.append_group(type, entries); !r) {
+          exit_code = report(r.error());
+          return;
+        }
+      }
+      if (auto w = write_file_atomic(args->out, writer.bytes()); !w) {
+        exit_code = report(w.error());
+        return;
+      }
+      written = writer.size();
     }
     std::cout << "packed " << count << " artifacts of " << groups.size()
-              << " types into " << args->out << " (" << human(writer.size())
-              << ")\n";
+              << " types into " << args->out << " (" << human(written) << ")\n";
     exit_code = kExitOk;
   });
 }
