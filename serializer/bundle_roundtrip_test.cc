@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <thread>
 
 #include "serializer/bundle_reader.h"
@@ -435,6 +436,71 @@ TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
     stored_dict += reader->entry(i)->stored_size;
   }
   EXPECT_LT(stored_dict, stored_plain * 3 / 4);
+}
+
+TEST(BundleWriter, TrainedDictionariesAlsoRoundTrip) {
+  TempDir dir;
+  std::vector<Item> items;
+  for (int i = 0; i < 200; ++i) {
+    std::string json = "{\"XBLOCK\": " + std::to_string(i % 7 * 32) +
+                       ", \"num_warps\": " + std::to_string(i % 4 + 1) +
+                       ", \"configs_hash\": \"" + std::to_string(i * 7919) +
+                       "\"}";
+    items.push_back({"autotune", "a" + std::to_string(i), text_bytes(json)});
+  }
+  WriterOptions trained;
+  trained.train_dictionaries_bytes = 16 << 10;
+  trained.dictionary_kind = DictionaryKind::kTrained;
+  ASSERT_TRUE(write_items(dir.file("trained.cpk"), items, trained));
+  auto reader = BundleReader::open(dir.file("trained.cpk"));
+  ASSERT_TRUE(reader);
+  auto dicts = reader->dictionaries();
+  ASSERT_TRUE(dicts);
+  ASSERT_EQ(dicts->size(), 1u);
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto got = reader->read(i);
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(*got, items[i].content);
+  }
+  EXPECT_TRUE(reader->verify_all());
+}
+
+TEST(RawContentDictionary, TakesEverySampleInTurnUpToItsCapacity) {
+  std::vector<Bytes> contents;
+  for (int i = 0; i < 10; ++i) contents.push_back(Bytes(3000, std::byte(i)));
+  std::vector<ByteSpan> samples(contents.begin(), contents.end());
+  auto dict = raw_content_dictionary(samples, 12 * 1024);
+  ASSERT_TRUE(dict);
+  EXPECT_EQ(dict->size(), 12u * 1024);
+  // Slices of capacity / samples bytes, one from each sample before any
+  // second one.
+  const size_t slice = 12 * 1024 / 10;
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ((*dict)[i * slice], std::byte(i)) << i;
+    EXPECT_EQ((*dict)[i * slice + slice - 1], std::byte(i)) << i;
+  }
+  EXPECT_EQ((*dict)[10 * slice], std::byte(0));  // Second round.
+}
+
+TEST(RawContentDictionary, NeverStartsWithZstdsDictionaryMagic) {
+  // A raw dictionary that began with 37 a4 30 ec would be parsed as a
+  // trained one by zstd and fail to load.
+  std::vector<Bytes> contents(9, Bytes(2048, std::byte{'x'}));
+  const uint8_t magic[] = {0x37, 0xa4, 0x30, 0xec};
+  for (int k = 0; k < 4; ++k) contents[0][k] = std::byte(magic[k]);
+  std::vector<ByteSpan> samples(contents.begin(), contents.end());
+  auto dict = raw_content_dictionary(samples, 8192);
+  ASSERT_TRUE(dict);
+  ASSERT_GE(dict->size(), 4u);
+  EXPECT_NE(std::memcmp(dict->data(), magic, 4), 0);
+}
+
+TEST(RawContentDictionary, NeedsEightSamples) {
+  std::vector<Bytes> contents(7, Bytes(2048, std::byte{'x'}));
+  std::vector<ByteSpan> samples(contents.begin(), contents.end());
+  auto dict = raw_content_dictionary(samples);
+  ASSERT_FALSE(dict);
+  EXPECT_EQ(dict.error().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST(BundleReader, OpensFromUnalignedMemory) {

@@ -37,6 +37,7 @@ struct PackFlags {
   int threads = 1;
   uint64_t chunk_size = bundle::kDefaultChunkSize;
   bool dict = false;
+  std::string dict_kind = "raw";
   std::string sign_key;
   std::vector<std::string> meta;
   bool timestamp = false;
@@ -60,8 +61,12 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
                   "Entries above this many bytes are split into chunks")
       ->check(CLI::Range(uint64_t{4096}, uint64_t{256} << 20));
   cmd->add_flag("--dict", f.dict,
-                "Train a zstd dictionary per artifact type from the first "
+                "Make a zstd dictionary per artifact type from the first "
                 "16 MiB of artifacts and store it in the bundle");
+  cmd->add_option("--dict-kind", f.dict_kind,
+                  "raw (default: slices of the entries, no training cost) or "
+                  "trained (ZDICT: smaller, much slower to make)")
+      ->check(CLI::IsMember({"raw", "trained"}));
   cmd->add_option("--sign", f.sign_key,
                   "Sign the bundle with this Ed25519 private key (PEM)");
   cmd->add_option("--meta", f.meta,
@@ -93,6 +98,9 @@ Result<WriterOptions> writer_options(const PackFlags& f,
   }
   if (f.timestamp) o.creation_unix_seconds = ::time(nullptr);
   if (f.dict) o.train_dictionaries_bytes = kDictionaryTrainingBytes;
+  o.dictionary_kind = f.dict_kind == "trained"
+                          ? bundle::DictionaryKind::kTrained
+                          : bundle::DictionaryKind::kRawContent;
   if (!f.sign_key.empty()) {
     auto loaded = bundle::SigningKey::load_pem(f.sign_key);
     if (!loaded) return tl::unexpected(loaded.error());
