@@ -394,6 +394,7 @@ struct BundleWriter::Impl {
   CCtxPtr cctx;
   std::unique_ptr<CompressionPool> pool;
   std::deque<Pending> inflight;
+  uint64_t inflight_bytes = 0;  // Input bytes of the chunks in flight.
   Xxh128Stream entry_stream;
   WriteStats stats;
 
@@ -494,10 +495,14 @@ struct BundleWriter::Impl {
     return {};
   }
 
-  Result<void> drain(size_t keep) {
-    while (inflight.size() > keep) {
+  // Retires the oldest chunks until at most `keep` chunks and `keep_bytes`
+  // input bytes are in flight.
+  Result<void> drain(size_t keep, uint64_t keep_bytes = UINT64_MAX) {
+    while (inflight.size() > keep ||
+           (!inflight.empty() && inflight_bytes > keep_bytes)) {
       Pending p = std::move(inflight.front());
       inflight.pop_front();
+      if (p.input) inflight_bytes -= p.input->size();
       if (auto ok = retire(p); !ok) return ok;
     }
     return {};
@@ -603,13 +608,18 @@ struct BundleWriter::Impl {
         continue;
       }
       // The caller's bytes may go away after add() returns: the pool works
-      // on a copy. At most 2 x threads chunks are in flight.
-      if (auto ok = drain(2 * static_cast<size_t>(options.threads) - 1); !ok) {
+      // on a copy. In flight: at most 4 chunks' worth of bytes per thread
+      // (memory stays bounded), but many small entries at once, so the
+      // workers neither idle behind one large chunk nor wake per entry.
+      const size_t threads = static_cast<size_t>(options.threads);
+      if (auto ok = drain(64 * threads - 1, 4 * threads * chunk - piece.size());
+          !ok) {
         return ok;
       }
       auto copy = std::make_shared<Bytes>(buffers.get());
       copy->assign(piece.begin(), piece.end());
       p.input = copy;
+      inflight_bytes += copy->size();
       BufferPool* recycled = &buffers;
       p.result =
           pool->submit([copy, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
