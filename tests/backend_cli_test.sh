@@ -2,19 +2,7 @@
 # End-to-end checks of populate, pack, stats and gc: a sample blob goes into
 # a PyTorch cache directory and a disk cache and comes back out; bad input
 # gets exit 1 (failed) or 2 (usage) with a message.
-set -uo pipefail
-CP="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/backend_cli.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-run() { timeout 20 "$CP" "$@"; }
-expect_exit() {
-  local want=$1; shift
-  run "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || fail "cachepack $* exited $got, want $want: $(head -c 300 "$tmp/err")"
-}
+source "$(dirname "$0")/cli_lib.sh" "$1"
 
 expect_exit 0 sample "$tmp/s.bin"
 
@@ -118,8 +106,4 @@ def ids(doc):
 assert ids(got) == ids(want)
 PY
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "backend CLI: all checks passed"
+finish "backend CLI checks"

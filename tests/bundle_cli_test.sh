@@ -2,19 +2,7 @@
 # End-to-end checks of the bundle commands: convert both ways (byte-exact for
 # PyTorch's vectors), inspect, cat, keygen/sign/verify with trusted keys,
 # append, ls --json on a bundle, and typed failures (exit 1) on damage.
-set -uo pipefail
-CP="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/bundle-cli.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-run() { timeout 20 "$CP" "$@"; }
-expect_exit() {
-  local want=$1; shift
-  run "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || fail "cachepack $* exited $got, want $want: $(head -c 300 "$tmp/err")"
-}
+source "$(dirname "$0")/cli_lib.sh" "$1"
 
 expect_exit 0 sample "$tmp/s.bin"
 # Format by extension, and reproducible bytes.
@@ -146,8 +134,4 @@ else
   echo "note: CACHEPACK_VECTORS unset; vector round trips skipped"
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all bundle CLI checks passed"
+finish "bundle CLI checks"

@@ -2,20 +2,7 @@
 # End-to-end checks of the cachepack CLI: exit codes (0 ok, 1 failed, 2
 # usage), `ls --json` against PyTorch's manifests, typed errors on corrupt
 # blobs, and no hang or crash on any input.
-set -uo pipefail
-CP="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-tmp="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cli.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# Runs the CLI with a time limit; 124 means it hung.
-run() { timeout 10 "$CP" "$@"; }
-expect_exit() {
-  local want=$1; shift
-  run "$@" >"$tmp/out" 2>"$tmp/err"
-  local got=$?
-  [ "$got" -eq "$want" ] || fail "cachepack $* exited $got, want $want: $(head -c 300 "$tmp/err")"
-}
+source "$(dirname "$0")/cli_lib.sh" "$1"
 
 # Usage errors exit 2.
 expect_exit 2
@@ -85,8 +72,4 @@ else
   echo "SKIP vector checks: CACHEPACK_VECTORS is not set (run tools/test.sh)"
 fi
 
-if [ "$failures" -gt 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all CLI checks passed"
+finish "CLI checks"
