@@ -585,10 +585,6 @@ struct BundleWriter::Impl {
     if (e.chunk_count == 0) {
       e.sha256 = sha256(content);
       e.xxh3 = xxh3_128(content);
-    } else if (e.chunk_count > 1) {
-      // SHA-256 cannot be split across chunks; hash here while the workers
-      // compress.
-      e.sha256 = sha256(content);
     }
     const ZSTD_CDict* cdict =
         e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
@@ -627,6 +623,11 @@ struct BundleWriter::Impl {
                                   recycled->get());
           });
       inflight.push_back(std::move(p));
+    }
+    if (chunk_count > 1) {
+      // SHA-256 cannot be split across chunks: hash on this thread once the
+      // chunks are queued, while the workers compress them.
+      entries[index].sha256 = sha256(content);
     }
     return {};
   }
