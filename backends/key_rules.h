@@ -19,10 +19,11 @@ inline Result<void> check_ns_key(const Backend& backend, std::string_view op,
   if (!ns.empty() && !key.empty()) return {};
   return make_error(
       ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
-      std::string(op) + ": " + (ns.empty() ? "namespace" : "key") + " is empty",
-      ErrorLocation{.file = backend.url(),
-                    .key = printable(std::string(ns)) + "/" +
-                           printable(std::string(key))});
+      std::string(op) + ": " +
+          (ns.empty() ? std::string("namespace")
+                      : "key in namespace '" + printable(ns) + "'") +
+          " is empty",
+      ErrorLocation{.file = backend.url(), .key = std::string(key)});
 }
 
 }  // namespace cachepack

@@ -127,7 +127,7 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
         ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
         std::string(op) + ": " + std::string(ns) + " key " + why +
             ", so it cannot be a file name inside the PyTorch cache directory",
-        ErrorLocation{.file = url(), .key = printable(key)});
+        ErrorLocation{.file = url(), .key = std::string(key)});
   };
   const std::string& root = options_.root;
   Location loc;
@@ -194,7 +194,7 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
           printable(ns) +
           "'; it holds inductor, aot_autograd, autotune, pgo, precompile "
           "and inductor_triton",
-      ErrorLocation{.file = url(), .key = printable(key)});
+      ErrorLocation{.file = url(), .key = std::string(key)});
 }
 
 Result<std::string> TorchDirBackend::artifact_path(std::string_view ns,
@@ -298,7 +298,7 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
     Error e = lock.error();
     return make_error(e.code(),
                       "put: " + e.message() + " (lock " + e.where().file + ")",
-                      ErrorLocation{.file = url(), .key = printable(key)});
+                      ErrorLocation{.file = url(), .key = std::string(key)});
   }
   std::vector<std::string> existing;
   if (loc->file.empty()) {

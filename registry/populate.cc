@@ -24,7 +24,7 @@ Error artifact_error(ErrorCode code, const ArtifactView& a, std::string msg,
                      const std::string& url) {
   return Error(code, ErrorReason::kUnspecified,
                a.type + " artifact: " + std::move(msg),
-               ErrorLocation{.file = url, .key = printable(a.key)});
+               ErrorLocation{.file = url, .key = std::string(a.key)});
 }
 
 // What reading an artifact back after writing it found.
@@ -319,7 +319,7 @@ Result<std::vector<Artifact>> export_artifacts(Backend& backend,
       return make_error(
           ErrorCode::kNotFound,
           "export: no " + std::string(k.ns) + " entry under key",
-          ErrorLocation{.file = backend.url(), .key = printable(k.key)});
+          ErrorLocation{.file = backend.url(), .key = std::string(k.key)});
     }
     out.push_back(
         Artifact{std::string(k.ns), std::string(k.key), std::move(**r)});
