@@ -22,12 +22,15 @@ Result<size_t> add_megacache(BundleWriter& writer, ByteSpan data,
       return tl::unexpected(ok.error());
     }
     for (const ArtifactView& a : g.artifacts) {
-      if (auto ok = writer.add(a.type, a.key, a.content); !ok) {
+      // The blob outlives this call, not the writer: read it in place, then
+      // flush before returning.
+      if (auto ok = writer.add_borrowed(a.type, a.key, a.content); !ok) {
         return tl::unexpected(ok.error());
       }
       ++added;
     }
   }
+  if (auto ok = writer.flush(); !ok) return tl::unexpected(ok.error());
   return added;
 }
 

@@ -438,6 +438,40 @@ TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
   EXPECT_LT(stored_dict, stored_plain * 3 / 4);
 }
 
+TEST(BundleWriter, BorrowedContentGivesTheSameBytesAndFlushReleasesIt) {
+  TempDir dir;
+  std::vector<Bytes> contents;
+  for (int i = 0; i < 40; ++i) {
+    contents.push_back(generated(1000 + i * 20011, static_cast<uint32_t>(i)));
+  }
+  WriterOptions options;
+  options.threads = 3;
+  options.chunk_size = 64 * 1024;  // Several chunks per large entry.
+  auto copied = BundleWriter::create(dir.file("copied.cpk"), options);
+  auto borrowed = BundleWriter::create(dir.file("borrowed.cpk"), options);
+  ASSERT_TRUE(copied && borrowed);
+  for (size_t i = 0; i < contents.size(); ++i) {
+    std::string key = "f" + std::to_string(i);
+    ASSERT_TRUE(copied->add("inductor", key, contents[i]));
+    ASSERT_TRUE(borrowed->add_borrowed("inductor", key, contents[i]));
+  }
+  ASSERT_TRUE(borrowed->flush());
+  // After flush the writer no longer reads the caller's buffers.
+  std::vector<Bytes> originals = contents;
+  for (auto& c : contents) std::fill(c.begin(), c.end(), std::byte{0xee});
+  ASSERT_TRUE(copied->finish());
+  ASSERT_TRUE(borrowed->finish());
+  EXPECT_EQ(read_all(dir.file("copied.cpk")),
+            read_all(dir.file("borrowed.cpk")));
+  auto reader = BundleReader::open(dir.file("borrowed.cpk"));
+  ASSERT_TRUE(reader);
+  for (size_t i = 0; i < originals.size(); ++i) {
+    auto got = reader->read(i);
+    ASSERT_TRUE(got) << got.error().to_string();
+    EXPECT_EQ(*got, originals[i]) << i;
+  }
+}
+
 TEST(BundleWriter, TrainedDictionariesAlsoRoundTrip) {
   TempDir dir;
   std::vector<Item> items;

@@ -261,7 +261,9 @@ struct Pending {
   size_t entry;
   size_t chunk;
   std::future<Compressed> result;
-  std::shared_ptr<Bytes> input;  // The pool's copy, recycled when retired.
+  std::shared_ptr<Bytes> input;  // The pool's copy, recycled when retired;
+                                 // null for borrowed content.
+  uint64_t bytes = 0;            // Input bytes of the chunk.
 };
 
 sc::Codec to_schema(Codec c) {
@@ -502,14 +504,14 @@ struct BundleWriter::Impl {
            (!inflight.empty() && inflight_bytes > keep_bytes)) {
       Pending p = std::move(inflight.front());
       inflight.pop_front();
-      if (p.input) inflight_bytes -= p.input->size();
+      inflight_bytes -= p.bytes;
       if (auto ok = retire(p); !ok) return ok;
     }
     return {};
   }
 
   Result<void> add(std::string_view type, std::string_view key,
-                   ByteSpan content) {
+                   ByteSpan content, bool borrowed) {
     if (auto ok = check(); !ok) return ok;
     if (type.empty()) return invalid("artifact type is empty");
     if (key.size() > ReaderLimits{}.max_key_size) {
@@ -544,7 +546,7 @@ struct BundleWriter::Impl {
       }
       if (auto ok = train_and_flush(); !ok) return ok;
     }
-    return submit(index, content);
+    return submit(index, content, borrowed);
   }
 
   // Trains dictionaries on the buffered entries (for types without one),
@@ -565,7 +567,9 @@ struct BundleWriter::Impl {
       dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
     }
     for (const auto& [index, content] : buffered) {
-      if (auto ok = submit(index, content); !ok) return ok;
+      if (auto ok = submit(index, content, /*borrowed=*/false); !ok) {
+        return ok;
+      }
     }
     buffered.clear();
     buffered_bytes = 0;
@@ -574,7 +578,9 @@ struct BundleWriter::Impl {
 
   // Hashes and compresses entry `index` (already recorded) and queues its
   // chunks for writing.
-  Result<void> submit(size_t index, ByteSpan content) {
+  // `borrowed`: the caller keeps `content` valid until finish(), so the
+  // pool reads it in place instead of from a copy.
+  Result<void> submit(size_t index, ByteSpan content, bool borrowed) {
     EntryRecord& e = entries[index];
     auto dict = dictionary_of_type.find(types[e.type_id]);
     if (dict != dictionary_of_type.end() && options.level > 0) {
@@ -594,7 +600,7 @@ struct BundleWriter::Impl {
     for (size_t i = 0; i < chunk_count; ++i) {
       ByteSpan piece = content.subspan(
           i * chunk, std::min<uint64_t>(chunk, content.size() - i * chunk));
-      Pending p{index, i, {}, nullptr};
+      Pending p{index, i, {}, nullptr, piece.size()};
       if (!pool) {
         std::promise<Compressed> done;
         done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
@@ -603,8 +609,9 @@ struct BundleWriter::Impl {
         if (auto ok = retire(p); !ok) return ok;
         continue;
       }
-      // The caller's bytes may go away after add() returns: the pool works
-      // on a copy. In flight: at most 4 chunks' worth of bytes per thread
+      // Unless borrowed, the caller's bytes may go away after add() returns:
+      // the pool works on a copy. In flight: at most 4 chunks' worth of
+      // bytes per thread
       // (memory stays bounded), but many small entries at once, so the
       // workers neither idle behind one large chunk nor wake per entry.
       const size_t threads = static_cast<size_t>(options.threads);
@@ -612,16 +619,24 @@ struct BundleWriter::Impl {
           !ok) {
         return ok;
       }
-      auto copy = std::make_shared<Bytes>(buffers.get());
-      copy->assign(piece.begin(), piece.end());
-      p.input = copy;
-      inflight_bytes += copy->size();
+      inflight_bytes += p.bytes;
       BufferPool* recycled = &buffers;
-      p.result =
-          pool->submit([copy, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
-            return compress_chunk(cc, *copy, level, cdict, want_sha,
-                                  recycled->get());
-          });
+      if (borrowed) {
+        p.result = pool->submit(
+            [piece, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
+              return compress_chunk(cc, piece, level, cdict, want_sha,
+                                    recycled->get());
+            });
+      } else {
+        auto copy = std::make_shared<Bytes>(buffers.get());
+        copy->assign(piece.begin(), piece.end());
+        p.input = copy;
+        p.result = pool->submit(
+            [copy, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
+              return compress_chunk(cc, *copy, level, cdict, want_sha,
+                                    recycled->get());
+            });
+      }
       inflight.push_back(std::move(p));
     }
     if (chunk_count > 1) {
@@ -905,7 +920,18 @@ Result<void> BundleWriter::begin_group(std::string_view type) {
 
 Result<void> BundleWriter::add(std::string_view type, std::string_view key,
                                ByteSpan content) {
-  return impl_->add(type, key, content);
+  return impl_->add(type, key, content, /*borrowed=*/false);
+}
+
+Result<void> BundleWriter::add_borrowed(std::string_view type,
+                                        std::string_view key,
+                                        ByteSpan content) {
+  return impl_->add(type, key, content, /*borrowed=*/true);
+}
+
+Result<void> BundleWriter::flush() {
+  if (auto ok = impl_->check(); !ok) return ok;
+  return impl_->drain(0);
 }
 
 Result<WriteStats> BundleWriter::finish() { return impl_->finish(); }

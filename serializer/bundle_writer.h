@@ -108,6 +108,18 @@ class BundleWriter {
   Result<void> add(std::string_view type, std::string_view key,
                    ByteSpan content);
 
+  // As add(), without copying: `content` must stay valid and unchanged
+  // until finish() returns or the writer is destroyed (a memory-mapped
+  // input, a buffer the caller owns for the whole write). Compression
+  // threads read it in place.
+  Result<void> add_borrowed(std::string_view type, std::string_view key,
+                            ByteSpan content);
+
+  // Compresses and writes every entry added so far (except those held back
+  // to make dictionaries, which are copies). After it returns, no borrowed
+  // content is read any more, so its owner may release it.
+  Result<void> flush();
+
   // Writes the index, signatures and footer, and (for a new bundle) renames
   // the file into place.
   Result<WriteStats> finish();
