@@ -22,6 +22,22 @@ uint32_t crc32(ByteSpan data, uint32_t crc) {
   return static_cast<uint32_t>(value);
 }
 
+namespace {
+
+// OpenSSL 3 looks an algorithm up through locked provider tables on every
+// implicit fetch (EVP_sha256() passed to EVP_Digest*), which serialised the
+// hashing threads of the bundle writer. Fetch once, keep for the process.
+const EVP_MD* sha256_md() {
+  static const EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md;
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+
+}  // namespace
+
 struct Sha256::State {
   EVP_MD_CTX* ctx = nullptr;
   ~State() { EVP_MD_CTX_free(ctx); }
@@ -29,7 +45,7 @@ struct Sha256::State {
 
 Sha256::Sha256() : state_(std::make_unique<State>()) {
   state_->ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(state_->ctx, sha256_md(), nullptr);
 }
 
 Sha256::~Sha256() = default;
@@ -47,11 +63,14 @@ Sha256Digest Sha256::finish() {
 }
 
 Sha256Digest sha256(ByteSpan data) {
+  // One context per thread, reused: no allocation or lookup per call.
+  thread_local std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
   Sha256Digest digest{};
   unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(),
-             reinterpret_cast<unsigned char*>(digest.data()), &size,
-             EVP_sha256(), nullptr);
+  EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr);
+  EVP_DigestUpdate(ctx.get(), data.data(), data.size());
+  EVP_DigestFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(digest.data()),
+                     &size);
   return digest;
 }
 
