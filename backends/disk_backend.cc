@@ -90,18 +90,9 @@ Result<std::optional<Bytes>> read_prefix(const std::string& path,
     return io_error("open", path, errno);
   }
   Bytes out(limit);
-  size_t done = 0;
-  while (done < limit) {
-    ssize_t n = ::pread(fd.get(), out.data() + done, limit - done,
-                        static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("read", path, errno);
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
+  auto done = pread_full(fd.get(), out, path);
+  if (!done) return tl::unexpected(done.error());
+  out.resize(*done);
   return std::optional<Bytes>(std::move(out));
 }
 

@@ -14,18 +14,6 @@
 
 namespace cachepack::local_fs {
 
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<FileLock> FileLock::acquire(const std::string& path, Deadline deadline,
                                    std::chrono::milliseconds max_wait,
                                    bool create) {
@@ -73,13 +61,8 @@ Result<TempFile> TempFile::write(const std::string& dir,
   if (!fd.valid()) return io_error("create temp file", path, errno);
   TempFile tmp(path);
   for (ByteSpan data : parts) {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd.get(), data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return io_error("write", path, errno);
-      }
-      data = data.subspan(static_cast<size_t>(n));
+    if (auto ok = write_all(fd.get(), data, path); !ok) {
+      return tl::unexpected(ok.error());
     }
   }
   if (fsync && ::fsync(fd.get()) != 0) return io_error("fsync", path, errno);
@@ -149,18 +132,10 @@ Result<std::optional<Bytes>> read_whole(const std::string& path) {
                       ErrorLocation{.file = path});
   }
   Bytes out(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::pread(fd.get(), out.data() + done, out.size() - done,
-                        static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("read", path, errno);
-    }
-    if (n == 0) break;  // Shrunk underneath us: the caller sees a short file.
-    done += static_cast<size_t>(n);
-  }
-  out.resize(done);
+  // A file that shrank underneath us gives the caller a short read.
+  auto done = pread_full(fd.get(), out, path);
+  if (!done) return tl::unexpected(done.error());
+  out.resize(*done);
   return std::optional<Bytes>(std::move(out));
 }
 

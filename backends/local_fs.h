@@ -13,31 +13,11 @@
 #include "backends/backend.h"
 #include "util/bytes.h"
 #include "util/error.h"
+#include "util/file.h"
 
 namespace cachepack::local_fs {
 
-// Owns a file descriptor; closes it on destruction.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_ = -1;
-};
+using ::cachepack::Fd;
 
 // An exclusive flock(2) on a file or directory, released on destruction.
 // flock locks belong to the open file description, so two threads of one

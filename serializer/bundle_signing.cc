@@ -54,16 +54,9 @@ Result<void> write_new_file(const std::string& path, std::string_view text,
     }
     return io_error("create", path, errno);
   }
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return io_error("write", path, e);
-    }
-    done += static_cast<size_t>(n);
+  if (auto ok = write_all(fd, as_bytes(text), path); !ok) {
+    ::close(fd);
+    return ok;
   }
   if (::close(fd) != 0) return io_error("close", path, errno);
   return {};

@@ -77,13 +77,13 @@ class OutputFile {
       return {};
     }
     if (auto ok = flush(); !ok) return ok;
-    if (data.size() >= kBufferSize) return write_all(data);
+    if (data.size() >= kBufferSize) return write_all(fd_, data, path_);
     buffer_.insert(buffer_.end(), data.begin(), data.end());
     return {};
   }
 
   Result<void> flush() {
-    auto ok = write_all(buffer_);
+    auto ok = write_all(fd_, buffer_, path_);
     buffer_.clear();
     return ok;
   }
@@ -97,18 +97,6 @@ class OutputFile {
 
  private:
   static constexpr size_t kBufferSize = 1 << 20;
-
-  Result<void> write_all(ByteSpan data) {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return io_error("write", path_, errno);
-      }
-      data = data.subspan(static_cast<size_t>(n));
-    }
-    return {};
-  }
 
   int fd_ = -1;
   std::string path_;
@@ -320,15 +308,6 @@ Result<int> open_locked(const std::string& path) {
   }
   return fd;
 }
-
-// Closes a descriptor unless released.
-struct FdCloser {
-  int fd;
-  ~FdCloser() {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() { return std::exchange(fd, -1); }
-};
 
 // Bytes after the last valid footer are what an interrupted append or sign
 // left, and are dropped before writing, unless the file still ends in a
@@ -838,7 +817,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   impl->path = path;
   auto locked = open_locked(path);
   if (!locked) return tl::unexpected(locked.error());
-  FdCloser fd{*locked};
+  Fd fd(*locked);
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
@@ -898,8 +877,8 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
     return tl::unexpected(ok.error());
   }
   // Drops what an interrupted append left after the last valid footer.
-  if (::ftruncate(fd.fd, static_cast<off_t>(impl->append_start)) != 0 ||
-      ::lseek(fd.fd, static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
+  if (::ftruncate(fd.get(), static_cast<off_t>(impl->append_start)) != 0 ||
+      ::lseek(fd.get(), static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
     return io_error("truncate", path, errno);
   }
   // Only now may the writer's clean-up truncate the file back.
@@ -1035,7 +1014,7 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
                          bool fsync, bool discard_damaged_tail) {
   auto locked = open_locked(path);
   if (!locked) return tl::unexpected(locked.error());
-  FdCloser fd{*locked};
+  Fd fd(*locked);
   Footer footer;
   uint64_t end = 0;
   Bytes signatures;
@@ -1073,11 +1052,11 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
       footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
   auto encoded = encode_footer(footer);
   append_bytes(signatures, encoded);
-  if (::ftruncate(fd.fd, static_cast<off_t>(end)) != 0) {
+  if (::ftruncate(fd.get(), static_cast<off_t>(end)) != 0) {
     return io_error("truncate", path, errno);
   }
-  if (auto ok = pwrite_all(fd.fd, signatures, end, path); !ok) return ok;
-  if (fsync && ::fsync(fd.fd) != 0) return io_error("fsync", path, errno);
+  if (auto ok = pwrite_all(fd.get(), signatures, end, path); !ok) return ok;
+  if (fsync && ::fsync(fd.get()) != 0) return io_error("fsync", path, errno);
   if (::close(fd.release()) != 0) return io_error("close", path, errno);
   return {};
 }

@@ -11,28 +11,21 @@
 #include <random>
 
 namespace cachepack {
-namespace {
+namespace {}  // namespace
 
-// Owns a file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
   }
-  int get() const { return fd_; }
-  // Closes now and reports the result (close can report write errors).
-  int close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
+  return *this;
+}
 
- private:
-  int fd_;
-};
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int Fd::close() { return ::close(release()); }
 
 Result<void> write_all(int fd, ByteSpan data, const std::string& path) {
   while (!data.empty()) {
@@ -46,7 +39,21 @@ Result<void> write_all(int fd, ByteSpan data, const std::string& path) {
   return {};
 }
 
-}  // namespace
+Result<size_t> pread_full(int fd, std::span<std::byte> out,
+                          const std::string& path) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done,
+                        static_cast<off_t>(done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("read", path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  return done;
+}
 
 tl::unexpected<Error> io_error(std::string_view operation,
                                const std::string& path, int errno_value) {

@@ -11,6 +11,32 @@
 
 namespace cachepack {
 
+// Owns a file descriptor; closes it on destruction.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  // Closes now and returns close(2)'s result, which can report a failed
+  // write that the destructor would swallow.
+  int close();
+
+ private:
+  int fd_ = -1;
+};
+
 // A file mapped read-only into memory; unmapped on destruction. Empty files
 // map to an empty span (mmap cannot map zero bytes).
 class MappedFile {
@@ -47,6 +73,15 @@ struct WriteOptions {
 // mix. The temp file is removed on failure.
 Result<void> write_file_atomic(const std::string& path, ByteSpan data,
                                WriteOptions options = {});
+
+// Writes all of `data` to `fd`, retrying short writes and EINTR; `path`
+// names the file in errors.
+Result<void> write_all(int fd, ByteSpan data, const std::string& path);
+
+// Reads from offset 0 until `out` is full or the file ends, retrying short
+// reads and EINTR; returns the bytes read (fewer at end of file).
+Result<size_t> pread_full(int fd, std::span<std::byte> out,
+                          const std::string& path);
 
 // An I/O error naming the operation, the path and errno's text.
 tl::unexpected<Error> io_error(std::string_view operation,
