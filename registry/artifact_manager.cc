@@ -5,11 +5,9 @@
 #include "util/hash.h"
 
 namespace cachepack {
-namespace {
-
-// Length-prefixed so that no two different triples share an identity.
-std::string identity(std::string_view type, std::string_view key,
-                     ByteSpan content) {
+std::string artifact_identity(std::string_view type, std::string_view key,
+                              ByteSpan content) {
+  // Length-prefixed so that no two different triples share an identity.
   Sha256Digest digest = sha256(content);
   std::string id;
   id.reserve(type.size() + key.size() + 48);
@@ -21,8 +19,6 @@ std::string identity(std::string_view type, std::string_view key,
   return id;
 }
 
-}  // namespace
-
 ArtifactManager::ArtifactManager(const TypeRegistry& types) : types_(types) {}
 
 Result<bool> ArtifactManager::record(std::string_view type,
@@ -30,7 +26,7 @@ Result<bool> ArtifactManager::record(std::string_view type,
   if (auto ok = types_.check(type, key, content); !ok) {
     return tl::unexpected(ok.error());
   }
-  std::string id = identity(type, key, content);
+  std::string id = artifact_identity(type, key, content);
   std::lock_guard lock(mutex_);
   if (!state_.seen.insert(std::move(id)).second) return false;
   auto& pending = state_.pending;

@@ -20,6 +20,11 @@
 
 namespace cachepack {
 
+// What makes two artifacts the same for PyTorch's dedup: type, key and the
+// SHA-256 of the content, encoded so that distinct triples never collide.
+std::string artifact_identity(std::string_view type, std::string_view key,
+                              ByteSpan content);
+
 struct SavedBlob {
   Bytes bytes;
   CacheInfo info;  // Cumulative: everything saved into this blob so far.

@@ -12,6 +12,7 @@
 #include "backends/maintenance.h"
 #include "backends/remote.h"
 #include "backends/url.h"
+#include "registry/artifact_manager.h"
 #include "registry/populate.h"
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_signing.h"
@@ -20,7 +21,6 @@
 #include "serializer/megacache.h"
 #include "tools/commands.h"
 #include "util/file.h"
-#include "util/hash.h"
 
 namespace cachepack::cli {
 namespace {
@@ -263,8 +263,9 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     std::set<std::string> seen;
     size_t count = 0;
     auto add = [&](Artifact a) {
-      std::string id = a.type + '\0' + a.key + '\0' + sha256_hex(a.content);
-      if (!seen.insert(id).second) return;
+      if (!seen.insert(artifact_identity(a.type, a.key, a.content)).second) {
+        return;
+      }
       auto g = std::find_if(groups.begin(), groups.end(),
                             [&](const auto& p) { return p.first == a.type; });
       if (g == groups.end()) {
