@@ -5,8 +5,11 @@
 namespace cachepack {
 
 std::string pytorch_sha256_hash(ByteSpan data) {
+  return pytorch_sha256_hash(sha256(data));
+}
+
+std::string pytorch_sha256_hash(const Sha256Digest& d) {
   static constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
-  Sha256Digest d = sha256(data);
   std::string out;
   uint32_t buffer = 0;
   int bits = 0;

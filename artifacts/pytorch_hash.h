@@ -6,11 +6,14 @@
 #include <string>
 
 #include "util/bytes.h"
+#include "util/hash.h"
 
 namespace cachepack {
 
 // Lowercase base32 of SHA-256(data), first 51 characters.
 std::string pytorch_sha256_hash(ByteSpan data);
+// The same from a SHA-256 already computed (content that was streamed).
+std::string pytorch_sha256_hash(const Sha256Digest& digest);
 
 }  // namespace cachepack
 

@@ -1,5 +1,7 @@
 #include "backends/backend.h"
 
+#include <algorithm>
+
 namespace cachepack {
 
 Clock::duration Deadline::remaining() const {
@@ -27,6 +29,18 @@ tl::unexpected<Error> Backend::backend_error(ErrorCode code,
   if (!key.empty()) where.key = std::string(key);
   return make_error(code, std::string(op) + ": " + std::move(message),
                     std::move(where));
+}
+
+std::vector<std::string> Backend::notices() const {
+  std::lock_guard lock(notices_mutex_);
+  return notices_;
+}
+
+void Backend::notice(std::string text) const {
+  std::lock_guard lock(notices_mutex_);
+  if (std::find(notices_.begin(), notices_.end(), text) == notices_.end()) {
+    notices_.push_back(std::move(text));
+  }
 }
 
 void Backend::add_time(Clock::time_point start) {
@@ -82,6 +96,30 @@ Result<bool> Backend::put(std::string_view ns, std::string_view key,
   count_put(r, value.size());
   add_time(start);
   return r;
+}
+
+Result<bool> Backend::put_stream(std::string_view ns, std::string_view key,
+                                 ContentSource& source, PutMode mode,
+                                 Deadline deadline) {
+  if (deadline.expired()) {
+    ++counters_.errors;
+    return deadline_error<bool>("put", url());
+  }
+  auto start = Clock::now();
+  auto r = do_put_stream(ns, key, source, mode, deadline);
+  count_put(r, static_cast<size_t>(source.size()));
+  add_time(start);
+  return r;
+}
+
+Result<bool> Backend::do_put_stream(std::string_view ns, std::string_view key,
+                                    ContentSource& source, PutMode mode,
+                                    Deadline deadline) {
+  auto value = read_all(source, std::string(ns) + " artifact");
+  if (!value) {
+    return tl::unexpected(std::move(value.error()).with_key(std::string(key)));
+  }
+  return do_put(ns, key, *value, mode, deadline);
 }
 
 Result<bool> Backend::contains(std::string_view ns, std::string_view key,

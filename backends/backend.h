@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "util/bytes.h"
+#include "util/content_source.h"
 #include "util/error.h"
 
 namespace cachepack {
@@ -85,6 +87,13 @@ class Backend {
   // true when the value was stored; false when kInsertIfAbsent found one.
   Result<bool> put(std::string_view ns, std::string_view key, ByteSpan value,
                    PutMode mode, Deadline deadline = Deadline::never());
+  // As put(), with the value read piece by piece from `source`: the local
+  // backends stream it into a file, so memory does not grow with the value;
+  // the others read it whole first. An error from the source stores
+  // nothing.
+  Result<bool> put_stream(std::string_view ns, std::string_view key,
+                          ContentSource& source, PutMode mode,
+                          Deadline deadline = Deadline::never());
   Result<bool> contains(std::string_view ns, std::string_view key,
                         Deadline deadline = Deadline::never());
   // true when something was removed.
@@ -107,6 +116,10 @@ class Backend {
 
   BackendStats stats() const;
 
+  // What reads and walks skipped instead of failing on (a symbolic link or
+  // a FIFO inside a cache root, ...), each once, in the order first seen.
+  std::vector<std::string> notices() const;
+
  protected:
   virtual Result<std::optional<Bytes>> do_get(std::string_view ns,
                                               std::string_view key,
@@ -114,6 +127,9 @@ class Backend {
   virtual Result<bool> do_put(std::string_view ns, std::string_view key,
                               ByteSpan value, PutMode mode,
                               Deadline deadline) = 0;
+  virtual Result<bool> do_put_stream(std::string_view ns, std::string_view key,
+                                     ContentSource& source, PutMode mode,
+                                     Deadline deadline);
   virtual Result<bool> do_contains(std::string_view ns, std::string_view key,
                                    Deadline deadline);
   virtual Result<bool> do_remove(std::string_view ns, std::string_view key,
@@ -125,6 +141,9 @@ class Backend {
       std::span<const KeyRef> keys, Deadline deadline);
   virtual std::vector<Result<bool>> do_put_many(
       std::span<const PutRequest> requests, PutMode mode, Deadline deadline);
+
+  // Records a notice once; safe from any thread.
+  void notice(std::string text) const;
 
   // Error helper: names this backend's URL and the operation.
   tl::unexpected<Error> backend_error(ErrorCode code, std::string_view op,
@@ -141,6 +160,8 @@ class Backend {
   void add_time(Clock::time_point start);
 
   Counters counters_;
+  mutable std::mutex notices_mutex_;
+  mutable std::vector<std::string> notices_;
 };
 
 }  // namespace cachepack

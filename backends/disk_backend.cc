@@ -18,9 +18,9 @@
 namespace cachepack {
 namespace {
 
-using local_fs::Fd;
+using local_fs::Dir;
+using local_fs::EntryKind;
 using local_fs::FileLock;
-using local_fs::TempFile;
 
 constexpr size_t kPrefixSize = 12;  // Header + XXH3-64.
 constexpr size_t kProbeSize = 64 * 1024;
@@ -82,15 +82,13 @@ DecodedEntry decode(ByteSpan data, bool partial) {
 }
 
 // Reads up to `limit` bytes from the start of a file; nullopt if missing.
-Result<std::optional<Bytes>> read_prefix(const std::string& path,
+Result<std::optional<Bytes>> read_prefix(const Dir& dir, std::string_view name,
                                          size_t limit) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    if (errno == ENOENT) return std::optional<Bytes>();
-    return io_error("open", path, errno);
-  }
+  auto fd = dir.open_file(name);
+  if (!fd) return tl::unexpected(fd.error());
+  if (!*fd) return std::optional<Bytes>();
   Bytes out(limit);
-  auto done = pread_full(fd.get(), out, path);
+  auto done = pread_full((*fd)->get(), out, dir.child(name));
   if (!done) return tl::unexpected(done.error());
   out.resize(*done);
   return std::optional<Bytes>(std::move(out));
@@ -99,14 +97,14 @@ Result<std::optional<Bytes>> read_prefix(const std::string& path,
 // The (ns, key) stored in an entry file, or nullopt if missing, stale or
 // corrupt (listing skips those; get reports corruption).
 Result<std::optional<std::pair<std::string, std::string>>> read_names(
-    const std::string& path) {
+    const Dir& dir, std::string_view name) {
   using Names = std::optional<std::pair<std::string, std::string>>;
-  auto head = read_prefix(path, kProbeSize);
+  auto head = read_prefix(dir, name, kProbeSize);
   if (!head) return tl::unexpected(head.error());
   if (!*head) return Names();
   DecodedEntry e = decode(**head, /*partial=*/true);
   if (e.state != EntryState::kCurrent && (*head)->size() == kProbeSize) {
-    auto whole = local_fs::read_whole(path);  // Names longer than the probe.
+    auto whole = dir.read_file(name);  // Names longer than the probe.
     if (!whole) return tl::unexpected(whole.error());
     if (!*whole) return Names();
     *head = std::move(*whole);
@@ -131,39 +129,6 @@ bool parse_bool(std::string_view v, bool& out) {
 constexpr std::string_view kDiskForm =
     "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]";
 
-struct EntryFile {
-  std::string path;
-  uint64_t size = 0;
-  struct timespec mtime {};
-};
-
-// Every entry file under objects/, with size and mtime.
-std::vector<EntryFile> walk_entries(const std::string& objects) {
-  std::vector<EntryFile> out;
-  auto ns_dirs = local_fs::list_dir(objects);
-  if (!ns_dirs) return out;
-  for (const auto& n : *ns_dirs) {
-    std::string nd = objects + "/" + n;
-    auto shards = local_fs::list_dir(nd);
-    if (!shards) continue;
-    for (const auto& s : *shards) {
-      std::string sd = nd + "/" + s;
-      auto files = local_fs::list_dir(sd);
-      if (!files) continue;
-      for (const auto& f : *files) {
-        if (local_fs::is_temp_name(f)) continue;
-        EntryFile e{.path = sd + "/" + f};
-        struct stat st {};
-        if (::stat(e.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        e.size = static_cast<uint64_t>(st.st_size);
-        e.mtime = st.st_mtim;
-        out.push_back(std::move(e));
-      }
-    }
-  }
-  return out;
-}
-
 bool older(const timespec& a, const timespec& b) {
   return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
 }
@@ -187,13 +152,18 @@ Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
   while (options.root.size() > 1 && options.root.back() == '/') {
     options.root.pop_back();
   }
-  for (const char* sub : {"/objects", "/locks", "/tmp"}) {
-    if (auto r = local_fs::make_dirs(options.root + sub); !r) {
-      return tl::unexpected(r.error());
-    }
-  }
-  local_fs::remove_stale_temps(options.root + "/tmp", 0, options.temp_max_age);
-  return std::make_unique<DiskBackend>(Tag{}, std::move(options));
+  auto root = Dir::open_root(options.root, /*create=*/true);
+  if (!root) return tl::unexpected(root.error());
+  // Opened once: a link swapped in later is never seen.
+  auto objects = root->make_dir("objects");
+  if (!objects) return tl::unexpected(objects.error());
+  auto locks = root->make_dir("locks");
+  if (!locks) return tl::unexpected(locks.error());
+  auto tmp = root->make_dir("tmp");
+  if (!tmp) return tl::unexpected(tmp.error());
+  return std::make_unique<DiskBackend>(Tag{}, std::move(options),
+                                       std::move(*objects), std::move(*locks),
+                                       std::move(*tmp));
 }
 
 Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
@@ -231,8 +201,15 @@ std::string DiskBackend::url() const {
   return u;
 }
 
+struct DiskBackend::EntryFile {
+  std::string shard;  // Relative to objects/.
+  std::string name;
+  uint64_t size = 0;
+  struct timespec mtime {};
+};
+
 std::string DiskBackend::ns_dir(std::string_view ns) const {
-  return options_.root + "/objects/" + sha256_hex(as_bytes(ns)).substr(0, 16);
+  return sha256_hex(as_bytes(ns)).substr(0, 16);
 }
 
 DiskBackend::Paths DiskBackend::paths(std::string_view ns,
@@ -247,16 +224,25 @@ DiskBackend::Paths DiskBackend::paths(std::string_view ns,
   Sha256Digest d = h.finish();
   Paths p;
   p.hash = to_hex(d);
-  std::string shard = p.hash.substr(0, 2);
-  p.dir = ns_dir(ns) + "/" + shard;
-  p.file = p.dir + "/" + p.hash;
-  p.lock = options_.root + "/locks/" + shard + ".lock";
+  p.shard = ns_dir(ns) + "/" + p.hash.substr(0, 2);
+  p.lock = p.hash.substr(0, 2) + ".lock";
   return p;
 }
 
 std::string DiskBackend::entry_path(std::string_view ns,
                                     std::string_view key) const {
-  return paths(ns, key).file;
+  Paths p = paths(ns, key);
+  return objects_.child(p.shard) + "/" + p.hash;
+}
+
+Result<std::optional<Dir>> DiskBackend::find_dir(const std::string& rel) const {
+  auto dir = objects_.find_dir(rel);
+  if (!dir && dir.error().reason() == ErrorReason::kUnsafePath) {
+    notice("skipped " + dir.error().where().file + ": " +
+           dir.error().message());
+    return std::optional<Dir>();
+  }
+  return dir;
 }
 
 Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
@@ -266,7 +252,15 @@ Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
     return tl::unexpected(ok.error());
   }
   Paths p = paths(ns, key);
-  auto data = local_fs::read_whole(p.file);
+  auto dir = find_dir(p.shard);
+  if (!dir) return tl::unexpected(dir.error());
+  if (!*dir) return std::optional<Bytes>();
+  auto data = (*dir)->read_file(p.hash);
+  if (!data && data.error().reason() == ErrorReason::kUnsafePath) {
+    notice("skipped " + data.error().where().file + ": " +
+           data.error().message());
+    return std::optional<Bytes>();
+  }
   if (!data) return tl::unexpected(data.error());
   if (!*data) return std::optional<Bytes>();
   DecodedEntry e = decode(**data, /*partial=*/false);
@@ -275,11 +269,12 @@ Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
     std::string why = e.state == EntryState::kCorrupt
                           ? e.why
                           : "entry holds a different (namespace, key)";
-    return make_error(ErrorCode::kDataLoss, "get: " + why,
-                      ErrorLocation{.file = p.file, .key = std::string(key)});
+    return make_error(
+        ErrorCode::kDataLoss, "get: " + why,
+        ErrorLocation{.file = (*dir)->child(p.hash), .key = std::string(key)});
   }
   // Mark as recently used for gc; failure (read-only cache) is harmless.
-  ::utimensat(AT_FDCWD, p.file.c_str(), nullptr, 0);
+  ::utimensat((*dir)->fd(), p.hash.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
   // Drop the prefix in place rather than copying the value out.
   Bytes value = std::move(**data);
   value.erase(value.begin(), value.begin() + (e.value.data() - value.data()));
@@ -291,7 +286,11 @@ Result<bool> DiskBackend::do_contains(std::string_view ns, std::string_view key,
   if (auto ok = check_ns_key(*this, "contains", ns, key); !ok) {
     return tl::unexpected(ok.error());
   }
-  auto head = read_prefix(paths(ns, key).file, 4);
+  Paths p = paths(ns, key);
+  auto dir = find_dir(p.shard);
+  if (!dir) return tl::unexpected(dir.error());
+  if (!*dir) return false;
+  auto head = read_prefix(**dir, p.hash, 4);
   if (!head) return tl::unexpected(head.error());
   return *head && header_current(**head);
 }
@@ -299,21 +298,38 @@ Result<bool> DiskBackend::do_contains(std::string_view ns, std::string_view key,
 Result<bool> DiskBackend::do_put(std::string_view ns, std::string_view key,
                                  ByteSpan value, PutMode mode,
                                  Deadline deadline) {
+  SpanSource source(value);
+  return do_put_stream(ns, key, source, mode, deadline);
+}
+
+Result<bool> DiskBackend::do_put_stream(std::string_view ns,
+                                        std::string_view key,
+                                        ContentSource& source, PutMode mode,
+                                        Deadline deadline) {
   if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
     return tl::unexpected(ok.error());
   }
+  auto with_key = [&](Error e) {
+    return tl::unexpected(std::move(e).with_key(std::string(key)));
+  };
+  // The first writer of a process clears what crashed writers left.
+  std::call_once(temps_cleaned_, [this] {
+    local_fs::remove_dead_temps(tmp_, options_.temp_max_age);
+  });
   Paths p = paths(ns, key);
+  auto dir = objects_.make_dir(p.shard);
+  if (!dir) return with_key(dir.error());
   auto exists_current = [&]() -> Result<bool> {
-    auto head = read_prefix(p.file, 4);
+    auto head = read_prefix(*dir, p.hash, 4);
     if (!head) return tl::unexpected(head.error());
     return *head && header_current(**head);
   };
   if (mode == PutMode::kInsertIfAbsent) {  // Cheap early exit, no lock.
     auto exists = exists_current();
-    if (!exists) return tl::unexpected(exists.error());
+    if (!exists) return with_key(exists.error());
     if (*exists) return false;
   }
-  // Build the entry: header, CRC, names, value.
+  // The entry: header, XXH3 (written last, once known), names, value.
   auto header = disk_entry_header();
   Bytes names;
   append_fixed64_be(names, ns.size());
@@ -330,34 +346,42 @@ Result<bool> DiskBackend::do_put(std::string_view ns, std::string_view key,
   }
   XXH3_64bits_reset(xxh.get());
   XXH3_64bits_update(xxh.get(), names.data(), names.size());
-  XXH3_64bits_update(xxh.get(), value.data(), value.size());
   Bytes prefix(header.begin(), header.end());
   prefix.resize(kPrefixSize);
-  encode_fixed64_be(prefix.data() + 4, XXH3_64bits_digest(xxh.get()));
-  std::array<ByteSpan, 3> parts{ByteSpan(prefix), ByteSpan(names), value};
-  auto tmp =
-      TempFile::write(options_.root + "/tmp", p.hash, parts, options_.fsync);
-  if (!tmp) return tl::unexpected(tmp.error());
-
-  if (auto made = local_fs::make_dirs(p.dir); !made) {
-    return tl::unexpected(made.error());
+  auto tmp = tmp_.create_temp(p.hash);
+  if (!tmp) return with_key(tmp.error());
+  if (auto w = tmp->write(prefix); !w) return with_key(w.error());
+  if (auto w = tmp->write(names); !w) return with_key(w.error());
+  while (true) {
+    auto piece = source.next();
+    if (!piece) return with_key(piece.error());
+    if (piece->empty()) break;
+    XXH3_64bits_update(xxh.get(), piece->data(), piece->size());
+    if (auto w = tmp->write(*piece); !w) return with_key(w.error());
   }
-  auto lock = FileLock::acquire(p.lock, deadline, options_.lock_timeout);
+  Bytes digest(8);
+  encode_fixed64_be(digest.data(), XXH3_64bits_digest(xxh.get()));
+  if (auto w = tmp->write_at(4, digest); !w) return with_key(w.error());
+  if (auto c = tmp->close(options_.fsync); !c) return with_key(c.error());
+
+  auto lock =
+      FileLock::acquire(locks_, p.lock, deadline, options_.lock_timeout);
   if (!lock) {
     Error e = lock.error();
+    if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
     return make_error(e.code(),
                       "put: " + e.message() + " (lock " + e.where().file + ")",
                       ErrorLocation{.file = url(), .key = std::string(key)});
   }
   if (mode == PutMode::kInsertIfAbsent) {
     auto exists = exists_current();  // Decisive check, under the lock.
-    if (!exists) return tl::unexpected(exists.error());
+    if (!exists) return with_key(exists.error());
     if (*exists) return false;
   }
-  if (auto r = tmp->commit_replace(p.file); !r) {
-    return tl::unexpected(r.error());
+  if (auto r = tmp->commit_replace(*dir, p.hash); !r) {
+    return with_key(r.error());
   }
-  if (options_.fsync) local_fs::fsync_dir(p.dir);
+  if (options_.fsync) dir->fsync();
   return true;
 }
 
@@ -367,32 +391,54 @@ Result<bool> DiskBackend::do_remove(std::string_view ns, std::string_view key,
     return tl::unexpected(ok.error());
   }
   Paths p = paths(ns, key);
-  auto lock = FileLock::acquire(p.lock, deadline, options_.lock_timeout);
-  if (!lock) return tl::unexpected(lock.error());
-  if (::unlink(p.file.c_str()) != 0) {
-    if (errno == ENOENT) return false;
-    return io_error("unlink", p.file, errno);
+  auto dir = objects_.find_dir(p.shard);
+  if (!dir) {
+    return tl::unexpected(std::move(dir.error()).with_key(std::string(key)));
   }
-  return true;
+  if (!*dir) return false;
+  auto lock =
+      FileLock::acquire(locks_, p.lock, deadline, options_.lock_timeout);
+  if (!lock) return tl::unexpected(lock.error());
+  return (*dir)->unlink(p.hash);
 }
 
 Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,
                                                       Deadline deadline) {
   std::vector<std::string> keys;
   std::string nd = ns_dir(ns);
-  auto shards = local_fs::list_dir(nd);
+  auto ns_dir = find_dir(nd);
+  if (!ns_dir) return tl::unexpected(ns_dir.error());
+  if (!*ns_dir) return keys;
+  auto shards = (*ns_dir)->list();
   if (!shards) return tl::unexpected(shards.error());
   for (const auto& s : *shards) {
-    auto files = local_fs::list_dir(nd + "/" + s);
+    if (s.kind != EntryKind::kDirectory) {
+      if (s.kind != EntryKind::kFile) {
+        notice("skipped " + (*ns_dir)->child(s.name) + ": not a directory");
+      }
+      continue;
+    }
+    auto dir = find_dir(nd + "/" + s.name);
+    if (!dir) return tl::unexpected(dir.error());
+    if (!*dir) continue;
+    auto files = (*dir)->list();
     if (!files) return tl::unexpected(files.error());
     for (const auto& f : *files) {
-      if (local_fs::is_temp_name(f)) continue;
+      if (local_fs::is_temp_name(f.name)) continue;
+      if (f.kind != EntryKind::kFile) {
+        notice("skipped " + (*dir)->child(f.name) +
+               ": not a regular file (not followed)");
+        continue;
+      }
       if (deadline.expired()) {
         return backend_error(
             ErrorCode::kDeadlineExceeded, "list",
             "deadline expired after " + std::to_string(keys.size()) + " keys");
       }
-      auto names = read_names(nd + "/" + s + "/" + f);
+      auto names = read_names(**dir, f.name);
+      if (!names && names.error().reason() == ErrorReason::kUnsafePath) {
+        continue;  // Replaced by a link since listed.
+      }
       if (!names) return tl::unexpected(names.error());
       if (*names && (*names)->first == ns) keys.push_back((*names)->second);
     }
@@ -400,29 +446,64 @@ Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,
   return keys;
 }
 
-Result<std::vector<std::string>> DiskBackend::do_namespaces(Deadline) {
-  std::vector<std::string> out;
-  std::string objects = options_.root + "/objects";
-  auto ns_dirs = local_fs::list_dir(objects);
-  if (!ns_dirs) return tl::unexpected(ns_dirs.error());
+std::vector<DiskBackend::EntryFile> DiskBackend::walk_entries() const {
+  std::vector<EntryFile> out;
+  auto ns_dirs = objects_.list();
+  if (!ns_dirs) return out;
   for (const auto& n : *ns_dirs) {
-    // Any current entry names the namespace of the whole directory.
-    bool found = false;
-    auto shards = local_fs::list_dir(objects + "/" + n);
+    if (n.kind != EntryKind::kDirectory) {
+      if (n.kind != EntryKind::kFile) {
+        notice("skipped " + objects_.child(n.name) + ": not a directory");
+      }
+      continue;
+    }
+    auto nd = find_dir(n.name);
+    if (!nd || !*nd) continue;
+    auto shards = (*nd)->list();
     if (!shards) continue;
     for (const auto& s : *shards) {
-      auto files = local_fs::list_dir(objects + "/" + n + "/" + s);
+      if (s.kind != EntryKind::kDirectory) {
+        if (s.kind != EntryKind::kFile) {
+          notice("skipped " + (*nd)->child(s.name) + ": not a directory");
+        }
+        continue;
+      }
+      std::string shard = n.name + "/" + s.name;
+      auto sd = find_dir(shard);
+      if (!sd || !*sd) continue;
+      auto files = (*sd)->list();
       if (!files) continue;
       for (const auto& f : *files) {
-        if (local_fs::is_temp_name(f)) continue;
-        auto names = read_names(objects + "/" + n + "/" + s + "/" + f);
-        if (names && *names) {
-          out.push_back((*names)->first);
-          found = true;
-          break;
+        if (local_fs::is_temp_name(f.name)) continue;
+        if (f.kind != EntryKind::kFile) {
+          notice("skipped " + (*sd)->child(f.name) +
+                 ": not a regular file (not followed)");
+          continue;
         }
+        auto info = (*sd)->stat(f.name);
+        if (!info || !*info || (*info)->kind != EntryKind::kFile) continue;
+        out.push_back(EntryFile{.shard = shard,
+                                .name = f.name,
+                                .size = (*info)->size,
+                                .mtime = (*info)->mtime});
       }
-      if (found) break;
+    }
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> DiskBackend::do_namespaces(Deadline) {
+  std::vector<std::string> out;
+  std::string current_ns;
+  for (const auto& f : walk_entries()) {
+    if (f.shard.substr(0, 16) == current_ns) continue;  // Already named.
+    auto dir = find_dir(f.shard);
+    if (!dir || !*dir) continue;
+    auto names = read_names(**dir, f.name);
+    if (names && *names) {
+      // Any current entry names the namespace of the whole directory.
+      out.push_back((*names)->first);
+      current_ns = f.shard.substr(0, 16);
     }
   }
   std::sort(out.begin(), out.end());
@@ -432,8 +513,10 @@ Result<std::vector<std::string>> DiskBackend::do_namespaces(Deadline) {
 
 Result<std::vector<NamespaceUsage>> DiskBackend::usage() {
   std::map<std::string, NamespaceUsage> by_ns;
-  for (const auto& f : walk_entries(options_.root + "/objects")) {
-    auto names = read_names(f.path);
+  for (const auto& f : walk_entries()) {
+    auto dir = find_dir(f.shard);
+    if (!dir || !*dir) continue;
+    auto names = read_names(**dir, f.name);
     if (!names || !*names) continue;
     auto& u = by_ns[(*names)->first];
     u.ns = (*names)->first;
@@ -447,14 +530,16 @@ Result<std::vector<NamespaceUsage>> DiskBackend::usage() {
 
 Result<GcReport> DiskBackend::gc(uint64_t max_bytes) {
   GcReport report;
-  report.temps_removed = local_fs::remove_stale_temps(options_.root + "/tmp", 0,
-                                                      options_.temp_max_age);
+  report.temps_removed =
+      local_fs::remove_dead_temps(tmp_, options_.temp_max_age);
   std::vector<EntryFile> live;
-  for (auto& f : walk_entries(options_.root + "/objects")) {
+  for (auto& f : walk_entries()) {
     report.bytes_before += f.size;
-    auto head = read_prefix(f.path, 4);
+    auto dir = find_dir(f.shard);
+    if (!dir || !*dir) continue;
+    auto head = read_prefix(**dir, f.name, 4);
     if (head && *head && !header_current(**head)) {
-      if (::unlink(f.path.c_str()) == 0) ++report.stale_removed;
+      if ((*dir)->unlink(f.name).value_or(false)) ++report.stale_removed;
       continue;
     }
     live.push_back(std::move(f));
@@ -467,23 +552,24 @@ Result<GcReport> DiskBackend::gc(uint64_t max_bytes) {
   for (const auto& f : live) total += f.size;
   for (const auto& f : live) {
     if (total <= max_bytes) break;
-    std::string name = f.path.substr(f.path.rfind('/') + 1);
-    std::string lock_path =
-        options_.root + "/locks/" + name.substr(0, 2) + ".lock";
-    auto lock =
-        FileLock::acquire(lock_path, Deadline::never(), options_.lock_timeout);
+    auto lock = FileLock::acquire(locks_, f.name.substr(0, 2) + ".lock",
+                                  Deadline::never(), options_.lock_timeout);
     if (!lock) return tl::unexpected(lock.error());
-    struct stat st {};
-    if (::stat(f.path.c_str(), &st) != 0) {  // Removed meanwhile.
+    auto dir = find_dir(f.shard);
+    if (!dir) return tl::unexpected(dir.error());
+    auto info = *dir ? (*dir)->stat(f.name)
+                     : Result<std::optional<local_fs::FileInfo>>();
+    if (!*dir || !info || !*info) {  // Removed meanwhile.
       total -= f.size;
       continue;
     }
     // Used or rewritten since the walk: no longer least recently used.
-    if (st.st_mtim.tv_sec != f.mtime.tv_sec ||
-        st.st_mtim.tv_nsec != f.mtime.tv_nsec) {
+    if ((*info)->kind != EntryKind::kFile ||
+        (*info)->mtime.tv_sec != f.mtime.tv_sec ||
+        (*info)->mtime.tv_nsec != f.mtime.tv_nsec) {
       continue;
     }
-    if (::unlink(f.path.c_str()) == 0) {
+    if ((*dir)->unlink(f.name).value_or(false)) {
       total -= f.size;
       ++report.entries_removed;
     }

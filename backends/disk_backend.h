@@ -4,7 +4,9 @@
 //   locks/<h[0:2]>.lock                        flock(2) for writers
 //   tmp/                                       temp files before rename
 // Keys never become path components (they are hashed), so no key can name a
-// file outside the root. Each entry file:
+// file outside the root; and no link below the root is ever followed
+// (local_fs::Dir): writes refuse one, walks and gc skip it and report it. Each
+// entry file:
 //   4-byte version header | u64be XXH3-64(rest) | u64be |ns| ns |
 //   u64be |key| key | value
 // An entry whose header is not the current version is stale: a miss, as in
@@ -18,9 +20,11 @@
 #include <array>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/local_fs.h"
 #include "backends/maintenance.h"
 #include "backends/url.h"
 
@@ -31,8 +35,10 @@ struct DiskOptions {
   bool fsync = false;  // fsync entry and directory before a put returns.
   // Longest wait for a shard lock (the call's deadline may cut it shorter).
   std::chrono::milliseconds lock_timeout{60'000};
-  // Temp files older than this belong to crashed writers and are removed
-  // on open and by gc.
+  // Temp files of writers that provably exited (a pid gone on this host)
+  // are removed by the first put of each process and by gc; those of other
+  // hosts, which cannot be checked, once they are older than this.
+  // Read-only commands never remove anything.
   std::chrono::seconds temp_max_age{3600};
 };
 
@@ -48,7 +54,12 @@ class DiskBackend final : public Backend, public Maintainable {
   };
 
  public:
-  DiskBackend(Tag, DiskOptions options) : options_(std::move(options)) {}
+  DiskBackend(Tag, DiskOptions options, local_fs::Dir objects,
+              local_fs::Dir locks, local_fs::Dir tmp)
+      : options_(std::move(options)),
+        objects_(std::move(objects)),
+        locks_(std::move(locks)),
+        tmp_(std::move(tmp)) {}
   static Result<std::unique_ptr<DiskBackend>> open(DiskOptions options);
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
@@ -58,9 +69,9 @@ class DiskBackend final : public Backend, public Maintainable {
   std::string entry_path(std::string_view ns, std::string_view key) const;
 
   Result<std::vector<NamespaceUsage>> usage() override;
-  // Removes leftover temp files and stale entries, then least recently
-  // used entries (a hit touches an entry's mtime) until at most max_bytes
-  // of entry files remain.
+  // Removes crashed writers' temp files and stale entries, then least
+  // recently used entries (a hit touches an entry's mtime) until at most
+  // max_bytes of entry files remain.
   Result<GcReport> gc(uint64_t max_bytes) override;
 
  protected:
@@ -68,6 +79,9 @@ class DiskBackend final : public Backend, public Maintainable {
                                       Deadline deadline) override;
   Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan value,
                       PutMode mode, Deadline deadline) override;
+  Result<bool> do_put_stream(std::string_view ns, std::string_view key,
+                             ContentSource& source, PutMode mode,
+                             Deadline deadline) override;
   Result<bool> do_contains(std::string_view ns, std::string_view key,
                            Deadline deadline) override;
   Result<bool> do_remove(std::string_view ns, std::string_view key,
@@ -78,15 +92,25 @@ class DiskBackend final : public Backend, public Maintainable {
 
  private:
   struct Paths {
-    std::string hash;  // h, 64 hex chars.
-    std::string dir;   // objects/<nshash>/<h[0:2]>
-    std::string file;  // dir/h
-    std::string lock;  // locks/<h[0:2]>.lock
+    std::string hash;   // h, 64 hex chars.
+    std::string shard;  // <nshash>/<h[0:2]>, relative to objects/.
+    std::string lock;   // <h[0:2]>.lock, in locks/.
   };
   Paths paths(std::string_view ns, std::string_view key) const;
-  std::string ns_dir(std::string_view ns) const;
+  std::string ns_dir(std::string_view ns) const;  // <nshash>
+  struct EntryFile;
+  // Every entry file under objects/, with size and mtime; links and
+  // special files are skipped with a notice.
+  std::vector<EntryFile> walk_entries() const;
+  // The directory objects/`rel`, nullopt if missing; a link on the way
+  // is skipped with a notice.
+  Result<std::optional<local_fs::Dir>> find_dir(const std::string& rel) const;
 
   const DiskOptions options_;
+  const local_fs::Dir objects_;
+  const local_fs::Dir locks_;
+  const local_fs::Dir tmp_;
+  std::once_flag temps_cleaned_;
 };
 
 }  // namespace cachepack

@@ -11,6 +11,7 @@
 
 #include "backends/backend.h"
 #include "util/bytes.h"
+#include "util/content_source.h"
 #include "util/error.h"
 
 namespace cachepack {
@@ -27,12 +28,21 @@ class MultiValued {
                                              std::string_view key,
                                              Deadline deadline) = 0;
 
-  // Stores `value` next to the key's other values, as PyTorch's own
-  // populate_cache() does. kInsertIfAbsent: false if an identical value is
-  // already there; kOverwrite: that value is rewritten. The key's other
-  // values stay either way. Not seen by the Backend counters.
-  virtual Result<bool> add(std::string_view ns, std::string_view key,
-                           ByteSpan value, PutMode mode, Deadline deadline) = 0;
+  // Stores the value read from `value` next to the key's other values, as
+  // PyTorch's own populate_cache() does. kInsertIfAbsent: false if an
+  // identical value is already there; kOverwrite: that value is rewritten.
+  // The key's other values stay either way. Not seen by the Backend
+  // counters. An error from the source stores nothing.
+  virtual Result<bool> add_stream(std::string_view ns, std::string_view key,
+                                  ContentSource& value, PutMode mode,
+                                  Deadline deadline) = 0;
+
+  // add_stream() of bytes held in memory.
+  Result<bool> add(std::string_view ns, std::string_view key, ByteSpan value,
+                   PutMode mode, Deadline deadline) {
+    SpanSource source(value);
+    return add_stream(ns, key, source, mode, deadline);
+  }
 };
 
 }  // namespace cachepack

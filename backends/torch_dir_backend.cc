@@ -1,8 +1,5 @@
 #include "backends/torch_dir_backend.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 
@@ -18,7 +15,6 @@ namespace cachepack {
 namespace {
 
 using local_fs::FileLock;
-using local_fs::TempFile;
 
 constexpr std::string_view kTorchForm =
     "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]";
@@ -33,25 +29,25 @@ bool reserved_top_dir(std::string_view name) {
          name == "cachepack";
 }
 
-// Why `name` cannot be one path component, or empty if it can.
+// Why `name` cannot be the name of one entry directory or file, or empty
+// if it can: one path component that no walk mistakes for a temp file.
 std::string component_problem(std::string_view name) {
-  if (name.empty()) return "is empty";
-  if (name == "." || name == "..") return "is a relative path component";
-  if (name.size() > kMaxName) return "is longer than 255 bytes";
-  if (name.find('/') != std::string_view::npos) return "contains '/'";
-  if (name.find('\0') != std::string_view::npos) return "contains a NUL byte";
+  if (auto why = local_fs::component_problem(name); !why.empty()) return why;
   if (local_fs::is_temp_name(name)) return "ends with the temp suffix .tmp";
   return {};
 }
 
-bool is_dir(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+using local_fs::Dir;
+using local_fs::DirEntry;
+using local_fs::EntryKind;
+
+std::string parent_of(const std::string& rel) {
+  size_t slash = rel.rfind('/');
+  return slash == std::string::npos ? std::string() : rel.substr(0, slash);
 }
 
-bool is_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+std::string leaf_of(const std::string& rel) {
+  return rel.substr(rel.rfind('/') + 1);
 }
 
 bool known_type(std::string_view ns) {
@@ -81,10 +77,10 @@ Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
   while (options.root.size() > 1 && options.root.back() == '/') {
     options.root.pop_back();
   }
-  if (auto r = local_fs::make_dirs(options.root); !r) {
-    return tl::unexpected(r.error());
-  }
-  return std::make_unique<TorchDirBackend>(Tag{}, std::move(options));
+  auto root = Dir::open_root(options.root, /*create=*/true);
+  if (!root) return tl::unexpected(root.error());
+  return std::make_unique<TorchDirBackend>(Tag{}, std::move(options),
+                                           std::move(*root));
 }
 
 Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
@@ -129,25 +125,28 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
             ", so it cannot be a file name inside the PyTorch cache directory",
         ErrorLocation{.file = url(), .key = std::string(key)});
   };
-  const std::string& root = options_.root;
   Location loc;
   if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile ||
       ns == kInductorTriton) {
     if (auto why = component_problem(key); !why.empty()) return bad_key(why);
     if (ns == kInductor) {
       if (key.size() < 3) return bad_key("is shorter than 3 characters");
-      loc.dir = root + "/fxgraph/" + std::string(key.substr(1, 2)) + "/" +
-                std::string(key);
+      // PyTorch shards by key[1:3]; ".." there would leave fxgraph/.
+      std::string shard(key.substr(1, 2));
+      if (auto why = component_problem(shard); !why.empty()) {
+        return bad_key("has characters 2-3 '" + printable(shard) + "', which " +
+                       why);
+      }
+      loc.dir = "fxgraph/" + shard + "/" + std::string(key);
     } else if (ns == kAotAutograd) {
-      loc.dir = root + "/aotautograd/" + std::string(key);
+      loc.dir = "aotautograd/" + std::string(key);
     } else if (ns == kPrecompile) {
-      loc.dir = root + "/dynamo/" + std::string(key);
+      loc.dir = "dynamo/" + std::string(key);
       loc.file = "entry";
     } else {
-      loc.dir = root + "/cachepack/inductor_triton";
+      loc.dir = "cachepack/inductor_triton";
       loc.file = std::string(key);
     }
-    loc.lock = loc.dir;
     return loc;
   }
   if (ns == kAutotune) {
@@ -169,9 +168,8 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
     if (reserved_top_dir(dir)) {
       return bad_key("directory part is one of PyTorch's cache directories");
     }
-    loc.dir = root + "/" + std::string(dir);
+    loc.dir = std::string(dir);
     loc.file = std::string(name);
-    loc.lock = loc.dir;
     return loc;
   }
   if (ns == kPgo) {
@@ -182,10 +180,9 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
                std::string(kPgoSuffix);
     // The lock file "<name>.lock" must be a valid name too.
     if (loc.file.size() + 5 > kMaxName) return bad_key("is too long");
-    loc.dir = root + "/dynamo";
+    loc.dir = "dynamo";
     // PyTorch's pgo.py guards this file with FileLock("<path>.lock").
-    loc.lock = loc.dir + "/" + loc.file + ".lock";
-    loc.lock_is_dir = false;
+    loc.lock = loc.file + ".lock";
     return loc;
   }
   return make_error(
@@ -202,21 +199,67 @@ Result<std::string> TorchDirBackend::artifact_path(std::string_view ns,
                                                    ByteSpan content) const {
   auto loc = locate("path", ns, key);
   if (!loc) return tl::unexpected(loc.error());
-  return loc->dir + "/" +
+  return root_.child(loc->dir) + "/" +
          (loc->file.empty() ? pytorch_sha256_hash(content) : loc->file);
 }
 
+void TorchDirBackend::skipped(const std::string& path,
+                              std::string_view why) const {
+  notice("skipped " + path + ": " + std::string(why));
+}
+
+Result<std::optional<Dir>> TorchDirBackend::find_dir(
+    const std::string& rel) const {
+  auto dir = root_.find_dir(rel);
+  if (!dir && dir.error().reason() == ErrorReason::kUnsafePath) {
+    skipped(dir.error().where().file, dir.error().message());
+    return std::optional<Dir>();
+  }
+  return dir;
+}
+
+Result<std::vector<DirEntry>> TorchDirBackend::list_entries(
+    const Dir& dir) const {
+  auto entries = dir.list();
+  if (!entries) return tl::unexpected(entries.error());
+  std::vector<DirEntry> out;
+  for (auto& e : *entries) {
+    if (e.kind == EntryKind::kSymlink) {
+      skipped(dir.child(e.name), "is a symbolic link (not followed)");
+    } else if (e.kind == EntryKind::kOther) {
+      skipped(dir.child(e.name), "is a FIFO, socket or device");
+    } else {
+      out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
+Result<std::optional<Bytes>> TorchDirBackend::read_entry(
+    const Dir& dir, std::string_view name) const {
+  auto data = dir.read_file(name);
+  if (!data && data.error().reason() == ErrorReason::kUnsafePath) {
+    skipped(data.error().where().file, data.error().message());
+    return std::optional<Bytes>();
+  }
+  return data;
+}
+
 Result<std::vector<std::string>> TorchDirBackend::entry_files(
-    const std::string& dir) const {
-  auto names = local_fs::list_dir(dir);
-  if (!names) return tl::unexpected(names.error());
+    const Dir& dir) const {
+  auto entries = list_entries(dir);
+  if (!entries) return tl::unexpected(entries.error());
   std::vector<std::pair<timespec, std::string>> files;
-  for (const auto& n : *names) {
-    if (local_fs::is_temp_name(n)) continue;
-    struct stat st {};
-    std::string path = dir + "/" + n;
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    files.emplace_back(st.st_mtim, path);
+  for (const auto& e : *entries) {
+    if (local_fs::is_temp_name(e.name)) continue;
+    if (e.kind != EntryKind::kFile) {
+      skipped(dir.child(e.name), "is a directory where an entry file belongs");
+      continue;
+    }
+    auto info = dir.stat(e.name);
+    if (!info) return tl::unexpected(info.error());
+    if (!*info || (*info)->kind != EntryKind::kFile) continue;  // Gone.
+    files.emplace_back((*info)->mtime, e.name);
   }
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
     if (a.first.tv_sec != b.first.tv_sec)
@@ -227,8 +270,18 @@ Result<std::vector<std::string>> TorchDirBackend::entry_files(
     return a.second > b.second;
   });
   std::vector<std::string> out;
-  for (auto& [_, path] : files) out.push_back(std::move(path));
+  for (auto& [_, name] : files) out.push_back(std::move(name));
   return out;
+}
+
+void TorchDirBackend::clean_once(const Dir& dir) {
+  {
+    std::lock_guard lock(cleaned_mutex_);
+    if (!cleaned_.insert(dir.path()).second) return;
+  }
+  // Only temp files whose writer provably exited: PyTorch and other
+  // cachepack processes may be writing here right now.
+  local_fs::remove_dead_temps(dir, std::nullopt);
 }
 
 Result<std::optional<Bytes>> TorchDirBackend::do_get(std::string_view ns,
@@ -236,12 +289,14 @@ Result<std::optional<Bytes>> TorchDirBackend::do_get(std::string_view ns,
                                                      Deadline) {
   auto loc = locate("get", ns, key);
   if (!loc) return tl::unexpected(loc.error());
-  if (!loc->file.empty())
-    return local_fs::read_whole(loc->dir + "/" + loc->file);
-  auto files = entry_files(loc->dir);
+  auto dir = find_dir(loc->dir);
+  if (!dir) return tl::unexpected(dir.error());
+  if (!*dir) return std::optional<Bytes>();
+  if (!loc->file.empty()) return read_entry(**dir, loc->file);
+  auto files = entry_files(**dir);
   if (!files) return tl::unexpected(files.error());
   for (const auto& f : *files) {
-    auto data = local_fs::read_whole(f);
+    auto data = read_entry(**dir, f);
     if (!data) return tl::unexpected(data.error());
     if (*data) return data;  // Else removed meanwhile: try the next one.
   }
@@ -252,8 +307,15 @@ Result<bool> TorchDirBackend::do_contains(std::string_view ns,
                                           std::string_view key, Deadline) {
   auto loc = locate("contains", ns, key);
   if (!loc) return tl::unexpected(loc.error());
-  if (!loc->file.empty()) return is_file(loc->dir + "/" + loc->file);
-  auto files = entry_files(loc->dir);
+  auto dir = find_dir(loc->dir);
+  if (!dir) return tl::unexpected(dir.error());
+  if (!*dir) return false;
+  if (!loc->file.empty()) {
+    auto info = (*dir)->stat(loc->file);
+    if (!info) return tl::unexpected(info.error());
+    return *info && (*info)->kind == EntryKind::kFile;
+  }
+  auto files = entry_files(**dir);
   if (!files) return tl::unexpected(files.error());
   return !files->empty();
 }
@@ -261,15 +323,24 @@ Result<bool> TorchDirBackend::do_contains(std::string_view ns,
 Result<bool> TorchDirBackend::do_put(std::string_view ns, std::string_view key,
                                      ByteSpan value, PutMode mode,
                                      Deadline deadline) {
-  return write(ns, key, value,
+  SpanSource source(value);
+  return do_put_stream(ns, key, source, mode, deadline);
+}
+
+Result<bool> TorchDirBackend::do_put_stream(std::string_view ns,
+                                            std::string_view key,
+                                            ContentSource& source, PutMode mode,
+                                            Deadline deadline) {
+  return write(ns, key, source,
                mode == PutMode::kOverwrite ? WriteMode::kReplaceAll
                                            : WriteMode::kIfKeyAbsent,
                deadline);
 }
 
-Result<bool> TorchDirBackend::add(std::string_view ns, std::string_view key,
-                                  ByteSpan value, PutMode mode,
-                                  Deadline deadline) {
+Result<bool> TorchDirBackend::add_stream(std::string_view ns,
+                                         std::string_view key,
+                                         ContentSource& value, PutMode mode,
+                                         Deadline deadline) {
   return write(
       ns, key, value,
       mode == PutMode::kOverwrite ? WriteMode::kAddReplace : WriteMode::kAdd,
@@ -277,45 +348,80 @@ Result<bool> TorchDirBackend::add(std::string_view ns, std::string_view key,
 }
 
 Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
-                                    ByteSpan value, WriteMode mode,
+                                    ContentSource& value, WriteMode mode,
                                     Deadline deadline) {
   auto loc = locate("put", ns, key);
   if (!loc) return tl::unexpected(loc.error());
-  std::string name = loc->file.empty() ? pytorch_sha256_hash(value) : loc->file;
-  std::string target = loc->dir + "/" + name;
-  if (auto made = local_fs::make_dirs(loc->dir); !made) {
-    return tl::unexpected(made.error());
+  auto with_key = [&](Error e) {
+    return tl::unexpected(std::move(e).with_key(std::string(key)));
+  };
+  auto dir = root_.make_dir(loc->dir);
+  if (!dir) return with_key(dir.error());
+  clean_once(*dir);
+  const bool by_content = loc->file.empty();
+  // Files under the key: the fixed one, or every content-named one.
+  auto existing = [&]() -> Result<std::vector<std::string>> {
+    if (by_content) return entry_files(*dir);
+    auto info = dir->stat(loc->file);
+    if (!info) return tl::unexpected(info.error());
+    if (!*info) return std::vector<std::string>();
+    if ((*info)->kind != EntryKind::kFile) {
+      return local_fs::unsafe_path(dir->child(loc->file),
+                                   "is not a regular file");
+    }
+    return std::vector<std::string>{loc->file};
+  };
+  std::optional<std::string> name;
+  if (!by_content) {
+    name = loc->file;
+  } else if (auto digest = value.known_sha256()) {
+    name = pytorch_sha256_hash(*digest);
   }
-  std::array<ByteSpan, 1> parts{value};
-  // Hidden, and short enough that a 255-byte target name still leaves
-  // room for the temp suffix.
-  auto tmp = TempFile::write(loc->dir, "." + name.substr(0, 200), parts,
-                             options_.fsync);
-  if (!tmp) return tl::unexpected(tmp.error());
-  auto lock = FileLock::acquire(loc->lock, deadline, options_.lock_timeout,
-                                /*create=*/!loc->lock_is_dir);
+  // Cheap early exits before reading the content (decided again under the
+  // lock below).
+  if (mode == WriteMode::kIfKeyAbsent || (mode == WriteMode::kAdd && name)) {
+    auto files = existing();
+    if (!files) return with_key(files.error());
+    if (mode == WriteMode::kIfKeyAbsent
+            ? !files->empty()
+            : std::find(files->begin(), files->end(), *name) != files->end()) {
+      return false;
+    }
+  }
+  auto tmp = dir->create_temp("." + (name ? name->substr(0, 100) : "entry"));
+  if (!tmp) return with_key(tmp.error());
+  Sha256 hash;
+  const bool hashing = !name;
+  while (true) {
+    auto piece = value.next();
+    if (!piece) return with_key(piece.error());
+    if (piece->empty()) break;
+    if (hashing) hash.update(*piece);
+    if (auto w = tmp->write(*piece); !w) return with_key(w.error());
+  }
+  if (auto c = tmp->close(options_.fsync); !c) return with_key(c.error());
+  if (!name) name = pytorch_sha256_hash(hash.finish());
+
+  auto lock =
+      loc->lock.empty()
+          ? FileLock::acquire_dir(*dir, deadline, options_.lock_timeout)
+          : FileLock::acquire(*dir, loc->lock, deadline, options_.lock_timeout);
   if (!lock) {
     Error e = lock.error();
+    if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
     return make_error(e.code(),
                       "put: " + e.message() + " (lock " + e.where().file + ")",
                       ErrorLocation{.file = url(), .key = std::string(key)});
   }
-  std::vector<std::string> existing;
-  if (loc->file.empty()) {
-    auto files = entry_files(loc->dir);
-    if (!files) return tl::unexpected(files.error());
-    existing = std::move(*files);
-  } else if (is_file(target)) {
-    existing.push_back(target);
-  }
+  auto files = existing();
+  if (!files) return with_key(files.error());
   switch (mode) {
     case WriteMode::kIfKeyAbsent:
-      if (!existing.empty()) return false;
+      if (!files->empty()) return false;
       break;
     case WriteMode::kAdd:
       // For a fixed file name this is the same as kIfKeyAbsent.
-      if (std::find(existing.begin(), existing.end(), target) !=
-          existing.end()) {
+      if (std::find(files->begin(), files->end(), *name) != files->end()) {
         return false;
       }
       break;
@@ -323,15 +429,13 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
     case WriteMode::kAddReplace:
       break;
   }
-  if (auto r = tmp->commit_replace(target); !r) {
-    return tl::unexpected(r.error());
-  }
+  if (auto r = tmp->commit_replace(*dir, *name); !r) return with_key(r.error());
   if (mode == WriteMode::kReplaceAll) {  // One value per key from now on.
-    for (const auto& f : existing) {
-      if (f != target) ::unlink(f.c_str());
+    for (const auto& f : *files) {
+      if (f != *name) (void)dir->unlink(f);
     }
   }
-  if (options_.fsync) local_fs::fsync_dir(loc->dir);
+  if (options_.fsync) dir->fsync();
   return true;
 }
 
@@ -351,10 +455,13 @@ Result<std::vector<Bytes>> TorchDirBackend::get_all(std::string_view ns,
   }
   auto loc = locate("get", ns, key);
   if (!loc) return tl::unexpected(loc.error());
-  auto files = entry_files(loc->dir);
+  auto dir = find_dir(loc->dir);
+  if (!dir) return tl::unexpected(dir.error());
+  if (!*dir) return out;
+  auto files = entry_files(**dir);
   if (!files) return tl::unexpected(files.error());
   for (auto f = files->rbegin(); f != files->rend(); ++f) {
-    auto data = local_fs::read_whole(*f);
+    auto data = read_entry(**dir, *f);
     if (!data) return tl::unexpected(data.error());
     if (*data) out.push_back(std::move(**data));
   }
@@ -366,34 +473,45 @@ Result<bool> TorchDirBackend::do_remove(std::string_view ns,
                                         Deadline deadline) {
   auto loc = locate("remove", ns, key);
   if (!loc) return tl::unexpected(loc.error());
-  if (!is_dir(loc->dir)) return false;
+  auto dir = root_.find_dir(loc->dir);
+  if (!dir)
+    return tl::unexpected(std::move(dir.error()).with_key(std::string(key)));
+  if (!*dir) return false;
   bool removed = false;
   {
-    auto lock = FileLock::acquire(loc->lock, deadline, options_.lock_timeout,
-                                  /*create=*/!loc->lock_is_dir);
+    auto lock =
+        loc->lock.empty()
+            ? FileLock::acquire_dir(**dir, deadline, options_.lock_timeout)
+            : FileLock::acquire(**dir, loc->lock, deadline,
+                                options_.lock_timeout);
     if (!lock) return tl::unexpected(lock.error());
     std::vector<std::string> files;
     if (loc->file.empty()) {
-      auto listed = entry_files(loc->dir);
+      auto listed = entry_files(**dir);
       if (!listed) return tl::unexpected(listed.error());
       files = std::move(*listed);
     } else {
-      files.push_back(loc->dir + "/" + loc->file);
+      files.push_back(loc->file);
     }
     for (const auto& f : files) {
-      if (::unlink(f.c_str()) == 0) {
-        removed = true;
-      } else if (errno != ENOENT) {
-        return io_error("unlink", f, errno);
-      }
+      auto gone = (*dir)->unlink(f);
+      if (!gone) return tl::unexpected(gone.error());
+      removed = removed || *gone;
     }
   }
   // Per-key directories go away with their last entry (rmdir refuses if
   // anything is left, e.g. another writer's temp file).
   if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile) {
-    ::rmdir(loc->dir.c_str());
+    std::string parent = parent_of(loc->dir);
+    if (auto p = root_.find_dir(parent); p && *p) {
+      (*p)->remove_empty_dir(leaf_of(loc->dir));
+      if (ns == kInductor) {
+        if (auto top = root_.find_dir("fxgraph"); top && *top) {
+          (*top)->remove_empty_dir(leaf_of(parent));
+        }
+      }
+    }
   }
-  if (ns == kInductor) ::rmdir(loc->dir.substr(0, loc->dir.rfind('/')).c_str());
   return removed;
 }
 
@@ -403,71 +521,104 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
     auto loc = locate("list", ns, "x");  // Builds the kUnimplemented error.
     return tl::unexpected(loc.error());
   }
-  const std::string& root = options_.root;
   std::vector<std::string> keys;
-  auto add_if_has_entries = [&](const std::string& dir,
-                                const std::string& key) -> Result<void> {
-    auto files = entry_files(dir);
+  // Subdirectories (or files) of the directory `rel`; empty if missing.
+  auto children = [&](const std::string& rel,
+                      EntryKind kind) -> Result<std::vector<std::string>> {
+    std::vector<std::string> names;
+    auto dir = find_dir(rel);
+    if (!dir) return tl::unexpected(dir.error());
+    if (!*dir) return names;
+    auto entries = list_entries(**dir);
+    if (!entries) return tl::unexpected(entries.error());
+    for (auto& e : *entries) {
+      if (e.kind == kind && !local_fs::is_temp_name(e.name)) {
+        names.push_back(std::move(e.name));
+      }
+    }
+    return names;
+  };
+  auto has_entries = [&](const std::string& rel) -> Result<bool> {
+    auto dir = find_dir(rel);
+    if (!dir) return tl::unexpected(dir.error());
+    if (!*dir) return false;
+    auto files = entry_files(**dir);
     if (!files) return tl::unexpected(files.error());
-    if (!files->empty()) keys.push_back(key);
-    return {};
+    return !files->empty();
+  };
+  // Whether `rel`/`name` is a regular file (links are skipped, noticed).
+  auto is_entry_file = [&](const std::string& rel,
+                           const std::string& name) -> Result<bool> {
+    auto dir = find_dir(rel);
+    if (!dir) return tl::unexpected(dir.error());
+    if (!*dir) return false;
+    auto info = (*dir)->stat(name);
+    if (!info) return tl::unexpected(info.error());
+    if (!*info) return false;
+    if ((*info)->kind == EntryKind::kSymlink) {
+      skipped((*dir)->child(name), "is a symbolic link (not followed)");
+    } else if ((*info)->kind == EntryKind::kOther) {
+      skipped((*dir)->child(name), "is a FIFO, socket or device");
+    }
+    return (*info)->kind == EntryKind::kFile;
   };
   if (ns == kInductor) {
-    auto shards = local_fs::list_dir(root + "/fxgraph");
+    auto shards = children("fxgraph", EntryKind::kDirectory);
     if (!shards) return tl::unexpected(shards.error());
     for (const auto& s : *shards) {
-      auto dirs = local_fs::list_dir(root + "/fxgraph/" + s);
+      auto dirs = children("fxgraph/" + s, EntryKind::kDirectory);
       if (!dirs) return tl::unexpected(dirs.error());
       for (const auto& k : *dirs) {
         if (k.size() < 3 || k.substr(1, 2) != s) continue;  // Not PyTorch's.
-        auto r = add_if_has_entries(root + "/fxgraph/" + s + "/" + k, k);
-        if (!r) return tl::unexpected(r.error());
+        auto has = has_entries("fxgraph/" + s + "/" + k);
+        if (!has) return tl::unexpected(has.error());
+        if (*has) keys.push_back(k);
       }
     }
   } else if (ns == kAotAutograd) {
-    auto dirs = local_fs::list_dir(root + "/aotautograd");
+    auto dirs = children("aotautograd", EntryKind::kDirectory);
     if (!dirs) return tl::unexpected(dirs.error());
     for (const auto& k : *dirs) {
-      auto r = add_if_has_entries(root + "/aotautograd/" + k, k);
-      if (!r) return tl::unexpected(r.error());
+      auto has = has_entries("aotautograd/" + k);
+      if (!has) return tl::unexpected(has.error());
+      if (*has) keys.push_back(k);
     }
   } else if (ns == kAutotune) {
-    auto dirs = local_fs::list_dir(root);
+    auto dirs = children("", EntryKind::kDirectory);
     if (!dirs) return tl::unexpected(dirs.error());
     for (const auto& d : *dirs) {
-      if (reserved_top_dir(d) || !is_dir(root + "/" + d)) continue;
-      auto files = local_fs::list_dir(root + "/" + d);
+      if (reserved_top_dir(d)) continue;
+      auto files = children(d, EntryKind::kFile);
       if (!files) return tl::unexpected(files.error());
       for (const auto& f : *files) {
-        if (f.size() > kBestConfig.size() && f.ends_with(kBestConfig) &&
-            is_file(root + "/" + d + "/" + f)) {
+        if (f.size() > kBestConfig.size() && f.ends_with(kBestConfig)) {
           keys.push_back(d + "/" + f);
         }
       }
     }
-  } else if (ns == kPgo || ns == kPrecompile) {
-    auto names = local_fs::list_dir(root + "/dynamo");
-    if (!names) return tl::unexpected(names.error());
-    for (const auto& n : *names) {
-      std::string path = root + "/dynamo/" + n;
-      if (ns == kPgo) {
-        if (n.size() > kPgoPrefix.size() + kPgoSuffix.size() &&
-            n.starts_with(kPgoPrefix) && n.ends_with(kPgoSuffix) &&
-            is_file(path)) {
-          keys.push_back(
-              n.substr(kPgoPrefix.size(),
-                       n.size() - kPgoPrefix.size() - kPgoSuffix.size()));
-        }
-      } else if (is_file(path + "/entry")) {
-        keys.push_back(n);
+  } else if (ns == kPgo) {
+    auto files = children("dynamo", EntryKind::kFile);
+    if (!files) return tl::unexpected(files.error());
+    for (const auto& n : *files) {
+      if (n.size() > kPgoPrefix.size() + kPgoSuffix.size() &&
+          n.starts_with(kPgoPrefix) && n.ends_with(kPgoSuffix)) {
+        keys.push_back(
+            n.substr(kPgoPrefix.size(),
+                     n.size() - kPgoPrefix.size() - kPgoSuffix.size()));
       }
     }
-  } else {
-    auto names = local_fs::list_dir(root + "/cachepack/inductor_triton");
-    if (!names) return tl::unexpected(names.error());
-    for (const auto& n : *names) {
-      if (!local_fs::is_temp_name(n)) keys.push_back(n);
+  } else if (ns == kPrecompile) {
+    auto dirs = children("dynamo", EntryKind::kDirectory);
+    if (!dirs) return tl::unexpected(dirs.error());
+    for (const auto& n : *dirs) {
+      auto is_file = is_entry_file("dynamo/" + n, "entry");
+      if (!is_file) return tl::unexpected(is_file.error());
+      if (*is_file) keys.push_back(n);
     }
+  } else {
+    auto files = children("cachepack/inductor_triton", EntryKind::kFile);
+    if (!files) return tl::unexpected(files.error());
+    keys = std::move(*files);
   }
   return keys;
 }

@@ -16,15 +16,23 @@
 // several entries per key: through Backend, get() returns the newest (by
 // mtime) and overwrite leaves one; through MultiValued, get_all() and add()
 // see and keep them all (populate and export use that).
+// Every access goes through local_fs::Dir: no link below the root is
+// followed. Writes refuse one (kUnsafePath); reads and walks skip links,
+// FIFOs, devices and stray directories and report each once (notices()).
+// A write first removes the temp files that crashed writers left in the
+// directory it writes to.
 //   torch:///abs/cache/dir[?fsync=1&lock_timeout_ms=N]
 #ifndef CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 #define CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 
 #include <chrono>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "backends/backend.h"
+#include "backends/local_fs.h"
 #include "backends/multi_value.h"
 #include "backends/url.h"
 
@@ -47,8 +55,8 @@ class TorchDirBackend final : public Backend, public MultiValued {
   };
 
  public:
-  TorchDirBackend(Tag, TorchDirOptions options)
-      : options_(std::move(options)) {}
+  TorchDirBackend(Tag, TorchDirOptions options, local_fs::Dir root)
+      : options_(std::move(options)), root_(std::move(root)) {}
   static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
@@ -64,14 +72,18 @@ class TorchDirBackend final : public Backend, public MultiValued {
   bool multi_valued(std::string_view ns) const override;
   Result<std::vector<Bytes>> get_all(std::string_view ns, std::string_view key,
                                      Deadline deadline) override;
-  Result<bool> add(std::string_view ns, std::string_view key, ByteSpan value,
-                   PutMode mode, Deadline deadline) override;
+  Result<bool> add_stream(std::string_view ns, std::string_view key,
+                          ContentSource& value, PutMode mode,
+                          Deadline deadline) override;
 
  protected:
   Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
                                       Deadline deadline) override;
   Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan value,
                       PutMode mode, Deadline deadline) override;
+  Result<bool> do_put_stream(std::string_view ns, std::string_view key,
+                             ContentSource& source, PutMode mode,
+                             Deadline deadline) override;
   Result<bool> do_contains(std::string_view ns, std::string_view key,
                            Deadline deadline) override;
   Result<bool> do_remove(std::string_view ns, std::string_view key,
@@ -81,12 +93,11 @@ class TorchDirBackend final : public Backend, public MultiValued {
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
 
  private:
-  // Where one (ns, key) lives.
+  // Where one (ns, key) lives, relative to the root.
   struct Location {
     std::string dir;   // Directory holding the entry file(s).
     std::string file;  // Fixed file name; empty when named by content hash.
-    std::string lock;  // Path to flock (a directory or a .lock file).
-    bool lock_is_dir = true;
+    std::string lock;  // Lock file in `dir`; empty: lock `dir` itself.
   };
   Result<Location> locate(std::string_view op, std::string_view ns,
                           std::string_view key) const;
@@ -97,12 +108,28 @@ class TorchDirBackend final : public Backend, public MultiValued {
                    // skipped if this content is there.
     kAddReplace,   // The same, rewriting this content's file.
   };
-  Result<bool> write(std::string_view ns, std::string_view key, ByteSpan value,
-                     WriteMode mode, Deadline deadline);
+  Result<bool> write(std::string_view ns, std::string_view key,
+                     ContentSource& value, WriteMode mode, Deadline deadline);
+  // The entry directory of a location, or nullopt if missing; a link or
+  // other non-directory on the way is skipped with a notice.
+  Result<std::optional<local_fs::Dir>> find_dir(const std::string& rel) const;
   // Entry files of a content-hashed directory, newest first.
-  Result<std::vector<std::string>> entry_files(const std::string& dir) const;
+  Result<std::vector<std::string>> entry_files(const local_fs::Dir& dir) const;
+  // Reads a file, or nullopt if missing or skipped (with a notice).
+  Result<std::optional<Bytes>> read_entry(const local_fs::Dir& dir,
+                                          std::string_view name) const;
+  // Subdirectories and regular files of `dir`; anything else is skipped
+  // with a notice.
+  Result<std::vector<local_fs::DirEntry>> list_entries(
+      const local_fs::Dir& dir) const;
+  void skipped(const std::string& path, std::string_view why) const;
+  // Removes crashed writers' temp files from `dir`, once per directory.
+  void clean_once(const local_fs::Dir& dir);
 
   const TorchDirOptions options_;
+  const local_fs::Dir root_;
+  std::mutex cleaned_mutex_;
+  std::set<std::string> cleaned_;
 };
 
 }  // namespace cachepack

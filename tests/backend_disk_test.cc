@@ -193,19 +193,6 @@ TEST(DiskBackend, LockHeldElsewhereTimesOutWithDeadlineExceeded) {
   EXPECT_TRUE(disk->put("ns", "k", to_bytes("v"), PutMode::kOverwrite));
 }
 
-TEST(DiskBackend, CrashedWritersOldTempFilesAreRemovedOnOpen) {
-  std::string root = make_temp_dir();
-  open_disk(root);
-  std::string old_tmp = root + "/tmp/abc.123.456.tmp";
-  std::string new_tmp = root + "/tmp/def.123.789.tmp";
-  std::ofstream(old_tmp) << "partial";
-  std::ofstream(new_tmp) << "in progress";
-  set_mtime(old_tmp, 7200);
-  open_disk(root, {.temp_max_age = std::chrono::seconds(3600)});
-  EXPECT_FALSE(std::filesystem::exists(old_tmp));
-  EXPECT_TRUE(std::filesystem::exists(new_tmp));  // Maybe a live writer.
-}
-
 TEST(DiskBackend, GcRemovesCrashedWritersTempFiles) {
   std::string root = make_temp_dir();
   auto disk = open_disk(root, {.temp_max_age = std::chrono::seconds(60)});

@@ -53,7 +53,7 @@ TEST(PytorchSha256Hash, MatchesPythonsBase32OfSha256) {
   // base64.b32encode(hashlib.sha256(x).digest()).decode()[:51].lower()
   EXPECT_EQ(pytorch_sha256_hash(as_bytes("hello")),
             "ftze3os7wcrq4jxihmvmlopctynrmhs4d6tuexttaqzwfe4ltas");
-  EXPECT_EQ(pytorch_sha256_hash({}),
+  EXPECT_EQ(pytorch_sha256_hash(ByteSpan()),
             "4oymiquy7qobjgx36tejs35zeqt24qpemsnzgtfeswmrw6csxbk");
 }
 

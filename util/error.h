@@ -48,6 +48,8 @@ enum class ErrorReason {
   kBadFooter,           // A bundle's footer is missing or malformed.
   kBadIndex,            // A bundle's index is malformed or inconsistent.
   kDecompression,       // Stored bytes do not decompress to what they claim.
+  kUnsafePath,  // A link, FIFO or device inside a cache root where a file or
+                // directory belongs: never followed or opened.
 };
 
 struct ErrorLocation {
