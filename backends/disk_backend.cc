@@ -414,7 +414,8 @@ Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,
   for (const auto& s : *shards) {
     if (s.kind != EntryKind::kDirectory) {
       if (s.kind != EntryKind::kFile) {
-        notice("skipped " + (*ns_dir)->child(s.name) + ": not a directory");
+        notice("skipped " + (*ns_dir)->child(s.name) + ": " +
+               std::string(local_fs::describe(s.kind)));
       }
       continue;
     }
@@ -426,8 +427,8 @@ Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,
     for (const auto& f : *files) {
       if (local_fs::is_temp_name(f.name)) continue;
       if (f.kind != EntryKind::kFile) {
-        notice("skipped " + (*dir)->child(f.name) +
-               ": not a regular file (not followed)");
+        notice("skipped " + (*dir)->child(f.name) + ": " +
+               std::string(local_fs::describe(f.kind)));
         continue;
       }
       if (deadline.expired()) {
@@ -453,7 +454,8 @@ std::vector<DiskBackend::EntryFile> DiskBackend::walk_entries() const {
   for (const auto& n : *ns_dirs) {
     if (n.kind != EntryKind::kDirectory) {
       if (n.kind != EntryKind::kFile) {
-        notice("skipped " + objects_.child(n.name) + ": not a directory");
+        notice("skipped " + objects_.child(n.name) + ": " +
+               std::string(local_fs::describe(n.kind)));
       }
       continue;
     }
@@ -464,7 +466,8 @@ std::vector<DiskBackend::EntryFile> DiskBackend::walk_entries() const {
     for (const auto& s : *shards) {
       if (s.kind != EntryKind::kDirectory) {
         if (s.kind != EntryKind::kFile) {
-          notice("skipped " + (*nd)->child(s.name) + ": not a directory");
+          notice("skipped " + (*nd)->child(s.name) + ": " +
+                 std::string(local_fs::describe(s.kind)));
         }
         continue;
       }
@@ -476,8 +479,8 @@ std::vector<DiskBackend::EntryFile> DiskBackend::walk_entries() const {
       for (const auto& f : *files) {
         if (local_fs::is_temp_name(f.name)) continue;
         if (f.kind != EntryKind::kFile) {
-          notice("skipped " + (*sd)->child(f.name) +
-                 ": not a regular file (not followed)");
+          notice("skipped " + (*sd)->child(f.name) + ": " +
+                 std::string(local_fs::describe(f.kind)));
           continue;
         }
         auto info = (*sd)->stat(f.name);

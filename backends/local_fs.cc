@@ -79,6 +79,20 @@ std::optional<TempOwner> temp_owner(std::string_view name) {
 
 }  // namespace
 
+std::string_view describe(EntryKind kind) {
+  switch (kind) {
+    case EntryKind::kFile:
+      return "is a regular file";
+    case EntryKind::kDirectory:
+      return "is a directory";
+    case EntryKind::kSymlink:
+      return "is a symbolic link (not followed)";
+    case EntryKind::kOther:
+      return "is a FIFO, socket or device";
+  }
+  return "is not a regular file";
+}
+
 tl::unexpected<Error> unsafe_path(const std::string& path,
                                   std::string_view what) {
   return make_error(ErrorCode::kPermissionDenied, ErrorReason::kUnsafePath,

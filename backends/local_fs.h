@@ -34,6 +34,9 @@ enum class EntryKind {
   kOther,  // FIFO, socket, block or character device.
 };
 
+// "is a symbolic link (not followed)", "is a FIFO, socket or device", ...
+std::string_view describe(EntryKind kind);
+
 struct DirEntry {
   std::string name;
   EntryKind kind = EntryKind::kOther;

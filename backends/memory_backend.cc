@@ -82,12 +82,10 @@ Result<std::optional<Bytes>> MemoryBackend::do_get(std::string_view ns,
   return std::optional<Bytes>(e->value);
 }
 
-Result<bool> MemoryBackend::do_put(std::string_view ns, std::string_view key,
-                                   ByteSpan value, PutMode mode, Deadline) {
-  if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
-  uint64_t cost = charge(ns, key, value.size());
+Result<void> MemoryBackend::check_budget(std::string_view ns,
+                                         std::string_view key,
+                                         uint64_t size) const {
+  uint64_t cost = charge(ns, key, size);
   if (options_.max_bytes != 0 && cost > options_.max_bytes) {
     return backend_error(ErrorCode::kResourceExhausted, "put",
                          "entry of " + std::to_string(cost) +
@@ -95,7 +93,50 @@ Result<bool> MemoryBackend::do_put(std::string_view ns, std::string_view key,
                              std::to_string(options_.max_bytes) + " bytes",
                          key);
   }
-  Bytes copy(value.begin(), value.end());  // Outside the lock.
+  return {};
+}
+
+Result<bool> MemoryBackend::do_put(std::string_view ns, std::string_view key,
+                                   ByteSpan value, PutMode mode, Deadline) {
+  if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = check_budget(ns, key, value.size()); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  Bytes copy;
+  try {
+    copy.assign(value.begin(), value.end());  // Outside the lock.
+  } catch (const std::bad_alloc&) {
+    return backend_error(
+        ErrorCode::kResourceExhausted, "put",
+        "out of memory holding " + std::to_string(value.size()) + " bytes",
+        key);
+  }
+  return store(ns, key, std::move(copy), mode);
+}
+
+Result<bool> MemoryBackend::do_put_stream(std::string_view ns,
+                                          std::string_view key,
+                                          ContentSource& source, PutMode mode,
+                                          Deadline) {
+  if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = check_budget(ns, key, source.size()); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  // Read straight into the value that is kept: one copy of the content.
+  auto value = read_all(source, std::string(ns) + " artifact");
+  if (!value) {
+    return tl::unexpected(std::move(value.error()).with_key(std::string(key)));
+  }
+  return store(ns, key, std::move(*value), mode);
+}
+
+Result<bool> MemoryBackend::store(std::string_view ns, std::string_view key,
+                                  Bytes value, PutMode mode) {
+  uint64_t cost = charge(ns, key, value.size());
   std::lock_guard lock(mutex_);
   if (find(ns, key) != nullptr) {
     if (mode == PutMode::kInsertIfAbsent) return false;
@@ -103,7 +144,7 @@ Result<bool> MemoryBackend::do_put(std::string_view ns, std::string_view key,
   }
   auto& keys = entries_[std::string(ns)];
   lru_.push_front(Id{std::string(ns), std::string(key)});
-  keys.emplace(std::string(key), Entry{std::move(copy), lru_.begin()});
+  keys.emplace(std::string(key), Entry{std::move(value), lru_.begin()});
   used_ += cost;
   if (options_.max_bytes != 0) evict_to(options_.max_bytes);
   return true;

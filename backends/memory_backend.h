@@ -41,6 +41,10 @@ class MemoryBackend final : public Backend, public Maintainable {
   // kResourceExhausted when the value alone exceeds the budget.
   Result<bool> do_put(std::string_view ns, std::string_view key, ByteSpan value,
                       PutMode mode, Deadline deadline) override;
+  // Reads the source into the stored value itself: one copy, not two.
+  Result<bool> do_put_stream(std::string_view ns, std::string_view key,
+                             ContentSource& source, PutMode mode,
+                             Deadline deadline) override;
   Result<bool> do_contains(std::string_view ns, std::string_view key,
                            Deadline deadline) override;
   Result<bool> do_remove(std::string_view ns, std::string_view key,
@@ -63,6 +67,11 @@ class MemoryBackend final : public Backend, public Maintainable {
                          size_t value_size) {
     return ns.size() + key.size() + value_size;
   }
+  // kResourceExhausted when one entry alone exceeds the budget.
+  Result<void> check_budget(std::string_view ns, std::string_view key,
+                            uint64_t size) const;
+  Result<bool> store(std::string_view ns, std::string_view key, Bytes value,
+                     PutMode mode);
   Entry* find(std::string_view ns, std::string_view key);
   void erase(std::string_view ns, std::string_view key);
   // Evicts from the LRU end until used_ <= limit. Caller holds mutex_.

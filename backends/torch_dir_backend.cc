@@ -224,10 +224,8 @@ Result<std::vector<DirEntry>> TorchDirBackend::list_entries(
   if (!entries) return tl::unexpected(entries.error());
   std::vector<DirEntry> out;
   for (auto& e : *entries) {
-    if (e.kind == EntryKind::kSymlink) {
-      skipped(dir.child(e.name), "is a symbolic link (not followed)");
-    } else if (e.kind == EntryKind::kOther) {
-      skipped(dir.child(e.name), "is a FIFO, socket or device");
+    if (e.kind == EntryKind::kSymlink || e.kind == EntryKind::kOther) {
+      skipped(dir.child(e.name), local_fs::describe(e.kind));
     } else {
       out.push_back(std::move(e));
     }
@@ -555,10 +553,9 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
     auto info = (*dir)->stat(name);
     if (!info) return tl::unexpected(info.error());
     if (!*info) return false;
-    if ((*info)->kind == EntryKind::kSymlink) {
-      skipped((*dir)->child(name), "is a symbolic link (not followed)");
-    } else if ((*info)->kind == EntryKind::kOther) {
-      skipped((*dir)->child(name), "is a FIFO, socket or device");
+    if ((*info)->kind == EntryKind::kSymlink ||
+        (*info)->kind == EntryKind::kOther) {
+      skipped((*dir)->child(name), local_fs::describe((*info)->kind));
     }
     return (*info)->kind == EntryKind::kFile;
   };

@@ -6,63 +6,113 @@
 #include <ranges>
 #include <set>
 #include <thread>
+#include <unordered_map>
 
 #include "backends/multi_value.h"
+#include "util/hash.h"
 #include "util/text.h"
 
 namespace cachepack {
 namespace {
 
 constexpr size_t kBatch = 64;  // Requests per put_many/get_many round trip.
+// What one batch may hold in memory, and the size above which an artifact
+// is streamed alone rather than batched.
+constexpr uint64_t kBatchBytes = uint64_t{32} << 20;
+constexpr uint64_t kStreamAbove = uint64_t{4} << 20;
 
 PutMode mode_for(PopulatePolicy policy) {
   return policy == PopulatePolicy::kSkipExisting ? PutMode::kInsertIfAbsent
                                                  : PutMode::kOverwrite;
 }
 
-Error artifact_error(ErrorCode code, const ArtifactView& a, std::string msg,
+Error artifact_error(ErrorCode code, const SourceArtifact& a, std::string msg,
                      const std::string& url) {
   return Error(code, ErrorReason::kUnspecified,
                a.type + " artifact: " + std::move(msg),
-               ErrorLocation{.file = url, .key = std::string(a.key)});
+               ErrorLocation{.file = url, .key = a.key});
+}
+
+Error out_of_memory(const SourceArtifact& a, const std::string& url) {
+  return Error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
+               a.type + " artifact: out of memory writing " +
+                   std::to_string(a.size) + " bytes",
+               ErrorLocation{.file = url, .key = a.key});
+}
+
+// Passes a source through, hashing it, for verify's read-back.
+class HashingSource final : public ContentSource {
+ public:
+  explicit HashingSource(ContentSource& inner) : inner_(inner) {}
+  uint64_t size() const override { return inner_.size(); }
+  std::optional<Sha256Digest> known_sha256() const override {
+    return inner_.known_sha256();
+  }
+  Result<ByteSpan> next() override {
+    auto piece = inner_.next();
+    if (piece && !piece->empty()) hash_.update(*piece);
+    if (piece && piece->empty() && !digest_) digest_ = hash_.finish();
+    return piece;
+  }
+  // Set once the whole content went through.
+  const std::optional<Sha256Digest>& digest() const { return digest_; }
+
+ private:
+  ContentSource& inner_;
+  Sha256 hash_;
+  std::optional<Sha256Digest> digest_;
+};
+
+Result<Sha256Digest> digest_of(ContentSource& source) {
+  Sha256 hash;
+  while (true) {
+    auto piece = source.next();
+    if (!piece) return tl::unexpected(piece.error());
+    if (piece->empty()) return hash.finish();
+    hash.update(*piece);
+  }
 }
 
 // What reading an artifact back after writing it found.
 enum class Readback { kMatch, kMissing, kDiffers };
 
 Result<Readback> compare(const Result<std::optional<Bytes>>& read,
-                         ByteSpan content) {
+                         const Sha256Digest& want) {
   if (!read) return tl::unexpected(read.error());
   if (!*read) return Readback::kMissing;
-  return std::ranges::equal(**read, content) ? Readback::kMatch
-                                             : Readback::kDiffers;
+  return sha256(**read) == want ? Readback::kMatch : Readback::kDiffers;
 }
 
 // A multi-valued key matches when any of its values is the content.
 Result<Readback> compare(const Result<std::vector<Bytes>>& read,
-                         ByteSpan content) {
+                         const Sha256Digest& want) {
   if (!read) return tl::unexpected(read.error());
   if (read->empty()) return Readback::kMissing;
   for (const auto& v : *read) {
-    if (std::ranges::equal(v, content)) return Readback::kMatch;
+    if (sha256(v) == want) return Readback::kMatch;
   }
   return Readback::kDiffers;
 }
 
 // Turns a write result (and, under kVerify, the read-back) into an outcome.
-void settle(const ArtifactView& a, const Result<bool>& put,
-            const Result<Readback>* readback, Backend& backend,
-            ArtifactResult& out) {
-  out.type = a.type;
-  out.key = a.key;
-  out.bytes = a.content.size();
+void settle(const SourceArtifact& a, const Result<bool>& put,
+            const Result<Readback>* readback, const PopulateOptions& options,
+            Backend& backend, ArtifactResult& out) {
   if (!put) {
+    if (put.error().code() == ErrorCode::kUnimplemented &&
+        !options.strict_types) {
+      out.outcome = PopulateOutcome::kSkipped;
+      out.skip_reason = SkipReason::kUnsupported;
+      out.note = put.error().message();
+      return;
+    }
     out.outcome = PopulateOutcome::kFailed;
     out.error = put.error();
     return;
   }
   if (!*put) {
     out.outcome = PopulateOutcome::kSkipped;
+    out.skip_reason = SkipReason::kExists;
     return;
   }
   out.outcome = PopulateOutcome::kStored;
@@ -71,17 +121,20 @@ void settle(const ArtifactView& a, const Result<bool>& put,
     out.outcome = PopulateOutcome::kFailed;
     out.error = readback->error();
   } else if (**readback == Readback::kMissing) {
+    // Not corruption: a size-limited backend (mem://, Redis with
+    // maxmemory) evicted it, or another writer removed it.
     out.outcome = PopulateOutcome::kFailed;
-    out.error = artifact_error(ErrorCode::kDataLoss, a,
-                               "verify: missing right after it was stored",
-                               backend.url());
+    out.error = artifact_error(
+        ErrorCode::kResourceExhausted, a,
+        "verify: gone right after it was stored (evicted by the backend's "
+        "size limit, or removed by another writer)",
+        backend.url());
   } else if (**readback == Readback::kDiffers) {
     out.outcome = PopulateOutcome::kFailed;
-    out.error =
-        artifact_error(ErrorCode::kDataLoss, a,
-                       "verify: the " + std::to_string(a.content.size()) +
-                           " bytes stored read back different",
-                       backend.url());
+    out.error = artifact_error(ErrorCode::kDataLoss, a,
+                               "verify: the " + std::to_string(a.size) +
+                                   " bytes stored read back different",
+                               backend.url());
   }
 }
 
@@ -104,6 +157,194 @@ class ProgressReporter {
   std::function<void(const PopulateProgress&)> callback_;
   std::mutex mutex_;
   PopulateProgress progress_;
+};
+
+// Writes the artifacts of one populate() call.
+class Populator {
+ public:
+  Populator(const ArtifactSource& source, Backend& backend,
+            const PopulateOptions& options, PopulateReport& report)
+      : source_(source),
+        backend_(backend),
+        options_(options),
+        report_(report),
+        progress_(options, source.size()),
+        mode_(mode_for(options.policy)),
+        verify_(options.policy == PopulatePolicy::kVerify),
+        multi_(dynamic_cast<MultiValued*>(&backend)) {}
+
+  // Keys that hold several values (PyTorch's FX-graph and AOTAutograd
+  // directories) get PyTorch's own semantics: this content is added next
+  // to the others, and "existing" means this very content.
+  bool is_multi(size_t i) const {
+    return multi_ != nullptr && multi_->multi_valued(source_.at(i).type);
+  }
+
+  // Marks every single-valued artifact that a later one with the same
+  // (type, key) replaces; returns the ones left to write.
+  std::vector<size_t> newest_only() {
+    std::unordered_map<std::string, size_t> last;
+    auto id = [&](size_t i) {
+      const auto& a = source_.at(i);
+      return std::to_string(a.type.size()) + ":" + a.type + a.key;
+    };
+    for (size_t i = 0; i < source_.size(); ++i) {
+      if (!is_multi(i)) last[id(i)] = i;
+    }
+    std::vector<size_t> todo;
+    for (size_t i = 0; i < source_.size(); ++i) {
+      if (is_multi(i) || last[id(i)] == i) {
+        todo.push_back(i);
+        continue;
+      }
+      ArtifactResult& r = report_.artifacts[i];
+      r.outcome = PopulateOutcome::kSkipped;
+      r.skip_reason = SkipReason::kSuperseded;
+      r.note = "superseded by the artifact at position " +
+               std::to_string(last[id(i)]) + " with the same key";
+      progress_.done(r);
+    }
+    return todo;
+  }
+
+  // One artifact, streamed.
+  void write_one(size_t i) {
+    const SourceArtifact& a = source_.at(i);
+    ArtifactResult& out = report_.artifacts[i];
+    auto content = source_.open(i);
+    if (!content) {
+      settle(a, tl::unexpected(content.error()), nullptr, options_, backend_,
+             out);
+      progress_.done(out);
+      return;
+    }
+    HashingSource hashed(**content);
+    Result<bool> put = false;
+    try {
+      put = is_multi(i) ? multi_->add_stream(a.type, a.key, hashed, mode_,
+                                             options_.deadline)
+                        : backend_.put_stream(a.type, a.key, hashed, mode_,
+                                              options_.deadline);
+    } catch (const std::bad_alloc&) {
+      put = tl::unexpected(out_of_memory(a, backend_.url()));
+    }
+    std::optional<Result<Readback>> rb;
+    if (verify_ && put && *put) rb = read_back(i, hashed.digest());
+    settle(a, put, rb ? &*rb : nullptr, options_, backend_, out);
+    progress_.done(out);
+  }
+
+  // Small artifacts in order, batched through put_many (remote backends
+  // pipeline them); large and multi-valued ones streamed alone.
+  void write_batched(const std::vector<size_t>& todo) {
+    std::vector<size_t> batch;
+    std::vector<Bytes> held;  // Contents that had to be read into memory.
+    std::vector<ByteSpan> contents;
+    uint64_t batch_bytes = 0;
+    for (size_t i : todo) {
+      const SourceArtifact& a = source_.at(i);
+      if (is_multi(i) || a.size > kStreamAbove) {
+        flush(batch, contents, held, batch_bytes);
+        write_one(i);
+        continue;
+      }
+      if (auto view = source_.view(i)) {
+        contents.push_back(*view);
+      } else {
+        Result<Bytes> content = read_content(i);
+        if (!content) {
+          settle(a, tl::unexpected(content.error()), nullptr, options_,
+                 backend_, report_.artifacts[i]);
+          progress_.done(report_.artifacts[i]);
+          continue;
+        }
+        held.push_back(std::move(*content));
+        contents.push_back(held.back());
+      }
+      batch.push_back(i);
+      batch_bytes += a.size;
+      if (batch.size() == kBatch || batch_bytes >= kBatchBytes) {
+        flush(batch, contents, held, batch_bytes);
+      }
+    }
+    flush(batch, contents, held, batch_bytes);
+  }
+
+ private:
+  Result<Bytes> read_content(size_t i) {
+    auto content = source_.open(i);
+    if (!content) return tl::unexpected(content.error());
+    return read_all(**content, source_.at(i).type + " artifact");
+  }
+
+  Result<Readback> read_back(size_t i,
+                             const std::optional<Sha256Digest>& streamed) {
+    Sha256Digest want{};
+    if (streamed) {
+      want = *streamed;
+    } else {  // The backend did not read it all (it cannot have stored it).
+      auto again = source_.open(i);
+      if (!again) return tl::unexpected(again.error());
+      auto d = digest_of(**again);
+      if (!d) return tl::unexpected(d.error());
+      want = *d;
+    }
+    const SourceArtifact& a = source_.at(i);
+    return is_multi(i)
+               ? compare(multi_->get_all(a.type, a.key, options_.deadline),
+                         want)
+               : compare(backend_.get(a.type, a.key, options_.deadline), want);
+  }
+
+  void flush(std::vector<size_t>& batch, std::vector<ByteSpan>& contents,
+             std::vector<Bytes>& held, uint64_t& batch_bytes) {
+    if (batch.empty()) return;
+    std::vector<PutRequest> puts;
+    for (size_t j = 0; j < batch.size(); ++j) {
+      puts.push_back(
+          {source_.at(batch[j]).type, source_.at(batch[j]).key, contents[j]});
+    }
+    auto put_results = backend_.put_many(puts, mode_, options_.deadline);
+    std::vector<Result<std::optional<Bytes>>> reads;
+    if (verify_) {
+      std::vector<KeyRef> refs;
+      for (const auto& p : puts) refs.push_back({p.ns, p.key});
+      reads = backend_.get_many(refs, options_.deadline);
+    }
+    auto internal = [](std::string what) {
+      return tl::unexpected(Error(ErrorCode::kInternal,
+                                  ErrorReason::kUnspecified, std::move(what)));
+    };
+    for (size_t j = 0; j < batch.size(); ++j) {
+      size_t i = batch[j];
+      Result<bool> put = j < put_results.size()
+                             ? std::move(put_results[j])
+                             : Result<bool>(internal(
+                                   "backend answered fewer puts than asked"));
+      std::optional<Result<Readback>> rb;
+      if (verify_ && put && *put) {
+        rb = j < reads.size() ? compare(reads[j], sha256(contents[j]))
+                              : Result<Readback>(internal(
+                                    "backend answered fewer gets than asked"));
+      }
+      settle(source_.at(i), put, rb ? &*rb : nullptr, options_, backend_,
+             report_.artifacts[i]);
+      progress_.done(report_.artifacts[i]);
+    }
+    batch.clear();
+    contents.clear();
+    held.clear();
+    batch_bytes = 0;
+  }
+
+  const ArtifactSource& source_;
+  Backend& backend_;
+  const PopulateOptions& options_;
+  PopulateReport& report_;
+  ProgressReporter progress_;
+  const PutMode mode_;
+  const bool verify_;
+  MultiValued* const multi_;
 };
 
 }  // namespace
@@ -149,6 +390,12 @@ uint64_t PopulateReport::failed() const {
 Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
                                 Backend& backend,
                                 const PopulateOptions& options) {
+  ViewArtifactSource source(artifacts);
+  return populate(source, backend, options);
+}
+
+Result<PopulateReport> populate(const ArtifactSource& source, Backend& backend,
+                                const PopulateOptions& options) {
   if (options.threads == 0) {
     return make_error(ErrorCode::kInvalidArgument,
                       "populate needs at least one thread");
@@ -157,92 +404,30 @@ Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
     if (auto ok = options.precheck(); !ok) return tl::unexpected(ok.error());
   }
   PopulateReport report;
-  report.artifacts.resize(artifacts.size());
-  ProgressReporter progress(options, artifacts.size());
-  const PutMode mode = mode_for(options.policy);
-  const bool verify = options.policy == PopulatePolicy::kVerify;
-
-  // Keys that hold several values (PyTorch's FX-graph and AOTAutograd
-  // directories) get PyTorch's own semantics: this content is added next
-  // to the others, and "existing" means this very content.
-  MultiValued* multi = dynamic_cast<MultiValued*>(&backend);
-  auto is_multi = [&](const ArtifactView& a) {
-    return multi != nullptr && multi->multi_valued(a.type);
-  };
-  auto write_one = [&](size_t i) {
-    const ArtifactView& a = artifacts[i];
-    Result<bool> put =
-        is_multi(a)
-            ? multi->add(a.type, a.key, a.content, mode, options.deadline)
-            : backend.put(a.type, a.key, a.content, mode, options.deadline);
-    std::optional<Result<Readback>> rb;
-    if (verify && put && *put) {
-      rb = is_multi(a)
-               ? compare(multi->get_all(a.type, a.key, options.deadline),
-                         a.content)
-               : compare(backend.get(a.type, a.key, options.deadline),
-                         a.content);
-    }
-    settle(a, put, rb ? &*rb : nullptr, backend, report.artifacts[i]);
-    progress.done(report.artifacts[i]);
-  };
-
+  report.artifacts.resize(source.size());
+  for (size_t i = 0; i < source.size(); ++i) {
+    const SourceArtifact& a = source.at(i);
+    report.artifacts[i].type = a.type;
+    report.artifacts[i].key = a.key;
+    report.artifacts[i].bytes = a.size;
+  }
+  Populator populator(source, backend, options, report);
+  std::vector<size_t> todo = populator.newest_only();
   if (options.threads == 1) {
-    for (size_t begin = 0; begin < artifacts.size(); begin += kBatch) {
-      size_t end = std::min(artifacts.size(), begin + kBatch);
-      std::vector<size_t> batched;
-      std::vector<PutRequest> puts;
-      for (size_t i = begin; i < end; ++i) {
-        if (is_multi(artifacts[i])) {
-          write_one(i);
-          continue;
-        }
-        batched.push_back(i);
-        puts.push_back(
-            {artifacts[i].type, artifacts[i].key, artifacts[i].content});
-      }
-      auto put_results = backend.put_many(puts, mode, options.deadline);
-      std::vector<Result<std::optional<Bytes>>> reads;
-      if (verify) {
-        std::vector<KeyRef> refs;
-        for (const auto& p : puts) refs.push_back({p.ns, p.key});
-        reads = backend.get_many(refs, options.deadline);
-      }
-      for (size_t j = 0; j < batched.size(); ++j) {
-        size_t i = batched[j];
-        Result<bool> put =
-            j < put_results.size()
-                ? std::move(put_results[j])
-                : Result<bool>(tl::unexpected(
-                      Error(ErrorCode::kInternal, ErrorReason::kUnspecified,
-                            "backend answered fewer puts than asked")));
-        std::optional<Result<Readback>> rb;
-        if (verify && put && *put) {
-          rb = j < reads.size()
-                   ? compare(reads[j], artifacts[i].content)
-                   : Result<Readback>(tl::unexpected(
-                         Error(ErrorCode::kInternal, ErrorReason::kUnspecified,
-                               "backend answered fewer gets than asked")));
-        }
-        settle(artifacts[i], put, rb ? &*rb : nullptr, backend,
-               report.artifacts[i]);
-        progress.done(report.artifacts[i]);
-      }
-    }
+    populator.write_batched(todo);
   } else {
     // Artifacts sharing (type, key) go to the same worker, which handles
-    // its share in input order: the last of them wins under kOverwrite,
-    // the first under kSkipExisting, exactly as in a serial run.
-    unsigned n = static_cast<unsigned>(std::min<size_t>(
-        options.threads, std::max<size_t>(1, artifacts.size())));
+    // its share in input order, exactly as in a serial run.
+    unsigned n = static_cast<unsigned>(
+        std::min<size_t>(options.threads, std::max<size_t>(1, todo.size())));
     std::vector<std::vector<size_t>> shares(n);
-    for (size_t i = 0; i < artifacts.size(); ++i) {
-      size_t h = std::hash<std::string>{}(artifacts[i].type) * 31 +
-                 std::hash<std::string>{}(artifacts[i].key);
+    for (size_t i : todo) {
+      size_t h = std::hash<std::string>{}(source.at(i).type) * 31 +
+                 std::hash<std::string>{}(source.at(i).key);
       shares[h % n].push_back(i);
     }
     auto worker = [&](const std::vector<size_t>& share) {
-      for (size_t i : share) write_one(i);
+      for (size_t i : share) populator.write_one(i);
     };
     std::vector<std::thread> pool;
     for (const auto& share : shares) {
@@ -261,7 +446,10 @@ Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,
         break;
       case PopulateOutcome::kSkipped:
         ++t.skipped;
-        report.info.add(r.type, r.key);
+        if (r.skip_reason == SkipReason::kExists)
+          report.info.add(r.type, r.key);
+        if (r.skip_reason == SkipReason::kSuperseded) ++t.superseded;
+        if (r.skip_reason == SkipReason::kUnsupported) ++t.unsupported;
         break;
       case PopulateOutcome::kFailed:
         ++t.failed;

@@ -207,10 +207,101 @@ TEST(Populate, OneBadArtifactDoesNotStopTheRest) {
   auto report = populate(views_of(artifacts), *dir);
   ASSERT_TRUE(report);
   EXPECT_EQ(report->stored(), 6u);
-  EXPECT_EQ(report->failed(), 2u);
+  EXPECT_EQ(report->failed(), 1u);
   EXPECT_EQ(report->artifacts[2].error->reason(), ErrorReason::kInvalidKey);
-  EXPECT_EQ(report->artifacts.back().error->code(), ErrorCode::kUnimplemented);
-  EXPECT_EQ(report->by_type["user_type"].failed, 1u);
+  // A type PyTorch's directory has no place for is skipped, saying why.
+  EXPECT_EQ(report->artifacts.back().outcome, PopulateOutcome::kSkipped);
+  EXPECT_EQ(report->artifacts.back().skip_reason, SkipReason::kUnsupported);
+  EXPECT_NE(report->artifacts.back().note.find("user_type"), std::string::npos);
+  EXPECT_EQ(report->by_type["user_type"].unsupported, 1u);
+  EXPECT_TRUE(report->info.keys("user_type").empty());
+}
+
+TEST(Populate, StrictTypesMakesATypeWithoutAPlaceAFailure) {
+  auto dir = *TorchDirBackend::open({.root = make_temp_dir()});
+  std::vector<Artifact> a = {make("user_type", "k", "v")};
+  auto report = populate(views_of(a), *dir, {.strict_types = true});
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->failed(), 1u);
+  EXPECT_EQ(report->artifacts[0].error->code(), ErrorCode::kUnimplemented);
+}
+
+// Two saves, or two appended versions of a bundle, may hold one key twice:
+// the newest wins whatever the policy, as it does for cat and get.
+TEST(Populate, NewestOccurrenceOfAKeyWinsUnderEveryPolicy) {
+  for (auto policy : {PopulatePolicy::kSkipExisting, PopulatePolicy::kOverwrite,
+                      PopulatePolicy::kVerify}) {
+    for (unsigned threads : {1u, 3u}) {
+      MemoryBackend mem;
+      std::vector<Artifact> a = {make("pgo", "k", "old"),
+                                 make("autotune", "t", "x"),
+                                 make("pgo", "k", "new")};
+      auto report =
+          populate(views_of(a), mem, {.policy = policy, .threads = threads});
+      ASSERT_TRUE(report);
+      EXPECT_EQ(**mem.get("pgo", "k"), to_bytes("new")) << to_string(policy);
+      EXPECT_EQ(report->artifacts[0].skip_reason, SkipReason::kSuperseded);
+      EXPECT_EQ(report->artifacts[2].outcome, PopulateOutcome::kStored);
+      EXPECT_EQ(report->by_type["pgo"].superseded, 1u);
+      EXPECT_EQ(report->info.keys("pgo"), std::vector<std::string>{"k"});
+    }
+  }
+}
+
+// Eviction by a size-limited backend is not corruption.
+TEST(Populate, VerifyReportsEvictionAsResourceExhaustedNotDataLoss) {
+  MemoryBackend mem({.max_bytes = 100});
+  std::vector<Artifact> a;
+  for (int i = 0; i < 4; ++i) {
+    a.push_back(make("pgo", "k" + std::to_string(i), std::string(40, 'x')));
+  }
+  auto report = populate(views_of(a), mem,
+                         {.policy = PopulatePolicy::kVerify, .threads = 2});
+  ASSERT_TRUE(report);
+  for (const auto& r : report->artifacts) {
+    if (r.outcome != PopulateOutcome::kFailed) continue;
+    EXPECT_EQ(r.error->code(), ErrorCode::kResourceExhausted)
+        << r.error->to_string();
+  }
+}
+
+// A source whose contents come in 3-byte pieces and whose last piece is
+// an error, like a bundle entry whose SHA-256 does not match.
+class FailingAtTheEnd final : public ArtifactSource {
+ public:
+  size_t size() const override { return 1; }
+  const SourceArtifact& at(size_t) const override { return artifact_; }
+  Result<std::unique_ptr<ContentSource>> open(size_t) const override {
+    struct Pieces final : ContentSource {
+      int left = 4;
+      uint64_t size() const override { return 9; }
+      Result<ByteSpan> next() override {
+        static const Bytes piece = to_bytes("abc");
+        if (--left > 0) return ByteSpan(piece);
+        return make_error(ErrorCode::kDataLoss, "digest mismatch");
+      }
+    };
+    return std::make_unique<Pieces>();
+  }
+
+ private:
+  SourceArtifact artifact_{"aot_autograd", "a" + std::string(51, 'k'), 9};
+};
+
+TEST(Populate, ASourceErrorAtTheEndStoresNothing) {
+  std::string root = make_temp_dir();
+  auto dir = *TorchDirBackend::open({.root = root});
+  auto disk = *DiskBackend::open({.root = make_temp_dir()});
+  MemoryBackend mem;
+  for (Backend* b :
+       std::initializer_list<Backend*>{dir.get(), disk.get(), &mem}) {
+    auto report = populate(FailingAtTheEnd(), *b);
+    ASSERT_TRUE(report);
+    ASSERT_EQ(report->failed(), 1u) << b->url();
+    EXPECT_EQ(report->artifacts[0].error->code(), ErrorCode::kDataLoss);
+    EXPECT_TRUE(b->list("aot_autograd")->empty()) << b->url();
+  }
+  EXPECT_TRUE(files_under(root).empty());  // Not even a temp file.
 }
 
 // PyTorch's FX-graph cache keeps one file per content under a key (told
@@ -238,7 +329,7 @@ TEST(Populate, SeveralContentsUnderOneFxGraphKeyAllReachTheTorchDirAndBack) {
   EXPECT_EQ(files_under(root + "/fxgraph").size(), 2u);
 }
 
-TEST(Populate, SameKeyArtifactsLandInInputOrderWithManyThreads) {
+TEST(Populate, SameKeyArtifactsEndWithTheNewestWithManyThreads) {
   MemoryBackend mem;
   std::vector<Artifact> a;
   for (int i = 0; i < 50; ++i) {

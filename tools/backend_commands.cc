@@ -13,6 +13,7 @@
 #include "backends/remote.h"
 #include "backends/url.h"
 #include "registry/artifact_manager.h"
+#include "registry/artifact_source.h"
 #include "registry/populate.h"
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_signing.h"
@@ -32,20 +33,20 @@ Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
   return open_backend(url);
 }
 
-// Artifacts read from an input file, with the storage their views borrow:
-// the mapped blob, or the decompressed contents of a bundle's entries.
+// Artifacts read from an input file: a bundle's entries, streamed as they
+// are used, or a mapped Mega-Cache blob's views.
 struct LoadedInput {
   std::string format;
-  std::optional<MappedFile> file;
-  std::vector<Bytes> contents;
-  std::vector<ArtifactView> artifacts;
+  std::optional<MappedFile> file;  // A blob's mapping, which views borrow.
+  std::vector<ArtifactView> views;
+  std::unique_ptr<ArtifactSource> source;
 };
 
 // The one place that turns an input file into artifacts: a cachepack bundle
 // (recognised by its magic) or a PyTorch Mega-Cache blob (repeated type
 // groups all kept). With trusted keys, a bundle must carry a valid signature
-// by one of them, and every entry's SHA-256 is checked as it is read; a
-// Mega-Cache blob cannot be signed, so it is refused.
+// by one of them (every entry's SHA-256 is checked as it is read either
+// way); a Mega-Cache blob cannot be signed, so it is refused.
 Result<LoadedInput> load_input(
     const std::string& path,
     const std::vector<std::string>& trusted_key_files = {}) {
@@ -59,18 +60,9 @@ Result<LoadedInput> load_input(
     options.verify_sha256_on_read = !options.trusted_keys.empty();
     auto reader = bundle::BundleReader::open(path, options);
     if (!reader) return tl::unexpected(reader.error());
-    auto entries = reader->entries();
-    if (!entries) return tl::unexpected(entries.error());
-    LoadedInput input{.format = "cachepack"};
-    input.contents.reserve(entries->size());  // Views point into it.
-    for (const auto& e : *entries) {
-      auto content = reader->read(e);
-      if (!content) return tl::unexpected(content.error());
-      input.contents.push_back(std::move(*content));
-      input.artifacts.push_back(
-          ArtifactView{e.type, e.key, input.contents.back(), e.offset});
-    }
-    return input;
+    auto source = BundleArtifactSource::open(std::move(*reader));
+    if (!source) return tl::unexpected(source.error());
+    return LoadedInput{.format = "cachepack", .source = std::move(*source)};
   }
   if (!trusted_key_files.empty()) {
     return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
@@ -83,10 +75,17 @@ Result<LoadedInput> load_input(
   if (!file) return tl::unexpected(file.error());
   auto blob = megacache::parse(file->bytes());
   if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
-  auto views = blob->artifacts();
-  return LoadedInput{.format = "pytorch-megacache",
-                     .file = std::move(*file),
-                     .artifacts = std::move(views)};
+  LoadedInput input{.format = "pytorch-megacache", .file = std::move(*file)};
+  input.views = blob->artifacts();
+  input.source = std::make_unique<ViewArtifactSource>(input.views);
+  return input;
+}
+
+// One line per thing a backend skipped instead of failing on.
+void print_notices(const Backend& backend) {
+  for (const auto& n : backend.notices()) {
+    std::cerr << "cachepack: warning: " << n << "\n";
+  }
 }
 
 bool is_url(const std::string& s) { return s.find("://") != std::string::npos; }
@@ -162,6 +161,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     unsigned threads = 1;
     bool quiet = false;
     bool progress = false;
+    bool strict_types = false;
     std::vector<std::string> trusted_keys;
   };
   auto args = std::make_shared<Args>();
@@ -183,6 +183,9 @@ void add_populate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--quiet", args->quiet, "Print only failures");
   cmd->add_flag("--progress", args->progress,
                 "Show artifacts and bytes written so far on stderr");
+  cmd->add_flag("--strict-types", args->strict_types,
+                "Fail on artifacts of types the backend has no place for "
+                "(default: skip them, one line per type)");
   cmd->add_option("--trusted-key", args->trusted_keys,
                   "Public key (PEM); the bundle must be signed by one of the "
                   "given keys, else nothing is written")
@@ -199,7 +202,8 @@ void add_populate_command(CLI::App& app, int& exit_code) {
       return;
     }
     PopulateOptions options{.policy = *parse_populate_policy(args->policy),
-                            .threads = args->threads};
+                            .threads = args->threads,
+                            .strict_types = args->strict_types};
     if (args->progress) {
       // About a hundred updates, whatever the number of artifacts.
       options.progress = [](const PopulateProgress& p) {
@@ -213,19 +217,33 @@ void add_populate_command(CLI::App& app, int& exit_code) {
         }
       };
     }
-    auto result = populate(input->artifacts, **backend, options);
+    auto result = populate(*input->source, **backend, options);
     if (!result) {
       exit_code = report(result.error());
       return;
     }
+    print_notices(**backend);
+    // Skipped types: one line per reason, not one per artifact.
+    std::map<std::pair<std::string, std::string>, uint64_t> unsupported;
     for (const auto& a : result->artifacts) {
       if (a.outcome == PopulateOutcome::kFailed) report(*a.error);
+      if (a.skip_reason == SkipReason::kUnsupported) {
+        ++unsupported[{a.type, a.note}];
+      }
+    }
+    for (const auto& [what, n] : unsupported) {
+      std::cerr << "cachepack: " << what.second << ": " << n << " skipped\n";
     }
     if (!args->quiet) {
       for (const auto& [type, t] : result->by_type) {
         std::cout << type << ": " << t.stored << " stored, " << t.skipped
                   << " skipped, " << t.failed << " failed ("
-                  << human(t.bytes_stored) << " written)\n";
+                  << human(t.bytes_stored) << " written)";
+        if (t.superseded != 0) {
+          std::cout << "; " << t.superseded
+                    << " superseded by newer artifacts with the same key";
+        }
+        std::cout << "\n";
       }
       std::cout << (result->ok() ? "ok: " : "FAILED: ") << result->stored()
                 << " stored, " << result->skipped() << " skipped, "
@@ -283,6 +301,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           return;
         }
         auto exported = export_artifacts(**backend);
+        print_notices(**backend);
         if (!exported) {
           exit_code = report(exported.error());
           return;
@@ -294,7 +313,18 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           exit_code = report(input.error());
           return;
         }
-        for (const auto& v : input->artifacts) add(v.to_owned());
+        const ArtifactSource& artifacts = *input->source;
+        for (size_t i = 0; i < artifacts.size(); ++i) {
+          auto content = artifacts.open(i);
+          auto bytes = content ? read_all(**content, artifacts.at(i).type)
+                               : Result<Bytes>(tl::unexpected(content.error()));
+          if (!bytes) {
+            exit_code = report(bytes.error());
+            return;
+          }
+          add(Artifact{artifacts.at(i).type, artifacts.at(i).key,
+                       std::move(*bytes)});
+        }
       }
     }
     uint64_t written = 0;
@@ -361,6 +391,7 @@ void add_stats_command(CLI::App& app, int& exit_code) {
     std::vector<NamespaceUsage> usage;
     if (auto* m = dynamic_cast<Maintainable*>(backend->get())) {
       auto u = m->usage();
+      print_notices(**backend);
       if (!u) {
         exit_code = report(u.error());
         return;
@@ -369,6 +400,7 @@ void add_stats_command(CLI::App& app, int& exit_code) {
     } else {
       // No cheap accounting: read everything once.
       auto exported = export_artifacts(**backend);
+      print_notices(**backend);
       if (!exported) {
         exit_code = report(exported.error());
         return;
@@ -457,6 +489,7 @@ void add_gc_command(CLI::App& app, int& exit_code) {
       return;
     }
     auto r = m->gc(*limit);
+    print_notices(**backend);
     if (!r) {
       exit_code = report(r.error());
       return;

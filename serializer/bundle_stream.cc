@@ -1,0 +1,27 @@
+#include "serializer/bundle_stream.h"
+
+namespace cachepack::bundle {
+
+Result<ByteSpan> EntryContentSource::next() {
+  if (done_) return ByteSpan();
+  if (next_chunk_ < entry_.chunks.size()) {
+    auto chunk = reader_.read_chunk(entry_, next_chunk_++);
+    if (!chunk) return tl::unexpected(chunk.error());
+    chunk_ = std::move(*chunk);
+    hash_.update(chunk_);
+    return ByteSpan(chunk_);
+  }
+  done_ = true;
+  chunk_ = Bytes();
+  if (hash_.finish() != entry_.sha256) {
+    return make_error(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+                      "content of entry " + std::to_string(entry_.position) +
+                          " does not match its SHA-256",
+                      ErrorLocation{.file = reader_.path(),
+                                    .offset = entry_.offset,
+                                    .key = entry_.key});
+  }
+  return ByteSpan();
+}
+
+}  // namespace cachepack::bundle
