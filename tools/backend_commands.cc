@@ -14,6 +14,7 @@
 #include "backends/url.h"
 #include "registry/artifact_manager.h"
 #include "registry/artifact_source.h"
+#include "registry/pack.h"
 #include "registry/populate.h"
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_signing.h"
@@ -275,24 +276,9 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   cmd->callback([args, &exit_code] {
     args->out = args->sources.back();
     args->sources.pop_back();
-    // Types in first-seen order, artifacts in source order; identical
-    // (type, key, content) artifacts are kept once, as PyTorch records them.
-    std::vector<std::pair<std::string, std::vector<Artifact>>> groups;
-    std::set<std::string> seen;
-    size_t count = 0;
-    auto add = [&](Artifact a) {
-      if (!seen.insert(artifact_identity(a.type, a.key, a.content)).second) {
-        return;
-      }
-      auto g = std::find_if(groups.begin(), groups.end(),
-                            [&](const auto& p) { return p.first == a.type; });
-      if (g == groups.end()) {
-        groups.emplace_back(a.type, std::vector<Artifact>{});
-        g = groups.end() - 1;
-      }
-      g->second.push_back(std::move(a));
-      ++count;
-    };
+    std::vector<std::unique_ptr<Backend>> backends;
+    std::vector<LoadedInput> inputs;
+    std::vector<PackSource> sources;
     for (const auto& source : args->sources) {
       if (is_url(source)) {
         auto backend = open_url(source);
@@ -300,33 +286,24 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           exit_code = report(backend.error());
           return;
         }
-        auto exported = export_artifacts(**backend);
-        print_notices(**backend);
-        if (!exported) {
-          exit_code = report(exported.error());
-          return;
-        }
-        for (auto& a : *exported) add(std::move(a));
+        backends.push_back(std::move(*backend));
+        sources.push_back({.backend = backends.back().get()});
       } else {
         auto input = load_input(source);
         if (!input) {
           exit_code = report(input.error());
           return;
         }
-        const ArtifactSource& artifacts = *input->source;
-        for (size_t i = 0; i < artifacts.size(); ++i) {
-          auto content = artifacts.open(i);
-          auto bytes = content ? read_all(**content, artifacts.at(i).type)
-                               : Result<Bytes>(tl::unexpected(content.error()));
-          if (!bytes) {
-            exit_code = report(bytes.error());
-            return;
-          }
-          add(Artifact{artifacts.at(i).type, artifacts.at(i).key,
-                       std::move(*bytes)});
-        }
+        inputs.push_back(std::move(*input));
+        sources.push_back({.artifacts = inputs.back().source.get()});
       }
     }
+    auto packed = [&](PackSink& sink) -> Result<PackStats> {
+      auto stats = pack(sources, sink);
+      for (const auto& b : backends) print_notices(*b);
+      return stats;
+    };
+    Result<PackStats> stats = PackStats{};
     uint64_t written = 0;
     if (args->out.ends_with(".cpk")) {
       auto writer = bundle::BundleWriter::create(args->out);
@@ -334,40 +311,73 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         exit_code = report(writer.error());
         return;
       }
-      for (const auto& [type, artifacts] : groups) {
-        Result<void> r = writer->begin_group(type);
-        for (size_t i = 0; r && i < artifacts.size(); ++i) {
-          r = writer->add(type, artifacts[i].key, artifacts[i].content);
+      // One artifact at a time goes to the writer, which compresses it.
+      struct BundleSink final : PackSink {
+        bundle::BundleWriter& w;
+        explicit BundleSink(bundle::BundleWriter& writer) : w(writer) {}
+        Result<void> begin_group(std::string_view type) override {
+          return w.begin_group(type);
         }
-        if (!r) {
-          exit_code = report(r.error());
-          return;
+        Result<void> add(std::string_view type, std::string_view key,
+                         ByteSpan content) override {
+          return w.add(type, key, content);
         }
-      }
-      auto stats = writer->finish();
+      } sink(*writer);
+      stats = packed(sink);
       if (!stats) {
         exit_code = report(stats.error());
         return;
       }
-      written = stats->file_size;
-    } else {
-      megacache::Writer writer;
-      for (const auto& [type, artifacts] : groups) {
-        std::vector<megacache::Entry> entries;
-        for (const auto& a : artifacts) entries.push_back({a.key, a.content});
-        if (auto r = writer.append_group(type, entries); !r) {
-          exit_code = report(r.error());
-          return;
-        }
+      auto done = writer->finish();
+      if (!done) {
+        exit_code = report(done.error());
+        return;
       }
-      if (auto w = write_file_atomic(args->out, writer.bytes()); !w) {
+      written = done->file_size;
+    } else {
+      // A Mega-Cache group's count precedes its artifacts: one type's
+      // artifacts are held until the next type starts.
+      struct BlobSink final : PackSink {
+        megacache::Writer w;
+        std::string type;
+        std::vector<Artifact> group;
+        Result<void> flush() {
+          std::vector<megacache::Entry> entries;
+          for (const auto& a : group) entries.push_back({a.key, a.content});
+          auto r =
+              group.empty() ? Result<void>() : w.append_group(type, entries);
+          group.clear();
+          return r;
+        }
+        Result<void> begin_group(std::string_view t) override {
+          auto r = flush();
+          type = t;
+          return r;
+        }
+        Result<void> add(std::string_view t, std::string_view key,
+                         ByteSpan content) override {
+          group.push_back(Artifact{std::string(t), std::string(key),
+                                   Bytes(content.begin(), content.end())});
+          return {};
+        }
+      } sink;
+      stats = packed(sink);
+      if (stats) {
+        if (auto r = sink.flush(); !r) stats = tl::unexpected(r.error());
+      }
+      if (!stats) {
+        exit_code = report(stats.error());
+        return;
+      }
+      if (auto w = write_file_atomic(args->out, sink.w.bytes()); !w) {
         exit_code = report(w.error());
         return;
       }
-      written = writer.size();
+      written = sink.w.size();
     }
-    std::cout << "packed " << count << " artifacts of " << groups.size()
-              << " types into " << args->out << " (" << human(written) << ")\n";
+    std::cout << "packed " << stats->artifacts << " artifacts of "
+              << stats->types << " types into " << args->out << " ("
+              << human(written) << ")\n";
     exit_code = kExitOk;
   });
 }

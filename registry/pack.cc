@@ -1,0 +1,138 @@
+#include "registry/pack.h"
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/multi_value.h"
+#include "registry/artifact_manager.h"
+
+namespace cachepack {
+namespace {
+
+// Types in first-seen order: a backend's sorted namespaces, a file's types
+// in stored order.
+Result<std::vector<std::string>> type_order(std::span<const PackSource> sources,
+                                            Deadline deadline) {
+  std::vector<std::string> order;
+  auto note = [&](std::string_view type) {
+    if (std::find(order.begin(), order.end(), type) == order.end()) {
+      order.emplace_back(type);
+    }
+  };
+  for (const auto& s : sources) {
+    if (s.backend != nullptr) {
+      auto namespaces = s.backend->namespaces(deadline);
+      if (!namespaces) return tl::unexpected(namespaces.error());
+      std::sort(namespaces->begin(), namespaces->end());
+      for (const auto& ns : *namespaces) note(ns);
+    } else {
+      for (size_t i = 0; i < s.artifacts->size(); ++i) {
+        note(s.artifacts->at(i).type);
+      }
+    }
+  }
+  return order;
+}
+
+class Packer {
+ public:
+  Packer(PackSink& sink, Deadline deadline)
+      : sink_(sink), deadline_(deadline) {}
+
+  Result<void> pack_type(const std::string& type,
+                         std::span<const PackSource> sources) {
+    group_started_ = false;
+    for (const auto& s : sources) {
+      auto r = s.backend != nullptr ? from_backend(type, *s.backend)
+                                    : from_artifacts(type, *s.artifacts);
+      if (!r) return r;
+    }
+    return {};
+  }
+
+  const PackStats& stats() const { return stats_; }
+
+ private:
+  Result<void> add(std::string_view type, std::string_view key,
+                   ByteSpan content) {
+    if (!seen_.insert(artifact_identity(type, key, content)).second) {
+      ++stats_.duplicates;
+      return {};
+    }
+    if (!group_started_) {
+      if (auto r = sink_.begin_group(type); !r) return r;
+      group_started_ = true;
+      ++stats_.types;
+    }
+    if (auto r = sink_.add(type, key, content); !r) return r;
+    ++stats_.artifacts;
+    stats_.bytes += content.size();
+    return {};
+  }
+
+  Result<void> from_backend(const std::string& type, Backend& backend) {
+    auto keys = backend.list(type, deadline_);
+    if (!keys) return tl::unexpected(keys.error());
+    std::sort(keys->begin(), keys->end());
+    auto* multi = dynamic_cast<MultiValued*>(&backend);
+    for (const auto& key : *keys) {
+      if (multi != nullptr && multi->multi_valued(type)) {
+        auto values = multi->get_all(type, key, deadline_);
+        if (!values) return tl::unexpected(values.error());
+        for (const auto& v : *values) {
+          if (auto r = add(type, key, v); !r) return r;
+        }
+        continue;
+      }
+      auto value = backend.get(type, key, deadline_);
+      if (!value) return tl::unexpected(value.error());
+      if (!*value) continue;  // Removed since list().
+      if (auto r = add(type, key, **value); !r) return r;
+    }
+    return {};
+  }
+
+  Result<void> from_artifacts(const std::string& type,
+                              const ArtifactSource& artifacts) {
+    for (size_t i = 0; i < artifacts.size(); ++i) {
+      const SourceArtifact& a = artifacts.at(i);
+      if (a.type != type) continue;
+      if (auto view = artifacts.view(i)) {
+        if (auto r = add(type, a.key, *view); !r) return r;
+        continue;
+      }
+      auto content = artifacts.open(i);
+      if (!content) return tl::unexpected(content.error());
+      auto bytes = read_all(**content, type + " artifact");
+      if (!bytes)
+        return tl::unexpected(std::move(bytes.error()).with_key(a.key));
+      if (auto r = add(type, a.key, *bytes); !r) return r;
+    }
+    return {};
+  }
+
+  PackSink& sink_;
+  const Deadline deadline_;
+  std::set<std::string> seen_;
+  bool group_started_ = false;
+  PackStats stats_;
+};
+
+}  // namespace
+
+Result<PackStats> pack(std::span<const PackSource> sources, PackSink& sink,
+                       Deadline deadline) {
+  auto order = type_order(sources, deadline);
+  if (!order) return tl::unexpected(order.error());
+  Packer packer(sink, deadline);
+  for (const auto& type : *order) {
+    if (auto r = packer.pack_type(type, sources); !r) {
+      return tl::unexpected(r.error());
+    }
+  }
+  return packer.stats();
+}
+
+}  // namespace cachepack
