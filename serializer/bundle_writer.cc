@@ -309,6 +309,15 @@ Result<int> open_locked(const std::string& path) {
   return fd;
 }
 
+// Append and sign open the newest intact version even when bytes follow its
+// footer: they are the ones that repair such a tail (check_tail below), as
+// documented in FORMAT.md, "Appending".
+ReaderOptions repairing_reader_options() {
+  ReaderOptions options;
+  options.allow_older_version = true;
+  return options;
+}
+
 // Bytes after the last valid footer are what an interrupted append or sign
 // left, and are dropped before writing, unless the file still ends in a
 // footer's magic: then a complete newer version was written and later
@@ -821,7 +830,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
-    auto reader = BundleReader::open(path);
+    auto reader = BundleReader::open(path, repairing_reader_options());
     if (!reader) return tl::unexpected(reader.error());
     if (auto ok = check_tail(*reader, path, impl->options.discard_damaged_tail);
         !ok) {
@@ -1020,7 +1029,7 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
   Bytes signatures;
   PublicKey pub = key.public_key();
   {
-    auto reader = BundleReader::open(path);
+    auto reader = BundleReader::open(path, repairing_reader_options());
     if (!reader) return tl::unexpected(reader.error());
     if (auto ok = check_tail(*reader, path, discard_damaged_tail); !ok) {
       return tl::unexpected(ok.error());

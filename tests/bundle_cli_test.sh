@@ -103,12 +103,12 @@ for cut in 0 7 16 100 $((size / 2)) $((size - 1)); do
 done
 expect_exit 1 append "$tmp/a.cpk" "$tmp/missing.bin"
 expect_exit 1 convert "$tmp/missing.bin" "$tmp/x.cpk"
-# An interrupted sign (footer cut off) falls back to the unsigned version:
-# inspect warns, verify fails.
+# An interrupted sign (footer cut off): no reader falls back to the unsigned
+# version on its own.
 size=$(stat -c %s "$tmp/a.cpk")
 head -c $((size - 1)) "$tmp/a.cpk" >"$tmp/cut.cpk"
-expect_exit 0 inspect "$tmp/cut.cpk"
-grep -q "^warning: .*interrupted" "$tmp/out" || fail "inspect does not warn about a cut tail"
+expect_exit 1 inspect "$tmp/cut.cpk"
+grep -q "intact footer at offset" "$tmp/err" || fail "inspect does not name the intact footer: $(cat "$tmp/err")"
 expect_exit 1 verify "$tmp/cut.cpk"
 expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --to zip
 expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --level 99
