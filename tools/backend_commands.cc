@@ -19,6 +19,7 @@
 #include "serializer/bundle_tools.h"
 #include "serializer/bundle_writer.h"
 #include "serializer/megacache.h"
+#include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "util/file.h"
 
@@ -43,21 +44,17 @@ struct LoadedInput {
 
 // The one place that turns an input file into artifacts: a cachepack bundle
 // (recognised by its magic) or a PyTorch Mega-Cache blob (repeated type
-// groups all kept). With trusted keys, a bundle must carry a valid signature
-// by one of them, and every entry's SHA-256 is checked as it is read; a
-// Mega-Cache blob cannot be signed, so it is refused.
-Result<LoadedInput> load_input(
-    const std::string& path,
-    const std::vector<std::string>& trusted_key_files = {}) {
+// groups all kept). A bundle is opened as every whole-reading command opens
+// it (tools/bundle_input.h): its structure checked as `verify` checks it
+// before anything is read, an older version only when asked for; with
+// trusted keys it must carry a valid signature by one of them, and every
+// entry's SHA-256 is checked as it is read. A Mega-Cache blob cannot be
+// signed, so trusted keys refuse it.
+Result<LoadedInput> load_input(const std::string& path,
+                               const BundleReadFlags& flags = {}) {
+  const std::vector<std::string>& trusted_key_files = flags.trusted_key_files;
   if (bundle::is_bundle_file(path)) {
-    bundle::ReaderOptions options;
-    for (const auto& key_file : trusted_key_files) {
-      auto key = bundle::load_public_key(key_file);
-      if (!key) return tl::unexpected(key.error());
-      options.trusted_keys.push_back(*key);
-    }
-    options.verify_sha256_on_read = !options.trusted_keys.empty();
-    auto reader = bundle::BundleReader::open(path, options);
+    auto reader = open_bundle(path, flags, BundleUse::kEverything);
     if (!reader) return tl::unexpected(reader.error());
     auto entries = reader->entries();
     if (!entries) return tl::unexpected(entries.error());
@@ -162,7 +159,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     unsigned threads = 1;
     bool quiet = false;
     bool progress = false;
-    std::vector<std::string> trusted_keys;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -183,12 +180,13 @@ void add_populate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--quiet", args->quiet, "Print only failures");
   cmd->add_flag("--progress", args->progress,
                 "Show artifacts and bytes written so far on stderr");
-  cmd->add_option("--trusted-key", args->trusted_keys,
+  cmd->add_option("--trusted-key", args->read.trusted_key_files,
                   "Public key (PEM); the bundle must be signed by one of the "
                   "given keys, else nothing is written")
       ->take_all();
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
-    auto input = load_input(args->input, args->trusted_keys);
+    auto input = load_input(args->input, args->read);
     if (!input) {
       exit_code = report(input.error());
       return;
@@ -240,6 +238,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> sources;
     std::string out;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -254,6 +253,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
                   "a bundle, else a Mega-Cache blob)")
       ->required()
       ->expected(2, -1);
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
     args->out = args->sources.back();
     args->sources.pop_back();
@@ -289,7 +289,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         }
         for (auto& a : *exported) add(std::move(a));
       } else {
-        auto input = load_input(source);
+        auto input = load_input(source, args->read);
         if (!input) {
           exit_code = report(input.error());
           return;
