@@ -205,6 +205,19 @@ TEST(BundleMegaCache, AddFileDetectsTheFormatByContent) {
   EXPECT_EQ(bad.error().reason(), ErrorReason::kBadMagic);
 }
 
+TEST(BundleFormat, NoMegaCacheVectorIsTakenForABundle) {
+  REQUIRE_VECTORS();
+  size_t checked = 0;
+  for (const auto& f : std::filesystem::directory_iterator(vectors_dir())) {
+    if (f.path().extension() != ".bin") continue;
+    Bytes blob = read_all(f.path().string());
+    EXPECT_FALSE(is_bundle(blob)) << f.path();
+    EXPECT_FALSE(is_bundle_file(f.path().string())) << f.path();
+    ++checked;
+  }
+  EXPECT_GT(checked, 10u);
+}
+
 TEST(BundleTools, VerifyBundleChecksTrustedKeys) {
   TempDir dir;
   std::string key_path = dir.file("key.pem");

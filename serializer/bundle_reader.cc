@@ -74,11 +74,6 @@ std::string_view to_string(Codec codec) {
   return codec == Codec::kZstd ? "zstd" : "raw";
 }
 
-bool has_bundle_magic(ByteSpan head) {
-  return head.size() >= kMagic.size() &&
-         std::memcmp(head.data(), kMagic.data(), kMagic.size()) == 0;
-}
-
 struct BundleReader::State {
   ReaderOptions options;
   std::optional<MappedFile> file;

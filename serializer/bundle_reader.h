@@ -208,9 +208,6 @@ class BundleReader {
   std::unique_ptr<State> s_;
 };
 
-// True when `head` starts with the bundle magic.
-bool has_bundle_magic(ByteSpan head);
-
 }  // namespace cachepack::bundle
 
 #endif  // CACHEPACK_SERIALIZER_BUNDLE_READER_H_

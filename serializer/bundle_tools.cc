@@ -1,20 +1,13 @@
 #include "serializer/bundle_tools.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "artifacts/type_registry.h"
+#include "util/file.h"
 
 namespace cachepack::bundle {
 
 bool is_bundle_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  std::byte head[8];
-  ssize_t n = ::read(fd, head, sizeof head);
-  ::close(fd);
-  return n == static_cast<ssize_t>(sizeof head) &&
-         has_bundle_magic(ByteSpan(head, sizeof head));
+  auto file = MappedFile::open(path);
+  return file && is_bundle(file->bytes());
 }
 
 Result<std::vector<ListedArtifact>> list_bundle(const BundleReader& reader) {

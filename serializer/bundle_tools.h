@@ -12,8 +12,9 @@
 
 namespace cachepack::bundle {
 
-// True when the file at `path` starts with the bundle magic. False for
-// unreadable or short files (the caller's own open reports those).
+// is_bundle() (serializer/bundle_format.h) of the file at `path`: whether
+// the bundle reader rather than the Mega-Cache parser should read it. False
+// for unreadable files (the caller's own open reports those).
 bool is_bundle_file(const std::string& path);
 
 struct ListedArtifact {

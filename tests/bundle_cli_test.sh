@@ -110,6 +110,26 @@ head -c $((size - 1)) "$tmp/a.cpk" >"$tmp/cut.cpk"
 expect_exit 1 inspect "$tmp/cut.cpk"
 grep -q "intact footer at offset" "$tmp/err" || fail "inspect does not name the intact footer: $(cat "$tmp/err")"
 expect_exit 1 verify "$tmp/cut.cpk"
+# A damaged magic is a damaged bundle, whatever the command: one answer to
+# "is this a bundle?" (is_bundle), never the blob parser's CRC mismatch.
+python3 - "$tmp/b.cpk" "$tmp" <<'PY'
+import sys
+b = open(sys.argv[1], "rb").read()
+first = bytearray(b); first[0] ^= 1
+two = bytearray(b); two[2] ^= 0x20; two[5] ^= 0x20
+wiped = bytearray(b); wiped[0:8] = bytes(8)
+for name, data in (("magic0", first), ("magic2", two), ("wiped", wiped)):
+    open(f"{sys.argv[2]}/{name}.cpk", "wb").write(data)
+PY
+for case in magic0:0 magic2:2 wiped:0; do
+  f="$tmp/${case%%:*}.cpk" at=${case##*:}
+  for cmd in "ls $f" "ls --json $f" "verify $f" "inspect $f" "convert $f $tmp/m.bin" "convert $f $tmp/m.cpk" "populate $f mem://" "pack $f $tmp/m2.cpk" "append $tmp/a.cpk $f"; do
+    # shellcheck disable=SC2086
+    expect_exit 1 $cmd
+    grep -q "^cachepack: data loss (bad magic): damaged bundle: .*\[file $f, offset $at\]" "$tmp/err" \
+      || fail "$cmd: $(cat "$tmp/err")"
+  done
+done
 expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --to zip
 expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --level 99
 

@@ -298,7 +298,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
       }
     }
     uint64_t written = 0;
-    if (args->out.ends_with(".cpk")) {
+    if (bundle::has_bundle_extension(args->out)) {
       auto writer = bundle::BundleWriter::create(args->out);
       if (!writer) {
         exit_code = report(writer.error());

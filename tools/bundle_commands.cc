@@ -130,9 +130,8 @@ Result<std::string> convert(const std::string& in, const std::string& out,
     if (!reader) return tl::unexpected(reader.error());
     source.emplace(std::move(*reader));
   }
-  bool to_bundle = to.empty() ? out.size() >= 4 &&
-                                    out.compare(out.size() - 4, 4, ".cpk") == 0
-                              : to == "cachepack";
+  bool to_bundle =
+      to.empty() ? bundle::has_bundle_extension(out) : to == "cachepack";
   if (!to_bundle) {
     Bytes blob;
     if (source) {
