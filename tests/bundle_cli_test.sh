@@ -58,6 +58,11 @@ run cat "$tmp/a.cpk" "$type" "$key" >"$tmp/one" || fail "cat exited non-zero"
 [ "$(sha256sum <"$tmp/one" | cut -d' ' -f1)" = "$sha" ] || fail "cat content differs from ls sha256"
 expect_exit 1 cat "$tmp/a.cpk" "$type" "no-such-key"
 grep -q "not found" "$tmp/err" || fail "cat of a missing key does not say not found"
+# A 10,000-character key is cut short in the error, with its length.
+long_key=$(head -c 10000 /dev/zero | tr '\0' k)
+expect_exit 1 cat "$tmp/a.cpk" "$type" "$long_key"
+[ "$(wc -c <"$tmp/err")" -lt 500 ] || fail "a long key is printed whole: $(wc -c <"$tmp/err") bytes of error"
+grep -q "key \"kkkk*\.\.\.\" (10000 bytes)\]$" "$tmp/err" || fail "long key error: $(head -c 300 "$tmp/err")"
 
 # Keys and signatures.
 expect_exit 0 keygen --out "$tmp/k.pem"

@@ -89,8 +89,12 @@ class Error {
     return std::move(*this);
   }
 
-  // "data loss (checksum mismatch): <message> [file F, offset N, key K]"
+  // "data loss (checksum mismatch): <message> [file F, offset N, key K]".
+  // A key longer than kPrintedKeyBytes is cut there (at a UTF-8 boundary)
+  // and followed by its length: `key "f3ab..." (10000 bytes)`; where().key
+  // keeps it whole.
   std::string to_string() const;
+  static constexpr size_t kPrintedKeyBytes = 200;
 
  private:
   ErrorCode code_;
