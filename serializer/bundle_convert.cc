@@ -74,7 +74,10 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path,
         ErrorLocation{.file = path});
   }
   auto added = add_megacache(writer, file->bytes(), blob_options);
-  if (!added) return tl::unexpected(std::move(added.error()).in_file(path));
+  // A parse error is in the blob; a write error names the output already.
+  if (!added && added.error().where().file.empty()) {
+    return tl::unexpected(std::move(added.error()).in_file(path));
+  }
   return added;
 }
 

@@ -406,11 +406,12 @@ void add_stats_command(CLI::App& app, int& exit_code) {
     } else {
       std::cout << "backend: " << (*backend)->url() << "\n";
       for (const auto& u : usage) {
-        std::printf("%-16s %10llu entries %12s\n", u.ns.c_str(),
-                    static_cast<unsigned long long>(u.entries),
-                    human(u.bytes).c_str());
+        char line[128];
+        std::snprintf(line, sizeof line, "%-16s %10llu entries %12s\n",
+                      u.ns.c_str(), static_cast<unsigned long long>(u.entries),
+                      human(u.bytes).c_str());
+        std::cout << line;
       }
-      std::fflush(stdout);
       std::cout << "total: " << entries << " entries, " << human(bytes) << "\n";
       print_counters(s);
     }

@@ -14,6 +14,7 @@
 #include "serializer/bundle_writer.h"
 #include "serializer/megacache.h"
 #include "tools/bundle_input.h"
+#include "tools/cli_output.h"
 #include "tools/commands.h"
 #include "util/file.h"
 #include "util/text.h"
@@ -158,10 +159,7 @@ Result<std::string> convert(const std::string& in, const std::string& out,
     if (out == "-") {
       std::cout.write(reinterpret_cast<const char*>(blob.data()),
                       static_cast<std::streamsize>(blob.size()));
-      std::cout.flush();
-      if (!std::cout) {
-        return make_error(ErrorCode::kIoError, "writing to stdout failed");
-      }
+      if (auto ok = flush_stdout(); !ok) return tl::unexpected(ok.error());
     } else if (auto ok = write_file_atomic(out, blob); !ok) {
       return tl::unexpected(ok.error());
     }
@@ -171,9 +169,9 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   std::unique_ptr<bundle::SigningKey> key;
   auto options = writer_options(flags, key);
   if (!options) return tl::unexpected(options.error());
-  auto writer = out == "-"
-                    ? BundleWriter::to_stream(STDOUT_FILENO, *options, "stdout")
-                    : BundleWriter::create(out, *options);
+  auto writer =
+      out == "-" ? BundleWriter::to_stream(STDOUT_FILENO, *options, kStdoutName)
+                 : BundleWriter::create(out, *options);
   if (!writer) return tl::unexpected(writer.error());
   auto added = source ? bundle::add_bundle(*writer, *source)
                       : bundle::add_file(*writer, in, flags.blob_options());
@@ -400,8 +398,8 @@ void add_cat_command(CLI::App& app, int& exit_code) {
     }
     std::cout.write(reinterpret_cast<const char*>((*got)->data()),
                     static_cast<std::streamsize>((*got)->size()));
-    std::cout.flush();
-    exit_code = std::cout ? kExitOk : kExitFailed;
+    auto written = flush_stdout();
+    exit_code = written ? kExitOk : report(written.error());
   });
 }
 

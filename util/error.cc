@@ -70,6 +70,8 @@ std::string_view to_string(ErrorReason reason) {
       return "bad index";
     case ErrorReason::kDecompression:
       return "decompression";
+    case ErrorReason::kBrokenPipe:
+      return "broken pipe";
   }
   return "";
 }

@@ -48,6 +48,7 @@ enum class ErrorReason {
   kBadFooter,           // A bundle's footer is missing or malformed.
   kBadIndex,            // A bundle's index is malformed or inconsistent.
   kDecompression,       // Stored bytes do not decompress to what they claim.
+  kBrokenPipe,          // The reader of a pipe or socket has gone (EPIPE).
 };
 
 struct ErrorLocation {
