@@ -225,6 +225,49 @@ TEST(BundleAppend, ConcurrentAppendsAndSignsAreRefused) {
   expect_entries(*reader, 0, 3);
 }
 
+TEST(BundleAppend, CreateOverABundleHoldsItUntilFinished) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 2);
+  auto replacing = BundleWriter::create(path);
+  ASSERT_TRUE(replacing);
+  // Neither an append nor a sign may write into the file about to be
+  // replaced: their entries would be lost silently with it.
+  auto append = BundleWriter::append(path);
+  ASSERT_FALSE(append);
+  EXPECT_EQ(append.error().code(), ErrorCode::kUnavailable);
+  auto key = SigningKey::generate();
+  ASSERT_TRUE(key);
+  auto sign = sign_bundle(path, *key);
+  ASSERT_FALSE(sign);
+  EXPECT_EQ(sign.error().code(), ErrorCode::kUnavailable);
+  auto other = BundleWriter::create(path);
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(replacing->add("inductor", "k9", generated(10, 9)));
+  ASSERT_TRUE(replacing->finish());
+  append_entries(path, 10, 1);
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->size(), 2u);
+}
+
+TEST(BundleAppend, AppendHoldsTheBundleAgainstCreate) {
+  TempDir dir;
+  std::string path = dir.file("b.cpk");
+  write_bundle(path, 0, 2);
+  auto appending = BundleWriter::append(path);
+  ASSERT_TRUE(appending);
+  auto replacing = BundleWriter::create(path);
+  ASSERT_FALSE(replacing);
+  EXPECT_EQ(replacing.error().code(), ErrorCode::kUnavailable);
+  ASSERT_TRUE(appending->add("inductor", "k2", generated(100 + 2 * 37, 2)));
+  ASSERT_TRUE(appending->finish());
+  auto reader = BundleReader::open(path);
+  ASSERT_TRUE(reader);
+  expect_entries(*reader, 0, 3);
+}
+
 TEST(BundleAppend, FailedAppendLeavesTheFileAlone) {
   TempDir dir;
   std::string path = dir.file("b.cpk");

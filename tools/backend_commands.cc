@@ -22,6 +22,7 @@
 #include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 
 namespace cachepack::cli {
 namespace {
@@ -330,7 +331,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           return;
         }
       }
-      if (auto w = write_file_atomic(args->out, writer.bytes()); !w) {
+      if (auto w = write_file_replacing(args->out, writer.bytes()); !w) {
         exit_code = report(w.error());
         return;
       }

@@ -17,6 +17,7 @@
 #include "tools/cli_output.h"
 #include "tools/commands.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 #include "util/text.h"
 
 namespace cachepack::cli {
@@ -160,7 +161,7 @@ Result<std::string> convert(const std::string& in, const std::string& out,
       std::cout.write(reinterpret_cast<const char*>(blob.data()),
                       static_cast<std::streamsize>(blob.size()));
       if (auto ok = flush_stdout(); !ok) return tl::unexpected(ok.error());
-    } else if (auto ok = write_file_atomic(out, blob); !ok) {
+    } else if (auto ok = write_file_replacing(out, blob); !ok) {
       return tl::unexpected(ok.error());
     }
     return "wrote " + out + ": pytorch-megacache, " +
