@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "serializer/bundle_convert.h"
 #include "serializer/bundle_reader.h"
@@ -218,6 +219,14 @@ nlohmann::json inspect_json(
     t[2] += e.stored_size;
   }
   j["entries"] = entries.size();
+  // Entries that a later one with the same (type, key) shadows: the last
+  // stored is the one every command reads.
+  std::set<std::pair<std::string_view, std::string_view>> later;
+  uint64_t shadowed = 0;
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+    if (!later.emplace(e->type, e->key).second) ++shadowed;
+  }
+  j["shadowed_entries"] = shadowed;
   j["original_bytes"] = original;
   j["stored_bytes"] = stored;
   j["chunk_size"] = r.chunk_size();
@@ -269,6 +278,11 @@ void print_inspect(const nlohmann::json& j) {
   std::cout << "entries: " << j["entries"].get<uint64_t>() << ", " << original
             << " -> " << stored << " bytes (ratio "
             << ratio_text(original, stored) << ")\n";
+  if (uint64_t shadowed = j["shadowed_entries"]; shadowed > 0) {
+    std::cout << "shadowed: " << shadowed
+              << " entries have the type and key of a later one, which is "
+                 "the one read\n";
+  }
   for (const auto& t : j["types"]) {
     std::cout << "  " << t["type"].get<std::string>() << ": "
               << t["entries"].get<uint64_t>() << " entries, "
