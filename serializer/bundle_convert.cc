@@ -6,12 +6,6 @@
 
 namespace cachepack::bundle {
 
-SourceFormat detect_format(ByteSpan head) {
-  if (has_bundle_magic(head)) return SourceFormat::kBundle;
-  if (head.size() >= megacache::kHeaderSize) return SourceFormat::kMegaCache;
-  return SourceFormat::kUnknown;
-}
-
 Result<size_t> add_megacache(BundleWriter& writer, ByteSpan data,
                              const megacache::ReadOptions& options) {
   auto blob = megacache::parse(data, options);
@@ -64,26 +58,27 @@ Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source) {
 }
 
 Result<size_t> add_file(BundleWriter& writer, const std::string& path,
-                        const megacache::ReadOptions& blob_options) {
+                        const megacache::ReadOptions& blob_options,
+                        const ReaderOptions& bundle_options) {
   auto file = MappedFile::open(path);
   if (!file) return tl::unexpected(file.error());
-  switch (detect_format(file->bytes())) {
-    case SourceFormat::kBundle: {
-      auto reader = BundleReader::open(path);
-      if (!reader) return tl::unexpected(reader.error());
-      return add_bundle(writer, *reader);
-    }
-    case SourceFormat::kMegaCache: {
-      auto added = add_megacache(writer, file->bytes(), blob_options);
-      if (!added) return tl::unexpected(std::move(added.error()).in_file(path));
-      return added;
-    }
-    case SourceFormat::kUnknown:
-      break;
+  if (is_bundle(file->bytes())) {
+    auto reader = BundleReader::open(path, bundle_options);
+    if (!reader) return tl::unexpected(reader.error());
+    return add_bundle(writer, *reader);
   }
-  return make_error(ErrorCode::kDataLoss, ErrorReason::kBadMagic,
-                    "neither a cachepack bundle nor a PyTorch Mega-Cache blob",
-                    ErrorLocation{.file = path});
+  if (file->bytes().size() < megacache::kHeaderSize) {
+    return make_error(
+        ErrorCode::kDataLoss, ErrorReason::kBadMagic,
+        "neither a cachepack bundle nor a PyTorch Mega-Cache blob",
+        ErrorLocation{.file = path});
+  }
+  auto added = add_megacache(writer, file->bytes(), blob_options);
+  // A parse error is in the blob; a write error names the output already.
+  if (!added && added.error().where().file.empty()) {
+    return tl::unexpected(std::move(added.error()).in_file(path));
+  }
+  return added;
 }
 
 Result<Bytes> bundle_to_megacache(const BundleReader& reader) {

@@ -13,12 +13,6 @@
 
 namespace cachepack::bundle {
 
-enum class SourceFormat { kUnknown, kBundle, kMegaCache };
-
-// A bundle starts with its magic; anything else of at least 12 bytes is
-// taken for a Mega-Cache blob (which has no magic) and left to its parser.
-SourceFormat detect_format(ByteSpan head);
-
 // Adds the blob's artifacts to `writer`, one group per blob group.
 Result<size_t> add_megacache(BundleWriter& writer, ByteSpan blob,
                              const megacache::ReadOptions& options = {});
@@ -27,10 +21,11 @@ Result<size_t> add_megacache(BundleWriter& writer, ByteSpan blob,
 // them.
 Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source);
 
-// Adds a file of either format (detected by content); `blob_options` say
-// how a Mega-Cache blob is parsed.
+// Adds a file of either format (is_bundle() decides); `blob_options` say
+// how a Mega-Cache blob is parsed, `bundle_options` how a bundle is opened.
 Result<size_t> add_file(BundleWriter& writer, const std::string& path,
-                        const megacache::ReadOptions& blob_options = {});
+                        const megacache::ReadOptions& blob_options = {},
+                        const ReaderOptions& bundle_options = {});
 
 // The Mega-Cache blob holding the bundle's entries: the recorded groups
 // when the bundle has them, otherwise one group per type in first-use order

@@ -22,7 +22,34 @@ tl::unexpected<Error> bad_footer(uint64_t at, std::string message) {
   return data_loss(ErrorReason::kBadFooter, at, std::move(message));
 }
 
+// How many of the magic's bytes are in place (of those the file has).
+size_t magic_bytes_matching(ByteSpan file) {
+  size_t n = 0;
+  for (size_t i = 0; i < std::min(file.size(), kMagic.size()); ++i) {
+    n += file[i] == std::byte{kMagic[i]} ? 1 : 0;
+  }
+  return n;
+}
+
+// Nearly the magic: one or two bytes flipped, as damage does. A Mega-Cache
+// blob matches at most 4 (its CRC-32 by chance).
+constexpr size_t kNearMagic = 6;
+
+bool ends_with_footer(ByteSpan file) {
+  return file.size() >= kHeaderSize + kFooterSize &&
+         decode_footer(file, file.size() - kFooterSize).has_value();
+}
+
 }  // namespace
+
+bool is_bundle(ByteSpan file) {
+  return magic_bytes_matching(file) >= kNearMagic || ends_with_footer(file);
+}
+
+bool has_bundle_extension(std::string_view path) {
+  return path.size() > kBundleExtension.size() &&
+         path.ends_with(kBundleExtension);
+}
 
 std::array<std::byte, kHeaderSize> encode_header(const Header& header) {
   std::array<std::byte, kHeaderSize> out{};
@@ -37,10 +64,23 @@ Result<Header> decode_header(ByteSpan data) {
   // another format is named as such rather than as a truncated bundle.
   size_t have = std::min(data.size(), kMagic.size());
   if (have > 0 && std::memcmp(data.data(), kMagic.data(), have) != 0) {
+    std::string seen = "starts with " + to_hex(data.first(have)) +
+                       ", expected 8943504b0d0a1a0a";
+    if (magic_bytes_matching(data) >= kNearMagic) {
+      size_t first = 0;
+      while (data[first] == std::byte{kMagic[first]}) ++first;
+      return data_loss(ErrorReason::kBadMagic, first,
+                       "damaged bundle: its magic differs at byte " +
+                           std::to_string(first) + " (" + seen + ")");
+    }
+    if (ends_with_footer(data)) {
+      return data_loss(ErrorReason::kBadMagic, 0,
+                       "damaged bundle: it ends with a valid bundle footer "
+                       "but its magic is gone (" +
+                           seen + ")");
+    }
     return data_loss(ErrorReason::kBadMagic, 0,
-                     "not a cachepack bundle (starts with " +
-                         to_hex(data.first(have)) +
-                         ", expected 8943504b0d0a1a0a)");
+                     "not a cachepack bundle (" + seen + ")");
   }
   if (data.size() < kHeaderSize) {
     return data_loss(ErrorReason::kTooShort, 0,

@@ -55,8 +55,24 @@ struct Footer {
   uint64_t checksum = 0;
 };
 
+// The one answer to "is this file a bundle?" for everything that accepts
+// either a bundle or a PyTorch Mega-Cache blob (which has no magic: a
+// CRC-32, then version 1 as 8 bytes). `file` is the whole file. True when it
+// starts with the bundle magic, and also when it looks like a damaged
+// bundle: at least 6 of the 8 magic bytes in place, or a valid bundle
+// footer at its end. A damaged bundle then gets the bundle reader's "bad
+// magic" error rather than a blob parser's CRC mismatch. No Mega-Cache blob
+// is ever taken for one (its bytes 4..7 are zero, the magic's are not).
+bool is_bundle(ByteSpan file);
+
+// Output paths ending in this are written as bundles by default.
+inline constexpr std::string_view kBundleExtension = ".cpk";
+bool has_bundle_extension(std::string_view path);
+
 std::array<std::byte, kHeaderSize> encode_header(const Header& header);
-// kTooShort, kBadMagic, kUnsupportedVersion (unknown version or flags).
+// kTooShort, kBadMagic (naming the first differing byte of a damaged
+// bundle's magic), kUnsupportedVersion (unknown version or flags). `data`
+// is the whole file, so a damaged magic can be told from another format.
 Result<Header> decode_header(ByteSpan data);
 
 // The footer checksum is XXH3-64 of the footer's first 56 bytes followed by

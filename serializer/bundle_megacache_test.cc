@@ -93,7 +93,7 @@ TEST(BundleMegaCache, EveryArtifactIsReachableByTypeAndKey) {
     auto got = reader->get(artifacts[i].type, artifacts[i].key);
     ASSERT_TRUE(got && got->has_value());
   }
-  auto listed = list_bundle(path);
+  auto listed = list_bundle(*reader);
   ASSERT_TRUE(listed);
   ASSERT_EQ(listed->size(), artifacts.size());
   EXPECT_EQ((*listed)[0].type, artifacts[0].type);
@@ -205,6 +205,19 @@ TEST(BundleMegaCache, AddFileDetectsTheFormatByContent) {
   EXPECT_EQ(bad.error().reason(), ErrorReason::kBadMagic);
 }
 
+TEST(BundleFormat, NoMegaCacheVectorIsTakenForABundle) {
+  REQUIRE_VECTORS();
+  size_t checked = 0;
+  for (const auto& f : std::filesystem::directory_iterator(vectors_dir())) {
+    if (f.path().extension() != ".bin") continue;
+    Bytes blob = read_all(f.path().string());
+    EXPECT_FALSE(is_bundle(blob)) << f.path();
+    EXPECT_FALSE(is_bundle_file(f.path().string())) << f.path();
+    ++checked;
+  }
+  EXPECT_GT(checked, 10u);
+}
+
 TEST(BundleTools, VerifyBundleChecksTrustedKeys) {
   TempDir dir;
   std::string key_path = dir.file("key.pem");
@@ -219,13 +232,24 @@ TEST(BundleTools, VerifyBundleChecksTrustedKeys) {
   ASSERT_TRUE(writer);
   ASSERT_TRUE(writer->add("inductor", "k", generated(10, 1)));
   ASSERT_TRUE(writer->finish());
-  auto ok = verify_bundle(dir.file("b.cpk"), {key_path + ".pub"});
+  auto open = [&](const std::string& pub) {
+    ReaderOptions options;
+    auto loaded = load_public_key(pub);
+    EXPECT_TRUE(loaded);
+    if (loaded) options.trusted_keys.push_back(*loaded);
+    return BundleReader::open(dir.file("b.cpk"), options);
+  };
+  auto trusted = open(key_path + ".pub");
+  ASSERT_TRUE(trusted) << trusted.error().to_string();
+  auto ok = verify_bundle(*trusted);
   ASSERT_TRUE(ok) << ok.error().to_string();
   EXPECT_EQ(*ok, "1 entries, 10 bytes, 1 valid signature (trusted)");
-  auto untrusted = verify_bundle(dir.file("b.cpk"), {other_path + ".pub"});
+  auto untrusted = open(other_path + ".pub");
   ASSERT_FALSE(untrusted);
   EXPECT_EQ(untrusted.error().reason(), ErrorReason::kSignature);
-  auto plain = verify_bundle(dir.file("b.cpk"));
+  auto reader = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_TRUE(reader);
+  auto plain = verify_bundle(*reader);
   ASSERT_TRUE(plain);
   EXPECT_EQ(*plain, "1 entries, 10 bytes, 1 valid signature");
 }

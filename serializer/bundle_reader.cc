@@ -19,9 +19,11 @@ tl::unexpected<Error> bad_index(uint64_t at, std::string message) {
   return data_loss(ErrorReason::kBadIndex, at, std::move(message));
 }
 
-tl::unexpected<Error> limit(std::string message) {
+// A declared size or count over a ReaderLimits value, at the offset of the
+// field (or index) that declares it.
+tl::unexpected<Error> limit(uint64_t at, std::string message) {
   return make_error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
-                    std::move(message));
+                    std::move(message), ErrorLocation{.offset = at});
 }
 
 struct DDictFree {
@@ -54,15 +56,22 @@ int compare_keys(ByteSpan a, std::string_view b) {
   return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
 }
 
+std::string_view key_view(sc::Entry::Reader e) {
+  auto k = e.getKey();
+  return {reinterpret_cast<const char*>(k.begin()), k.size()};
+}
+
+// The lookup table's order: type number, then key as unsigned bytes (ties
+// are broken by position, which the caller compares).
+int compare_to(sc::Entry::Reader e, uint32_t type_id, std::string_view key) {
+  if (e.getTypeId() != type_id) return e.getTypeId() < type_id ? -1 : 1;
+  return compare_keys(data_bytes(e.getKey()), key);
+}
+
 }  // namespace
 
 std::string_view to_string(Codec codec) {
   return codec == Codec::kZstd ? "zstd" : "raw";
-}
-
-bool has_bundle_magic(ByteSpan head) {
-  return head.size() >= kMagic.size() &&
-         std::memcmp(head.data(), kMagic.data(), kMagic.size()) == 0;
 }
 
 struct BundleReader::State {
@@ -107,6 +116,29 @@ struct BundleReader::State {
                            std::string(e.getDescription().cStr()));
     }
   }
+
+  // Every error a reader returns names its file (none for from_bytes).
+  Error named(Error e) const {
+    if (e.where().file.empty()) e.in_file(path);
+    return e;
+  }
+  template <typename T>
+  Result<T> named(Result<T> r) const {
+    if (!r) return tl::unexpected(named(std::move(r.error())));
+    return r;
+  }
+  tl::unexpected<Error> located(ErrorReason reason, uint64_t at,
+                                std::string what) const {
+    return tl::unexpected<Error>(
+        Error(ErrorCode::kDataLoss, reason, std::move(what),
+              ErrorLocation{.file = path, .offset = at}));
+  }
+
+  struct Span {
+    uint64_t begin, end;
+    const char* what;
+  };
+  Result<std::vector<Span>> version_spans() const;
 
   Result<EntryInfo> decode_entry(capnp::List<sc::Entry>::Reader list,
                                  size_t position) const;
@@ -161,9 +193,9 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
     auto f = decode_footer(data, at);
     if (!f) return f;
     if (f->index_size > lim.max_index_size) {
-      return limit("index of " + std::to_string(f->index_size) +
-                   " bytes exceeds the limit of " +
-                   std::to_string(lim.max_index_size));
+      return limit(at + 8, "index of " + std::to_string(f->index_size) +
+                               " bytes exceeds the limit of " +
+                               std::to_string(lim.max_index_size));
     }
     if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
         f->index_xxh3) {
@@ -194,19 +226,36 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
                             " does not end with an aligned footer",
                         ErrorLocation{.offset = last});
   }
-  if (!footer && s->options.recover_interrupted_append) {
-    for (uint64_t at = last / 8 * 8; at >= kHeaderSize && !footer; at -= 8) {
+  if (!footer) {
+    // The newest intact earlier footer: opened only when asked for, else
+    // named in the error so that a damaged newest version is never mistaken
+    // for a missing one, nor silently replaced by the version before it.
+    std::optional<uint64_t> older_at;
+    for (uint64_t at = last / 8 * 8; at >= kHeaderSize && !older_at; at -= 8) {
       if (at == last) continue;
       if (std::memcmp(data.data() + at + 64, kFooterMagic.data(), 8) != 0) {
         continue;
       }
       if (auto f = try_footer(at)) {
         footer = *f;
-        s->footer_offset = at;
+        older_at = at;
       }
     }
+    if (!older_at) return tl::unexpected(*first_error);
+    uint64_t tail = data.size() - *older_at - kFooterSize;
+    if (!s->options.allow_older_version) {
+      std::string message = "newest version: " + first_error->message() +
+                            "; the " + std::to_string(tail) +
+                            " bytes after the intact footer at offset " +
+                            std::to_string(*older_at) +
+                            " are not a valid newer version (refusing to "
+                            "fall back to an older version; "
+                            "--allow-older-version opens it)";
+      return tl::unexpected(Error(first_error->code(), first_error->reason(),
+                                  std::move(message), first_error->where()));
+    }
+    s->footer_offset = *older_at;
   }
-  if (!footer) return tl::unexpected(*first_error);
   s->footer = *footer;
   s->ignored_tail = data.size() - s->footer_offset - kFooterSize;
 
@@ -232,9 +281,10 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
         }
         auto entries = root.getEntries();
         if (entries.size() > lim.max_entries) {
-          return limit("bundle declares " + std::to_string(entries.size()) +
-                       " entries, over the limit of " +
-                       std::to_string(lim.max_entries));
+          return limit(index_at, "bundle declares " +
+                                     std::to_string(entries.size()) +
+                                     " entries, over the limit of " +
+                                     std::to_string(lim.max_entries));
         }
         s->entry_count = entries.size();
         if (root.getLookup().size() != entries.size()) {
@@ -247,7 +297,7 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
         s->dictionary_count = root.getDictionaries().size();
         for (auto d : root.getDictionaries()) {
           if (d.getContent().size() > lim.max_dictionary_size) {
-            return limit("dictionary over the size limit");
+            return limit(index_at, "dictionary over the size limit");
           }
         }
         s->chunk_size = root.getChunkSize();
@@ -266,9 +316,10 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
   if (!parsed) return tl::unexpected(parsed.error());
 
   if (s->footer.signature_count > lim.max_signatures) {
-    return limit("bundle carries " + std::to_string(s->footer.signature_count) +
-                 " signatures, over the limit of " +
-                 std::to_string(lim.max_signatures));
+    return limit(s->footer_offset + 40,
+                 "bundle carries " + std::to_string(s->footer.signature_count) +
+                     " signatures, over the limit of " +
+                     std::to_string(lim.max_signatures));
   }
   if (s->footer.signature_count > 0) {
     auto message = signature_message(data.first(kHeaderSize), index);
@@ -290,6 +341,11 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
     }
     reader.s_->options.verify_sha256_on_read = true;
   }
+  if (reader.s_->options.verify_structure) {
+    if (auto ok = reader.verify_structure(); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
   return reader;
 }
 
@@ -310,7 +366,7 @@ const std::vector<SignatureInfo>& BundleReader::signatures() const {
 }
 
 Result<std::vector<GroupInfo>> BundleReader::groups() const {
-  return s_->with_index(
+  return s_->named(s_->with_index(
       [&](sc::BundleIndex::Reader root) -> Result<std::vector<GroupInfo>> {
         std::vector<GroupInfo> out;
         for (auto g : root.getGroups()) {
@@ -323,21 +379,22 @@ Result<std::vector<GroupInfo>> BundleReader::groups() const {
           out.push_back({s_->types[g.getTypeId()], g.getCount()});
         }
         return out;
-      });
+      }));
 }
 
 Result<std::vector<std::pair<std::string, Bytes>>> BundleReader::dictionaries()
     const {
   using Out = std::vector<std::pair<std::string, Bytes>>;
-  return s_->with_index([&](sc::BundleIndex::Reader root) -> Result<Out> {
-    Out out;
-    for (auto d : root.getDictionaries()) {
-      ByteSpan content = data_bytes(d.getContent());
-      out.emplace_back(text_string(d.getType()),
-                       Bytes(content.begin(), content.end()));
-    }
-    return out;
-  });
+  return s_->named(
+      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<Out> {
+        Out out;
+        for (auto d : root.getDictionaries()) {
+          ByteSpan content = data_bytes(d.getContent());
+          out.emplace_back(text_string(d.getType()),
+                           Bytes(content.begin(), content.end()));
+        }
+        return out;
+      }));
 }
 
 Result<EntryInfo> BundleReader::State::decode_entry(
@@ -363,7 +420,11 @@ Result<EntryInfo> BundleReader::State::decode_entry(
   }
   info.type = types[e.getTypeId()];
   auto key = e.getKey();
-  if (key.size() > lim.max_key_size) return limit(where("key too long"));
+  if (key.size() > lim.max_key_size) {
+    return limit(at, where("key of " + std::to_string(key.size()) +
+                           " bytes exceeds the limit of " +
+                           std::to_string(lim.max_key_size)));
+  }
   info.key.assign(reinterpret_cast<const char*>(key.begin()), key.size());
   info.offset = e.getOffset();
   info.stored_size = e.getStoredSize();
@@ -467,13 +528,13 @@ Result<EntryInfo> BundleReader::State::decode_entry(
 }
 
 Result<EntryInfo> BundleReader::entry(size_t position) const {
-  return s_->with_index([&](sc::BundleIndex::Reader root) {
+  return s_->named(s_->with_index([&](sc::BundleIndex::Reader root) {
     return s_->decode_entry(root.getEntries(), position);
-  });
+  }));
 }
 
 Result<std::vector<EntryInfo>> BundleReader::entries() const {
-  return s_->with_index(
+  return s_->named(s_->with_index(
       [&](sc::BundleIndex::Reader root) -> Result<std::vector<EntryInfo>> {
         auto list = root.getEntries();
         std::vector<EntryInfo> out;
@@ -486,7 +547,7 @@ Result<std::vector<EntryInfo>> BundleReader::entries() const {
           out.push_back(std::move(*e));
         }
         return out;
-      });
+      }));
 }
 
 Result<std::optional<size_t>> BundleReader::State::find(
@@ -508,10 +569,7 @@ Result<std::optional<size_t>> BundleReader::State::find(
                                                 std::to_string(pos) + " of " +
                                                 std::to_string(entries.size()));
     }
-    auto e = entries[pos];
-    int c = e.getTypeId() < type_id ? -1 : (e.getTypeId() > type_id ? 1 : 0);
-    if (c == 0) c = compare_keys(data_bytes(e.getKey()), key);
-    if (c <= 0) {
+    if (compare_to(entries[pos], type_id, key) <= 0) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -519,8 +577,7 @@ Result<std::optional<size_t>> BundleReader::State::find(
   }
   if (lo == 0) return std::optional<size_t>();
   uint32_t pos = lookup[lo - 1];
-  auto e = entries[pos];
-  if (e.getTypeId() != type_id || compare_keys(data_bytes(e.getKey()), key)) {
+  if (compare_to(entries[pos], type_id, key) != 0) {
     return std::optional<size_t>();
   }
   return std::optional<size_t>(pos);
@@ -528,8 +585,8 @@ Result<std::optional<size_t>> BundleReader::State::find(
 
 Result<std::optional<size_t>> BundleReader::find(std::string_view type,
                                                  std::string_view key) const {
-  return s_->with_index(
-      [&](sc::BundleIndex::Reader root) { return s_->find(root, type, key); });
+  return s_->named(s_->with_index(
+      [&](sc::BundleIndex::Reader root) { return s_->find(root, type, key); }));
 }
 
 Result<const ZSTD_DDict*> BundleReader::State::ddict(uint32_t number) const {
@@ -689,7 +746,7 @@ Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
         if (!info) return tl::unexpected(info.error());
         return std::optional<EntryInfo>(std::move(*info));
       });
-  if (!e) return tl::unexpected(e.error());
+  if (!e) return tl::unexpected(s_->named(std::move(e.error())));
   if (!*e) return std::optional<Bytes>();
   auto content = read(**e);
   if (!content) return tl::unexpected(content.error());
@@ -701,7 +758,8 @@ Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
   if (chunk >= entry.chunks.size()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "chunk " + std::to_string(chunk) + " of an entry with " +
-                          std::to_string(entry.chunks.size()) + " chunks");
+                          std::to_string(entry.chunks.size()) + " chunks",
+                      ErrorLocation{.file = s_->path, .key = entry.key});
   }
   const ChunkInfo& c = entry.chunks[chunk];
   if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
@@ -799,59 +857,34 @@ Result<void> BundleReader::require_trusted(
       ErrorLocation{.file = s_->path, .offset = s_->footer.signatures_offset});
 }
 
-Result<VerifyReport> BundleReader::verify_all() const {
-  const std::string& path = s_->path;
-  auto located = [&](ErrorReason reason, uint64_t at, std::string what) {
-    Error err(ErrorCode::kDataLoss, reason, std::move(what),
-              ErrorLocation{.file = path, .offset = at});
-    return tl::unexpected<Error>(std::move(err));
-  };
-  if (s_->ignored_tail > 0) {
-    return located(ErrorReason::kTrailingBytes, s_->footer_offset + kFooterSize,
-                   std::to_string(s_->ignored_tail) +
-                       " bytes after the last valid footer (an interrupted "
-                       "append or sign, or a damaged footer)");
-  }
-  VerifyReport report;
-  for (const SignatureInfo& sig : s_->signatures) {
-    if (!sig.valid) {
-      return located(ErrorReason::kSignature, s_->footer.signatures_offset,
-                     "a signature does not verify");
-    }
-    ++report.valid_signatures;
-  }
-  auto list = entries();
-  if (!list) return tl::unexpected(list.error());
-  report.entries = list->size();
-
-  // Every byte must belong to something the index or a footer describes.
-  struct Range {
-    uint64_t begin, end;
-    const char* what;
-  };
-  std::vector<Range> ranges;
-  ranges.push_back({0, kHeaderSize, "header"});
+// The byte ranges that the footers describe: the header, then each
+// version's index, signature block and footer, newest first, following
+// previous_footer_offset. Each earlier footer must be intact, lie before the
+// one that names it, and match its index.
+Result<std::vector<BundleReader::State::Span>>
+BundleReader::State::version_spans() const {
+  std::vector<Span> spans;
+  spans.push_back({0, kHeaderSize, "header"});
   auto add_version = [&](const Footer& f, uint64_t at) {
-    ranges.push_back({f.index_offset, f.index_offset + f.index_size, "index"});
+    spans.push_back({f.index_offset, f.index_offset + f.index_size, "index"});
     if (f.signature_count > 0) {
-      ranges.push_back(
+      spans.push_back(
           {f.signatures_offset,
            f.signatures_offset + f.signature_count * kSignatureRecordSize,
            "signatures"});
     }
-    ranges.push_back({at, at + kFooterSize, "footer"});
+    spans.push_back({at, at + kFooterSize, "footer"});
   };
-  add_version(s_->footer, s_->footer_offset);
-  for (uint64_t at = s_->footer.previous_footer_offset,
-                prev = s_->footer_offset;
+  add_version(footer, footer_offset);
+  for (uint64_t at = footer.previous_footer_offset, prev = footer_offset;
        at != 0;) {
     if (at >= prev) {
       return located(ErrorReason::kBadFooter, at,
                      "previous-footer chain does not go backwards");
     }
-    auto f = decode_footer(s_->data, at);
-    if (!f) return tl::unexpected(std::move(f.error()).in_file(path));
-    if (xxh3_128(s_->data.subspan(f->index_offset, f->index_size)) !=
+    auto f = decode_footer(data, at);
+    if (!f) return tl::unexpected(named(std::move(f.error())));
+    if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
         f->index_xxh3) {
       return located(ErrorReason::kChecksumMismatch, f->index_offset,
                      "earlier index does not match its footer");
@@ -860,28 +893,45 @@ Result<VerifyReport> BundleReader::verify_all() const {
     prev = at;
     at = f->previous_footer_offset;
   }
+  return spans;
+}
+
+Result<void> BundleReader::check_footer_chain() const {
+  auto spans = s_->version_spans();
+  if (!spans) return tl::unexpected(spans.error());
+  return {};
+}
+
+Result<void> BundleReader::check_byte_coverage() const {
+  uint64_t end = s_->footer_offset + kFooterSize;
+  if (s_->ignored_tail > 0 && !s_->options.allow_older_version) {
+    return s_->located(ErrorReason::kTrailingBytes, end,
+                       std::to_string(s_->ignored_tail) +
+                           " bytes after the last valid footer");
+  }
+  auto spans = s_->version_spans();
+  if (!spans) return tl::unexpected(spans.error());
+  auto list = entries();
+  if (!list) return tl::unexpected(list.error());
   for (const EntryInfo& e : *list) {
-    report.original_bytes += e.original_size;
-    report.stored_bytes += e.stored_size;
     if (e.stored_size > 0) {
-      ranges.push_back({e.offset, e.offset + e.stored_size, "entry"});
-    }
-    if (auto ok = verify_entry(e.position); !ok) {
-      return tl::unexpected(ok.error());
+      spans->push_back({e.offset, e.offset + e.stored_size, "entry"});
     }
   }
-  std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(spans->begin(), spans->end(),
+            [](const State::Span& a, const State::Span& b) {
+              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+            });
   uint64_t cursor = 0;
-  for (size_t i = 0; i < ranges.size(); ++i) {
-    const Range& r = ranges[i];
-    if (i > 0 && r.begin == ranges[i - 1].begin && r.end == ranges[i - 1].end) {
+  for (size_t i = 0; i < spans->size(); ++i) {
+    const State::Span& r = (*spans)[i];
+    if (i > 0 && r.begin == (*spans)[i - 1].begin &&
+        r.end == (*spans)[i - 1].end) {
       continue;  // An index shared by two versions (after sign).
     }
     if (r.begin < cursor) {
-      return located(ErrorReason::kBadIndex, r.begin,
-                     std::string(r.what) + " overlaps the bytes before it");
+      return s_->located(ErrorReason::kBadIndex, r.begin,
+                         std::string(r.what) + " overlaps the bytes before it");
     }
     if (r.begin > cursor) {
       uint64_t gap = r.begin - cursor;
@@ -890,29 +940,30 @@ Result<VerifyReport> BundleReader::verify_all() const {
         zero = s_->data[p] == std::byte{0};
       }
       if (!zero) {
-        return located(ErrorReason::kBadIndex, cursor,
-                       std::to_string(gap) +
-                           " bytes belong to nothing (padding must be "
-                           "fewer than 8 zero bytes)");
+        return s_->located(ErrorReason::kBadIndex, cursor,
+                           std::to_string(gap) +
+                               " bytes belong to nothing (padding must be "
+                               "fewer than 8 zero bytes)");
       }
     }
     cursor = r.end;
   }
-  if (cursor != s_->data.size()) {
-    return located(ErrorReason::kTrailingBytes, cursor,
-                   "bytes after the footer");
+  if (cursor != end) {
+    return s_->located(ErrorReason::kTrailingBytes, cursor,
+                       "bytes after the footer");
   }
+  return {};
+}
 
-  // The lookup table must be the sorted permutation find() relies on, type
-  // names distinct, and the group table a partition of the entries.
+Result<void> BundleReader::check_lookup_order() const {
   std::vector<std::string> sorted_types = s_->types;
   std::sort(sorted_types.begin(), sorted_types.end());
   if (std::adjacent_find(sorted_types.begin(), sorted_types.end()) !=
       sorted_types.end()) {
-    return located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                   "type names repeat");
+    return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                       "type names repeat");
   }
-  auto tables =
+  return s_->named(
       s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
         auto lookup = root.getLookup();
         auto es = root.getEntries();
@@ -920,51 +971,94 @@ Result<VerifyReport> BundleReader::verify_all() const {
         for (size_t i = 0; i < lookup.size(); ++i) {
           uint32_t p = lookup[i];
           if (p >= es.size() || seen[p]) {
-            return located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                           "lookup table is not a permutation of the entries");
+            return s_->located(
+                ErrorReason::kBadIndex, s_->footer.index_offset,
+                "lookup table is not a permutation of the entries");
           }
           seen[p] = true;
           if (i == 0) continue;
           uint32_t q = lookup[i - 1];
-          auto a = es[q], b = es[p];
-          int c = a.getTypeId() < b.getTypeId()
-                      ? -1
-                      : (a.getTypeId() > b.getTypeId() ? 1 : 0);
-          if (c == 0) {
-            auto kb = b.getKey();
-            c = compare_keys(
-                data_bytes(a.getKey()),
-                std::string_view(reinterpret_cast<const char*>(kb.begin()),
-                                 kb.size()));
-          }
+          int c = compare_to(es[q], es[p].getTypeId(), key_view(es[p]));
           if (c > 0 || (c == 0 && q > p)) {
-            return located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                           "lookup table is not sorted");
-          }
-        }
-        auto groups = root.getGroups();
-        if (groups.size() > 0) {
-          uint64_t pos = 0;
-          for (auto g : groups) {
-            if (g.getCount() > es.size() - pos) {
-              return located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                             "groups cover more entries than exist");
-            }
-            for (uint64_t i = 0; i < g.getCount(); ++i, ++pos) {
-              if (es[pos].getTypeId() != g.getTypeId()) {
-                return located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                               "group type differs from its entries' type");
-              }
-            }
-          }
-          if (pos != es.size()) {
-            return located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                           "groups do not cover every entry");
+            return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                               "lookup table is not sorted");
           }
         }
         return {};
-      });
-  if (!tables) return tl::unexpected(tables.error());
+      }));
+}
+
+Result<void> BundleReader::check_groups() const {
+  return s_->named(
+      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
+        auto es = root.getEntries();
+        auto groups = root.getGroups();
+        if (groups.size() == 0) return {};
+        uint64_t pos = 0;
+        for (auto g : groups) {
+          if (g.getCount() > es.size() - pos) {
+            return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                               "groups cover more entries than exist");
+          }
+          for (uint64_t i = 0; i < g.getCount(); ++i, ++pos) {
+            if (es[pos].getTypeId() != g.getTypeId()) {
+              return s_->located(ErrorReason::kBadIndex,
+                                 s_->footer.index_offset,
+                                 "group type differs from its entries' type");
+            }
+          }
+        }
+        if (pos != es.size()) {
+          return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
+                             "groups do not cover every entry");
+        }
+        return {};
+      }));
+}
+
+Result<void> BundleReader::check_signatures() const {
+  for (const SignatureInfo& sig : s_->signatures) {
+    if (!sig.valid) {
+      return s_->located(ErrorReason::kSignature, s_->footer.signatures_offset,
+                         "a signature does not verify");
+    }
+  }
+  return {};
+}
+
+Result<VerifyReport> BundleReader::verify_structure() const {
+  for (auto check :
+       {&BundleReader::check_footer_chain, &BundleReader::check_byte_coverage,
+        &BundleReader::check_lookup_order, &BundleReader::check_groups,
+        &BundleReader::check_signatures}) {
+    if (auto ok = (this->*check)(); !ok) return tl::unexpected(ok.error());
+  }
+  auto list = entries();
+  if (!list) return tl::unexpected(list.error());
+  VerifyReport report;
+  report.entries = list->size();
+  for (const EntryInfo& e : *list) {
+    report.original_bytes += e.original_size;
+    report.stored_bytes += e.stored_size;
+  }
+  for (const SignatureInfo& sig : s_->signatures) {
+    ++report.valid_signatures;  // check_signatures: all are valid.
+    for (const PublicKey& key : s_->options.trusted_keys) {
+      if (key == sig.public_key) {
+        ++report.trusted_signatures;
+        break;
+      }
+    }
+  }
+  return report;
+}
+
+Result<VerifyReport> BundleReader::verify_all() const {
+  auto report = verify_structure();
+  if (!report) return report;
+  for (size_t i = 0; i < size(); ++i) {
+    if (auto ok = verify_entry(i); !ok) return tl::unexpected(ok.error());
+  }
   return report;
 }
 

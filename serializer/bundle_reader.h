@@ -45,10 +45,21 @@ struct ReaderOptions {
   // against an attacker; SHA-256 is what the signature vouches for).
   std::vector<PublicKey> trusted_keys;
   bool verify_sha256_on_read = false;
-  // When the last bytes are not a valid footer (an append or sign that was
-  // interrupted), open the newest earlier version of the bundle instead.
-  // ignored_tail() then reports how many bytes were skipped.
-  bool recover_interrupted_append = true;
+  // The bundle's newest version is the one whose footer ends the file. When
+  // the last bytes are not such a footer (a damaged newest footer, bytes
+  // added after it, an interrupted append or sign), open() fails with the
+  // footer's error, naming the newest intact earlier footer if there is
+  // one. Only with this set does it open that earlier version instead;
+  // ignored_tail() then says how many bytes were skipped. Append and sign
+  // set it (they repair such a tail); readers set it only when a user asked
+  // for an older version explicitly.
+  bool allow_older_version = false;
+  // open() also runs verify_structure() and fails if it does: every check
+  // of verify_all() except decompressing entries, so a caller that is about
+  // to read everything (populate, convert) refuses a bundle that verify
+  // would refuse before it writes anything. Entries' digests are still
+  // checked as they are read.
+  bool verify_structure = false;
   // Threads that decompress the chunks of one multi-chunk entry in read();
   // 1 decompresses on the caller's thread.
   int threads = 1;
@@ -99,7 +110,7 @@ struct VerifyReport {
   uint64_t original_bytes = 0;
   uint64_t stored_bytes = 0;
   size_t valid_signatures = 0;
-  size_t trusted_signatures = 0;
+  size_t trusted_signatures = 0;  // Valid ones by ReaderOptions::trusted_keys.
 };
 
 // Const member functions are safe to call from several threads at once.
@@ -157,13 +168,33 @@ class BundleReader {
   Result<Bytes> read_range(const EntryInfo& entry, uint64_t offset,
                            uint64_t length) const;
 
+  // The structural checks of verify_all(), none of which decompresses an
+  // entry. Each fails with kDataLoss naming the file and offset.
+  //
+  // Every earlier version's footer, followed through previous_footer_offset,
+  // is intact, lies before the footer naming it, and matches its index.
+  Result<void> check_footer_chain() const;
+  // Every byte of the file belongs to the header, an entry, an index,
+  // signature block or footer of some version, or is one of fewer than 8
+  // zero padding bytes; nothing follows the opened footer unless the reader
+  // was opened with allow_older_version (kTrailingBytes).
+  Result<void> check_byte_coverage() const;
+  // Type names are distinct and the lookup table is the permutation of the
+  // entries sorted by (type, key, position) that find() relies on.
+  Result<void> check_lookup_order() const;
+  // The Mega-Cache group table, if any, partitions the entries in order.
+  Result<void> check_groups() const;
+  // Every signature verifies (open() already required a trusted one when
+  // ReaderOptions::trusted_keys is set).
+  Result<void> check_signatures() const;
+  // All five checks above, in that order; the report's sizes come from the
+  // index. Cheap next to verify_all(): reads the index, footers and padding.
+  Result<VerifyReport> verify_structure() const;
+
   // Decompresses one entry and checks both digests.
   Result<void> verify_entry(size_t position) const;
-  // Everything: every entry's digests, the lookup table, the group table,
-  // every byte of the file accounted for (header, entries, current and
-  // earlier indexes, signature blocks and footers, zero padding), and the
-  // signatures. Fails with kTrailingBytes if the bundle was recovered from
-  // an interrupted append.
+  // verify_structure(), then every entry decompressed and both its digests
+  // checked. So any single changed byte of a bundle fails.
   Result<VerifyReport> verify_all() const;
 
   // kPermissionDenied / kSignature unless some signature is valid and made
@@ -176,9 +207,6 @@ class BundleReader {
   static Result<BundleReader> open_state(std::unique_ptr<State> state);
   std::unique_ptr<State> s_;
 };
-
-// True when `head` starts with the bundle magic.
-bool has_bundle_magic(ByteSpan head);
 
 }  // namespace cachepack::bundle
 

@@ -303,6 +303,46 @@ TEST(BundleReader, RejectsOtherFormatsByMagic) {
   }
 }
 
+TEST(BundleFormat, IsBundleAlsoRecognisesDamagedMagics) {
+  TempDir dir;
+  Bytes bundle = small_bundle(dir, nullptr);
+  EXPECT_TRUE(is_bundle(bundle));
+  for (std::vector<size_t> flipped :
+       std::vector<std::vector<size_t>>{{0}, {7}, {1, 5}}) {
+    Bytes damaged = bundle;
+    for (size_t i : flipped) damaged[i] ^= std::byte{0x40};
+    EXPECT_TRUE(is_bundle(damaged)) << flipped[0];
+  }
+  // The whole magic gone: the valid footer at the end still says bundle.
+  Bytes wiped = bundle;
+  std::fill(wiped.begin(), wiped.begin() + 8, std::byte{0});
+  EXPECT_TRUE(is_bundle(wiped));
+  // Other formats: a Mega-Cache header (CRC-32, version 1), text, nothing.
+  Bytes blob = {std::byte{0x89}, std::byte{'C'}, std::byte{'P'}, std::byte{'K'},
+                std::byte{0},    std::byte{0},   std::byte{0},   std::byte{0},
+                std::byte{0},    std::byte{0},   std::byte{0},   std::byte{1}};
+  EXPECT_FALSE(is_bundle(blob));  // Even with a CRC equal to "\x89CPK".
+  EXPECT_FALSE(is_bundle(text_bytes("hello, world")));
+  EXPECT_FALSE(is_bundle({}));
+}
+
+TEST(BundleReader, DamagedMagicIsBadMagicAtTheFirstDifferingByte) {
+  TempDir dir;
+  Bytes bundle = small_bundle(dir, nullptr);
+  for (size_t at : {0u, 3u, 7u}) {
+    Bytes damaged = bundle;
+    damaged[at] ^= std::byte{1};
+    auto reader = BundleReader::from_bytes(damaged);
+    ASSERT_FALSE(reader);
+    EXPECT_EQ(reader.error().code(), ErrorCode::kDataLoss);
+    EXPECT_EQ(reader.error().reason(), ErrorReason::kBadMagic);
+    EXPECT_EQ(reader.error().where().offset, at);
+    EXPECT_NE(reader.error().message().find("damaged bundle"),
+              std::string::npos)
+        << reader.error().to_string();
+  }
+}
+
 TEST(BundleReader, RejectsUnknownVersionsAndFlags) {
   TempDir dir;
   Bytes bundle = small_bundle(dir, nullptr);

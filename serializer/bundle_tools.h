@@ -7,12 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "serializer/bundle_reader.h"
 #include "util/error.h"
 
 namespace cachepack::bundle {
 
-// True when the file at `path` starts with the bundle magic. False for
-// unreadable or short files (the caller's own open reports those).
+// is_bundle() (serializer/bundle_format.h) of the file at `path`: whether
+// the bundle reader rather than the Mega-Cache parser should read it. False
+// for unreadable files (the caller's own open reports those).
 bool is_bundle_file(const std::string& path);
 
 struct ListedArtifact {
@@ -23,20 +25,18 @@ struct ListedArtifact {
   std::string sha256;        // Lowercase hex of the content's SHA-256.
 };
 
-// Every entry in stored order, from the index alone (nothing decompressed).
-Result<std::vector<ListedArtifact>> list_bundle(const std::string& path);
+// Every entry of an open bundle in stored order, from the index alone
+// (nothing decompressed).
+Result<std::vector<ListedArtifact>> list_bundle(const BundleReader& reader);
 
-// Full verification (BundleReader::verify_all). With trusted key files
-// (PEM public keys, or private keys whose public half is used) the bundle
-// must also carry a valid signature by one of them: kPermissionDenied /
-// kSignature otherwise. With `canonical_keys`, every artifact must also pass
-// its type's canonical key rules (TypeRegistry::global(), kCanonical).
-// Returns a one-line summary such as
+// Full verification (BundleReader::verify_all) of an open bundle; open it
+// with ReaderOptions::trusted_keys to require a valid signature by one of
+// them. With `canonical_keys`, every artifact must also pass its type's
+// canonical key rules (TypeRegistry::global(), kCanonical). Returns a
+// one-line summary such as
 // "20 entries, 5761 bytes, 1 valid signature (trusted)".
-Result<std::string> verify_bundle(
-    const std::string& path,
-    const std::vector<std::string>& trusted_key_files = {},
-    bool canonical_keys = false);
+Result<std::string> verify_bundle(const BundleReader& reader,
+                                  bool canonical_keys = false);
 
 }  // namespace cachepack::bundle
 

@@ -3,8 +3,6 @@
 #include <capnp/message.h>
 #include <capnp/serialize.h>
 #include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zdict.h>
 #include <zstd.h>
@@ -14,7 +12,6 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
-#include <filesystem>
 #include <functional>
 #include <future>
 #include <map>
@@ -25,6 +22,7 @@
 #include "serializer/bundle.capnp.h"
 #include "serializer/bundle_reader.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 #include "util/hash.h"
 
 namespace cachepack::bundle {
@@ -277,36 +275,23 @@ Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
   return {};
 }
 
-Result<void> fsync_dir_of(const std::string& path) {
-  std::string dir = std::filesystem::path(path).parent_path().string();
-  if (dir.empty()) dir = ".";
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return io_error("open directory", dir, errno);
-  int rc = ::fsync(fd);
-  int e = errno;
-  ::close(fd);
-  if (rc != 0) return io_error("fsync", dir, e);
-  return {};
+// Opens an existing bundle for writing and takes the writers' lock on it
+// (util/file_lock.h), so no append, sign, convert or pack to the same path
+// can interleave with it or replace it meanwhile. Readers take no lock:
+// they only ever use complete versions. Returns the descriptor.
+Result<int> open_locked(const std::string& path) {
+  auto lock = PathLock::acquire(path, O_WRONLY);
+  if (!lock) return tl::unexpected(lock.error());
+  return lock->release();
 }
 
-// Opens an existing bundle for writing and takes an exclusive lock on it,
-// so two appends or signs cannot interleave their bytes. Readers take no
-// lock: they only ever use complete versions. Returns the descriptor.
-Result<int> open_locked(const std::string& path) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return io_error("open", path, errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int e = errno;
-    ::close(fd);
-    if (e == EWOULDBLOCK) {
-      return make_error(ErrorCode::kUnavailable,
-                        "another process is appending to or signing this "
-                        "bundle",
-                        ErrorLocation{.file = path});
-    }
-    return io_error("lock", path, e);
-  }
-  return fd;
+// Append and sign open the newest intact version even when bytes follow its
+// footer: they are the ones that repair such a tail (check_tail below), as
+// documented in FORMAT.md, "Appending".
+ReaderOptions repairing_reader_options() {
+  ReaderOptions options;
+  options.allow_older_version = true;
+  return options;
 }
 
 // Bytes after the last valid footer are what an interrupted append or sign
@@ -337,7 +322,9 @@ Result<void> check_tail(const BundleReader& reader, const std::string& path,
 struct BundleWriter::Impl {
   WriterOptions options;
   std::string path;
-  std::string temp_path;   // Empty when appending or streaming.
+  // A new bundle's file until finish() renames it into place; empty when
+  // appending or streaming.
+  std::optional<ReplacementFile> replacement;
   bool streaming = false;  // Writing to a caller's descriptor.
   OutputFile out;
   uint64_t append_start = 0;  // Old bundle's end, when appending.
@@ -381,10 +368,9 @@ struct BundleWriter::Impl {
 
   ~Impl() {
     pool.reset();  // Joins the threads before the data they use goes away.
-    if (finished || streaming) return;
-    if (!temp_path.empty()) {
-      ::unlink(temp_path.c_str());
-    } else if (out.fd() >= 0) {
+    // A new bundle's temporary file goes with `replacement`.
+    if (finished || streaming || replacement) return;
+    if (out.fd() >= 0) {
       // Best effort: readers ignore these bytes anyway.
       if (::ftruncate(out.fd(), static_cast<off_t>(append_start)) != 0) {
         return;
@@ -751,20 +737,18 @@ struct BundleWriter::Impl {
     auto encoded = encode_footer(footer);
     if (auto ok = out.write(encoded); !ok) return tl::unexpected(ok.error());
     if (auto ok = out.flush(); !ok) return tl::unexpected(ok.error());
-    if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
-      return io_error("fsync", path, errno);
-    }
     stats.file_size = out.pos();
-    if (auto ok = out.close(); !ok) return tl::unexpected(ok.error());
-    if (!temp_path.empty()) {
-      if (::rename(temp_path.c_str(), path.c_str()) != 0) {
-        return io_error("rename", path, errno);
+    if (replacement) {
+      if (auto ok = replacement->commit(options.fsync); !ok) {
+        return tl::unexpected(ok.error());
       }
+    } else {
+      if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
+        return io_error("fsync", path, errno);
+      }
+      if (auto ok = out.close(); !ok) return tl::unexpected(ok.error());
     }
     finished = true;
-    if (options.fsync && !streaming) {
-      if (auto ok = fsync_dir_of(path); !ok) return tl::unexpected(ok.error());
-    }
     stats.entries = entries.size();
     return stats;
   }
@@ -784,12 +768,10 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   if (auto ok = impl->setup_compression(); !ok) {
     return tl::unexpected(ok.error());
   }
-  std::string temp = path + ".tmp-XXXXXX";
-  int fd = ::mkstemp(temp.data());
-  if (fd < 0) return io_error("create temporary file for", path, errno);
-  ::fchmod(fd, 0644);
-  impl->temp_path = temp;
-  impl->out = OutputFile(fd, temp, 0);
+  auto file = ReplacementFile::create(path);
+  if (!file) return tl::unexpected(file.error());
+  impl->out = OutputFile(file->fd(), file->temp_path(), 0, /*owned=*/false);
+  impl->replacement.emplace(std::move(*file));
   auto header = encode_header(Header{});
   if (auto ok = impl->out.write(header); !ok) return tl::unexpected(ok.error());
   return BundleWriter(std::move(impl));
@@ -821,7 +803,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
-    auto reader = BundleReader::open(path);
+    auto reader = BundleReader::open(path, repairing_reader_options());
     if (!reader) return tl::unexpected(reader.error());
     if (auto ok = check_tail(*reader, path, impl->options.discard_damaged_tail);
         !ok) {
@@ -1020,7 +1002,7 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
   Bytes signatures;
   PublicKey pub = key.public_key();
   {
-    auto reader = BundleReader::open(path);
+    auto reader = BundleReader::open(path, repairing_reader_options());
     if (!reader) return tl::unexpected(reader.error());
     if (auto ok = check_tail(*reader, path, discard_damaged_tail); !ok) {
       return tl::unexpected(ok.error());

@@ -72,7 +72,11 @@ class BundleWriter {
  public:
   // Starts a new bundle at `path`, written through a temporary file in the
   // same directory and renamed into place by finish(): an existing file at
-  // `path` is replaced only by a complete bundle.
+  // `path` is replaced only by a complete bundle. The writer holds the
+  // writers' lock on `path` from here to finish() (util/file_lock.h): an
+  // append, sign or other create of the same path meanwhile fails with
+  // kUnavailable, and so does this one if another is at work. Temporary
+  // files of earlier writers of `path` that were killed are removed.
   static Result<BundleWriter> create(const std::string& path,
                                      WriterOptions options = {});
   // Writes a new bundle to `fd` (a pipe, a socket, stdout): the format never

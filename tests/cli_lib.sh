@@ -25,3 +25,18 @@ finish() {
   fi
   echo "all checks passed: $1"
 }
+# write_blob OUT TYPE KEY CONTENT [TYPE KEY CONTENT]...: a PyTorch Mega-Cache
+# blob with one group per artifact, for tests that need chosen keys.
+write_blob() {
+  python3 - "$@" <<'PY'
+import base64, struct, sys, zlib
+out, rest = sys.argv[1], sys.argv[2:]
+def field(b): return struct.pack(">Q", len(b)) + b
+body = struct.pack(">Q", 1)
+for i in range(0, len(rest), 3):
+    t, k, c = (x.encode() for x in rest[i:i + 3])
+    body += field(base64.b64encode(t)) + struct.pack(">Q", 1)
+    body += field(base64.b64encode(k)) + field(c)
+open(out, "wb").write(struct.pack(">I", zlib.crc32(body)) + body)
+PY
+}

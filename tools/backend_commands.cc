@@ -21,8 +21,10 @@
 #include "serializer/bundle_tools.h"
 #include "serializer/bundle_writer.h"
 #include "serializer/megacache.h"
+#include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 
 namespace cachepack::cli {
 namespace {
@@ -45,21 +47,17 @@ struct LoadedInput {
 
 // The one place that turns an input file into artifacts: a cachepack bundle
 // (recognised by its magic) or a PyTorch Mega-Cache blob (repeated type
-// groups all kept). With trusted keys, a bundle must carry a valid signature
-// by one of them (every entry's SHA-256 is checked as it is read either
-// way); a Mega-Cache blob cannot be signed, so it is refused.
-Result<LoadedInput> load_input(
-    const std::string& path,
-    const std::vector<std::string>& trusted_key_files = {}) {
+// groups all kept). A bundle is opened as every whole-reading command opens
+// it (tools/bundle_input.h): its structure checked as `verify` checks it
+// before anything is read, an older version only when asked for; with
+// trusted keys it must carry a valid signature by one of them, and every
+// entry's SHA-256 is checked as it is read. A Mega-Cache blob cannot be
+// signed, so trusted keys refuse it.
+Result<LoadedInput> load_input(const std::string& path,
+                               const BundleReadFlags& flags = {}) {
+  const std::vector<std::string>& trusted_key_files = flags.trusted_key_files;
   if (bundle::is_bundle_file(path)) {
-    bundle::ReaderOptions options;
-    for (const auto& key_file : trusted_key_files) {
-      auto key = bundle::load_public_key(key_file);
-      if (!key) return tl::unexpected(key.error());
-      options.trusted_keys.push_back(*key);
-    }
-    options.verify_sha256_on_read = !options.trusted_keys.empty();
-    auto reader = bundle::BundleReader::open(path, options);
+    auto reader = open_bundle(path, flags, BundleUse::kEverything);
     if (!reader) return tl::unexpected(reader.error());
     auto source = BundleArtifactSource::open(std::move(*reader));
     if (!source) return tl::unexpected(source.error());
@@ -163,7 +161,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     bool quiet = false;
     bool progress = false;
     bool strict_types = false;
-    std::vector<std::string> trusted_keys;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -187,12 +185,13 @@ void add_populate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--strict-types", args->strict_types,
                 "Fail on artifacts of types the backend has no place for "
                 "(default: skip them, one line per type)");
-  cmd->add_option("--trusted-key", args->trusted_keys,
+  cmd->add_option("--trusted-key", args->read.trusted_key_files,
                   "Public key (PEM); the bundle must be signed by one of the "
                   "given keys, else nothing is written")
       ->take_all();
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
-    auto input = load_input(args->input, args->trusted_keys);
+    auto input = load_input(args->input, args->read);
     if (!input) {
       exit_code = report(input.error());
       return;
@@ -259,6 +258,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> sources;
     std::string out;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -273,6 +273,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
                   "a bundle, else a Mega-Cache blob)")
       ->required()
       ->expected(2, -1);
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
     args->out = args->sources.back();
     args->sources.pop_back();
@@ -289,7 +290,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         backends.push_back(std::move(*backend));
         sources.push_back({.backend = backends.back().get()});
       } else {
-        auto input = load_input(source);
+        auto input = load_input(source, args->read);
         if (!input) {
           exit_code = report(input.error());
           return;
@@ -305,7 +306,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     };
     Result<PackStats> stats = PackStats{};
     uint64_t written = 0;
-    if (args->out.ends_with(".cpk")) {
+    if (bundle::has_bundle_extension(args->out)) {
       auto writer = bundle::BundleWriter::create(args->out);
       if (!writer) {
         exit_code = report(writer.error());
@@ -369,7 +370,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         exit_code = report(stats.error());
         return;
       }
-      if (auto w = write_file_atomic(args->out, sink.w.bytes()); !w) {
+      if (auto w = write_file_replacing(args->out, sink.w.bytes()); !w) {
         exit_code = report(w.error());
         return;
       }
@@ -448,11 +449,12 @@ void add_stats_command(CLI::App& app, int& exit_code) {
     } else {
       std::cout << "backend: " << (*backend)->url() << "\n";
       for (const auto& u : usage) {
-        std::printf("%-16s %10llu entries %12s\n", u.ns.c_str(),
-                    static_cast<unsigned long long>(u.entries),
-                    human(u.bytes).c_str());
+        char line[128];
+        std::snprintf(line, sizeof line, "%-16s %10llu entries %12s\n",
+                      u.ns.c_str(), static_cast<unsigned long long>(u.entries),
+                      human(u.bytes).c_str());
+        std::cout << line;
       }
-      std::fflush(stdout);
       std::cout << "total: " << entries << " entries, " << human(bytes) << "\n";
       print_counters(s);
     }

@@ -6,14 +6,19 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "serializer/bundle_convert.h"
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_signing.h"
+#include "serializer/bundle_tools.h"
 #include "serializer/bundle_writer.h"
 #include "serializer/megacache.h"
+#include "tools/bundle_input.h"
+#include "tools/cli_output.h"
 #include "tools/commands.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 #include "util/text.h"
 
 namespace cachepack::cli {
@@ -117,33 +122,28 @@ std::string ratio_text(uint64_t original, uint64_t stored) {
   return buf;
 }
 
-Result<std::vector<bundle::PublicKey>> load_keys(
-    const std::vector<std::string>& files) {
-  std::vector<bundle::PublicKey> keys;
-  for (const std::string& f : files) {
-    auto key = bundle::load_public_key(f);
-    if (!key) return tl::unexpected(key.error());
-    keys.push_back(*key);
-  }
-  return keys;
-}
-
 Result<std::string> convert(const std::string& in, const std::string& out,
-                            const std::string& to, const PackFlags& flags) {
-  bool to_bundle = to.empty() ? out.size() >= 4 &&
-                                    out.compare(out.size() - 4, 4, ".cpk") == 0
-                              : to == "cachepack";
+                            const std::string& to, const PackFlags& flags,
+                            const BundleReadFlags& read_flags) {
+  // A bundle input is opened (and its structure checked) before anything
+  // is written.
+  std::optional<BundleReader> source;
+  if (bundle::is_bundle_file(in)) {
+    auto reader = open_bundle(in, read_flags, BundleUse::kEverything);
+    if (!reader) return tl::unexpected(reader.error());
+    source.emplace(std::move(*reader));
+  }
+  bool to_bundle =
+      to.empty() ? bundle::has_bundle_extension(out) : to == "cachepack";
   if (!to_bundle) {
-    auto file = MappedFile::open(in);
-    if (!file) return tl::unexpected(file.error());
     Bytes blob;
-    if (bundle::detect_format(file->bytes()) == bundle::SourceFormat::kBundle) {
-      auto reader = BundleReader::open(in);
-      if (!reader) return tl::unexpected(reader.error());
-      auto made = bundle::bundle_to_megacache(*reader);
+    if (source) {
+      auto made = bundle::bundle_to_megacache(*source);
       if (!made) return tl::unexpected(std::move(made.error()).in_file(in));
       blob = std::move(*made);
     } else {
+      auto file = MappedFile::open(in);
+      if (!file) return tl::unexpected(file.error());
       // Blob to blob: parsed and rewritten, which normalises it.
       auto parsed = megacache::parse(file->bytes(), flags.blob_options());
       if (!parsed) return tl::unexpected(std::move(parsed.error()).in_file(in));
@@ -161,11 +161,8 @@ Result<std::string> convert(const std::string& in, const std::string& out,
     if (out == "-") {
       std::cout.write(reinterpret_cast<const char*>(blob.data()),
                       static_cast<std::streamsize>(blob.size()));
-      std::cout.flush();
-      if (!std::cout) {
-        return make_error(ErrorCode::kIoError, "writing to stdout failed");
-      }
-    } else if (auto ok = write_file_atomic(out, blob); !ok) {
+      if (auto ok = flush_stdout(); !ok) return tl::unexpected(ok.error());
+    } else if (auto ok = write_file_replacing(out, blob); !ok) {
       return tl::unexpected(ok.error());
     }
     return "wrote " + out + ": pytorch-megacache, " +
@@ -174,11 +171,12 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   std::unique_ptr<bundle::SigningKey> key;
   auto options = writer_options(flags, key);
   if (!options) return tl::unexpected(options.error());
-  auto writer = out == "-"
-                    ? BundleWriter::to_stream(STDOUT_FILENO, *options, "stdout")
-                    : BundleWriter::create(out, *options);
+  auto writer =
+      out == "-" ? BundleWriter::to_stream(STDOUT_FILENO, *options, kStdoutName)
+                 : BundleWriter::create(out, *options);
   if (!writer) return tl::unexpected(writer.error());
-  auto added = bundle::add_file(*writer, in, flags.blob_options());
+  auto added = source ? bundle::add_bundle(*writer, *source)
+                      : bundle::add_file(*writer, in, flags.blob_options());
   if (!added) return tl::unexpected(added.error());
   auto stats = writer->finish();
   if (!stats) return tl::unexpected(stats.error());
@@ -221,6 +219,14 @@ nlohmann::json inspect_json(
     t[2] += e.stored_size;
   }
   j["entries"] = entries.size();
+  // Entries that a later one with the same (type, key) shadows: the last
+  // stored is the one every command reads.
+  std::set<std::pair<std::string_view, std::string_view>> later;
+  uint64_t shadowed = 0;
+  for (auto e = entries.rbegin(); e != entries.rend(); ++e) {
+    if (!later.emplace(e->type, e->key).second) ++shadowed;
+  }
+  j["shadowed_entries"] = shadowed;
   j["original_bytes"] = original;
   j["stored_bytes"] = stored;
   j["chunk_size"] = r.chunk_size();
@@ -258,10 +264,6 @@ void print_inspect(const nlohmann::json& j) {
             << j["footer"]["index_size"].get<uint64_t>() << " bytes at "
             << j["footer"]["index_offset"].get<uint64_t>() << "; footer at "
             << j["footer"]["offset"].get<uint64_t>() << "\n";
-  if (j["footer"]["ignored_tail"].get<uint64_t>() > 0) {
-    std::cout << "warning: " << j["footer"]["ignored_tail"].get<uint64_t>()
-              << " bytes after the last valid footer (interrupted append)\n";
-  }
   const auto& m = j["metadata"];
   std::cout << "producer: " << m["producer"].get<std::string>() << " "
             << m["producer_version"].get<std::string>() << "\n";
@@ -276,6 +278,11 @@ void print_inspect(const nlohmann::json& j) {
   std::cout << "entries: " << j["entries"].get<uint64_t>() << ", " << original
             << " -> " << stored << " bytes (ratio "
             << ratio_text(original, stored) << ")\n";
+  if (uint64_t shadowed = j["shadowed_entries"]; shadowed > 0) {
+    std::cout << "shadowed: " << shadowed
+              << " entries have the type and key of a later one, which is "
+                 "the one read\n";
+  }
   for (const auto& t : j["types"]) {
     std::cout << "  " << t["type"].get<std::string>() << ": "
               << t["entries"].get<uint64_t>() << " entries, "
@@ -304,6 +311,7 @@ void add_convert_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::string in, out, to;
     PackFlags pack;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -317,8 +325,9 @@ void add_convert_command(CLI::App& app, int& exit_code) {
                   "else pytorch (OUT - needs --to)")
       ->check(CLI::IsMember({"cachepack", "pytorch"}));
   add_pack_flags(cmd, args->pack);
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
-    auto done = convert(args->in, args->out, args->to, args->pack);
+    auto done = convert(args->in, args->out, args->to, args->pack, args->read);
     if (!done) {
       exit_code = report(done.error());
       return;
@@ -333,6 +342,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::string path;
     bool json = false;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -341,8 +351,9 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
       "dictionaries and signatures");
   cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
-    auto reader = BundleReader::open(args->path);
+    auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
     if (!reader) {
       exit_code = report(reader.error());
       return;
@@ -371,7 +382,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
 void add_cat_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::string path, type, key;
-    std::vector<std::string> trusted;
+    BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -379,17 +390,11 @@ void add_cat_command(CLI::App& app, int& exit_code) {
   cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
   cmd->add_option("TYPE", args->type, "Artifact type")->required();
   cmd->add_option("KEY", args->key, "Artifact key")->required();
-  cmd->add_option("--trusted-key", args->trusted,
+  cmd->add_option("--trusted-key", args->read.trusted_key_files,
                   "Require a valid signature by this public key (repeatable)");
+  add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
-    bundle::ReaderOptions options;
-    auto keys = load_keys(args->trusted);
-    if (!keys) {
-      exit_code = report(keys.error());
-      return;
-    }
-    options.trusted_keys = std::move(*keys);
-    auto reader = BundleReader::open(args->path, options);
+    auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
     if (!reader) {
       exit_code = report(reader.error());
       return;
@@ -408,8 +413,8 @@ void add_cat_command(CLI::App& app, int& exit_code) {
     }
     std::cout.write(reinterpret_cast<const char*>((*got)->data()),
                     static_cast<std::streamsize>((*got)->size()));
-    std::cout.flush();
-    exit_code = std::cout ? kExitOk : kExitFailed;
+    auto written = flush_stdout();
+    exit_code = written ? kExitOk : report(written.error());
   });
 }
 

@@ -2,11 +2,13 @@
 #include <cstdio>
 #include <iostream>
 
+#include "tools/cli_output.h"
 #include "tools/commands.h"
 
 namespace cachepack::cli {
 
 int report(const Error& error) {
+  if (is_closed_stdout(error)) return kExitOk;
   std::cerr << "cachepack: " << error.to_string() << "\n";
   return kExitFailed;
 }
@@ -15,6 +17,7 @@ int report(const Error& error) {
 
 int main(int argc, char** argv) {
   using namespace cachepack::cli;
+  install_stdout();
   CLI::App app{"cachepack: package, inspect and move compile-cache artifacts"};
   app.require_subcommand(1);
   int exit_code = kExitOk;
@@ -34,13 +37,12 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
+    return finish_stdout(app.exit(e));
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return kExitUsage;
+    return finish_stdout(kExitUsage);
   }
-  std::fflush(stdout);
-  return exit_code;
+  return finish_stdout(exit_code);
 }

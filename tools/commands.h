@@ -15,7 +15,9 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
 
-// Prints "cachepack: <error>" on stderr and returns kExitFailed.
+// Prints "cachepack: <error>" on stderr and returns kExitFailed. A write to
+// stdout whose reader closed the pipe is not a failure (tools/cli_output.h):
+// nothing is printed and the result is kExitOk.
 int report(const Error& error);
 
 // Mega-Cache commands (tools/megacache_commands.cc).

@@ -8,6 +8,7 @@
 #include "registry/artifact_manager.h"
 #include "serializer/bundle_tools.h"
 #include "serializer/megacache.h"
+#include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "tools/sample.h"
 #include "util/file.h"
@@ -56,8 +57,11 @@ Result<OpenedBlob> open_blob(const std::string& path,
 // `ls` of a bundle: the same lines and JSON shape as for a blob, with
 // "format": "cachepack". Keys need not be UTF-8 in a bundle, so JSON
 // replaces invalid sequences instead of throwing.
-int list_bundle_file(const std::string& path, bool json) {
-  auto listed = bundle::list_bundle(path);
+int list_bundle_file(const std::string& path, bool json,
+                     const BundleReadFlags& flags) {
+  auto reader = open_bundle(path, flags, BundleUse::kIndex);
+  if (!reader) return report(reader.error());
+  auto listed = bundle::list_bundle(*reader);
   if (!listed) return report(listed.error());
   if (json) {
     nlohmann::json artifacts = nlohmann::json::array();
@@ -88,6 +92,7 @@ void add_ls_command(CLI::App& app, int& exit_code) {
     std::string path;
     bool json = false;
     ReadFlags read;
+    BundleReadFlags bundle;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -96,9 +101,10 @@ void add_ls_command(CLI::App& app, int& exit_code) {
       ->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_read_flags(cmd, args->read);
+  add_allow_older_version_flag(cmd, args->bundle);
   cmd->callback([args, &exit_code] {
     if (bundle::is_bundle_file(args->path)) {
-      exit_code = list_bundle_file(args->path, args->json);
+      exit_code = list_bundle_file(args->path, args->json, args->bundle);
       return;
     }
     auto opened = open_blob(args->path, args->read.options());
@@ -131,7 +137,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::string path;
     bool canonical_keys = false;
-    std::vector<std::string> trusted_keys;
+    BundleReadFlags bundle;
     ReadFlags read;
   };
   auto args = std::make_shared<Args>();
@@ -139,17 +145,23 @@ void add_verify_command(CLI::App& app, int& exit_code) {
       "verify", "Check a blob; exit 0 with a summary, 1 with the error");
   cmd->add_option("FILE", args->path, "Mega-Cache blob or cachepack bundle")
       ->required();
-  cmd->add_option("--trusted-key", args->trusted_keys,
+  cmd->add_option("--trusted-key", args->bundle.trusted_key_files,
                   "Bundles only: require a valid signature by this Ed25519 "
                   "public key (PEM; repeatable)");
   cmd->add_flag("--canonical-keys", args->canonical_keys,
                 "Also require every key to have the exact form PyTorch "
                 "produces for its type");
   add_read_flags(cmd, args->read);
+  add_allow_older_version_flag(cmd, args->bundle);
   cmd->callback([args, &exit_code] {
     if (bundle::is_bundle_file(args->path)) {
-      auto summary = bundle::verify_bundle(args->path, args->trusted_keys,
-                                           args->canonical_keys);
+      auto reader =
+          open_bundle(args->path, args->bundle, BundleUse::kEverything);
+      if (!reader) {
+        exit_code = report(reader.error());
+        return;
+      }
+      auto summary = bundle::verify_bundle(*reader, args->canonical_keys);
       if (!summary) {
         exit_code = report(summary.error());
         return;
@@ -158,7 +170,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
       exit_code = kExitOk;
       return;
     }
-    if (!args->trusted_keys.empty()) {
+    if (!args->bundle.trusted_key_files.empty()) {
       exit_code =
           report(Error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
                        "a Mega-Cache blob carries no signature; "

@@ -72,9 +72,27 @@ std::string_view to_string(ErrorReason reason) {
       return "decompression";
     case ErrorReason::kUnsafePath:
       return "unsafe path";
+    case ErrorReason::kBrokenPipe:
+      return "broken pipe";
   }
   return "";
 }
+
+namespace {
+
+// A key as an error prints it: escaped, and cut short if it is long (keys
+// are opaque bytes and may be megabytes).
+std::string printed_key(std::string_view key) {
+  if (key.size() <= Error::kPrintedKeyBytes) {
+    return "\"" + printable(key) + "\"";
+  }
+  size_t n = Error::kPrintedKeyBytes;
+  while (n > 0 && (static_cast<unsigned char>(key[n]) & 0xC0) == 0x80) --n;
+  return "\"" + printable(key.substr(0, n)) + "...\" (" +
+         std::to_string(key.size()) + " bytes)";
+}
+
+}  // namespace
 
 std::string Error::to_string() const {
   std::string out(cachepack::to_string(code_));
@@ -93,7 +111,7 @@ std::string Error::to_string() const {
   };
   if (!where_.file.empty()) add("file " + where_.file);
   if (where_.offset) add("offset " + std::to_string(*where_.offset));
-  if (where_.key) add("key \"" + printable(*where_.key) + "\"");
+  if (where_.key) add("key " + printed_key(*where_.key));
   if (!where.empty()) out += " [" + where + "]";
   return out;
 }

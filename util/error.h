@@ -50,6 +50,7 @@ enum class ErrorReason {
   kDecompression,       // Stored bytes do not decompress to what they claim.
   kUnsafePath,  // A link, FIFO or device inside a cache root where a file or
                 // directory belongs: never followed or opened.
+  kBrokenPipe,          // The reader of a pipe or socket has gone (EPIPE).
 };
 
 struct ErrorLocation {
@@ -91,8 +92,12 @@ class Error {
     return std::move(*this);
   }
 
-  // "data loss (checksum mismatch): <message> [file F, offset N, key K]"
+  // "data loss (checksum mismatch): <message> [file F, offset N, key K]".
+  // A key longer than kPrintedKeyBytes is cut there (at a UTF-8 boundary)
+  // and followed by its length: `key "f3ab..." (10000 bytes)`; where().key
+  // keeps it whole.
   std::string to_string() const;
+  static constexpr size_t kPrintedKeyBytes = 200;
 
  private:
   ErrorCode code_;

@@ -62,8 +62,11 @@ tl::unexpected<Error> io_error(std::string_view operation,
   if (errno_value == EACCES || errno_value == EPERM) {
     code = ErrorCode::kPermissionDenied;
   }
+  ErrorReason reason = errno_value == EPIPE ? ErrorReason::kBrokenPipe
+                                            : ErrorReason::kUnspecified;
   return make_error(
-      code, std::string(operation) + " failed: " + std::strerror(errno_value),
+      code, reason,
+      std::string(operation) + " failed: " + std::strerror(errno_value),
       ErrorLocation{.file = path});
 }
 

@@ -83,7 +83,8 @@ Result<void> write_all(int fd, ByteSpan data, const std::string& path);
 Result<size_t> pread_full(int fd, std::span<std::byte> out,
                           const std::string& path);
 
-// An I/O error naming the operation, the path and errno's text.
+// An I/O error naming the operation, the path and errno's text; EPIPE (the
+// reader of a pipe has gone) has reason kBrokenPipe.
 tl::unexpected<Error> io_error(std::string_view operation,
                                const std::string& path, int errno_value);
 

@@ -60,6 +60,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* raw, size_t size) {
   // Small limits keep each input cheap; the checks are the same.
   options.limits.max_entry_size = 1 << 20;
   options.limits.max_chunk_size = 1 << 20;
+  options.allow_older_version = (raw[0] & 2) != 0;
   auto reader = BundleReader::from_bytes(input, options);
   if (!reader) return 0;
   (void)reader->groups();
