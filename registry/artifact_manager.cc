@@ -7,8 +7,12 @@
 namespace cachepack {
 std::string artifact_identity(std::string_view type, std::string_view key,
                               ByteSpan content) {
+  return artifact_identity(type, key, sha256(content));
+}
+
+std::string artifact_identity(std::string_view type, std::string_view key,
+                              const Sha256Digest& digest) {
   // Length-prefixed so that no two different triples share an identity.
-  Sha256Digest digest = sha256(content);
   std::string id;
   id.reserve(type.size() + key.size() + 48);
   id += std::to_string(type.size()) + ':';

@@ -17,6 +17,7 @@
 #include "registry/cache_info.h"
 #include "serializer/megacache.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 namespace cachepack {
 
@@ -24,6 +25,9 @@ namespace cachepack {
 // SHA-256 of the content, encoded so that distinct triples never collide.
 std::string artifact_identity(std::string_view type, std::string_view key,
                               ByteSpan content);
+// The same from the content's SHA-256.
+std::string artifact_identity(std::string_view type, std::string_view key,
+                              const Sha256Digest& digest);
 
 struct SavedBlob {
   Bytes bytes;

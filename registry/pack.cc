@@ -7,6 +7,7 @@
 
 #include "backends/multi_value.h"
 #include "registry/artifact_manager.h"
+#include "util/hash.h"
 
 namespace cachepack {
 namespace {
@@ -57,7 +58,13 @@ class Packer {
  private:
   Result<void> add(std::string_view type, std::string_view key,
                    ByteSpan content) {
-    if (!seen_.insert(artifact_identity(type, key, content)).second) {
+    SpanSource source(content);
+    return add(type, key, sha256(content), source);
+  }
+
+  Result<void> add(std::string_view type, std::string_view key,
+                   const Sha256Digest& digest, ContentSource& content) {
+    if (!seen_.insert(artifact_identity(type, key, digest)).second) {
       ++stats_.duplicates;
       return {};
     }
@@ -105,6 +112,11 @@ class Packer {
       }
       auto content = artifacts.open(i);
       if (!content) return tl::unexpected(content.error());
+      if (auto digest = (*content)->known_sha256()) {
+        // Streamed to the sink, which checks the digest on the way.
+        if (auto r = add(type, a.key, *digest, **content); !r) return r;
+        continue;
+      }
       auto bytes = read_all(**content, type + " artifact");
       if (!bytes)
         return tl::unexpected(std::move(bytes.error()).with_key(a.key));

@@ -1,8 +1,10 @@
 // pack: gathers artifacts from backends, bundles and blobs into one
 // output, as PyTorch's save would have recorded them: types in first-seen
 // order, each type's artifacts source by source, identical (type, key,
-// content) kept once. One artifact is held in memory at a time; the sink
-// (a bundle writer, a blob writer) decides what to keep.
+// content) kept once. Contents reach the sink as streams: a bundle's
+// entries are never held whole (their SHA-256 is in the index), a
+// backend's values one at a time; the sink (a bundle writer, a blob writer)
+// decides what to keep.
 #ifndef CACHEPACK_REGISTRY_PACK_H_
 #define CACHEPACK_REGISTRY_PACK_H_
 
@@ -13,6 +15,7 @@
 #include "backends/backend.h"
 #include "registry/artifact_source.h"
 #include "util/bytes.h"
+#include "util/content_source.h"
 #include "util/error.h"
 
 namespace cachepack {
@@ -31,7 +34,7 @@ class PackSink {
   virtual ~PackSink() = default;
   virtual Result<void> begin_group(std::string_view type) = 0;
   virtual Result<void> add(std::string_view type, std::string_view key,
-                           ByteSpan content) = 0;
+                           ContentSource& content) = 0;
 };
 
 struct PackStats {

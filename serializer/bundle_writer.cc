@@ -475,9 +475,11 @@ struct BundleWriter::Impl {
     return {};
   }
 
-  Result<void> add(std::string_view type, std::string_view key,
-                   ByteSpan content, bool borrowed) {
-    if (auto ok = check(); !ok) return ok;
+  // Records an entry of `size` bytes in the index and its group; returns
+  // its index.
+  Result<size_t> record(std::string_view type, std::string_view key,
+                        uint64_t size) {
+    if (auto ok = check(); !ok) return tl::unexpected(ok.error());
     if (type.empty()) return invalid("artifact type is empty");
     if (key.size() > ReaderLimits{}.max_key_size) {
       return invalid("key of " + std::to_string(key.size()) +
@@ -498,20 +500,45 @@ struct BundleWriter::Impl {
     EntryRecord e;
     e.type_id = tid;
     e.key = std::string(key);
-    e.original_size = content.size();
-    size_t index = entries.size();
+    e.original_size = size;
     entries.push_back(std::move(e));
     ++stats.added;
-    stats.original_bytes += content.size();
+    stats.original_bytes += size;
+    return entries.size() - 1;
+  }
+
+  Result<void> add(std::string_view type, std::string_view key,
+                   ByteSpan content, bool borrowed) {
+    auto index = record(type, key, content.size());
+    if (!index) return tl::unexpected(index.error());
     if (training) {
       if (buffered_bytes + content.size() <= options.train_dictionaries_bytes) {
-        buffered.emplace_back(index, Bytes(content.begin(), content.end()));
+        buffered.emplace_back(*index, Bytes(content.begin(), content.end()));
         buffered_bytes += content.size();
         return {};
       }
       if (auto ok = train_and_flush(); !ok) return ok;
     }
-    return submit(index, content, borrowed);
+    return submit(*index, content, borrowed);
+  }
+
+  Result<void> add_stream(std::string_view type, std::string_view key,
+                          ContentSource& source) {
+    if (training &&
+        buffered_bytes + source.size() <= options.train_dictionaries_bytes) {
+      // Held back for dictionary training anyway: read it whole.
+      auto content = read_all(source, std::string(type) + " artifact");
+      if (!content) {
+        return fail(std::move(content.error()).with_key(std::string(key)));
+      }
+      return add(type, key, *content, /*borrowed=*/false);
+    }
+    auto index = record(type, key, source.size());
+    if (!index) return tl::unexpected(index.error());
+    if (training) {
+      if (auto ok = train_and_flush(); !ok) return ok;
+    }
+    return submit_stream(*index, source);
   }
 
   // Trains dictionaries on the buffered entries (for types without one),
@@ -541,74 +568,137 @@ struct BundleWriter::Impl {
     return {};
   }
 
-  // Hashes and compresses entry `index` (already recorded) and queues its
-  // chunks for writing.
-  // `borrowed`: the caller keeps `content` valid until finish(), so the
-  // pool reads it in place instead of from a copy.
-  Result<void> submit(size_t index, ByteSpan content, bool borrowed) {
+  // The dictionary for entry `index`, recorded in it; null for none.
+  const ZSTD_CDict* choose_dictionary(size_t index) {
     EntryRecord& e = entries[index];
     auto dict = dictionary_of_type.find(types[e.type_id]);
     if (dict != dictionary_of_type.end() && options.level > 0) {
       e.dictionary = dict->second;
     }
+    return e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
+  }
+
+  // Compresses chunk `chunk` of entry `index` on this thread, or queues it
+  // for the pool. `owned` holds the bytes when the caller's may go away
+  // (then `piece` points into it); null when `piece` is borrowed.
+  Result<void> enqueue(size_t index, size_t chunk, ByteSpan piece,
+                       std::shared_ptr<Bytes> owned, const ZSTD_CDict* cdict,
+                       bool want_sha) {
+    int level = options.level;
+    Pending p{index, chunk, {}, nullptr, piece.size()};
+    if (!pool) {
+      std::promise<Compressed> done;
+      done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
+                                    buffers.get()));
+      p.result = done.get_future();
+      if (owned) buffers.put(std::move(*owned));
+      return retire(p);
+    }
+    // In flight: at most 4 chunks' worth of bytes per thread (memory stays
+    // bounded), but many small entries at once, so the workers neither
+    // idle behind one large chunk nor wake per entry.
+    const size_t threads = static_cast<size_t>(options.threads);
+    if (auto ok = drain(64 * threads - 1,
+                        4 * threads * options.chunk_size - piece.size());
+        !ok) {
+      return ok;
+    }
+    inflight_bytes += p.bytes;
+    BufferPool* recycled = &buffers;
+    p.input = owned;
+    p.result = pool->submit([piece, owned, level, cdict, want_sha,
+                             recycled](ZSTD_CCtx* cc) {
+      return compress_chunk(cc, piece, level, cdict, want_sha, recycled->get());
+    });
+    inflight.push_back(std::move(p));
+    return {};
+  }
+
+  // Hashes and compresses entry `index` (already recorded) and queues its
+  // chunks for writing.
+  // `borrowed`: the caller keeps `content` valid until finish(), so the
+  // pool reads it in place instead of from a copy.
+  Result<void> submit(size_t index, ByteSpan content, bool borrowed) {
+    const ZSTD_CDict* cdict = choose_dictionary(index);
+    EntryRecord& e = entries[index];
     uint64_t chunk = options.chunk_size;
     e.chunk_count = content.empty() ? 0 : (content.size() + chunk - 1) / chunk;
     if (e.chunk_count == 0) {
       e.sha256 = sha256(content);
       e.xxh3 = xxh3_128(content);
     }
-    const ZSTD_CDict* cdict =
-        e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
     size_t chunk_count = e.chunk_count;
     bool want_sha = chunk_count == 1;
-    int level = options.level;
     for (size_t i = 0; i < chunk_count; ++i) {
       ByteSpan piece = content.subspan(
           i * chunk, std::min<uint64_t>(chunk, content.size() - i * chunk));
-      Pending p{index, i, {}, nullptr, piece.size()};
-      if (!pool) {
-        std::promise<Compressed> done;
-        done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
-                                      buffers.get()));
-        p.result = done.get_future();
-        if (auto ok = retire(p); !ok) return ok;
-        continue;
+      std::shared_ptr<Bytes> owned;
+      // Unless borrowed, the caller's bytes may go away after add()
+      // returns: the pool works on a copy.
+      if (pool && !borrowed) {
+        owned = std::make_shared<Bytes>(buffers.get());
+        owned->assign(piece.begin(), piece.end());
+        piece = *owned;
       }
-      // Unless borrowed, the caller's bytes may go away after add() returns:
-      // the pool works on a copy. In flight: at most 4 chunks' worth of
-      // bytes per thread
-      // (memory stays bounded), but many small entries at once, so the
-      // workers neither idle behind one large chunk nor wake per entry.
-      const size_t threads = static_cast<size_t>(options.threads);
-      if (auto ok = drain(64 * threads - 1, 4 * threads * chunk - piece.size());
-          !ok) {
+      if (auto ok = enqueue(index, i, piece, owned, cdict, want_sha); !ok) {
         return ok;
       }
-      inflight_bytes += p.bytes;
-      BufferPool* recycled = &buffers;
-      if (borrowed) {
-        p.result = pool->submit(
-            [piece, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
-              return compress_chunk(cc, piece, level, cdict, want_sha,
-                                    recycled->get());
-            });
-      } else {
-        auto copy = std::make_shared<Bytes>(buffers.get());
-        copy->assign(piece.begin(), piece.end());
-        p.input = copy;
-        p.result = pool->submit(
-            [copy, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
-              return compress_chunk(cc, *copy, level, cdict, want_sha,
-                                    recycled->get());
-            });
-      }
-      inflight.push_back(std::move(p));
     }
     if (chunk_count > 1) {
       // SHA-256 cannot be split across chunks: hash on this thread once the
       // chunks are queued, while the workers compress them.
       entries[index].sha256 = sha256(content);
     }
+    return {};
+  }
+
+  // As submit(), reading the content chunk by chunk from `source`: one
+  // chunk per thread in flight, whatever the entry's size. A source that
+  // fails, or yields more or fewer bytes than it declared, makes the
+  // writer unusable (the entry is already in the index).
+  Result<void> submit_stream(size_t index, ContentSource& source) {
+    const ZSTD_CDict* cdict = choose_dictionary(index);
+    const uint64_t size = entries[index].original_size;
+    const uint64_t chunk = options.chunk_size;
+    const size_t chunk_count = size == 0 ? 0 : (size + chunk - 1) / chunk;
+    entries[index].chunk_count = chunk_count;
+    auto broken = [&](std::string why) {
+      return fail(
+          Error(ErrorCode::kDataLoss, ErrorReason::kLengthOverrun,
+                "content of " + std::to_string(size) + " declared bytes " + why,
+                ErrorLocation{.key = entries[index].key}));
+    };
+    Sha256 sha;
+    ByteSpan pending;
+    for (size_t i = 0; i < chunk_count; ++i) {
+      const size_t want = std::min<uint64_t>(chunk, size - i * chunk);
+      auto owned = std::make_shared<Bytes>(buffers.get());
+      owned->clear();
+      owned->reserve(want);
+      while (owned->size() < want) {
+        if (pending.empty()) {
+          auto piece = source.next();
+          if (!piece) {
+            return fail(std::move(piece.error()).with_key(entries[index].key));
+          }
+          if (piece->empty()) return broken("ended early");
+          pending = *piece;
+        }
+        size_t take = std::min(pending.size(), want - owned->size());
+        owned->insert(owned->end(), pending.begin(), pending.begin() + take);
+        pending = pending.subspan(take);
+      }
+      sha.update(*owned);
+      if (auto ok = enqueue(index, i, *owned, owned, cdict, false); !ok) {
+        return ok;
+      }
+    }
+    if (!pending.empty()) return broken("went on past the declared size");
+    auto end = source.next();  // A digest check may report here.
+    if (!end) return fail(std::move(end.error()).with_key(entries[index].key));
+    if (!end->empty()) return broken("went on past the declared size");
+    entries[index].sha256 = sha.finish();
+    if (chunk_count == 0) entries[index].xxh3 = xxh3_128(ByteSpan());
     return {};
   }
 
@@ -888,6 +978,12 @@ Result<void> BundleWriter::add_borrowed(std::string_view type,
                                         std::string_view key,
                                         ByteSpan content) {
   return impl_->add(type, key, content, /*borrowed=*/true);
+}
+
+Result<void> BundleWriter::add_stream(std::string_view type,
+                                      std::string_view key,
+                                      ContentSource& content) {
+  return impl_->add_stream(type, key, content);
 }
 
 Result<void> BundleWriter::flush() {

@@ -17,6 +17,7 @@
 #include "serializer/bundle_format.h"
 #include "serializer/bundle_signing.h"
 #include "util/bytes.h"
+#include "util/content_source.h"
 #include "util/error.h"
 
 namespace cachepack::bundle {
@@ -118,6 +119,13 @@ class BundleWriter {
   // threads read it in place.
   Result<void> add_borrowed(std::string_view type, std::string_view key,
                             ByteSpan content);
+
+  // As add(), reading the content from `content` one chunk at a time:
+  // memory stays bounded by the chunks in flight whatever the entry's size.
+  // A source that fails or yields other than its declared size makes the
+  // writer unusable.
+  Result<void> add_stream(std::string_view type, std::string_view key,
+                          ContentSource& content);
 
   // Compresses and writes every entry added so far (except those held back
   // to make dictionaries, which are copies). After it returns, no borrowed

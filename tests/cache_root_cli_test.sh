@@ -146,7 +146,11 @@ for url in "file://$tmp/big-disk" "torch://$tmp/big-torch"; do
   echo "populate of 5 x 200 MiB into ${url%%:*}://: peak RSS $((kib / 1024)) MiB"
   [ "$kib" -lt $((128 * 1024)) ] || fail "populate into $url peaked at $((kib / 1024)) MiB (limit 128)"
 done
-rm -rf "$tmp/big-disk" "$tmp/big-torch"
+kib=$(peak_kib pack "$tmp/big.cpk" "$tmp/big-packed.cpk")
+echo "pack of 5 x 200 MiB from a bundle: peak RSS $((kib / 1024)) MiB"
+[ "$kib" -lt $((128 * 1024)) ] || fail "pack from a bundle peaked at $((kib / 1024)) MiB (limit 128)"
+expect_exit 0 verify "$tmp/big-packed.cpk"
+rm -rf "$tmp/big-disk" "$tmp/big-torch" "$tmp/big-packed.cpk"
 prlimit --as=$((700 << 20)) "$CP" populate "$tmp/big.cpk" mem:// >"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ "$rc" -eq 1 ] || fail "mem:// populate under a 700 MB limit exited $rc (want 1): $(tail -2 "$tmp/err")"

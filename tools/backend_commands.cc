@@ -320,8 +320,8 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           return w.begin_group(type);
         }
         Result<void> add(std::string_view type, std::string_view key,
-                         ByteSpan content) override {
-          return w.add(type, key, content);
+                         ContentSource& content) override {
+          return w.add_stream(type, key, content);
         }
       } sink(*writer);
       stats = packed(sink);
@@ -356,9 +356,11 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           return r;
         }
         Result<void> add(std::string_view t, std::string_view key,
-                         ByteSpan content) override {
-          group.push_back(Artifact{std::string(t), std::string(key),
-                                   Bytes(content.begin(), content.end())});
+                         ContentSource& content) override {
+          auto bytes = read_all(content, std::string(t) + " artifact");
+          if (!bytes) return tl::unexpected(bytes.error());
+          group.push_back(
+              Artifact{std::string(t), std::string(key), std::move(*bytes)});
           return {};
         }
       } sink;
