@@ -94,23 +94,27 @@ std::vector<TypeDescriptor> builtin_types() {
                    [](std::string_view key, ByteSpan) {
                      return check_sha256_hex_key(kPrecompile, key);
                    }});
-  ArtifactCheck triton_required = [](std::string_view key,
-                                     ByteSpan content) -> Result<void> {
-    if (auto shape = check_sha256_hex_key(kInductorTriton, key); !shape) {
-      return shape;
-    }
-    std::string actual = sha256_hex(content);
-    if (actual != key) {
-      return make_error(ErrorCode::kDataLoss, ErrorReason::kInvalidContent,
-                        "inductor_triton content does not hash to its key "
-                        "(SHA-256 of content is " +
-                            actual + ")",
-                        ErrorLocation{.key = std::string(key)});
-    }
-    return {};
-  };
-  types.push_back({std::string(kInductorTriton), "SHA-256 hex of the content",
-                   triton_required, triton_required});
+  // Types keyed by the SHA-256 hex of their content, which PyTorch checks
+  // when it loads them ("Corrupt ..." otherwise).
+  for (std::string_view name :
+       {kInductorTriton, kTritonRuntime, kInductorCpp}) {
+    ArtifactCheck required = [name](std::string_view key,
+                                    ByteSpan content) -> Result<void> {
+      if (auto shape = check_sha256_hex_key(name, key); !shape) return shape;
+      std::string actual = sha256_hex(content);
+      if (actual != key) {
+        return make_error(ErrorCode::kDataLoss, ErrorReason::kInvalidContent,
+                          std::string(name) +
+                              " content does not hash to its key "
+                              "(SHA-256 of content is " +
+                              actual + ")",
+                          ErrorLocation{.key = std::string(key)});
+      }
+      return {};
+    };
+    types.push_back(
+        {std::string(name), "SHA-256 hex of the content", required, required});
+  }
   return types;
 }
 

@@ -1,6 +1,10 @@
 // Type descriptors: what each artifact type's keys and contents must look
-// like. The six PyTorch types are built in; users may register their own at
-// run time, as PyTorch's CacheArtifactFactory allows.
+// like. PyTorch's types are built in (the five torch 2.13 registers, and
+// the in-process types of later releases: inductor_triton, triton_runtime,
+// inductor_cpp); users may register their own at run time, as PyTorch's
+// CacheArtifactFactory allows. A type that is not registered is still
+// carried unchanged everywhere (PyTorch adds types in any release); only
+// its rules are unknown.
 #ifndef CACHEPACK_ARTIFACTS_TYPE_REGISTRY_H_
 #define CACHEPACK_ARTIFACTS_TYPE_REGISTRY_H_
 
@@ -43,7 +47,7 @@ enum class CheckLevel {
 // another thread never invalidates what a caller holds.
 class TypeRegistry {
  public:
-  // A registry holding the six PyTorch types.
+  // A registry holding PyTorch's types.
   TypeRegistry();
 
   // The process-wide registry the readers use by default.
@@ -75,6 +79,12 @@ inline constexpr std::string_view kAotAutograd = "aot_autograd";
 inline constexpr std::string_view kPgo = "pgo";
 inline constexpr std::string_view kPrecompile = "precompile";
 inline constexpr std::string_view kInductorTriton = "inductor_triton";
+// Newer PyTorch: a Triton runtime cache bundle, loaded before every other
+// type (graphs may launch kernels while they load).
+inline constexpr std::string_view kTritonRuntime = "triton_runtime";
+// Newer PyTorch: a pickled dict of compiled C++ kernel binaries, tied to
+// the producing host's paths.
+inline constexpr std::string_view kInductorCpp = "inductor_cpp";
 
 }  // namespace cachepack
 

@@ -52,7 +52,13 @@ std::string leaf_of(const std::string& rel) {
 
 bool known_type(std::string_view ns) {
   return ns == kInductor || ns == kAotAutograd || ns == kAutotune ||
-         ns == kPgo || ns == kPrecompile || ns == kInductorTriton;
+         ns == kPgo || ns == kPrecompile;
+}
+
+// Types that newer PyTorch releases load into the process itself, through
+// load_cache_artifacts(), never from its cache directory.
+bool in_process_type(std::string_view ns) {
+  return ns == kInductorTriton || ns == kTritonRuntime || ns == kInductorCpp;
 }
 
 }  // namespace
@@ -126,8 +132,7 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
         ErrorLocation{.file = url(), .key = std::string(key)});
   };
   Location loc;
-  if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile ||
-      ns == kInductorTriton) {
+  if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile) {
     if (auto why = component_problem(key); !why.empty()) return bad_key(why);
     if (ns == kInductor) {
       if (key.size() < 3) return bad_key("is shorter than 3 characters");
@@ -140,12 +145,9 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
       loc.dir = "fxgraph/" + shard + "/" + std::string(key);
     } else if (ns == kAotAutograd) {
       loc.dir = "aotautograd/" + std::string(key);
-    } else if (ns == kPrecompile) {
+    } else {
       loc.dir = "dynamo/" + std::string(key);
       loc.file = "entry";
-    } else {
-      loc.dir = "cachepack/inductor_triton";
-      loc.file = std::string(key);
     }
     return loc;
   }
@@ -185,13 +187,18 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
     loc.lock = loc.file + ".lock";
     return loc;
   }
-  return make_error(
-      ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
-      std::string(op) + ": PyTorch's cache directory has no place for type '" +
-          printable(ns) +
-          "'; it holds inductor, aot_autograd, autotune, pgo, precompile "
-          "and inductor_triton",
-      ErrorLocation{.file = url(), .key = std::string(key)});
+  if (in_process_type(ns)) {
+    return make_error(
+        ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
+        "PyTorch keeps " + std::string(ns) +
+            " artifacts in memory, not in its cache directory: load the "
+            "bundle with torch.compiler.load_cache_artifacts() (cachepack "
+            "convert --to pytorch) to use them",
+        ErrorLocation{.file = url(), .key = std::string(key)});
+  }
+  return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
+                    "no PyTorch layout known for type " + printable(ns),
+                    ErrorLocation{.file = url(), .key = std::string(key)});
 }
 
 Result<std::string> TorchDirBackend::artifact_path(std::string_view ns,
@@ -604,7 +611,7 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
                      n.size() - kPgoPrefix.size() - kPgoSuffix.size()));
       }
     }
-  } else if (ns == kPrecompile) {
+  } else {  // kPrecompile
     auto dirs = children("dynamo", EntryKind::kDirectory);
     if (!dirs) return tl::unexpected(dirs.error());
     for (const auto& n : *dirs) {
@@ -612,10 +619,6 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
       if (!is_file) return tl::unexpected(is_file.error());
       if (*is_file) keys.push_back(n);
     }
-  } else {
-    auto files = children("cachepack/inductor_triton", EntryKind::kFile);
-    if (!files) return tl::unexpected(files.error());
-    keys = std::move(*files);
   }
   return keys;
 }
@@ -623,8 +626,8 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
 Result<std::vector<std::string>> TorchDirBackend::do_namespaces(
     Deadline deadline) {
   std::vector<std::string> out;
-  for (std::string_view ns : {kAotAutograd, kAutotune, kInductor,
-                              kInductorTriton, kPgo, kPrecompile}) {
+  for (std::string_view ns :
+       {kAotAutograd, kAutotune, kInductor, kPgo, kPrecompile}) {
     auto keys = do_list(ns, deadline);
     if (!keys) return tl::unexpected(keys.error());
     if (!keys->empty()) out.emplace_back(ns);

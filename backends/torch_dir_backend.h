@@ -7,9 +7,11 @@
 //   autotune      <key>   (key = "<dir>/<name>.best_config")
 //   pgo           dynamo/code_state_<key, <>:"/\|?* as _>.pkl
 //   precompile    dynamo/<key>/entry
-//   inductor_triton  cachepack/inductor_triton/<key>   (cachepack's own:
-//                 PyTorch keeps these in memory only; stored so a bundle
-//                 survives a round trip through the directory)
+// Those are the five types torch 2.13 registers, and each warms PyTorch
+// from the directory. Types that newer releases load into the process
+// itself (inductor_triton, triton_runtime, inductor_cpp) and types without
+// a known layout have no place here: put is kUnimplemented saying why, and
+// populate skips them.
 // sha256_hash(c) is PyTorch's: lowercase first 51 chars of base32(sha256(c)).
 // Limits, by PyTorch's design: PGO file names are sanitised, so list()
 // returns the sanitised key. FX graph and AOTAutograd directories may hold

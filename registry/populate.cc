@@ -8,6 +8,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "artifacts/type_registry.h"
 #include "backends/multi_value.h"
 #include "util/hash.h"
 #include "util/text.h"
@@ -204,6 +205,11 @@ class Populator {
                std::to_string(last[id(i)]) + " with the same key";
       progress_.done(r);
     }
+    // PyTorch loads triton_runtime before every other type: graphs may
+    // launch its kernels while they load.
+    std::stable_partition(todo.begin(), todo.end(), [&](size_t i) {
+      return source_.at(i).type == kTritonRuntime;
+    });
     return todo;
   }
 

@@ -117,6 +117,7 @@ struct PopulateOptions {
 // backend is MultiValued for the type (PyTorch's FX-graph and AOTAutograd
 // directories), every content is added next to the key's others instead,
 // as PyTorch's own populate does: guards pick between them at load time.
+// triton_runtime artifacts are written first, as PyTorch loads them.
 Result<PopulateReport> populate(const ArtifactSource& source, Backend& backend,
                                 const PopulateOptions& options = {});
 Result<PopulateReport> populate(std::span<const ArtifactView> artifacts,

@@ -31,8 +31,8 @@ Result<std::vector<ListedArtifact>> list_bundle(const BundleReader& reader);
 
 // Full verification (BundleReader::verify_all) of an open bundle; open it
 // with ReaderOptions::trusted_keys to require a valid signature by one of
-// them. With `canonical_keys`, every artifact must also pass its type's
-// canonical key rules (TypeRegistry::global(), kCanonical). Returns a
+// them. With `canonical_keys`, every artifact of a registered type must also
+// pass its canonical key rules (TypeRegistry::global(), kCanonical). Returns a
 // one-line summary such as
 // "20 entries, 5761 bytes, 1 valid signature (trusted)".
 Result<std::string> verify_bundle(const BundleReader& reader,

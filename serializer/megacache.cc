@@ -146,7 +146,7 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
     std::optional<TypeDescriptor> descriptor;
     if (options.types != nullptr) {
       descriptor = options.types->find(group.type);
-      if (!descriptor) {
+      if (!descriptor && options.strict_types) {
         return make_error(
             ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
             "artifact type '" + printable(group.type) + "' is not registered",

@@ -32,9 +32,12 @@ enum class Base64Mode {
 
 struct ReadOptions {
   Base64Mode base64 = Base64Mode::kStrict;
-  // Every group's type must be registered here and each artifact must pass
-  // its type's required rules. nullptr accepts any type and checks nothing.
+  // Artifacts of types registered here must pass their type's required
+  // rules. Types not registered are carried unchanged (PyTorch adds types
+  // in any release), unless `strict_types`: then they are kUnknownType.
+  // nullptr checks nothing.
   const TypeRegistry* types = &TypeRegistry::global();
+  bool strict_types = false;
 };
 
 struct Group {

@@ -8,19 +8,19 @@ expect_exit 0 sample "$tmp/s.bin"
 
 # Populate a PyTorch cache directory: files land in PyTorch's layout.
 expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch" --threads 3
-grep -q "^ok: 26 stored, 0 skipped, 0 failed" "$tmp/out" || fail "populate summary: $(tail -1 "$tmp/out")"
+grep -q "^ok: 22 stored, 0 skipped, 0 failed" "$tmp/out" || fail "populate summary: $(tail -1 "$tmp/out")"
 ls "$tmp"/torch/fxgraph/*/*/* >/dev/null 2>&1 || fail "no fxgraph entries"
 ls "$tmp"/torch/aotautograd/*/* >/dev/null 2>&1 || fail "no aotautograd entries"
 ls "$tmp"/torch/dynamo/code_state_*.pkl >/dev/null 2>&1 || fail "no pgo entry"
 ls "$tmp"/torch/*/*.best_config >/dev/null 2>&1 || fail "no autotune entries"
 # --progress reports on stderr and ends at the total.
 expect_exit 0 populate "$tmp/s.bin" "mem://" --progress
-grep -q "26/26 artifacts" "$tmp/err" || fail "no final progress line: $(cat "$tmp/err")"
+grep -q "22/22 artifacts" "$tmp/err" || fail "no final progress line: $(cat "$tmp/err")"
 # Again with skip-existing: nothing rewritten.
 expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch"
-grep -q "^ok: 0 stored, 26 skipped" "$tmp/out" || fail "second populate: $(tail -1 "$tmp/out")"
+grep -q "^ok: 0 stored, 22 skipped" "$tmp/out" || fail "second populate: $(tail -1 "$tmp/out")"
 expect_exit 0 populate "$tmp/s.bin" "torch://$tmp/torch" --policy verify
-grep -q "^ok: 26 stored" "$tmp/out" || fail "verify populate: $(tail -1 "$tmp/out")"
+grep -q "^ok: 22 stored" "$tmp/out" || fail "verify populate: $(tail -1 "$tmp/out")"
 
 # Pack the directory back into a blob: same artifacts, PGO key sanitised.
 expect_exit 0 pack "torch://$tmp/torch" "$tmp/packed.bin"
@@ -51,14 +51,14 @@ for i in 1 2 3; do
 done
 [ -z "$(find "$tmp/race" -name '*.tmp')" ] || fail "temp files left behind"
 expect_exit 0 pack "torch://$tmp/race" "$tmp/race.bin"
-grep -q "packed 26 artifacts" "$tmp/out" || fail "race pack: $(cat "$tmp/out")"
+grep -q "packed 22 artifacts" "$tmp/out" || fail "race pack: $(cat "$tmp/out")"
 
 # Disk cache: stats, gc, then empty.
 expect_exit 0 populate "$tmp/s.bin" "file://$tmp/disk"
 expect_exit 0 stats "file://$tmp/disk"
-grep -q "^total: 26 entries" "$tmp/out" || fail "stats: $(cat "$tmp/out")"
+grep -q "^total: 22 entries" "$tmp/out" || fail "stats: $(cat "$tmp/out")"
 expect_exit 0 stats --json "file://$tmp/disk"
-python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["entries"]==26 and len(d["types"])==6, d' "$tmp/out" || fail "stats --json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["entries"]==22 and len(d["types"])==5, d' "$tmp/out" || fail "stats --json"
 expect_exit 0 gc "file://$tmp/disk" --max-size 100K
 expect_exit 0 stats --json "file://$tmp/disk"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert 0 < d["bytes"] <= 100*1024, d' "$tmp/out" || fail "gc did not trim to 100K"
@@ -86,14 +86,14 @@ expect_exit 0 keygen --out "$tmp/other"
 expect_exit 0 convert "$tmp/s.bin" "$tmp/signed.cpk" --sign "$tmp/key"
 expect_exit 0 convert "$tmp/s.bin" "$tmp/unsigned.cpk"
 expect_exit 0 populate "$tmp/signed.cpk" "torch://$tmp/trusted" --trusted-key "$tmp/key.pub"
-grep -q "^ok: 26 stored" "$tmp/out" || fail "populate signed bundle: $(tail -1 "$tmp/out")"
+grep -q "^ok: 22 stored" "$tmp/out" || fail "populate signed bundle: $(tail -1 "$tmp/out")"
 expect_exit 1 populate "$tmp/signed.cpk" "torch://$tmp/untrusted" --trusted-key "$tmp/other.pub"
 grep -q "permission denied (signature)" "$tmp/err" || fail "untrusted key: $(cat "$tmp/err")"
 expect_exit 1 populate "$tmp/unsigned.cpk" "torch://$tmp/untrusted" --trusted-key "$tmp/key.pub"
 expect_exit 1 populate "$tmp/s.bin" "torch://$tmp/untrusted" --trusted-key "$tmp/key.pub"
 [ ! -e "$tmp/untrusted/fxgraph" ] || fail "a refused populate wrote artifacts"
 expect_exit 0 populate "$tmp/unsigned.cpk" "mem://"
-grep -q "^ok: 26 stored" "$tmp/out" || fail "populate unsigned bundle: $(tail -1 "$tmp/out")"
+grep -q "^ok: 22 stored" "$tmp/out" || fail "populate unsigned bundle: $(tail -1 "$tmp/out")"
 expect_exit 0 pack "torch://$tmp/trusted" "$tmp/back.cpk"
 expect_exit 0 verify "$tmp/back.cpk"
 expect_exit 0 ls --json "$tmp/back.cpk"

@@ -80,8 +80,6 @@ TEST(TorchDirBackend, PutWritesWherePopulateCacheWrites) {
       {kPgo, "job:None:tag", "pgo", "dynamo/code_state_job_None_tag.pkl"},
       {kPrecompile, kPrecompileKey, "pre",
        "dynamo/" + kPrecompileKey + "/entry"},
-      {kInductorTriton, std::string(64, '0'), "tri",
-       "cachepack/inductor_triton/" + std::string(64, '0')},
   };
   for (const auto& c : cases) {
     auto r = dir->put(c.type, c.key, as_bytes(c.content), PutMode::kOverwrite);
@@ -178,7 +176,6 @@ TEST(TorchDirBackend, KeysThatWouldLeaveTheRootAreInvalid) {
       {kAutotune, "fxgraph/x.best_config"},
       {kAutotune, "cx/not_a_config"},
       {kPgo, std::string("nul\0key", 7)},
-      {kInductorTriton, "../../x"},
   };
   for (const auto& [type, key] : bad) {
     auto r = dir->put(type, key, as_bytes("x"), PutMode::kOverwrite);

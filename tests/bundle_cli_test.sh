@@ -30,19 +30,20 @@ python3 - "$tmp/out" <<'PY' || fail "ls --json of a bundle is wrong"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["format"] == "cachepack", doc["format"]
-assert len(doc["artifacts"]) == 26, len(doc["artifacts"])
+assert len(doc["artifacts"]) == 22, len(doc["artifacts"])
 a = doc["artifacts"][0]
-assert set(a) == {"type", "key", "size", "sha256"}, a
+assert set(a) == {"type", "key", "size", "sha256", "registered"}, a
 PY
 expect_exit 0 inspect --json "$tmp/c.bundle"
 python3 - "$tmp/out" <<'PY' || fail "inspect --json is wrong"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 assert doc["format"] == "cachepack" and doc["header"]["version"] == 1
-assert doc["entries"] == 26 and doc["signatures"] == []
+assert doc["entries"] == 22 and doc["signatures"] == []
 assert doc["metadata"]["producer"] == "cachepack"
 assert "creation_unix_seconds" not in doc["metadata"]
-assert {t["type"] for t in doc["types"]} == {"inductor", "aot_autograd", "autotune", "inductor_triton", "pgo", "precompile"}
+assert {t["type"] for t in doc["types"]} == {"inductor", "aot_autograd", "autotune", "pgo", "precompile"}
+assert all(t["registered"] for t in doc["types"])
 assert all(t["ratio"] > 0 for t in doc["types"])
 PY
 expect_exit 0 inspect "$tmp/a.cpk"
@@ -94,7 +95,7 @@ expect_exit 0 append "$tmp/signed.cpk" "$tmp/s2.bin" "$tmp/c.bundle"
 expect_exit 1 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
 expect_exit 0 verify "$tmp/signed.cpk"
 expect_exit 0 ls --json "$tmp/signed.cpk"
-python3 -c "import json,sys; n=len(json.load(open(sys.argv[1]))['artifacts']); assert n == 78, n" "$tmp/out" || fail "append count"
+python3 -c "import json,sys; n=len(json.load(open(sys.argv[1]))['artifacts']); assert n == 66, n" "$tmp/out" || fail "append count"
 expect_exit 0 append "$tmp/signed.cpk" "$tmp/s2.bin" --sign "$tmp/k.pem" --dict
 expect_exit 0 verify "$tmp/signed.cpk" --trusted-key "$tmp/k.pem.pub"
 
@@ -147,9 +148,18 @@ if [ -n "$V" ] && [ -d "$V" ]; then
   done
   expect_exit 1 convert "$V/quirk_noncanonical_base64_key.bin" "$tmp/q.cpk"
   expect_exit 0 convert "$V/quirk_noncanonical_base64_key.bin" "$tmp/q.cpk" --lenient-base64
-  expect_exit 1 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk"
-  expect_exit 0 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk" --any-type
-  expect_exit 1 verify --canonical-keys "$tmp/u.cpk"
+  expect_exit 1 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk" --strict-types
+  expect_exit 0 convert "$V/corrupt_unknown_type.bin" "$tmp/u.cpk"
+  expect_exit 0 verify --canonical-keys "$tmp/u.cpk"  # No rules known to break.
+  expect_exit 1 verify --strict-types "$tmp/u.cpk"
+  expect_exit 0 inspect --json "$tmp/u.cpk"
+  python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["types"]; assert [x["registered"] for x in t] == [False], t' "$tmp/out" || fail "inspect --json does not mark the type unregistered"
+  expect_exit 1 inspect --strict-types "$tmp/u.cpk"
+  cp "$tmp/a.cpk" "$tmp/grow.cpk"
+  expect_exit 0 append "$tmp/grow.cpk" "$V/corrupt_unknown_type.bin"
+  expect_exit 1 append "$tmp/grow.cpk" "$tmp/u.cpk" --strict-types
+  expect_exit 0 pack "$tmp/u.cpk" "$tmp/u-packed.cpk"
+  expect_exit 1 pack "$tmp/u.cpk" "$tmp/u-strict.cpk" --strict-types
   expect_exit 0 convert "$tmp/u.cpk" "$tmp/u.bin"
   cmp -s "$V/corrupt_unknown_type.bin" "$tmp/u.bin" || fail "unknown-type blob does not round-trip"
   for bad in corrupt_crc_byte_flipped corrupt_truncated corrupt_length_overrun_valid_crc corrupt_too_short; do

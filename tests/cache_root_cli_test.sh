@@ -31,7 +31,7 @@ grep -q "warning: skipped $shard" "$tmp/err" || fail "gc did not report the link
 outside_unchanged || fail "gc deleted files in a linked shard's target"
 
 # 2. populate must not write through linked type directories or lock files.
-for linked in fxgraph aotautograd dynamo cachepack; do
+for linked in fxgraph aotautograd dynamo; do
   root="$tmp/t-$linked"
   mkdir -p "$root"
   ln -s "$outside" "$root/$linked"
@@ -85,8 +85,11 @@ grep -q "packed 1 artifacts" "$tmp/out" || fail "pack of the populated dir: $(ca
 
 # 9. A FIFO (or a directory) among entries neither hangs nor fails export.
 expect_exit 0 populate "$tmp/s.cpk" "torch://$tmp/t9"
-mkfifo "$tmp/t9/cachepack/inductor_triton/$(printf 'f%.0s' $(seq 64))"
-mkdir "$tmp/t9/cachepack/inductor_triton/$(printf 'd%.0s' $(seq 64))"
+mkfifo "$tmp/t9/dynamo/code_state_fifo.pkl"
+mkdir -p "$tmp/t9/dynamo/$(printf 'f%.0s' $(seq 64))"
+mkfifo "$tmp/t9/dynamo/$(printf 'f%.0s' $(seq 64))/entry"
+fx_dir=$(find "$tmp/t9/fxgraph" -mindepth 2 -maxdepth 2 -type d | head -1)
+mkdir "$fx_dir/$(printf 'd%.0s' $(seq 51))"
 expect_exit 0 pack "torch://$tmp/t9" "$tmp/p9.cpk"
 grep -q "FIFO" "$tmp/err" || fail "pack did not report the FIFO: $(cat "$tmp/err")"
 expect_exit 0 stats "torch://$tmp/t9"

@@ -144,7 +144,6 @@ TEST(TorchDirSafety, PutRefusesEveryLinkedTypeDirectory) {
       {kAotAutograd, kAotKey, "aotautograd/" + kAotKey},
       {kPgo, "job:0:tag", "dynamo"},
       {kPrecompile, std::string(64, 'd'), "dynamo"},
-      {kInductorTriton, std::string(64, 'e'), "cachepack"},
       {kAutotune, "cx/" + std::string(64, 'e') + ".best_config", "cx"},
   };
   for (const auto& c : cases) {
@@ -197,10 +196,9 @@ TEST(TorchDirSafety, ExportSkipsLinksToFilesAndDirectoriesAndSaysSo) {
   link(outside.secret, root + "/dynamo/code_state_job.pkl");
   link(outside.dir, root + "/aotautograd/a" + std::string(51, 'x'));
   link(outside.dir, root + "/cx");  // An autotune kernel directory.
-  link(outside.secret,
-       root + "/cachepack/inductor_triton/" + std::string(64, 'e'));
-  for (std::string_view ns : {kInductor, kAotAutograd, kAutotune, kPgo,
-                              kPrecompile, kInductorTriton}) {
+  link(outside.secret, root + "/dynamo/" + std::string(64, 'e') + "/entry");
+  for (std::string_view ns :
+       {kInductor, kAotAutograd, kAutotune, kPgo, kPrecompile}) {
     auto keys = torch->list(ns);
     ASSERT_TRUE(keys) << keys.error().to_string();
     for (const auto& k : *keys) {
@@ -213,7 +211,7 @@ TEST(TorchDirSafety, ExportSkipsLinksToFilesAndDirectoriesAndSaysSo) {
   EXPECT_EQ(*torch->list(kAotAutograd), std::vector<std::string>{kAotKey});
   EXPECT_TRUE(torch->list(kInductor)->empty());
   EXPECT_TRUE(torch->list(kPgo)->empty());
-  EXPECT_TRUE(torch->list(kInductorTriton)->empty());
+  EXPECT_TRUE(torch->list(kPrecompile)->empty());
   // Reached directly by key, a linked entry is a miss, not the secret.
   EXPECT_FALSE(*torch->get(kPgo, "job"));
   auto notices = torch->notices();
@@ -227,20 +225,31 @@ TEST(TorchDirSafety, ExportSkipsLinksToFilesAndDirectoriesAndSaysSo) {
 TEST(TorchDirSafety, FifoAndDirectoryAmongEntriesAreSkipped) {
   std::string root = make_temp_dir();
   auto torch = open_torch(root);
-  std::string key(64, 'e');
   ASSERT_TRUE(
-      torch->put(kInductorTriton, key, as_bytes("k"), PutMode::kOverwrite));
-  std::string dir = root + "/cachepack/inductor_triton/";
-  ASSERT_EQ(::mkfifo((dir + std::string(64, 'f')).c_str(), 0644), 0);
-  fs::create_directories(dir + std::string(64, 'a'));
+      torch->put(kPgo, "job:0:tag", as_bytes("k"), PutMode::kOverwrite));
+  std::string dir = root + "/dynamo/";
+  // A FIFO named like a PGO file, and one where a precompile entry belongs.
+  ASSERT_EQ(::mkfifo((dir + "code_state_fifo.pkl").c_str(), 0644), 0);
+  fs::create_directories(dir + std::string(64, 'f'));
+  ASSERT_EQ(::mkfifo((dir + std::string(64, 'f') + "/entry").c_str(), 0644), 0);
+  // A directory where an FX-graph entry file belongs.
+  fs::create_directories(root + "/fxgraph/qq/" + kFxKey + "/" +
+                         std::string(51, 'd'));
   ASSERT_EQ(::mkfifo((root + "/fxgraph-fifo").c_str(), 0644), 0);
-  auto keys = torch->list(kInductorTriton);
+  auto keys = torch->list(kPgo);
   ASSERT_TRUE(keys) << keys.error().to_string();
-  EXPECT_EQ(*keys, std::vector<std::string>{key});
-  auto fifo = torch->get(kInductorTriton, std::string(64, 'f'));
+  EXPECT_EQ(*keys, std::vector<std::string>{"job_0_tag"});
+  auto fifo = torch->get(kPgo, "fifo");
   ASSERT_TRUE(fifo);
   EXPECT_FALSE(*fifo);
+  auto precompiled = torch->list(kPrecompile);
+  ASSERT_TRUE(precompiled);
+  EXPECT_TRUE(precompiled->empty());
+  auto graphs = torch->list(kInductor);
+  ASSERT_TRUE(graphs);
+  EXPECT_TRUE(graphs->empty());
   EXPECT_TRUE(torch->namespaces());
+  EXPECT_GE(torch->notices().size(), 3u);
 }
 
 // Finding 4: "f..abc" was written to ROOT/f..abc/<hash>, outside fxgraph/.
@@ -252,6 +261,28 @@ TEST(TorchDirSafety, InductorKeyWhoseShardIsDotDotIsInvalid) {
   EXPECT_EQ(r.error().reason(), ErrorReason::kInvalidKey);
   EXPECT_EQ(r.error().where().key, "f..abc");
   EXPECT_TRUE(files_under(parent).empty());
+}
+
+// Types newer PyTorch keeps in memory, and types nobody registered, have
+// no place in the directory: put says so, and populate skips them.
+TEST(TorchDirLayout, InProcessAndUnknownTypesHaveNoPlace) {
+  std::string root = make_temp_dir();
+  auto torch = open_torch(root);
+  for (std::string_view type :
+       {kInductorTriton, kTritonRuntime, kInductorCpp}) {
+    auto r = torch->put(type, std::string(64, 'e'), as_bytes("x"),
+                        PutMode::kOverwrite);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code(), ErrorCode::kUnimplemented);
+    EXPECT_NE(r.error().message().find("in memory"), std::string::npos)
+        << r.error().message();
+  }
+  auto r =
+      torch->put("from_the_future", "k", as_bytes("x"), PutMode::kOverwrite);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message(),
+            "no PyTorch layout known for type from_the_future");
+  EXPECT_TRUE(files_under(root).empty());
 }
 
 // Every key the backend accepts lists back as itself (PGO: its file-name
@@ -266,7 +297,6 @@ TEST(TorchDirSafety, EveryStoredKeyListsBack) {
       {kPrecompile, "code_state_x.pkl"},
       {kAutotune, ".d/x.best_config"},
       {kPgo, "mast:job:1:0:tag"},
-      {kInductorTriton, std::string(64, 'e')},
   };
   for (const auto& [type, key] : stored) {
     auto r = torch->put(type, key, as_bytes("v"), PutMode::kOverwrite);

@@ -10,8 +10,8 @@ source "$(dirname "$0")/cli_lib.sh" "$1"
 # Slow on purpose: level 19 on a few MB takes seconds. (Background writers
 # run without `timeout` so that $! is cachepack itself; Bazel's test timeout
 # still bounds them.)
-expect_exit 0 sample "$tmp/big.bin" --graphs 100
-expect_exit 0 sample "$tmp/bigger.bin" --graphs 200
+expect_exit 0 sample "$tmp/big.bin" --graphs 150
+expect_exit 0 sample "$tmp/bigger.bin" --graphs 300
 expect_exit 0 sample "$tmp/s.bin"
 expect_exit 0 sample "$tmp/s2.bin" --seed 2
 expect_exit 0 keygen --out "$tmp/k.pem"

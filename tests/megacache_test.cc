@@ -229,11 +229,17 @@ TEST(MegaCacheReader, RejectsInductorTritonKeyThatIsNotTheContentHash) {
   EXPECT_TRUE(megacache::parse(ok.bytes()));
 }
 
-TEST(MegaCacheReader, AcceptsAnyTypeWhenNoRegistryIsGiven) {
+TEST(MegaCacheReader, CarriesUnregisteredTypesUnlessStrict) {
   megacache::Writer w;
   std::vector<Entry> e = {{"k", as_bytes("v")}};
   ASSERT_TRUE(w.append_group("my_custom_type", e));
-  EXPECT_FALSE(megacache::parse(w.bytes()));
+  auto carried = megacache::parse(w.bytes());
+  ASSERT_TRUE(carried);
+  EXPECT_EQ(carried->artifacts()[0].type, "my_custom_type");
+  auto strict = megacache::parse(w.bytes(), {.strict_types = true});
+  ASSERT_FALSE(strict);
+  EXPECT_EQ(strict.error().reason(), ErrorReason::kUnknownType);
+  EXPECT_EQ(*strict.error().where().offset, 12u);
   megacache::ReadOptions any;
   any.types = nullptr;
   EXPECT_TRUE(megacache::parse(w.bytes(), any));

@@ -199,7 +199,8 @@ TEST_P(CorruptVector, FailsPromptlyWithTheExpectedTypedError) {
   auto bytes = read_file((dir / c.file).string());
   ASSERT_TRUE(bytes);
   auto start = std::chrono::steady_clock::now();
-  auto blob = megacache::parse(*bytes);
+  // As PyTorch reads: an unregistered type is an error only when strict.
+  auto blob = megacache::parse(*bytes, {.strict_types = true});
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(blob) << c.file << " was accepted";
   EXPECT_EQ(blob.error().code(), c.code) << blob.error().to_string();
@@ -235,6 +236,25 @@ INSTANTIATE_TEST_SUITE_P(
       std::erase(name, '_');
       return name;
     });
+
+TEST(UnknownTypeVector, IsCarriedUnchangedUnlessStrict) {
+  CACHEPACK_REQUIRE_VECTORS(dir);
+  auto bytes = read_file((dir / "corrupt_unknown_type.bin").string());
+  ASSERT_TRUE(bytes);
+  auto blob = megacache::parse(*bytes);
+  ASSERT_TRUE(blob) << blob.error().to_string();
+  ASSERT_EQ(blob->groups.size(), 1u);
+  EXPECT_EQ(blob->groups[0].type, "not_a_registered_type_main");
+  megacache::Writer w;
+  for (const auto& g : blob->groups) {
+    std::vector<megacache::Entry> entries;
+    for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
+    ASSERT_TRUE(w.append_group(g.type, entries));
+  }
+  ByteSpan rebuilt = w.bytes();
+  EXPECT_TRUE(
+      std::equal(rebuilt.begin(), rebuilt.end(), bytes->begin(), bytes->end()));
+}
 
 TEST(CorruptVector, ChecksumErrorNamesStoredAndComputedValues) {
   CACHEPACK_REQUIRE_VECTORS(dir);

@@ -159,11 +159,23 @@ TEST(ArtifactManager, ConcurrentRecordingKeepsEveryDistinctArtifactOnce) {
   EXPECT_EQ(keys.size(), blob->artifact_count());
 }
 
-TEST(TypeRegistry, HoldsTheSixPyTorchTypes) {
+TEST(TypeRegistry, HoldsPyTorchsTypes) {
   TypeRegistry r;
   EXPECT_EQ(r.names(),
             (std::vector<std::string>{"aot_autograd", "autotune", "inductor",
-                                      "inductor_triton", "pgo", "precompile"}));
+                                      "inductor_cpp", "inductor_triton", "pgo",
+                                      "precompile", "triton_runtime"}));
+}
+
+TEST(TypeRegistry, NewerInProcessTypesAreKeyedByTheirContentsSha256) {
+  TypeRegistry r;
+  Bytes content = to_bytes("kernels");
+  for (std::string_view type : {kTritonRuntime, kInductorCpp}) {
+    EXPECT_TRUE(r.check(type, sha256_hex(content), content)) << type;
+    auto bad = r.check(type, std::string(64, 'a'), content);
+    ASSERT_FALSE(bad) << type;
+    EXPECT_EQ(bad.error().reason(), ErrorReason::kInvalidContent);
+  }
 }
 
 TEST(TypeRegistry, RegistersUserTypesAndRefusesDuplicates) {

@@ -72,7 +72,9 @@ Result<LoadedInput> load_input(const std::string& path,
   }
   auto file = MappedFile::open(path);
   if (!file) return tl::unexpected(file.error());
-  auto blob = megacache::parse(file->bytes());
+  megacache::ReadOptions blob_options;
+  blob_options.strict_types = flags.strict_types;
+  auto blob = megacache::parse(file->bytes(), blob_options);
   if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
   LoadedInput input{.format = "pytorch-megacache", .file = std::move(*file)};
   input.views = blob->artifacts();
@@ -160,7 +162,6 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     unsigned threads = 1;
     bool quiet = false;
     bool progress = false;
-    bool strict_types = false;
     BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
@@ -182,9 +183,10 @@ void add_populate_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--quiet", args->quiet, "Print only failures");
   cmd->add_flag("--progress", args->progress,
                 "Show artifacts and bytes written so far on stderr");
-  cmd->add_flag("--strict-types", args->strict_types,
-                "Fail on artifacts of types the backend has no place for "
-                "(default: skip them, one line per type)");
+  cmd->add_flag("--strict-types", args->read.strict_types,
+                "Fail on artifacts of types cachepack does not know, or that "
+                "the backend has no place for (default: carry or skip them, "
+                "one line per type)");
   cmd->add_option("--trusted-key", args->read.trusted_key_files,
                   "Public key (PEM); the bundle must be signed by one of the "
                   "given keys, else nothing is written")
@@ -203,7 +205,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     }
     PopulateOptions options{.policy = *parse_populate_policy(args->policy),
                             .threads = args->threads,
-                            .strict_types = args->strict_types};
+                            .strict_types = args->read.strict_types};
     if (args->progress) {
       // About a hundred updates, whatever the number of artifacts.
       options.progress = [](const PopulateProgress& p) {
@@ -274,6 +276,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
       ->required()
       ->expected(2, -1);
   add_allow_older_version_flag(cmd, args->read);
+  add_strict_types_flag(cmd, args->read.strict_types);
   cmd->callback([args, &exit_code] {
     args->out = args->sources.back();
     args->sources.pop_back();
@@ -299,8 +302,26 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         sources.push_back({.artifacts = inputs.back().source.get()});
       }
     }
+    // --strict-types: a type cachepack does not know stops the pack.
+    struct StrictSink final : PackSink {
+      PackSink& inner;
+      const std::string& out;
+      StrictSink(PackSink& sink, const std::string& path)
+          : inner(sink), out(path) {}
+      Result<void> begin_group(std::string_view type) override {
+        std::string t(type);
+        if (auto ok = require_registered(std::span(&t, 1), out); !ok) return ok;
+        return inner.begin_group(type);
+      }
+      Result<void> add(std::string_view type, std::string_view key,
+                       ContentSource& content) override {
+        return inner.add(type, key, content);
+      }
+    };
     auto packed = [&](PackSink& sink) -> Result<PackStats> {
-      auto stats = pack(sources, sink);
+      StrictSink strict(sink, args->out);
+      auto stats =
+          args->read.strict_types ? pack(sources, strict) : pack(sources, sink);
       for (const auto& b : backends) print_notices(*b);
       return stats;
     };

@@ -47,12 +47,12 @@ struct PackFlags {
   std::vector<std::string> meta;
   bool timestamp = false;
   bool lenient_base64 = false;
-  bool any_type = false;
+  bool strict_types = false;
 
   megacache::ReadOptions blob_options() const {
     megacache::ReadOptions o;
     if (lenient_base64) o.base64 = megacache::Base64Mode::kLenient;
-    if (any_type) o.types = nullptr;
+    o.strict_types = strict_types;
     return o;
   }
 };
@@ -80,8 +80,7 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
                 "Blob inputs: accept base64 that PyTorch's reader accepts "
                 "(keys are then stored decoded, so the blob written back "
                 "uses canonical base64)");
-  cmd->add_flag("--any-type", f.any_type,
-                "Blob inputs: accept artifact types that are not registered");
+  add_strict_types_flag(cmd, f.strict_types);
   cmd->add_flag("--timestamp", f.timestamp,
                 "Record the creation time (bundles are byte-reproducible "
                 "without it)");
@@ -236,6 +235,7 @@ nlohmann::json inspect_json(
     if (it == per_type.end()) continue;
     const auto& v = it->second;
     types.push_back({{"type", t},
+                     {"registered", registered_type(t)},
                      {"entries", v[0]},
                      {"original_bytes", v[1]},
                      {"stored_bytes", v[2]},
@@ -284,7 +284,8 @@ void print_inspect(const nlohmann::json& j) {
                  "the one read\n";
   }
   for (const auto& t : j["types"]) {
-    std::cout << "  " << t["type"].get<std::string>() << ": "
+    std::cout << "  " << t["type"].get<std::string>()
+              << (t["registered"].get<bool>() ? "" : " (unregistered)") << ": "
               << t["entries"].get<uint64_t>() << " entries, "
               << t["original_bytes"].get<uint64_t>() << " -> "
               << t["stored_bytes"].get<uint64_t>() << " bytes (ratio "
@@ -327,6 +328,7 @@ void add_convert_command(CLI::App& app, int& exit_code) {
   add_pack_flags(cmd, args->pack);
   add_allow_older_version_flag(cmd, args->read);
   cmd->callback([args, &exit_code] {
+    args->read.strict_types = args->pack.strict_types;
     auto done = convert(args->in, args->out, args->to, args->pack, args->read);
     if (!done) {
       exit_code = report(done.error());
@@ -352,6 +354,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_allow_older_version_flag(cmd, args->read);
+  add_strict_types_flag(cmd, args->read.strict_types);
   cmd->callback([args, &exit_code] {
     auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
     if (!reader) {
@@ -494,6 +497,14 @@ void add_append_command(CLI::App& app, int& exit_code) {
       return;
     }
     for (const std::string& source : args->sources) {
+      if (args->pack.strict_types && bundle::is_bundle_file(source)) {
+        auto reader = open_bundle(source, BundleReadFlags{.strict_types = true},
+                                  BundleUse::kIndex);
+        if (!reader) {
+          exit_code = report(reader.error());
+          return;
+        }
+      }
       if (auto added =
               bundle::add_file(*writer, source, args->pack.blob_options());
           !added) {

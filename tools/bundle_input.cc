@@ -2,7 +2,9 @@
 
 #include <iostream>
 
+#include "artifacts/type_registry.h"
 #include "serializer/bundle_signing.h"
+#include "util/text.h"
 
 namespace cachepack::cli {
 
@@ -11,6 +13,29 @@ void add_allow_older_version_flag(CLI::App* cmd, BundleReadFlags& flags) {
                 "If a bundle's newest version is damaged or followed by other "
                 "bytes, read the newest intact earlier version instead of "
                 "failing (reported on stderr)");
+}
+
+void add_strict_types_flag(CLI::App* cmd, bool& strict_types) {
+  cmd->add_flag("--strict-types", strict_types,
+                "Fail on artifacts of types cachepack does not know instead "
+                "of carrying them unchanged");
+}
+
+bool registered_type(std::string_view type) {
+  return TypeRegistry::global().contains(type);
+}
+
+Result<void> require_registered(std::span<const std::string> types,
+                                const std::string& file) {
+  for (const std::string& type : types) {
+    if (!registered_type(type)) {
+      return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
+                        "artifact type '" + printable(type) +
+                            "' is not registered (--strict-types)",
+                        ErrorLocation{.file = file});
+    }
+  }
+  return {};
 }
 
 Result<bundle::ReaderOptions> bundle_read_options(const BundleReadFlags& flags,
@@ -43,7 +68,13 @@ Result<bundle::BundleReader> open_bundle(const std::string& path,
                                          BundleUse use) {
   auto options = bundle_read_options(flags, use);
   if (!options) return tl::unexpected(options.error());
-  return open_bundle(path, *options);
+  auto reader = open_bundle(path, *options);
+  if (reader && flags.strict_types) {
+    if (auto ok = require_registered(reader->types(), path); !ok) {
+      return tl::unexpected(ok.error());
+    }
+  }
+  return reader;
 }
 
 }  // namespace cachepack::cli

@@ -7,7 +7,9 @@
 #define CACHEPACK_TOOLS_BUNDLE_INPUT_H_
 
 #include <CLI/CLI.hpp>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "serializer/bundle_reader.h"
@@ -19,10 +21,24 @@ namespace cachepack::cli {
 struct BundleReadFlags {
   std::vector<std::string> trusted_key_files;  // Ed25519 public keys (PEM).
   bool allow_older_version = false;
+  bool strict_types = false;  // Unregistered types are an error.
 };
 
 // Adds --allow-older-version to a reading command.
 void add_allow_older_version_flag(CLI::App* cmd, BundleReadFlags& flags);
+
+// Adds --strict-types. Without it, artifacts of types cachepack does not
+// know (PyTorch adds types in any release) are carried unchanged and
+// marked unregistered; with it they are an error.
+void add_strict_types_flag(CLI::App* cmd, bool& strict_types);
+
+// Whether cachepack knows `type` (TypeRegistry::global()).
+bool registered_type(std::string_view type);
+
+// kUnimplemented / kUnknownType naming the first of `types` that is not
+// registered, in `file`.
+Result<void> require_registered(std::span<const std::string> types,
+                                const std::string& file);
 
 // What the command does with the bundle once open.
 enum class BundleUse {
@@ -47,7 +63,8 @@ Result<bundle::ReaderOptions> bundle_read_options(const BundleReadFlags& flags,
 Result<bundle::BundleReader> open_bundle(const std::string& path,
                                          const bundle::ReaderOptions& options);
 
-// Both of the above.
+// Both of the above; with flags.strict_types, every type in the bundle
+// must be registered.
 Result<bundle::BundleReader> open_bundle(const std::string& path,
                                          const BundleReadFlags& flags,
                                          BundleUse use);

@@ -20,23 +20,58 @@ namespace {
 
 struct ReadFlags {
   bool lenient_base64 = false;
-  bool any_type = false;
 
-  megacache::ReadOptions options() const {
+  megacache::ReadOptions options(bool strict_types) const {
     megacache::ReadOptions o;
     o.base64 = lenient_base64 ? megacache::Base64Mode::kLenient
                               : megacache::Base64Mode::kStrict;
-    if (any_type) o.types = nullptr;
+    o.strict_types = strict_types;
     return o;
   }
 };
 
-void add_read_flags(CLI::App* cmd, ReadFlags& flags) {
+void add_read_flags(CLI::App* cmd, ReadFlags& flags, BundleReadFlags& bundle) {
   cmd->add_flag("--lenient-base64", flags.lenient_base64,
                 "Accept base64 that PyTorch's reader accepts (non-alphabet "
                 "characters skipped) instead of canonical base64 only");
-  cmd->add_flag("--any-type", flags.any_type,
-                "Accept artifact types that are not registered");
+  add_strict_types_flag(cmd, bundle.strict_types);
+}
+
+// One artifact of `ls --json`.
+nlohmann::json listed_json(const std::string& type, const std::string& key,
+                           uint64_t size, const std::string& sha256) {
+  return {{"type", type},
+          {"key", key},
+          {"size", size},
+          {"sha256", sha256},
+          {"registered", registered_type(type)}};
+}
+
+// One line of `ls`: type, key, size, SHA-256, and "unregistered" for a type
+// cachepack does not know (carried unchanged).
+void print_listed(const std::string& type, const std::string& key,
+                  uint64_t size, const std::string& sha256) {
+  std::cout << type << "\t" << printable(key) << "\t" << size << "\t" << sha256
+            << (registered_type(type) ? "" : "\tunregistered") << "\n";
+}
+
+// "; 2 artifacts of types cachepack does not know, carried unchanged:
+// triton_runtime", or nothing.
+template <typename Artifacts>
+std::string unregistered_note(const Artifacts& artifacts) {
+  std::set<std::string> names;
+  size_t count = 0;
+  for (const auto& a : artifacts) {
+    if (registered_type(a.type)) continue;
+    names.insert(a.type);
+    ++count;
+  }
+  if (count == 0) return "";
+  std::string out = "; " + std::to_string(count) +
+                    " artifacts of types cachepack does not know, carried "
+                    "unchanged:";
+  for (const auto& n : names) out += " " + printable(n);
+  return out;
 }
 
 // Maps and parses a blob; on failure the error names the file.
@@ -66,10 +101,7 @@ int list_bundle_file(const std::string& path, bool json,
   if (json) {
     nlohmann::json artifacts = nlohmann::json::array();
     for (const auto& a : *listed) {
-      artifacts.push_back({{"type", a.type},
-                           {"key", a.key},
-                           {"size", a.size},
-                           {"sha256", a.sha256}});
+      artifacts.push_back(listed_json(a.type, a.key, a.size, a.sha256));
     }
     nlohmann::json out = {{"format", "cachepack"},
                           {"artifacts", std::move(artifacts)}};
@@ -77,10 +109,7 @@ int list_bundle_file(const std::string& path, bool json,
                           nlohmann::json::error_handler_t::replace)
               << "\n";
   } else {
-    for (const auto& a : *listed) {
-      std::cout << a.type << "\t" << printable(a.key) << "\t" << a.size << "\t"
-                << a.sha256 << "\n";
-    }
+    for (const auto& a : *listed) print_listed(a.type, a.key, a.size, a.sha256);
   }
   return kExitOk;
 }
@@ -100,14 +129,15 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   cmd->add_option("FILE", args->path, "Mega-Cache blob or cachepack bundle")
       ->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
-  add_read_flags(cmd, args->read);
+  add_read_flags(cmd, args->read, args->bundle);
   add_allow_older_version_flag(cmd, args->bundle);
   cmd->callback([args, &exit_code] {
     if (bundle::is_bundle_file(args->path)) {
       exit_code = list_bundle_file(args->path, args->json, args->bundle);
       return;
     }
-    auto opened = open_blob(args->path, args->read.options());
+    auto opened =
+        open_blob(args->path, args->read.options(args->bundle.strict_types));
     if (!opened) {
       exit_code = report(opened.error());
       return;
@@ -115,18 +145,15 @@ void add_ls_command(CLI::App& app, int& exit_code) {
     if (args->json) {
       nlohmann::json listed = nlohmann::json::array();
       for (const auto& a : opened->blob.artifacts()) {
-        listed.push_back({{"type", a.type},
-                          {"key", a.key},
-                          {"size", a.content.size()},
-                          {"sha256", sha256_hex(a.content)}});
+        listed.push_back(listed_json(a.type, a.key, a.content.size(),
+                                     sha256_hex(a.content)));
       }
       nlohmann::json out = {{"format", "pytorch-megacache"},
                             {"artifacts", std::move(listed)}};
       std::cout << out.dump() << "\n";
     } else {
       for (const auto& a : opened->blob.artifacts()) {
-        std::cout << a.type << "\t" << printable(a.key) << "\t"
-                  << a.content.size() << "\t" << sha256_hex(a.content) << "\n";
+        print_listed(a.type, a.key, a.content.size(), sha256_hex(a.content));
       }
     }
     exit_code = kExitOk;
@@ -151,7 +178,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--canonical-keys", args->canonical_keys,
                 "Also require every key to have the exact form PyTorch "
                 "produces for its type");
-  add_read_flags(cmd, args->read);
+  add_read_flags(cmd, args->read, args->bundle);
   add_allow_older_version_flag(cmd, args->bundle);
   cmd->callback([args, &exit_code] {
     if (bundle::is_bundle_file(args->path)) {
@@ -166,7 +193,9 @@ void add_verify_command(CLI::App& app, int& exit_code) {
         exit_code = report(summary.error());
         return;
       }
-      std::cout << "ok: " << args->path << ": cachepack, " << *summary << "\n";
+      auto listed = bundle::list_bundle(*reader);
+      std::cout << "ok: " << args->path << ": cachepack, " << *summary
+                << (listed ? unregistered_note(*listed) : "") << "\n";
       exit_code = kExitOk;
       return;
     }
@@ -178,7 +207,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                        ErrorLocation{.file = args->path}));
       return;
     }
-    auto opened = open_blob(args->path, args->read.options());
+    auto opened =
+        open_blob(args->path, args->read.options(args->bundle.strict_types));
     if (!opened) {
       exit_code = report(opened.error());
       return;
@@ -186,6 +216,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
     const auto& blob = opened->blob;
     if (args->canonical_keys) {
       for (const auto& a : blob.artifacts()) {
+        if (!registered_type(a.type)) continue;  // No rules known.
         auto ok = TypeRegistry::global().check(a.type, a.key, a.content,
                                                CheckLevel::kCanonical);
         if (!ok) {
@@ -205,7 +236,7 @@ void add_verify_command(CLI::App& app, int& exit_code) {
               << to_hex(std::array<std::byte, 4>{
                      std::byte(blob.crc >> 24), std::byte(blob.crc >> 16),
                      std::byte(blob.crc >> 8), std::byte(blob.crc)})
-              << "\n";
+              << unregistered_note(blob.artifacts()) << "\n";
     exit_code = kExitOk;
   });
 }
@@ -219,7 +250,7 @@ void add_sample_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
       "sample",
-      "Write a sample Mega-Cache blob with artifacts of all six PyTorch types");
+      "Write a sample Mega-Cache blob with artifacts of PyTorch's types");
   cmd->add_option("OUT", args->path, "Where to write the blob")->required();
   cmd->add_option("--graphs", args->graphs, "Compiled graphs to simulate")
       ->check(CLI::Range(1, 100000));

@@ -66,9 +66,6 @@ std::vector<Artifact> sample_artifacts(int graphs, uint64_t seed) {
            key.substr(0, 2) + "/" + sha256_hex(as_bytes(key)) + ".best_config",
            to_bytes(json)});
     }
-    Bytes triton = pickle_like(rng, 8192 + rng() % 30000, tag + "cubin");
-    out.push_back(
-        {std::string(kInductorTriton), sha256_hex(triton), std::move(triton)});
   }
   out.push_back(
       {std::string(kPgo), "job-sample:None:", pickle_like(rng, 512, "pgo")});

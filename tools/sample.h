@@ -1,6 +1,7 @@
-// A deterministic sample compile cache: artifacts of all six PyTorch types
-// shaped like the real ones (keys in PyTorch's forms, pickle-like and JSON
-// contents), for the README's end-to-end run, tests and benchmarks.
+// A deterministic sample compile cache: artifacts of the five types torch
+// 2.13 writes (docs/PYTORCH.md), shaped like the real ones (keys in
+// PyTorch's forms, pickle-like and JSON contents), for the README's
+// end-to-end run, tests and benchmarks.
 #ifndef CACHEPACK_TOOLS_SAMPLE_H_
 #define CACHEPACK_TOOLS_SAMPLE_H_
 
