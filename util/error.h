@@ -9,6 +9,20 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+// Every Result must be looked at: an ignored one is an unchecked error.
+// Result is an alias of tl::expected, which Debian's libexpected-dev 1.0
+// does not mark [[nodiscard]], and an alias cannot carry the attribute. A
+// redeclaration can ([dcl.attr.nodiscard]), but only before the definition,
+// so this header must be the one that includes <tl/expected.hpp>.
+#ifdef TL_EXPECTED_HPP
+#error "include util/error.h, not <tl/expected.hpp>, so Result is nodiscard"
+#endif
+namespace tl {
+template <class T, class E>
+class [[nodiscard]] expected;
+}  // namespace tl
 #include <tl/expected.hpp>
 
 namespace cachepack {
@@ -50,7 +64,7 @@ enum class ErrorReason {
   kDecompression,       // Stored bytes do not decompress to what they claim.
   kUnsafePath,  // A link, FIFO or device inside a cache root where a file or
                 // directory belongs: never followed or opened.
-  kBrokenPipe,          // The reader of a pipe or socket has gone (EPIPE).
+  kBrokenPipe,  // The reader of a pipe or socket has gone (EPIPE).
 };
 
 struct ErrorLocation {
@@ -134,5 +148,29 @@ inline tl::unexpected<Error> data_loss(ErrorReason reason, uint64_t offset,
 }
 
 }  // namespace cachepack
+
+// Propagation, after ccache's TRY and abseil's ASSIGN_OR_RETURN. Both work
+// in any function returning a Result<U>, and return the error unchanged.
+//
+//   CP_TRY(writer.flush());  // Result<void> or Result<T>, value dropped
+//   CP_ASSIGN_OR_RETURN(auto reader, BundleReader::open(path));
+#define CP_TRY(...)                                               \
+  do {                                                            \
+    auto&& cp_try_result_ = (__VA_ARGS__);                        \
+    if (!cp_try_result_) {                                        \
+      return ::tl::unexpected(std::move(cp_try_result_).error()); \
+    }                                                             \
+  } while (false)
+
+#define CP_ASSIGN_OR_RETURN(lhs, ...)                                 \
+  CP_ASSIGN_OR_RETURN_IMPL_(CP_CONCAT_(cp_result_, __COUNTER__), lhs, \
+                            __VA_ARGS__)
+
+#define CP_CONCAT_INNER_(a, b) a##b
+#define CP_CONCAT_(a, b) CP_CONCAT_INNER_(a, b)
+#define CP_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, ...)             \
+  auto tmp = (__VA_ARGS__);                                  \
+  if (!tmp) return ::tl::unexpected(std::move(tmp).error()); \
+  lhs = std::move(*tmp)
 
 #endif  // CACHEPACK_UTIL_ERROR_H_
