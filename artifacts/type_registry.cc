@@ -100,7 +100,7 @@ std::vector<TypeDescriptor> builtin_types() {
        {kInductorTriton, kTritonRuntime, kInductorCpp}) {
     ArtifactCheck required = [name](std::string_view key,
                                     ByteSpan content) -> Result<void> {
-      if (auto shape = check_sha256_hex_key(name, key); !shape) return shape;
+      CP_TRY(check_sha256_hex_key(name, key));
       std::string actual = sha256_hex(content);
       if (actual != key) {
         return make_error(ErrorCode::kDataLoss, ErrorReason::kInvalidContent,
@@ -177,10 +177,10 @@ Result<void> TypeRegistry::check(std::string_view type, std::string_view key,
         ErrorLocation{.key = std::string(key)});
   }
   if (descriptor->required) {
-    if (auto r = descriptor->required(key, content); !r) return r;
+    CP_TRY(descriptor->required(key, content));
   }
   if (level == CheckLevel::kCanonical && descriptor->canonical) {
-    if (auto r = descriptor->canonical(key, content); !r) return r;
+    CP_TRY(descriptor->canonical(key, content));
   }
   return {};
 }

@@ -199,9 +199,8 @@ std::vector<Result<bool>> Backend::put_many(
 
 Result<bool> Backend::do_contains(std::string_view ns, std::string_view key,
                                   Deadline deadline) {
-  auto r = do_get(ns, key, deadline);
-  if (!r) return tl::unexpected(r.error());
-  return r->has_value();
+  CP_ASSIGN_OR_RETURN(auto r, do_get(ns, key, deadline));
+  return r.has_value();
 }
 
 std::vector<Result<std::optional<Bytes>>> Backend::do_get_many(

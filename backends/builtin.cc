@@ -26,8 +26,7 @@ Result<void> register_all() {
        &TieredBackend::open_url},
   };
   for (const auto& e : entries) {
-    auto r = register_backend_scheme(e.scheme, e.form, e.factory);
-    if (!r) return r;
+    CP_TRY(register_backend_scheme(e.scheme, e.form, e.factory));
   }
   return {};
 }

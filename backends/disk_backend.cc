@@ -84,13 +84,11 @@ DecodedEntry decode(ByteSpan data, bool partial) {
 // Reads up to `limit` bytes from the start of a file; nullopt if missing.
 Result<std::optional<Bytes>> read_prefix(const Dir& dir, std::string_view name,
                                          size_t limit) {
-  auto fd = dir.open_file(name);
-  if (!fd) return tl::unexpected(fd.error());
-  if (!*fd) return std::optional<Bytes>();
+  CP_ASSIGN_OR_RETURN(auto fd, dir.open_file(name));
+  if (!fd) return std::optional<Bytes>();
   Bytes out(limit);
-  auto done = pread_full((*fd)->get(), out, dir.child(name));
-  if (!done) return tl::unexpected(done.error());
-  out.resize(*done);
+  CP_ASSIGN_OR_RETURN(auto done, pread_full(fd->get(), out, dir.child(name)));
+  out.resize(done);
   return std::optional<Bytes>(std::move(out));
 }
 
@@ -99,16 +97,14 @@ Result<std::optional<Bytes>> read_prefix(const Dir& dir, std::string_view name,
 Result<std::optional<std::pair<std::string, std::string>>> read_names(
     const Dir& dir, std::string_view name) {
   using Names = std::optional<std::pair<std::string, std::string>>;
-  auto head = read_prefix(dir, name, kProbeSize);
-  if (!head) return tl::unexpected(head.error());
-  if (!*head) return Names();
-  DecodedEntry e = decode(**head, /*partial=*/true);
-  if (e.state != EntryState::kCurrent && (*head)->size() == kProbeSize) {
-    auto whole = dir.read_file(name);  // Names longer than the probe.
-    if (!whole) return tl::unexpected(whole.error());
-    if (!*whole) return Names();
-    *head = std::move(*whole);
-    e = decode(**head, /*partial=*/true);
+  CP_ASSIGN_OR_RETURN(auto head, read_prefix(dir, name, kProbeSize));
+  if (!head) return Names();
+  DecodedEntry e = decode(*head, /*partial=*/true);
+  if (e.state != EntryState::kCurrent && head->size() == kProbeSize) {
+    CP_ASSIGN_OR_RETURN(auto whole, dir.read_file(name));
+    if (!whole) return Names();
+    head = std::move(whole);
+    e = decode(*head, /*partial=*/true);
   }
   if (e.state != EntryState::kCurrent) return Names();
   return Names(std::pair(std::string(e.ns), std::string(e.key)));
@@ -152,18 +148,14 @@ Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
   while (options.root.size() > 1 && options.root.back() == '/') {
     options.root.pop_back();
   }
-  auto root = Dir::open_root(options.root, /*create=*/true);
-  if (!root) return tl::unexpected(root.error());
+  CP_ASSIGN_OR_RETURN(auto root, Dir::open_root(options.root, /*create=*/true));
   // Opened once: a link swapped in later is never seen.
-  auto objects = root->make_dir("objects");
-  if (!objects) return tl::unexpected(objects.error());
-  auto locks = root->make_dir("locks");
-  if (!locks) return tl::unexpected(locks.error());
-  auto tmp = root->make_dir("tmp");
-  if (!tmp) return tl::unexpected(tmp.error());
+  CP_ASSIGN_OR_RETURN(auto objects, root.make_dir("objects"));
+  CP_ASSIGN_OR_RETURN(auto locks, root.make_dir("locks"));
+  CP_ASSIGN_OR_RETURN(auto tmp, root.make_dir("tmp"));
   return std::make_unique<DiskBackend>(Tag{}, std::move(options),
-                                       std::move(*objects), std::move(*locks),
-                                       std::move(*tmp));
+                                       std::move(objects), std::move(locks),
+                                       std::move(tmp));
 }
 
 Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
@@ -179,20 +171,17 @@ Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
     if (name == "fsync") {
       if (!parse_bool(value, options.fsync)) return bad("fsync must be 0 or 1");
     } else if (name == "lock_timeout_ms") {
-      auto n = parse_url_uint(url, name, value, kDiskForm);
-      if (!n) return tl::unexpected(n.error());
-      options.lock_timeout = std::chrono::milliseconds(*n);
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kDiskForm));
+      options.lock_timeout = std::chrono::milliseconds(n);
     } else if (name == "temp_max_age_s") {
-      auto n = parse_url_uint(url, name, value, kDiskForm);
-      if (!n) return tl::unexpected(n.error());
-      options.temp_max_age = std::chrono::seconds(*n);
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kDiskForm));
+      options.temp_max_age = std::chrono::seconds(n);
     } else {
       return bad("unknown parameter '" + name + "'");
     }
   }
-  auto backend = open(std::move(options));
-  if (!backend) return tl::unexpected(backend.error());
-  return std::unique_ptr<Backend>(std::move(*backend));
+  CP_ASSIGN_OR_RETURN(auto backend, open(std::move(options)));
+  return std::unique_ptr<Backend>(std::move(backend));
 }
 
 std::string DiskBackend::url() const {
@@ -248,20 +237,17 @@ Result<std::optional<Dir>> DiskBackend::find_dir(const std::string& rel) const {
 Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
                                                  std::string_view key,
                                                  Deadline) {
-  if (auto ok = check_ns_key(*this, "get", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "get", ns, key));
   Paths p = paths(ns, key);
-  auto dir = find_dir(p.shard);
-  if (!dir) return tl::unexpected(dir.error());
-  if (!*dir) return std::optional<Bytes>();
-  auto data = (*dir)->read_file(p.hash);
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(p.shard));
+  if (!dir) return std::optional<Bytes>();
+  auto data = dir->read_file(p.hash);
   if (!data && data.error().reason() == ErrorReason::kUnsafePath) {
     notice("skipped " + data.error().where().file + ": " +
            data.error().message());
     return std::optional<Bytes>();
   }
-  if (!data) return tl::unexpected(data.error());
+  CP_TRY(data);
   if (!*data) return std::optional<Bytes>();
   DecodedEntry e = decode(**data, /*partial=*/false);
   if (e.state == EntryState::kStale) return std::optional<Bytes>();
@@ -271,10 +257,10 @@ Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
                           : "entry holds a different (namespace, key)";
     return make_error(
         ErrorCode::kDataLoss, "get: " + why,
-        ErrorLocation{.file = (*dir)->child(p.hash), .key = std::string(key)});
+        ErrorLocation{.file = dir->child(p.hash), .key = std::string(key)});
   }
   // Mark as recently used for gc; failure (read-only cache) is harmless.
-  ::utimensat((*dir)->fd(), p.hash.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
+  ::utimensat(dir->fd(), p.hash.c_str(), nullptr, AT_SYMLINK_NOFOLLOW);
   // Drop the prefix in place rather than copying the value out.
   Bytes value = std::move(**data);
   value.erase(value.begin(), value.begin() + (e.value.data() - value.data()));
@@ -283,16 +269,12 @@ Result<std::optional<Bytes>> DiskBackend::do_get(std::string_view ns,
 
 Result<bool> DiskBackend::do_contains(std::string_view ns, std::string_view key,
                                       Deadline) {
-  if (auto ok = check_ns_key(*this, "contains", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "contains", ns, key));
   Paths p = paths(ns, key);
-  auto dir = find_dir(p.shard);
-  if (!dir) return tl::unexpected(dir.error());
-  if (!*dir) return false;
-  auto head = read_prefix(**dir, p.hash, 4);
-  if (!head) return tl::unexpected(head.error());
-  return *head && header_current(**head);
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(p.shard));
+  if (!dir) return false;
+  CP_ASSIGN_OR_RETURN(auto head, read_prefix(*dir, p.hash, 4));
+  return head && header_current(*head);
 }
 
 Result<bool> DiskBackend::do_put(std::string_view ns, std::string_view key,
@@ -306,9 +288,7 @@ Result<bool> DiskBackend::do_put_stream(std::string_view ns,
                                         std::string_view key,
                                         ContentSource& source, PutMode mode,
                                         Deadline deadline) {
-  if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "put", ns, key));
   auto with_key = [&](Error e) {
     return tl::unexpected(std::move(e).with_key(std::string(key)));
   };
@@ -320,9 +300,8 @@ Result<bool> DiskBackend::do_put_stream(std::string_view ns,
   auto dir = objects_.make_dir(p.shard);
   if (!dir) return with_key(dir.error());
   auto exists_current = [&]() -> Result<bool> {
-    auto head = read_prefix(*dir, p.hash, 4);
-    if (!head) return tl::unexpected(head.error());
-    return *head && header_current(**head);
+    CP_ASSIGN_OR_RETURN(auto head, read_prefix(*dir, p.hash, 4));
+    return head && header_current(*head);
   };
   if (mode == PutMode::kInsertIfAbsent) {  // Cheap early exit, no lock.
     auto exists = exists_current();
@@ -387,18 +366,15 @@ Result<bool> DiskBackend::do_put_stream(std::string_view ns,
 
 Result<bool> DiskBackend::do_remove(std::string_view ns, std::string_view key,
                                     Deadline deadline) {
-  if (auto ok = check_ns_key(*this, "remove", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "remove", ns, key));
   Paths p = paths(ns, key);
   auto dir = objects_.find_dir(p.shard);
   if (!dir) {
     return tl::unexpected(std::move(dir.error()).with_key(std::string(key)));
   }
   if (!*dir) return false;
-  auto lock =
-      FileLock::acquire(locks_, p.lock, deadline, options_.lock_timeout);
-  if (!lock) return tl::unexpected(lock.error());
+  CP_ASSIGN_OR_RETURN(auto lock, FileLock::acquire(locks_, p.lock, deadline,
+                                                   options_.lock_timeout));
   return (*dir)->unlink(p.hash);
 }
 
@@ -406,28 +382,24 @@ Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,
                                                       Deadline deadline) {
   std::vector<std::string> keys;
   std::string nd = ns_dir(ns);
-  auto ns_dir = find_dir(nd);
-  if (!ns_dir) return tl::unexpected(ns_dir.error());
-  if (!*ns_dir) return keys;
-  auto shards = (*ns_dir)->list();
-  if (!shards) return tl::unexpected(shards.error());
-  for (const auto& s : *shards) {
+  CP_ASSIGN_OR_RETURN(auto ns_dir, find_dir(nd));
+  if (!ns_dir) return keys;
+  CP_ASSIGN_OR_RETURN(auto shards, ns_dir->list());
+  for (const auto& s : shards) {
     if (s.kind != EntryKind::kDirectory) {
       if (s.kind != EntryKind::kFile) {
-        notice("skipped " + (*ns_dir)->child(s.name) + ": " +
+        notice("skipped " + ns_dir->child(s.name) + ": " +
                std::string(local_fs::describe(s.kind)));
       }
       continue;
     }
-    auto dir = find_dir(nd + "/" + s.name);
-    if (!dir) return tl::unexpected(dir.error());
-    if (!*dir) continue;
-    auto files = (*dir)->list();
-    if (!files) return tl::unexpected(files.error());
-    for (const auto& f : *files) {
+    CP_ASSIGN_OR_RETURN(auto dir, find_dir(nd + "/" + s.name));
+    if (!dir) continue;
+    CP_ASSIGN_OR_RETURN(auto files, dir->list());
+    for (const auto& f : files) {
       if (local_fs::is_temp_name(f.name)) continue;
       if (f.kind != EntryKind::kFile) {
-        notice("skipped " + (*dir)->child(f.name) + ": " +
+        notice("skipped " + dir->child(f.name) + ": " +
                std::string(local_fs::describe(f.kind)));
         continue;
       }
@@ -436,11 +408,11 @@ Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,
             ErrorCode::kDeadlineExceeded, "list",
             "deadline expired after " + std::to_string(keys.size()) + " keys");
       }
-      auto names = read_names(**dir, f.name);
+      auto names = read_names(*dir, f.name);
       if (!names && names.error().reason() == ErrorReason::kUnsafePath) {
         continue;  // Replaced by a link since listed.
       }
-      if (!names) return tl::unexpected(names.error());
+      CP_TRY(names);
       if (*names && (*names)->first == ns) keys.push_back((*names)->second);
     }
   }
@@ -555,14 +527,13 @@ Result<GcReport> DiskBackend::gc(uint64_t max_bytes) {
   for (const auto& f : live) total += f.size;
   for (const auto& f : live) {
     if (total <= max_bytes) break;
-    auto lock = FileLock::acquire(locks_, f.name.substr(0, 2) + ".lock",
-                                  Deadline::never(), options_.lock_timeout);
-    if (!lock) return tl::unexpected(lock.error());
-    auto dir = find_dir(f.shard);
-    if (!dir) return tl::unexpected(dir.error());
-    auto info = *dir ? (*dir)->stat(f.name)
-                     : Result<std::optional<local_fs::FileInfo>>();
-    if (!*dir || !info || !*info) {  // Removed meanwhile.
+    CP_ASSIGN_OR_RETURN(
+        auto lock, FileLock::acquire(locks_, f.name.substr(0, 2) + ".lock",
+                                     Deadline::never(), options_.lock_timeout));
+    CP_ASSIGN_OR_RETURN(auto dir, find_dir(f.shard));
+    auto info =
+        dir ? dir->stat(f.name) : Result<std::optional<local_fs::FileInfo>>();
+    if (!dir || !info || !*info) {  // Removed meanwhile.
       total -= f.size;
       continue;
     }
@@ -572,7 +543,7 @@ Result<GcReport> DiskBackend::gc(uint64_t max_bytes) {
         (*info)->mtime.tv_nsec != f.mtime.tv_nsec) {
       continue;
     }
-    if ((*dir)->unlink(f.name).value_or(false)) {
+    if (dir->unlink(f.name).value_or(false)) {
       total -= f.size;
       ++report.entries_removed;
     }

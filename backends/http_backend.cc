@@ -215,18 +215,17 @@ Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
     } else if (name == "connect_timeout_ms" || name == "timeout_ms" ||
                name == "retry_backoff_ms" || name == "retries" ||
                name == "parallel") {
-      auto v = parse_url_uint(url, name, value, kForm);
-      if (!v) return tl::unexpected(v.error());
-      if (name == "connect_timeout_ms") o.connect_timeout = milliseconds(*v);
-      if (name == "timeout_ms") o.timeout = milliseconds(*v);
-      if (name == "retry_backoff_ms") o.retry_backoff = milliseconds(*v);
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      if (name == "connect_timeout_ms") o.connect_timeout = milliseconds(v);
+      if (name == "timeout_ms") o.timeout = milliseconds(v);
+      if (name == "retry_backoff_ms") o.retry_backoff = milliseconds(v);
       if (name == "parallel") {
-        if (*v < 1 || *v > 64) return bad_url(url, "parallel must be 1 to 64");
-        o.parallel = *v;
+        if (v < 1 || v > 64) return bad_url(url, "parallel must be 1 to 64");
+        o.parallel = v;
       }
       if (name == "retries") {
-        if (*v > 10) return bad_url(url, "retries must be at most 10");
-        o.retries = static_cast<int>(*v);
+        if (v > 10) return bad_url(url, "retries must be at most 10");
+        o.retries = static_cast<int>(v);
       }
     } else {
       return bad_url(url, "unknown parameter \"" + name + "\"");
@@ -239,9 +238,8 @@ Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
 }
 
 Result<std::unique_ptr<Backend>> open_http_backend(const BackendUrl& url) {
-  auto options = http_options_from_url(url);
-  if (!options) return tl::unexpected(options.error());
-  return std::make_unique<HttpBackend>(std::move(*options), url.text);
+  CP_ASSIGN_OR_RETURN(auto options, http_options_from_url(url));
+  return std::make_unique<HttpBackend>(std::move(options), url.text);
 }
 
 std::string encode_ac_record(const AcRecord& r) {
@@ -483,14 +481,13 @@ Result<std::optional<Bytes>> HttpBackend::do_get(std::string_view ns,
                                                  std::string_view key,
                                                  Deadline deadline) {
   std::string ac_path = "/ac/" + ac_digest(ns, key);
-  auto ac =
-      request("get", Method::kGet, ac_path, {}, kMaxAcRecord, deadline, key);
-  if (!ac) return tl::unexpected(ac.error());
-  if (ac->status == 404) return std::nullopt;
-  if (ac->status != 200) {
-    return unexpected_status("get", "GET", ac_path, ac->status, key);
+  CP_ASSIGN_OR_RETURN(auto ac, request("get", Method::kGet, ac_path, {},
+                                       kMaxAcRecord, deadline, key));
+  if (ac.status == 404) return std::nullopt;
+  if (ac.status != 200) {
+    return unexpected_status("get", "GET", ac_path, ac.status, key);
   }
-  auto record = decode_ac_record(as_chars(ac->body));
+  auto record = decode_ac_record(as_chars(ac.body));
   if (!record || record->ns != ns || record->key != key) {
     return backend_error(ErrorCode::kDataLoss, "get",
                          "GET " + options_.base_url + ac_path + ": " +
@@ -499,25 +496,24 @@ Result<std::optional<Bytes>> HttpBackend::do_get(std::string_view ns,
                          key);
   }
   std::string cas_path = "/cas/" + record->sha256_hex;
-  auto cas =
-      request("get", Method::kGet, cas_path, {}, record->size, deadline, key);
-  if (!cas) return tl::unexpected(cas.error());
+  CP_ASSIGN_OR_RETURN(auto cas, request("get", Method::kGet, cas_path, {},
+                                        record->size, deadline, key));
   // Bazel servers evict cas and ac independently: a dangling record is a miss.
-  if (cas->status == 404) return std::nullopt;
-  if (cas->status != 200) {
-    return unexpected_status("get", "GET", cas_path, cas->status, key);
+  if (cas.status == 404) return std::nullopt;
+  if (cas.status != 200) {
+    return unexpected_status("get", "GET", cas_path, cas.status, key);
   }
-  std::string actual = sha256_hex(cas->body);
-  if (cas->body.size() != record->size || actual != record->sha256_hex) {
+  std::string actual = sha256_hex(cas.body);
+  if (cas.body.size() != record->size || actual != record->sha256_hex) {
     return make_error(
         ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
         "get: GET " + options_.base_url + cas_path + ": content has " +
-            std::to_string(cas->body.size()) + " bytes with sha256 " + actual +
+            std::to_string(cas.body.size()) + " bytes with sha256 " + actual +
             ", the ac record promised " + std::to_string(record->size) +
             " bytes with sha256 " + record->sha256_hex,
         ErrorLocation{.file = url_text_, .key = std::string(key)});
   }
-  return std::move(cas->body);
+  return std::move(cas.body);
 }
 
 Result<bool> HttpBackend::do_put(std::string_view ns, std::string_view key,
@@ -528,33 +524,32 @@ Result<bool> HttpBackend::do_put(std::string_view ns, std::string_view key,
   std::lock_guard lock(put_locks_[std::stoul(digest.substr(0, 2), nullptr, 16) %
                                   put_locks_.size()]);
   if (mode == PutMode::kInsertIfAbsent) {
-    auto head = request("put", Method::kHead, ac_path, {}, 0, deadline, key);
-    if (!head) return tl::unexpected(head.error());
-    if (head->status == 200) return false;
-    if (head->status != 404) {
-      return unexpected_status("put", "HEAD", ac_path, head->status, key);
+    CP_ASSIGN_OR_RETURN(auto head, request("put", Method::kHead, ac_path, {}, 0,
+                                           deadline, key));
+    if (head.status == 200) return false;
+    if (head.status != 404) {
+      return unexpected_status("put", "HEAD", ac_path, head.status, key);
     }
   }
   AcRecord record{std::string(ns), std::string(key), sha256_hex(value),
                   value.size()};
   std::string cas_path = "/cas/" + record.sha256_hex;
-  auto head = request("put", Method::kHead, cas_path, {}, 0, deadline, key);
-  if (!head) return tl::unexpected(head.error());
-  if (head->status != 200) {
-    auto put = request("put", Method::kPut, cas_path, value, kMaxAcRecord,
-                       deadline, key);
-    if (!put) return tl::unexpected(put.error());
-    if (put->status != 200 && put->status != 201 && put->status != 204) {
-      return unexpected_status("put", "PUT", cas_path, put->status, key);
+  CP_ASSIGN_OR_RETURN(
+      auto head, request("put", Method::kHead, cas_path, {}, 0, deadline, key));
+  if (head.status != 200) {
+    CP_ASSIGN_OR_RETURN(auto put, request("put", Method::kPut, cas_path, value,
+                                          kMaxAcRecord, deadline, key));
+    if (put.status != 200 && put.status != 201 && put.status != 204) {
+      return unexpected_status("put", "PUT", cas_path, put.status, key);
     }
   }
   // The record goes last: a reader never finds a record without content.
   std::string text = encode_ac_record(record);
-  auto put = request("put", Method::kPut, ac_path, as_bytes(text), kMaxAcRecord,
-                     deadline, key);
-  if (!put) return tl::unexpected(put.error());
-  if (put->status != 200 && put->status != 201 && put->status != 204) {
-    return unexpected_status("put", "PUT", ac_path, put->status, key);
+  CP_ASSIGN_OR_RETURN(auto put,
+                      request("put", Method::kPut, ac_path, as_bytes(text),
+                              kMaxAcRecord, deadline, key));
+  if (put.status != 200 && put.status != 201 && put.status != 204) {
+    return unexpected_status("put", "PUT", ac_path, put.status, key);
   }
   return true;
 }
@@ -562,31 +557,30 @@ Result<bool> HttpBackend::do_put(std::string_view ns, std::string_view key,
 Result<bool> HttpBackend::do_contains(std::string_view ns, std::string_view key,
                                       Deadline deadline) {
   std::string ac_path = "/ac/" + ac_digest(ns, key);
-  auto head = request("contains", Method::kHead, ac_path, {}, 0, deadline, key);
-  if (!head) return tl::unexpected(head.error());
-  if (head->status == 200) return true;
-  if (head->status == 404) return false;
-  return unexpected_status("contains", "HEAD", ac_path, head->status, key);
+  CP_ASSIGN_OR_RETURN(auto head, request("contains", Method::kHead, ac_path, {},
+                                         0, deadline, key));
+  if (head.status == 200) return true;
+  if (head.status == 404) return false;
+  return unexpected_status("contains", "HEAD", ac_path, head.status, key);
 }
 
 Result<bool> HttpBackend::do_remove(std::string_view ns, std::string_view key,
                                     Deadline deadline) {
   std::string ac_path = "/ac/" + ac_digest(ns, key);
-  auto del = request("remove", Method::kDelete, ac_path, {}, kMaxAcRecord,
-                     deadline, key);
-  if (!del) return tl::unexpected(del.error());
-  if (del->status == 200 || del->status == 202 || del->status == 204) {
+  CP_ASSIGN_OR_RETURN(auto del, request("remove", Method::kDelete, ac_path, {},
+                                        kMaxAcRecord, deadline, key));
+  if (del.status == 200 || del.status == 202 || del.status == 204) {
     return true;
   }
-  if (del->status == 404) return false;
-  if (del->status == 405 || del->status == 501) {
+  if (del.status == 404) return false;
+  if (del.status == 405 || del.status == 501) {
     return backend_error(ErrorCode::kUnimplemented, "remove",
                          "DELETE " + options_.base_url + ac_path +
                              ": the server does not allow DELETE (HTTP " +
-                             std::to_string(del->status) + ")",
+                             std::to_string(del.status) + ")",
                          key);
   }
-  return unexpected_status("remove", "DELETE", ac_path, del->status, key);
+  return unexpected_status("remove", "DELETE", ac_path, del.status, key);
 }
 
 void HttpBackend::for_each_parallel(

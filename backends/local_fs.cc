@@ -171,9 +171,8 @@ Result<std::optional<Dir>> Dir::walk(std::string_view rel, bool create) const {
     at = current.get();
   }
   if (!current.valid()) {  // rel was empty: this directory again.
-    auto again = reopen();
-    if (!again) return tl::unexpected(again.error());
-    current = std::move(*again);
+    CP_ASSIGN_OR_RETURN(auto again, reopen());
+    current = std::move(again);
   }
   return std::optional<Dir>(Dir(std::move(current), std::move(path)));
 }
@@ -183,14 +182,13 @@ Result<std::optional<Dir>> Dir::find_dir(std::string_view rel) const {
 }
 
 Result<Dir> Dir::make_dir(std::string_view rel) const {
-  auto dir = walk(rel, /*create=*/true);
-  if (!dir) return tl::unexpected(dir.error());
-  if (!*dir) {  // Removed between mkdir and open by someone else.
+  CP_ASSIGN_OR_RETURN(auto dir, walk(rel, /*create=*/true));
+  if (!dir) {  // Removed between mkdir and open by someone else.
     return make_error(ErrorCode::kUnavailable,
                       "directory vanished while being created",
                       ErrorLocation{.file = child(rel)});
   }
-  return std::move(**dir);
+  return std::move(*dir);
 }
 
 Result<std::optional<FileInfo>> Dir::stat(std::string_view name) const {
@@ -269,12 +267,11 @@ Result<std::optional<Fd>> Dir::open_file(std::string_view name) const {
 }
 
 Result<std::optional<Bytes>> Dir::read_file(std::string_view name) const {
-  auto fd = open_file(name);
-  if (!fd) return tl::unexpected(fd.error());
-  if (!*fd) return std::optional<Bytes>();
+  CP_ASSIGN_OR_RETURN(auto fd, open_file(name));
+  if (!fd) return std::optional<Bytes>();
   std::string path = child(name);
   struct stat st {};
-  if (::fstat((*fd)->get(), &st) != 0) return io_error("stat", path, errno);
+  if (::fstat(fd->get(), &st) != 0) return io_error("stat", path, errno);
   Bytes out;
   try {
     out.resize(static_cast<size_t>(st.st_size));
@@ -285,9 +282,8 @@ Result<std::optional<Bytes>> Dir::read_file(std::string_view name) const {
         ErrorLocation{.file = path});
   }
   // A file that shrank underneath us gives the caller a short read.
-  auto done = pread_full((*fd)->get(), out, path);
-  if (!done) return tl::unexpected(done.error());
-  out.resize(*done);
+  CP_ASSIGN_OR_RETURN(auto done, pread_full(fd->get(), out, path));
+  out.resize(done);
   return std::optional<Bytes>(std::move(out));
 }
 
@@ -383,9 +379,8 @@ Result<FileLock> FileLock::acquire(const Dir& dir, std::string_view name,
 
 Result<FileLock> FileLock::acquire_dir(const Dir& dir, Deadline deadline,
                                        std::chrono::milliseconds max_wait) {
-  auto fd = dir.reopen();
-  if (!fd) return tl::unexpected(fd.error());
-  return lock(std::move(*fd), dir.path(), deadline, max_wait);
+  CP_ASSIGN_OR_RETURN(auto fd, dir.reopen());
+  return lock(std::move(fd), dir.path(), deadline, max_wait);
 }
 
 TempFile::TempFile(TempFile&& other) noexcept
@@ -432,7 +427,7 @@ Result<void> TempFile::close(bool fsync) {
 
 Result<void> TempFile::commit_replace(const Dir& into,
                                       std::string_view target) {
-  if (auto c = close(); !c) return c;
+  CP_TRY(close());
   std::string t(target);
   if (::renameat(dir_.get(), name_.c_str(), into.fd(), t.c_str()) != 0) {
     int err = errno;
@@ -450,7 +445,7 @@ Result<void> TempFile::commit_replace(const Dir& into,
 
 Result<void> TempFile::commit_if_absent(const Dir& into,
                                         std::string_view target) {
-  if (auto c = close(); !c) return c;
+  CP_TRY(close());
   std::string t(target);
   if (::linkat(dir_.get(), name_.c_str(), into.fd(), t.c_str(), 0) != 0) {
     int err = errno;

@@ -13,9 +13,8 @@ Result<std::unique_ptr<Backend>> MemoryBackend::open(const BackendUrl& url) {
     if (name != "max_bytes") {
       return bad_backend_url(url, "unknown parameter '" + name + "'", kForm);
     }
-    auto n = parse_url_uint(url, name, value, kForm);
-    if (!n) return tl::unexpected(n.error());
-    options.max_bytes = *n;
+    CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kForm));
+    options.max_bytes = n;
   }
   if (!url.host.empty() || (!url.path.empty() && url.path != "/")) {
     return bad_backend_url(url, "mem:// takes no host or path", kForm);
@@ -72,9 +71,7 @@ uint64_t MemoryBackend::evict_to(uint64_t limit) {
 Result<std::optional<Bytes>> MemoryBackend::do_get(std::string_view ns,
                                                    std::string_view key,
                                                    Deadline) {
-  if (auto ok = check_ns_key(*this, "get", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "get", ns, key));
   std::lock_guard lock(mutex_);
   Entry* e = find(ns, key);
   if (e == nullptr) return std::optional<Bytes>();
@@ -98,12 +95,8 @@ Result<void> MemoryBackend::check_budget(std::string_view ns,
 
 Result<bool> MemoryBackend::do_put(std::string_view ns, std::string_view key,
                                    ByteSpan value, PutMode mode, Deadline) {
-  if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
-  if (auto ok = check_budget(ns, key, value.size()); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "put", ns, key));
+  CP_TRY(check_budget(ns, key, value.size()));
   Bytes copy;
   try {
     copy.assign(value.begin(), value.end());  // Outside the lock.
@@ -120,12 +113,8 @@ Result<bool> MemoryBackend::do_put_stream(std::string_view ns,
                                           std::string_view key,
                                           ContentSource& source, PutMode mode,
                                           Deadline) {
-  if (auto ok = check_ns_key(*this, "put", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
-  if (auto ok = check_budget(ns, key, source.size()); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "put", ns, key));
+  CP_TRY(check_budget(ns, key, source.size()));
   // Read straight into the value that is kept: one copy of the content.
   auto value = read_all(source, std::string(ns) + " artifact");
   if (!value) {
@@ -152,18 +141,14 @@ Result<bool> MemoryBackend::store(std::string_view ns, std::string_view key,
 
 Result<bool> MemoryBackend::do_contains(std::string_view ns,
                                         std::string_view key, Deadline) {
-  if (auto ok = check_ns_key(*this, "contains", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "contains", ns, key));
   std::lock_guard lock(mutex_);
   return find(ns, key) != nullptr;
 }
 
 Result<bool> MemoryBackend::do_remove(std::string_view ns, std::string_view key,
                                       Deadline) {
-  if (auto ok = check_ns_key(*this, "remove", ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, "remove", ns, key));
   std::lock_guard lock(mutex_);
   if (find(ns, key) == nullptr) return false;
   erase(ns, key);

@@ -169,27 +169,24 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
                             "write :password@ for password-only AUTH");
   }
   if (!url.path.empty() && url.path != "/") {
-    auto db =
-        parse_url_uint(url, "the database number", url.path.substr(1), kForm);
-    if (!db) return tl::unexpected(db.error());
-    if (*db > 1000000) return bad_url(url, "database number out of range");
-    o.db = static_cast<int>(*db);
+    CP_ASSIGN_OR_RETURN(auto db, parse_url_uint(url, "the database number",
+                                                url.path.substr(1), kForm));
+    if (db > 1000000) return bad_url(url, "database number out of range");
+    o.db = static_cast<int>(db);
   }
   for (const auto& [name, value] : url.query) {
     auto as_ms = [&](std::chrono::milliseconds& field) -> Result<void> {
-      auto v = parse_url_uint(url, name, value, kForm);
-      if (!v) return tl::unexpected(v.error());
-      field = std::chrono::milliseconds(*v);
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      field = std::chrono::milliseconds(v);
       return {};
     };
     Result<void> ok;
     if (name == "prefix") {
       o.prefix = value;
     } else if (name == "ttl") {
-      auto v = parse_url_uint(url, name, value, kForm);
-      if (!v) return tl::unexpected(v.error());
-      if (*v == 0) return bad_url(url, "ttl must be at least 1 second");
-      o.ttl_seconds = *v;
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      if (v == 0) return bad_url(url, "ttl must be at least 1 second");
+      o.ttl_seconds = v;
     } else if (name == "connect_timeout_ms") {
       ok = as_ms(o.connect_timeout);
     } else if (name == "timeout_ms") {
@@ -199,10 +196,9 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     } else if (name == "max_backoff_ms") {
       ok = as_ms(o.max_backoff);
     } else if (name == "pipeline") {
-      auto v = parse_url_uint(url, name, value, kForm);
-      if (!v) return tl::unexpected(v.error());
-      if (*v == 0) return bad_url(url, "pipeline must be at least 1");
-      o.pipeline_depth = *v;
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      if (v == 0) return bad_url(url, "pipeline must be at least 1");
+      o.pipeline_depth = v;
     } else if (name == "layout") {
       if (value == "cachepack") {
         o.layout = RedisLayout::kCachepack;
@@ -221,7 +217,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     } else {
       return bad_url(url, "unknown parameter \"" + name + "\"");
     }
-    if (!ok) return tl::unexpected(ok.error());
+    CP_TRY(ok);
   }
   if (o.cache_id && o.layout != RedisLayout::kPytorch) {
     return bad_url(url, "cache_id needs layout=pytorch");
@@ -231,9 +227,8 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
 }
 
 Result<std::unique_ptr<Backend>> open_redis_backend(const BackendUrl& url) {
-  auto options = redis_options_from_url(url);
-  if (!options) return tl::unexpected(options.error());
-  return std::make_unique<RedisBackend>(std::move(*options), url.text);
+  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url));
+  return std::make_unique<RedisBackend>(std::move(options), url.text);
 }
 
 RedisBackend::RedisBackend(RedisOptions options, std::string url_text)
@@ -644,9 +639,8 @@ std::vector<Result<bool>> RedisBackend::do_put_many(
 Result<bool> RedisBackend::do_contains(std::string_view ns,
                                        std::string_view key,
                                        Deadline deadline) {
-  auto k = redis_key(ns, key);
-  if (!k) return tl::unexpected(k.error());
-  Command cmd{"EXISTS", *k};
+  CP_ASSIGN_OR_RETURN(auto k, redis_key(ns, key));
+  Command cmd{"EXISTS", k};
   std::lock_guard lock(mutex_);
   auto replies = Pipeline(*this, "contains", deadline).run(std::span(&cmd, 1));
   if (!replies[0]) {
@@ -663,9 +657,8 @@ Result<bool> RedisBackend::do_contains(std::string_view ns,
 
 Result<bool> RedisBackend::do_remove(std::string_view ns, std::string_view key,
                                      Deadline deadline) {
-  auto k = redis_key(ns, key);
-  if (!k) return tl::unexpected(k.error());
-  Command cmd{"DEL", *k};
+  CP_ASSIGN_OR_RETURN(auto k, redis_key(ns, key));
+  Command cmd{"DEL", k};
   std::lock_guard lock(mutex_);
   auto replies = Pipeline(*this, "remove", deadline).run(std::span(&cmd, 1));
   if (!replies[0]) {
@@ -720,10 +713,9 @@ Result<std::vector<std::string>> RedisBackend::do_list(std::string_view ns,
       !valid_cache_id(ns)) {
     return std::vector<std::string>{};  // No key can be stored under it.
   }
-  auto entries = scan("list", ns_pattern(ns), deadline);
-  if (!entries) return tl::unexpected(entries.error());
+  CP_ASSIGN_OR_RETURN(auto entries, scan("list", ns_pattern(ns), deadline));
   std::vector<std::string> keys;
-  for (auto& [entry_ns, key] : *entries) {
+  for (auto& [entry_ns, key] : entries) {
     // With a fixed cache id every namespace shares one key space.
     if (options_.cache_id || entry_ns == ns) keys.push_back(std::move(key));
   }
@@ -735,10 +727,9 @@ Result<std::vector<std::string>> RedisBackend::do_namespaces(
   std::string pattern = options_.layout == RedisLayout::kCachepack
                             ? glob_escape(prefix_) + "*"
                             : glob_escape(prefix_ + "pt2:") + "*:c1";
-  auto entries = scan("namespaces", pattern, deadline);
-  if (!entries) return tl::unexpected(entries.error());
+  CP_ASSIGN_OR_RETURN(auto entries, scan("namespaces", pattern, deadline));
   std::set<std::string> names;
-  for (auto& [entry_ns, key] : *entries) {
+  for (auto& [entry_ns, key] : entries) {
     if (options_.cache_id && entry_ns != *options_.cache_id) continue;
     names.insert(std::move(entry_ns));
   }

@@ -48,15 +48,13 @@ Result<std::unique_ptr<Backend>> TieredBackend::open_url(
     size_t bar = list.find('|', start);
     std::string inner = list.substr(start, bar - start);
     if (inner.empty()) return bad("empty tier URL");
-    auto tier = open_backend(inner);
-    if (!tier) return tl::unexpected(tier.error());
-    tiers.push_back(std::move(*tier));
+    CP_ASSIGN_OR_RETURN(auto tier, open_backend(inner));
+    tiers.push_back(std::move(tier));
     if (bar == std::string::npos) break;
     start = bar + 1;
   }
-  auto backend = make(std::move(tiers), options);
-  if (!backend) return tl::unexpected(backend.error());
-  return std::unique_ptr<Backend>(std::move(*backend));
+  CP_ASSIGN_OR_RETURN(auto backend, make(std::move(tiers), options));
+  return std::unique_ptr<Backend>(std::move(backend));
 }
 
 std::string TieredBackend::url() const {
@@ -131,9 +129,8 @@ Result<bool> TieredBackend::do_contains(std::string_view ns,
 
 Result<bool> TieredBackend::do_remove(std::string_view ns, std::string_view key,
                                       Deadline deadline) {
-  auto first = tiers_[0]->remove(ns, key, deadline);
-  if (!first) return first;
-  bool removed = *first;
+  CP_ASSIGN_OR_RETURN(auto first, tiers_[0]->remove(ns, key, deadline));
+  bool removed = first;
   for (size_t i = 1; i < tiers_.size(); ++i) {
     auto r = tiers_[i]->remove(ns, key, deadline);
     if (!r) {
@@ -179,9 +176,8 @@ Result<std::vector<NamespaceUsage>> TieredBackend::usage() {
   for (auto& tier : tiers_) {
     auto* m = dynamic_cast<Maintainable*>(tier.get());
     if (m == nullptr) continue;
-    auto u = m->usage();
-    if (!u) return tl::unexpected(u.error());
-    for (const auto& n : *u) {
+    CP_ASSIGN_OR_RETURN(auto u, m->usage());
+    for (const auto& n : u) {
       auto& total = by_ns[n.ns];
       total.ns = n.ns;
       total.entries += n.entries;
@@ -198,13 +194,12 @@ Result<GcReport> TieredBackend::gc(uint64_t max_bytes) {
   for (auto& tier : tiers_) {
     auto* m = dynamic_cast<Maintainable*>(tier.get());
     if (m == nullptr) continue;
-    auto r = m->gc(max_bytes);
-    if (!r) return tl::unexpected(r.error());
-    total.bytes_before += r->bytes_before;
-    total.bytes_after += r->bytes_after;
-    total.entries_removed += r->entries_removed;
-    total.stale_removed += r->stale_removed;
-    total.temps_removed += r->temps_removed;
+    CP_ASSIGN_OR_RETURN(auto r, m->gc(max_bytes));
+    total.bytes_before += r.bytes_before;
+    total.bytes_after += r.bytes_after;
+    total.entries_removed += r.entries_removed;
+    total.stale_removed += r.stale_removed;
+    total.temps_removed += r.temps_removed;
   }
   return total;
 }

@@ -83,10 +83,9 @@ Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
   while (options.root.size() > 1 && options.root.back() == '/') {
     options.root.pop_back();
   }
-  auto root = Dir::open_root(options.root, /*create=*/true);
-  if (!root) return tl::unexpected(root.error());
+  CP_ASSIGN_OR_RETURN(auto root, Dir::open_root(options.root, /*create=*/true));
   return std::make_unique<TorchDirBackend>(Tag{}, std::move(options),
-                                           std::move(*root));
+                                           std::move(root));
 }
 
 Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
@@ -103,16 +102,14 @@ Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
     if (name == "fsync" && (value == "0" || value == "1")) {
       options.fsync = value == "1";
     } else if (name == "lock_timeout_ms") {
-      auto n = parse_url_uint(url, name, value, kTorchForm);
-      if (!n) return tl::unexpected(n.error());
-      options.lock_timeout = std::chrono::milliseconds(*n);
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kTorchForm));
+      options.lock_timeout = std::chrono::milliseconds(n);
     } else {
       return bad("bad parameter '" + name + "'");
     }
   }
-  auto backend = open(std::move(options));
-  if (!backend) return tl::unexpected(backend.error());
-  return std::unique_ptr<Backend>(std::move(*backend));
+  CP_ASSIGN_OR_RETURN(auto backend, open(std::move(options)));
+  return std::unique_ptr<Backend>(std::move(backend));
 }
 
 std::string TorchDirBackend::url() const {
@@ -121,9 +118,7 @@ std::string TorchDirBackend::url() const {
 
 Result<TorchDirBackend::Location> TorchDirBackend::locate(
     std::string_view op, std::string_view ns, std::string_view key) const {
-  if (auto ok = check_ns_key(*this, op, ns, key); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(check_ns_key(*this, op, ns, key));
   auto bad_key = [&](const std::string& why) {
     return make_error(
         ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
@@ -204,10 +199,9 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
 Result<std::string> TorchDirBackend::artifact_path(std::string_view ns,
                                                    std::string_view key,
                                                    ByteSpan content) const {
-  auto loc = locate("path", ns, key);
-  if (!loc) return tl::unexpected(loc.error());
-  return root_.child(loc->dir) + "/" +
-         (loc->file.empty() ? pytorch_sha256_hash(content) : loc->file);
+  CP_ASSIGN_OR_RETURN(auto loc, locate("path", ns, key));
+  return root_.child(loc.dir) + "/" +
+         (loc.file.empty() ? pytorch_sha256_hash(content) : loc.file);
 }
 
 void TorchDirBackend::skipped(const std::string& path,
@@ -227,10 +221,9 @@ Result<std::optional<Dir>> TorchDirBackend::find_dir(
 
 Result<std::vector<DirEntry>> TorchDirBackend::list_entries(
     const Dir& dir) const {
-  auto entries = dir.list();
-  if (!entries) return tl::unexpected(entries.error());
+  CP_ASSIGN_OR_RETURN(auto entries, dir.list());
   std::vector<DirEntry> out;
-  for (auto& e : *entries) {
+  for (auto& e : entries) {
     if (e.kind == EntryKind::kSymlink || e.kind == EntryKind::kOther) {
       skipped(dir.child(e.name), local_fs::describe(e.kind));
     } else {
@@ -252,19 +245,17 @@ Result<std::optional<Bytes>> TorchDirBackend::read_entry(
 
 Result<std::vector<std::string>> TorchDirBackend::entry_files(
     const Dir& dir) const {
-  auto entries = list_entries(dir);
-  if (!entries) return tl::unexpected(entries.error());
+  CP_ASSIGN_OR_RETURN(auto entries, list_entries(dir));
   std::vector<std::pair<timespec, std::string>> files;
-  for (const auto& e : *entries) {
+  for (const auto& e : entries) {
     if (local_fs::is_temp_name(e.name)) continue;
     if (e.kind != EntryKind::kFile) {
       skipped(dir.child(e.name), "is a directory where an entry file belongs");
       continue;
     }
-    auto info = dir.stat(e.name);
-    if (!info) return tl::unexpected(info.error());
-    if (!*info || (*info)->kind != EntryKind::kFile) continue;  // Gone.
-    files.emplace_back((*info)->mtime, e.name);
+    CP_ASSIGN_OR_RETURN(auto info, dir.stat(e.name));
+    if (!info || info->kind != EntryKind::kFile) continue;  // Gone.
+    files.emplace_back(info->mtime, e.name);
   }
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
     if (a.first.tv_sec != b.first.tv_sec)
@@ -292,37 +283,29 @@ void TorchDirBackend::clean_once(const Dir& dir) {
 Result<std::optional<Bytes>> TorchDirBackend::do_get(std::string_view ns,
                                                      std::string_view key,
                                                      Deadline) {
-  auto loc = locate("get", ns, key);
-  if (!loc) return tl::unexpected(loc.error());
-  auto dir = find_dir(loc->dir);
-  if (!dir) return tl::unexpected(dir.error());
-  if (!*dir) return std::optional<Bytes>();
-  if (!loc->file.empty()) return read_entry(**dir, loc->file);
-  auto files = entry_files(**dir);
-  if (!files) return tl::unexpected(files.error());
-  for (const auto& f : *files) {
-    auto data = read_entry(**dir, f);
-    if (!data) return tl::unexpected(data.error());
-    if (*data) return data;  // Else removed meanwhile: try the next one.
+  CP_ASSIGN_OR_RETURN(auto loc, locate("get", ns, key));
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(loc.dir));
+  if (!dir) return std::optional<Bytes>();
+  if (!loc.file.empty()) return read_entry(*dir, loc.file);
+  CP_ASSIGN_OR_RETURN(auto files, entry_files(*dir));
+  for (const auto& f : files) {
+    CP_ASSIGN_OR_RETURN(auto data, read_entry(*dir, f));
+    if (data) return data;  // Else removed meanwhile: try the next one.
   }
   return std::optional<Bytes>();
 }
 
 Result<bool> TorchDirBackend::do_contains(std::string_view ns,
                                           std::string_view key, Deadline) {
-  auto loc = locate("contains", ns, key);
-  if (!loc) return tl::unexpected(loc.error());
-  auto dir = find_dir(loc->dir);
-  if (!dir) return tl::unexpected(dir.error());
-  if (!*dir) return false;
-  if (!loc->file.empty()) {
-    auto info = (*dir)->stat(loc->file);
-    if (!info) return tl::unexpected(info.error());
-    return *info && (*info)->kind == EntryKind::kFile;
+  CP_ASSIGN_OR_RETURN(auto loc, locate("contains", ns, key));
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(loc.dir));
+  if (!dir) return false;
+  if (!loc.file.empty()) {
+    CP_ASSIGN_OR_RETURN(auto info, dir->stat(loc.file));
+    return info && info->kind == EntryKind::kFile;
   }
-  auto files = entry_files(**dir);
-  if (!files) return tl::unexpected(files.error());
-  return !files->empty();
+  CP_ASSIGN_OR_RETURN(auto files, entry_files(*dir));
+  return !files.empty();
 }
 
 Result<bool> TorchDirBackend::do_put(std::string_view ns, std::string_view key,
@@ -355,30 +338,28 @@ Result<bool> TorchDirBackend::add_stream(std::string_view ns,
 Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
                                     ContentSource& value, WriteMode mode,
                                     Deadline deadline) {
-  auto loc = locate("put", ns, key);
-  if (!loc) return tl::unexpected(loc.error());
+  CP_ASSIGN_OR_RETURN(auto loc, locate("put", ns, key));
   auto with_key = [&](Error e) {
     return tl::unexpected(std::move(e).with_key(std::string(key)));
   };
-  auto dir = root_.make_dir(loc->dir);
+  auto dir = root_.make_dir(loc.dir);
   if (!dir) return with_key(dir.error());
   clean_once(*dir);
-  const bool by_content = loc->file.empty();
+  const bool by_content = loc.file.empty();
   // Files under the key: the fixed one, or every content-named one.
   auto existing = [&]() -> Result<std::vector<std::string>> {
     if (by_content) return entry_files(*dir);
-    auto info = dir->stat(loc->file);
-    if (!info) return tl::unexpected(info.error());
-    if (!*info) return std::vector<std::string>();
-    if ((*info)->kind != EntryKind::kFile) {
-      return local_fs::unsafe_path(dir->child(loc->file),
+    CP_ASSIGN_OR_RETURN(auto info, dir->stat(loc.file));
+    if (!info) return std::vector<std::string>();
+    if (info->kind != EntryKind::kFile) {
+      return local_fs::unsafe_path(dir->child(loc.file),
                                    "is not a regular file");
     }
-    return std::vector<std::string>{loc->file};
+    return std::vector<std::string>{loc.file};
   };
   std::optional<std::string> name;
   if (!by_content) {
-    name = loc->file;
+    name = loc.file;
   } else if (auto digest = value.known_sha256()) {
     name = pytorch_sha256_hash(*digest);
   }
@@ -408,9 +389,9 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
   if (!name) name = pytorch_sha256_hash(hash.finish());
 
   auto lock =
-      loc->lock.empty()
+      loc.lock.empty()
           ? FileLock::acquire_dir(*dir, deadline, options_.lock_timeout)
-          : FileLock::acquire(*dir, loc->lock, deadline, options_.lock_timeout);
+          : FileLock::acquire(*dir, loc.lock, deadline, options_.lock_timeout);
   if (!lock) {
     Error e = lock.error();
     if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
@@ -453,22 +434,17 @@ Result<std::vector<Bytes>> TorchDirBackend::get_all(std::string_view ns,
                                                     Deadline deadline) {
   std::vector<Bytes> out;
   if (!multi_valued(ns)) {
-    auto one = do_get(ns, key, deadline);
-    if (!one) return tl::unexpected(one.error());
-    if (*one) out.push_back(std::move(**one));
+    CP_ASSIGN_OR_RETURN(auto one, do_get(ns, key, deadline));
+    if (one) out.push_back(std::move(*one));
     return out;
   }
-  auto loc = locate("get", ns, key);
-  if (!loc) return tl::unexpected(loc.error());
-  auto dir = find_dir(loc->dir);
-  if (!dir) return tl::unexpected(dir.error());
-  if (!*dir) return out;
-  auto files = entry_files(**dir);
-  if (!files) return tl::unexpected(files.error());
-  for (auto f = files->rbegin(); f != files->rend(); ++f) {
-    auto data = read_entry(**dir, *f);
-    if (!data) return tl::unexpected(data.error());
-    if (*data) out.push_back(std::move(**data));
+  CP_ASSIGN_OR_RETURN(auto loc, locate("get", ns, key));
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(loc.dir));
+  if (!dir) return out;
+  CP_ASSIGN_OR_RETURN(auto files, entry_files(*dir));
+  for (auto f = files.rbegin(); f != files.rend(); ++f) {
+    CP_ASSIGN_OR_RETURN(auto data, read_entry(*dir, *f));
+    if (data) out.push_back(std::move(*data));
   }
   return out;
 }
@@ -476,40 +452,37 @@ Result<std::vector<Bytes>> TorchDirBackend::get_all(std::string_view ns,
 Result<bool> TorchDirBackend::do_remove(std::string_view ns,
                                         std::string_view key,
                                         Deadline deadline) {
-  auto loc = locate("remove", ns, key);
-  if (!loc) return tl::unexpected(loc.error());
-  auto dir = root_.find_dir(loc->dir);
+  CP_ASSIGN_OR_RETURN(auto loc, locate("remove", ns, key));
+  auto dir = root_.find_dir(loc.dir);
   if (!dir)
     return tl::unexpected(std::move(dir.error()).with_key(std::string(key)));
   if (!*dir) return false;
   bool removed = false;
   {
-    auto lock =
-        loc->lock.empty()
+    CP_ASSIGN_OR_RETURN(
+        auto lock,
+        loc.lock.empty()
             ? FileLock::acquire_dir(**dir, deadline, options_.lock_timeout)
-            : FileLock::acquire(**dir, loc->lock, deadline,
-                                options_.lock_timeout);
-    if (!lock) return tl::unexpected(lock.error());
+            : FileLock::acquire(**dir, loc.lock, deadline,
+                                options_.lock_timeout));
     std::vector<std::string> files;
-    if (loc->file.empty()) {
-      auto listed = entry_files(**dir);
-      if (!listed) return tl::unexpected(listed.error());
-      files = std::move(*listed);
+    if (loc.file.empty()) {
+      CP_ASSIGN_OR_RETURN(auto listed, entry_files(**dir));
+      files = std::move(listed);
     } else {
-      files.push_back(loc->file);
+      files.push_back(loc.file);
     }
     for (const auto& f : files) {
-      auto gone = (*dir)->unlink(f);
-      if (!gone) return tl::unexpected(gone.error());
-      removed = removed || *gone;
+      CP_ASSIGN_OR_RETURN(auto gone, (*dir)->unlink(f));
+      removed = removed || gone;
     }
   }
   // Per-key directories go away with their last entry (rmdir refuses if
   // anything is left, e.g. another writer's temp file).
   if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile) {
-    std::string parent = parent_of(loc->dir);
+    std::string parent = parent_of(loc.dir);
     if (auto p = root_.find_dir(parent); p && *p) {
-      (*p)->remove_empty_dir(leaf_of(loc->dir));
+      (*p)->remove_empty_dir(leaf_of(loc.dir));
       if (ns == kInductor) {
         if (auto top = root_.find_dir("fxgraph"); top && *top) {
           (*top)->remove_empty_dir(leaf_of(parent));
@@ -531,12 +504,10 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
   auto children = [&](const std::string& rel,
                       EntryKind kind) -> Result<std::vector<std::string>> {
     std::vector<std::string> names;
-    auto dir = find_dir(rel);
-    if (!dir) return tl::unexpected(dir.error());
-    if (!*dir) return names;
-    auto entries = list_entries(**dir);
-    if (!entries) return tl::unexpected(entries.error());
-    for (auto& e : *entries) {
+    CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
+    if (!dir) return names;
+    CP_ASSIGN_OR_RETURN(auto entries, list_entries(*dir));
+    for (auto& e : entries) {
       if (e.kind == kind && !local_fs::is_temp_name(e.name)) {
         names.push_back(std::move(e.name));
       }
@@ -544,66 +515,56 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
     return names;
   };
   auto has_entries = [&](const std::string& rel) -> Result<bool> {
-    auto dir = find_dir(rel);
-    if (!dir) return tl::unexpected(dir.error());
-    if (!*dir) return false;
-    auto files = entry_files(**dir);
-    if (!files) return tl::unexpected(files.error());
-    return !files->empty();
+    CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
+    if (!dir) return false;
+    CP_ASSIGN_OR_RETURN(auto files, entry_files(*dir));
+    return !files.empty();
   };
   // Whether `rel`/`name` is a regular file (links are skipped, noticed).
   auto is_entry_file = [&](const std::string& rel,
                            const std::string& name) -> Result<bool> {
-    auto dir = find_dir(rel);
-    if (!dir) return tl::unexpected(dir.error());
-    if (!*dir) return false;
-    auto info = (*dir)->stat(name);
-    if (!info) return tl::unexpected(info.error());
-    if (!*info) return false;
-    if ((*info)->kind == EntryKind::kSymlink ||
-        (*info)->kind == EntryKind::kOther) {
-      skipped((*dir)->child(name), local_fs::describe((*info)->kind));
+    CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
+    if (!dir) return false;
+    CP_ASSIGN_OR_RETURN(auto info, dir->stat(name));
+    if (!info) return false;
+    if (info->kind == EntryKind::kSymlink || info->kind == EntryKind::kOther) {
+      skipped(dir->child(name), local_fs::describe(info->kind));
     }
-    return (*info)->kind == EntryKind::kFile;
+    return info->kind == EntryKind::kFile;
   };
   if (ns == kInductor) {
-    auto shards = children("fxgraph", EntryKind::kDirectory);
-    if (!shards) return tl::unexpected(shards.error());
-    for (const auto& s : *shards) {
-      auto dirs = children("fxgraph/" + s, EntryKind::kDirectory);
-      if (!dirs) return tl::unexpected(dirs.error());
-      for (const auto& k : *dirs) {
+    CP_ASSIGN_OR_RETURN(auto shards,
+                        children("fxgraph", EntryKind::kDirectory));
+    for (const auto& s : shards) {
+      CP_ASSIGN_OR_RETURN(auto dirs,
+                          children("fxgraph/" + s, EntryKind::kDirectory));
+      for (const auto& k : dirs) {
         if (k.size() < 3 || k.substr(1, 2) != s) continue;  // Not PyTorch's.
-        auto has = has_entries("fxgraph/" + s + "/" + k);
-        if (!has) return tl::unexpected(has.error());
-        if (*has) keys.push_back(k);
+        CP_ASSIGN_OR_RETURN(auto has, has_entries("fxgraph/" + s + "/" + k));
+        if (has) keys.push_back(k);
       }
     }
   } else if (ns == kAotAutograd) {
-    auto dirs = children("aotautograd", EntryKind::kDirectory);
-    if (!dirs) return tl::unexpected(dirs.error());
-    for (const auto& k : *dirs) {
-      auto has = has_entries("aotautograd/" + k);
-      if (!has) return tl::unexpected(has.error());
-      if (*has) keys.push_back(k);
+    CP_ASSIGN_OR_RETURN(auto dirs,
+                        children("aotautograd", EntryKind::kDirectory));
+    for (const auto& k : dirs) {
+      CP_ASSIGN_OR_RETURN(auto has, has_entries("aotautograd/" + k));
+      if (has) keys.push_back(k);
     }
   } else if (ns == kAutotune) {
-    auto dirs = children("", EntryKind::kDirectory);
-    if (!dirs) return tl::unexpected(dirs.error());
-    for (const auto& d : *dirs) {
+    CP_ASSIGN_OR_RETURN(auto dirs, children("", EntryKind::kDirectory));
+    for (const auto& d : dirs) {
       if (reserved_top_dir(d)) continue;
-      auto files = children(d, EntryKind::kFile);
-      if (!files) return tl::unexpected(files.error());
-      for (const auto& f : *files) {
+      CP_ASSIGN_OR_RETURN(auto files, children(d, EntryKind::kFile));
+      for (const auto& f : files) {
         if (f.size() > kBestConfig.size() && f.ends_with(kBestConfig)) {
           keys.push_back(d + "/" + f);
         }
       }
     }
   } else if (ns == kPgo) {
-    auto files = children("dynamo", EntryKind::kFile);
-    if (!files) return tl::unexpected(files.error());
-    for (const auto& n : *files) {
+    CP_ASSIGN_OR_RETURN(auto files, children("dynamo", EntryKind::kFile));
+    for (const auto& n : files) {
       if (n.size() > kPgoPrefix.size() + kPgoSuffix.size() &&
           n.starts_with(kPgoPrefix) && n.ends_with(kPgoSuffix)) {
         keys.push_back(
@@ -612,12 +573,10 @@ Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
       }
     }
   } else {  // kPrecompile
-    auto dirs = children("dynamo", EntryKind::kDirectory);
-    if (!dirs) return tl::unexpected(dirs.error());
-    for (const auto& n : *dirs) {
-      auto is_file = is_entry_file("dynamo/" + n, "entry");
-      if (!is_file) return tl::unexpected(is_file.error());
-      if (*is_file) keys.push_back(n);
+    CP_ASSIGN_OR_RETURN(auto dirs, children("dynamo", EntryKind::kDirectory));
+    for (const auto& n : dirs) {
+      CP_ASSIGN_OR_RETURN(auto is_file, is_entry_file("dynamo/" + n, "entry"));
+      if (is_file) keys.push_back(n);
     }
   }
   return keys;
@@ -628,9 +587,8 @@ Result<std::vector<std::string>> TorchDirBackend::do_namespaces(
   std::vector<std::string> out;
   for (std::string_view ns :
        {kAotAutograd, kAutotune, kInductor, kPgo, kPrecompile}) {
-    auto keys = do_list(ns, deadline);
-    if (!keys) return tl::unexpected(keys.error());
-    if (!keys->empty()) out.emplace_back(ns);
+    CP_ASSIGN_OR_RETURN(auto keys, do_list(ns, deadline));
+    if (!keys.empty()) out.emplace_back(ns);
   }
   return out;
 }

@@ -211,14 +211,13 @@ std::optional<std::string> backend_scheme_form(std::string_view scheme) {
 }
 
 Result<std::unique_ptr<Backend>> open_backend(std::string_view text) {
-  auto url = parse_backend_url(text);
-  if (!url) return tl::unexpected(url.error());
+  CP_ASSIGN_OR_RETURN(auto url, parse_backend_url(text));
   BackendFactory factory;
   std::string known;
   {
     auto& table = scheme_table();
     std::lock_guard lock(table.mutex);
-    auto it = table.schemes.find(url->scheme);
+    auto it = table.schemes.find(url.scheme);
     if (it != table.schemes.end()) factory = it->second.factory;
     for (const auto& [name, _] : table.schemes) {
       known += known.empty() ? "" : ", ";
@@ -228,10 +227,10 @@ Result<std::unique_ptr<Backend>> open_backend(std::string_view text) {
   if (!factory) {
     return make_error(ErrorCode::kInvalidArgument,
                       "bad backend URL \"" + std::string(text) +
-                          "\": unknown scheme '" + url->scheme +
+                          "\": unknown scheme '" + url.scheme +
                           "'; registered: " + known);
   }
-  return factory(*url);
+  return factory(url);
 }
 
 }  // namespace cachepack

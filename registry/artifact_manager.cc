@@ -27,9 +27,7 @@ ArtifactManager::ArtifactManager(const TypeRegistry& types) : types_(types) {}
 
 Result<bool> ArtifactManager::record(std::string_view type,
                                      std::string_view key, ByteSpan content) {
-  if (auto ok = types_.check(type, key, content); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(types_.check(type, key, content));
   std::string id = artifact_identity(type, key, content);
   std::lock_guard lock(mutex_);
   if (!state_.seen.insert(std::move(id)).second) return false;
@@ -56,9 +54,7 @@ Result<std::optional<SavedBlob>> ArtifactManager::serialize() {
     std::vector<megacache::Entry> entries;
     entries.reserve(artifacts.size());
     for (const auto& a : artifacts) entries.push_back({a.key, a.content});
-    if (auto ok = state_.writer.append_group(type, entries); !ok) {
-      return tl::unexpected(ok.error());
-    }
+    CP_TRY(state_.writer.append_group(type, entries));
     for (const auto& a : artifacts) state_.info.add(type, a.key);
   }
   state_.pending.clear();
@@ -86,10 +82,9 @@ ArtifactManager::State ArtifactManager::swap_state(State next) {
 
 Result<std::vector<TypeGroup>> load_groups(
     ByteSpan blob, GroupPolicy policy, const megacache::ReadOptions& options) {
-  auto parsed = megacache::parse(blob, options);
-  if (!parsed) return tl::unexpected(parsed.error());
+  CP_ASSIGN_OR_RETURN(auto parsed, megacache::parse(blob, options));
   std::vector<TypeGroup> out;
-  for (auto& group : parsed->groups) {
+  for (auto& group : parsed.groups) {
     auto existing = std::find_if(
         out.begin(), out.end(),
         [&group](const TypeGroup& g) { return g.type == group.type; });

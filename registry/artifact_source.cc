@@ -19,10 +19,9 @@ Result<std::unique_ptr<ContentSource>> ViewArtifactSource::open(
 
 Result<std::unique_ptr<BundleArtifactSource>> BundleArtifactSource::open(
     bundle::BundleReader reader) {
-  auto entries = reader.entries();
-  if (!entries) return tl::unexpected(entries.error());
+  CP_ASSIGN_OR_RETURN(auto entries, reader.entries());
   return std::make_unique<BundleArtifactSource>(Tag{}, std::move(reader),
-                                                std::move(*entries));
+                                                std::move(entries));
 }
 
 BundleArtifactSource::BundleArtifactSource(

@@ -24,10 +24,9 @@ Result<std::vector<std::string>> type_order(std::span<const PackSource> sources,
   };
   for (const auto& s : sources) {
     if (s.backend != nullptr) {
-      auto namespaces = s.backend->namespaces(deadline);
-      if (!namespaces) return tl::unexpected(namespaces.error());
-      std::sort(namespaces->begin(), namespaces->end());
-      for (const auto& ns : *namespaces) note(ns);
+      CP_ASSIGN_OR_RETURN(auto namespaces, s.backend->namespaces(deadline));
+      std::sort(namespaces.begin(), namespaces.end());
+      for (const auto& ns : namespaces) note(ns);
     } else {
       for (size_t i = 0; i < s.artifacts->size(); ++i) {
         note(s.artifacts->at(i).type);
@@ -46,9 +45,8 @@ class Packer {
                          std::span<const PackSource> sources) {
     group_started_ = false;
     for (const auto& s : sources) {
-      auto r = s.backend != nullptr ? from_backend(type, *s.backend)
-                                    : from_artifacts(type, *s.artifacts);
-      if (!r) return r;
+      CP_TRY(s.backend != nullptr ? from_backend(type, *s.backend)
+                                  : from_artifacts(type, *s.artifacts));
     }
     return {};
   }
@@ -69,34 +67,31 @@ class Packer {
       return {};
     }
     if (!group_started_) {
-      if (auto r = sink_.begin_group(type); !r) return r;
+      CP_TRY(sink_.begin_group(type));
       group_started_ = true;
       ++stats_.types;
     }
-    if (auto r = sink_.add(type, key, content); !r) return r;
+    CP_TRY(sink_.add(type, key, content));
     ++stats_.artifacts;
     stats_.bytes += content.size();
     return {};
   }
 
   Result<void> from_backend(const std::string& type, Backend& backend) {
-    auto keys = backend.list(type, deadline_);
-    if (!keys) return tl::unexpected(keys.error());
-    std::sort(keys->begin(), keys->end());
+    CP_ASSIGN_OR_RETURN(auto keys, backend.list(type, deadline_));
+    std::sort(keys.begin(), keys.end());
     auto* multi = dynamic_cast<MultiValued*>(&backend);
-    for (const auto& key : *keys) {
+    for (const auto& key : keys) {
       if (multi != nullptr && multi->multi_valued(type)) {
-        auto values = multi->get_all(type, key, deadline_);
-        if (!values) return tl::unexpected(values.error());
-        for (const auto& v : *values) {
-          if (auto r = add(type, key, v); !r) return r;
+        CP_ASSIGN_OR_RETURN(auto values, multi->get_all(type, key, deadline_));
+        for (const auto& v : values) {
+          CP_TRY(add(type, key, v));
         }
         continue;
       }
-      auto value = backend.get(type, key, deadline_);
-      if (!value) return tl::unexpected(value.error());
-      if (!*value) continue;  // Removed since list().
-      if (auto r = add(type, key, **value); !r) return r;
+      CP_ASSIGN_OR_RETURN(auto value, backend.get(type, key, deadline_));
+      if (!value) continue;  // Removed since list().
+      CP_TRY(add(type, key, *value));
     }
     return {};
   }
@@ -107,20 +102,19 @@ class Packer {
       const SourceArtifact& a = artifacts.at(i);
       if (a.type != type) continue;
       if (auto view = artifacts.view(i)) {
-        if (auto r = add(type, a.key, *view); !r) return r;
+        CP_TRY(add(type, a.key, *view));
         continue;
       }
-      auto content = artifacts.open(i);
-      if (!content) return tl::unexpected(content.error());
-      if (auto digest = (*content)->known_sha256()) {
+      CP_ASSIGN_OR_RETURN(auto content, artifacts.open(i));
+      if (auto digest = content->known_sha256()) {
         // Streamed to the sink, which checks the digest on the way.
-        if (auto r = add(type, a.key, *digest, **content); !r) return r;
+        CP_TRY(add(type, a.key, *digest, *content));
         continue;
       }
-      auto bytes = read_all(**content, type + " artifact");
+      auto bytes = read_all(*content, type + " artifact");
       if (!bytes)
         return tl::unexpected(std::move(bytes.error()).with_key(a.key));
-      if (auto r = add(type, a.key, *bytes); !r) return r;
+      CP_TRY(add(type, a.key, *bytes));
     }
     return {};
   }
@@ -136,13 +130,10 @@ class Packer {
 
 Result<PackStats> pack(std::span<const PackSource> sources, PackSink& sink,
                        Deadline deadline) {
-  auto order = type_order(sources, deadline);
-  if (!order) return tl::unexpected(order.error());
+  CP_ASSIGN_OR_RETURN(auto order, type_order(sources, deadline));
   Packer packer(sink, deadline);
-  for (const auto& type : *order) {
-    if (auto r = packer.pack_type(type, sources); !r) {
-      return tl::unexpected(r.error());
-    }
+  for (const auto& type : order) {
+    CP_TRY(packer.pack_type(type, sources));
   }
   return packer.stats();
 }

@@ -67,10 +67,9 @@ class HashingSource final : public ContentSource {
 Result<Sha256Digest> digest_of(ContentSource& source) {
   Sha256 hash;
   while (true) {
-    auto piece = source.next();
-    if (!piece) return tl::unexpected(piece.error());
-    if (piece->empty()) return hash.finish();
-    hash.update(*piece);
+    CP_ASSIGN_OR_RETURN(auto piece, source.next());
+    if (piece.empty()) return hash.finish();
+    hash.update(piece);
   }
 }
 
@@ -79,7 +78,7 @@ enum class Readback { kMatch, kMissing, kDiffers };
 
 Result<Readback> compare(const Result<std::optional<Bytes>>& read,
                          const Sha256Digest& want) {
-  if (!read) return tl::unexpected(read.error());
+  CP_TRY(read);
   if (!*read) return Readback::kMissing;
   return sha256(**read) == want ? Readback::kMatch : Readback::kDiffers;
 }
@@ -87,7 +86,7 @@ Result<Readback> compare(const Result<std::optional<Bytes>>& read,
 // A multi-valued key matches when any of its values is the content.
 Result<Readback> compare(const Result<std::vector<Bytes>>& read,
                          const Sha256Digest& want) {
-  if (!read) return tl::unexpected(read.error());
+  CP_TRY(read);
   if (read->empty()) return Readback::kMissing;
   for (const auto& v : *read) {
     if (sha256(v) == want) return Readback::kMatch;
@@ -278,9 +277,8 @@ class Populator {
 
  private:
   Result<Bytes> read_content(size_t i) {
-    auto content = source_.open(i);
-    if (!content) return tl::unexpected(content.error());
-    return read_all(**content, source_.at(i).type + " artifact");
+    CP_ASSIGN_OR_RETURN(auto content, source_.open(i));
+    return read_all(*content, source_.at(i).type + " artifact");
   }
 
   Result<Readback> read_back(size_t i,
@@ -289,11 +287,9 @@ class Populator {
     if (streamed) {
       want = *streamed;
     } else {  // The backend did not read it all (it cannot have stored it).
-      auto again = source_.open(i);
-      if (!again) return tl::unexpected(again.error());
-      auto d = digest_of(**again);
-      if (!d) return tl::unexpected(d.error());
-      want = *d;
+      CP_ASSIGN_OR_RETURN(auto again, source_.open(i));
+      CP_ASSIGN_OR_RETURN(auto d, digest_of(*again));
+      want = d;
     }
     const SourceArtifact& a = source_.at(i);
     return is_multi(i)
@@ -407,7 +403,7 @@ Result<PopulateReport> populate(const ArtifactSource& source, Backend& backend,
                       "populate needs at least one thread");
   }
   if (options.precheck) {
-    if (auto ok = options.precheck(); !ok) return tl::unexpected(ok.error());
+    CP_TRY(options.precheck());
   }
   PopulateReport report;
   report.artifacts.resize(source.size());
@@ -470,9 +466,8 @@ Result<std::vector<Artifact>> export_artifacts(Backend& backend,
                                                Deadline deadline) {
   std::vector<std::string> namespaces = selection.namespaces;
   if (namespaces.empty() && selection.keys.empty()) {
-    auto all = backend.namespaces(deadline);
-    if (!all) return tl::unexpected(all.error());
-    namespaces = std::move(*all);
+    CP_ASSIGN_OR_RETURN(auto all, backend.namespaces(deadline));
+    namespaces = std::move(all);
   }
   std::sort(namespaces.begin(), namespaces.end());
   namespaces.erase(std::unique(namespaces.begin(), namespaces.end()),
@@ -480,43 +475,40 @@ Result<std::vector<Artifact>> export_artifacts(Backend& backend,
   MultiValued* multi = dynamic_cast<MultiValued*>(&backend);
   std::vector<Artifact> out;
   for (const auto& ns : namespaces) {
-    auto keys = backend.list(ns, deadline);
-    if (!keys) return tl::unexpected(keys.error());
-    std::sort(keys->begin(), keys->end());
+    CP_ASSIGN_OR_RETURN(auto keys, backend.list(ns, deadline));
+    std::sort(keys.begin(), keys.end());
     if (multi != nullptr && multi->multi_valued(ns)) {
-      for (const auto& key : *keys) {
-        auto values = multi->get_all(ns, key, deadline);
-        if (!values) return tl::unexpected(values.error());
-        for (auto& v : *values) out.push_back(Artifact{ns, key, std::move(v)});
+      for (const auto& key : keys) {
+        CP_ASSIGN_OR_RETURN(auto values, multi->get_all(ns, key, deadline));
+        for (auto& v : values) out.push_back(Artifact{ns, key, std::move(v)});
       }
       continue;
     }
-    for (size_t begin = 0; begin < keys->size(); begin += kBatch) {
-      size_t end = std::min(keys->size(), begin + kBatch);
+    for (size_t begin = 0; begin < keys.size(); begin += kBatch) {
+      size_t end = std::min(keys.size(), begin + kBatch);
       std::vector<KeyRef> refs;
-      for (size_t i = begin; i < end; ++i) refs.push_back({ns, (*keys)[i]});
+      for (size_t i = begin; i < end; ++i) refs.push_back({ns, keys[i]});
       auto got = backend.get_many(refs, deadline);
       for (size_t i = begin; i < end; ++i) {
         auto& r = got.at(i - begin);
-        if (!r) return tl::unexpected(r.error());
+        CP_TRY(r);
         if (!*r) continue;  // Removed since list().
-        out.push_back(Artifact{ns, (*keys)[i], std::move(**r)});
+        out.push_back(Artifact{ns, keys[i], std::move(**r)});
       }
     }
   }
   std::set<std::string_view> whole(namespaces.begin(), namespaces.end());
   for (const auto& k : selection.keys) {
     if (whole.contains(k.ns)) continue;  // Already exported.
-    auto r = backend.get(k.ns, k.key, deadline);
-    if (!r) return tl::unexpected(r.error());
-    if (!*r) {
+    CP_ASSIGN_OR_RETURN(auto r, backend.get(k.ns, k.key, deadline));
+    if (!r) {
       return make_error(
           ErrorCode::kNotFound,
           "export: no " + std::string(k.ns) + " entry under key",
           ErrorLocation{.file = backend.url(), .key = std::string(k.key)});
     }
     out.push_back(
-        Artifact{std::string(k.ns), std::string(k.key), std::move(**r)});
+        Artifact{std::string(k.ns), std::string(k.key), std::move(*r)});
   }
   return out;
 }

@@ -8,72 +8,56 @@ namespace cachepack::bundle {
 
 Result<size_t> add_megacache(BundleWriter& writer, ByteSpan data,
                              const megacache::ReadOptions& options) {
-  auto blob = megacache::parse(data, options);
-  if (!blob) return tl::unexpected(blob.error());
+  CP_ASSIGN_OR_RETURN(auto blob, megacache::parse(data, options));
   size_t added = 0;
-  for (const megacache::Group& g : blob->groups) {
-    if (auto ok = writer.begin_group(g.type); !ok) {
-      return tl::unexpected(ok.error());
-    }
+  for (const megacache::Group& g : blob.groups) {
+    CP_TRY(writer.begin_group(g.type));
     for (const ArtifactView& a : g.artifacts) {
       // The blob outlives this call, not the writer: read it in place, then
       // flush before returning.
-      if (auto ok = writer.add_borrowed(a.type, a.key, a.content); !ok) {
-        return tl::unexpected(ok.error());
-      }
+      CP_TRY(writer.add_borrowed(a.type, a.key, a.content));
       ++added;
     }
   }
-  if (auto ok = writer.flush(); !ok) return tl::unexpected(ok.error());
+  CP_TRY(writer.flush());
   return added;
 }
 
 Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source) {
-  auto entries = source.entries();
-  if (!entries) return tl::unexpected(entries.error());
-  auto groups = source.groups();
-  if (!groups) return tl::unexpected(groups.error());
+  CP_ASSIGN_OR_RETURN(auto entries, source.entries());
+  CP_ASSIGN_OR_RETURN(auto groups, source.groups());
   auto add_one = [&](const EntryInfo& e) -> Result<void> {
-    auto content = source.read(e);
-    if (!content) return tl::unexpected(content.error());
-    return writer.add(e.type, e.key, *content);
+    CP_ASSIGN_OR_RETURN(auto content, source.read(e));
+    return writer.add(e.type, e.key, content);
   };
   size_t next = 0;
-  for (const GroupInfo& g : *groups) {
-    if (auto ok = writer.begin_group(g.type); !ok) {
-      return tl::unexpected(ok.error());
-    }
-    for (uint64_t i = 0; i < g.count && next < entries->size(); ++i, ++next) {
-      if (auto ok = add_one((*entries)[next]); !ok) {
-        return tl::unexpected(ok.error());
-      }
+  for (const GroupInfo& g : groups) {
+    CP_TRY(writer.begin_group(g.type));
+    for (uint64_t i = 0; i < g.count && next < entries.size(); ++i, ++next) {
+      CP_TRY(add_one(entries[next]));
     }
   }
-  for (; next < entries->size(); ++next) {
-    if (auto ok = add_one((*entries)[next]); !ok) {
-      return tl::unexpected(ok.error());
-    }
+  for (; next < entries.size(); ++next) {
+    CP_TRY(add_one(entries[next]));
   }
-  return entries->size();
+  return entries.size();
 }
 
 Result<size_t> add_file(BundleWriter& writer, const std::string& path,
                         const megacache::ReadOptions& blob_options,
                         const ReaderOptions& bundle_options) {
-  auto file = MappedFile::open(path);
-  if (!file) return tl::unexpected(file.error());
-  if (is_bundle(file->bytes())) {
-    auto reader = BundleReader::open(path, bundle_options);
-    if (!reader) return tl::unexpected(reader.error());
-    return add_bundle(writer, *reader);
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
+  if (is_bundle(file.bytes())) {
+    CP_ASSIGN_OR_RETURN(auto reader, BundleReader::open(path, bundle_options));
+    return add_bundle(writer, reader);
   }
-  if (file->bytes().size() < megacache::kHeaderSize) {
+  if (file.bytes().size() < megacache::kHeaderSize) {
     return make_error(
         ErrorCode::kDataLoss, ErrorReason::kBadMagic,
         "neither a cachepack bundle nor a PyTorch Mega-Cache blob",
         ErrorLocation{.file = path});
   }
-  auto added = add_megacache(writer, file->bytes(), blob_options);
+  auto added = add_megacache(writer, file.bytes(), blob_options);
   // A parse error is in the blob; a write error names the output already.
   if (!added && added.error().where().file.empty()) {
     return tl::unexpected(std::move(added.error()).in_file(path));
@@ -82,37 +66,35 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path,
 }
 
 Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
-  auto entries = reader.entries();
-  if (!entries) return tl::unexpected(entries.error());
-  auto groups = reader.groups();
-  if (!groups) return tl::unexpected(groups.error());
+  CP_ASSIGN_OR_RETURN(auto entries, reader.entries());
+  CP_ASSIGN_OR_RETURN(auto groups, reader.groups());
   // A group table that does not partition the entries (only a damaged
   // index has one) is ignored rather than trusted.
   uint64_t covered = 0;
-  bool use_groups = !groups->empty();
-  for (const GroupInfo& g : *groups) {
-    if (g.count > entries->size() - covered) {
+  bool use_groups = !groups.empty();
+  for (const GroupInfo& g : groups) {
+    if (g.count > entries.size() - covered) {
       use_groups = false;
       break;
     }
     for (uint64_t i = 0; i < g.count; ++i) {
-      if ((*entries)[covered + i].type != g.type) use_groups = false;
+      if (entries[covered + i].type != g.type) use_groups = false;
     }
     covered += g.count;
   }
-  if (covered != entries->size()) use_groups = false;
+  if (covered != entries.size()) use_groups = false;
 
   // (type, positions) in blob order.
   std::vector<std::pair<std::string, std::vector<size_t>>> plan;
   if (use_groups) {
     size_t next = 0;
-    for (const GroupInfo& g : *groups) {
+    for (const GroupInfo& g : groups) {
       std::vector<size_t> members;
       for (uint64_t i = 0; i < g.count; ++i) members.push_back(next++);
       plan.emplace_back(g.type, std::move(members));
     }
   } else {
-    for (const EntryInfo& e : *entries) {
+    for (const EntryInfo& e : entries) {
       auto it = std::find_if(plan.begin(), plan.end(),
                              [&](const auto& p) { return p.first == e.type; });
       if (it == plan.end()) {
@@ -128,16 +110,13 @@ Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
     contents.reserve(members.size());
     std::vector<megacache::Entry> group;
     for (size_t p : members) {
-      auto content = reader.read((*entries)[p]);
-      if (!content) return tl::unexpected(content.error());
-      contents.push_back(std::move(*content));
+      CP_ASSIGN_OR_RETURN(auto content, reader.read(entries[p]));
+      contents.push_back(std::move(content));
     }
     for (size_t i = 0; i < members.size(); ++i) {
-      group.push_back({(*entries)[members[i]].key, contents[i]});
+      group.push_back({entries[members[i]].key, contents[i]});
     }
-    if (auto ok = blob.append_group(type, group); !ok) {
-      return tl::unexpected(ok.error());
-    }
+    CP_TRY(blob.append_group(type, group));
   }
   ByteSpan bytes = blob.bytes();
   return Bytes(bytes.begin(), bytes.end());

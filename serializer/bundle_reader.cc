@@ -158,12 +158,11 @@ BundleReader::~BundleReader() = default;
 
 Result<BundleReader> BundleReader::open(const std::string& path,
                                         ReaderOptions options) {
-  auto file = MappedFile::open(path);
-  if (!file) return tl::unexpected(file.error());
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
   auto state = std::make_unique<State>();
   state->options = std::move(options);
-  state->data = file->bytes();
-  state->file.emplace(std::move(*file));
+  state->data = file.bytes();
+  state->file.emplace(std::move(file));
   state->path = path;
   auto reader = open_state(std::move(state));
   if (!reader) return tl::unexpected(std::move(reader.error()).in_file(path));
@@ -180,9 +179,8 @@ Result<BundleReader> BundleReader::from_bytes(ByteSpan data,
 
 Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
   ByteSpan data = s->data;
-  auto header = decode_header(data);
-  if (!header) return tl::unexpected(header.error());
-  s->header = *header;
+  CP_ASSIGN_OR_RETURN(auto header, decode_header(data));
+  s->header = header;
   const ReaderLimits& lim = s->options.limits;
 
   // The newest footer is the last 72 bytes. If they are not a footer whose
@@ -313,7 +311,7 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
         }
         return {};
       });
-  if (!parsed) return tl::unexpected(parsed.error());
+  CP_TRY(parsed);
 
   if (s->footer.signature_count > lim.max_signatures) {
     return limit(s->footer_offset + 40,
@@ -335,16 +333,11 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
   }
   BundleReader reader(std::move(s));
   if (!reader.s_->options.trusted_keys.empty()) {
-    if (auto ok = reader.require_trusted(reader.s_->options.trusted_keys);
-        !ok) {
-      return tl::unexpected(ok.error());
-    }
+    CP_TRY(reader.require_trusted(reader.s_->options.trusted_keys));
     reader.s_->options.verify_sha256_on_read = true;
   }
   if (reader.s_->options.verify_structure) {
-    if (auto ok = reader.verify_structure(); !ok) {
-      return tl::unexpected(ok.error());
-    }
+    CP_TRY(reader.verify_structure());
   }
   return reader;
 }
@@ -499,7 +492,7 @@ Result<EntryInfo> BundleReader::State::decode_entry(
   if (chunks.size() == 0) {
     ChunkInfo c{info.offset, info.stored_size, info.original_size, info.codec,
                 info.xxh3};
-    if (auto ok = check_chunk(c); !ok) return tl::unexpected(ok.error());
+    CP_TRY(check_chunk(c));
     if (info.original_size > 0) info.chunks.push_back(c);
   } else {
     if (chunks.size() < 2) return fail("chunk list of one chunk");
@@ -510,7 +503,7 @@ Result<EntryInfo> BundleReader::State::decode_entry(
       if (!cc) return fail("unknown chunk codec");
       ChunkInfo c{offset, ch.getStoredSize(), ch.getOriginalSize(), *cc,
                   xxh128_from_words(ch.getXxh3High(), ch.getXxh3Low())};
-      if (auto ok = check_chunk(c); !ok) return tl::unexpected(ok.error());
+      CP_TRY(check_chunk(c));
       if (c.stored_size > info.stored_size - stored ||
           c.original_size > info.original_size - original) {
         return fail("chunks exceed the entry's sizes");
@@ -542,9 +535,8 @@ Result<std::vector<EntryInfo>> BundleReader::entries() const {
         // allocation on its word alone.
         out.reserve(std::min<size_t>(list.size(), 1 << 16));
         for (size_t i = 0; i < list.size(); ++i) {
-          auto e = s_->decode_entry(list, i);
-          if (!e) return tl::unexpected(e.error());
-          out.push_back(std::move(*e));
+          CP_ASSIGN_OR_RETURN(auto e, s_->decode_entry(list, i));
+          out.push_back(std::move(e));
         }
         return out;
       }));
@@ -642,10 +634,9 @@ Result<void> BundleReader::State::decompress(const ChunkInfo& chunk,
   // The output buffer is exactly the declared size: zstd stops with an
   // error instead of writing more, so a frame cannot expand past it.
   if (dictionary != 0) {
-    auto d = ddict(dictionary);
-    if (!d) return tl::unexpected(d.error());
+    CP_ASSIGN_OR_RETURN(auto d, ddict(dictionary));
     n = ZSTD_decompress_usingDDict(dctx, out, chunk.original_size, src.data(),
-                                   src.size(), *d);
+                                   src.size(), d);
   } else {
     n = ZSTD_decompressDCtx(dctx, out, chunk.original_size, src.data(),
                             src.size());
@@ -697,7 +688,7 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
   };
   if (workers <= 1) {
     for (size_t i = 0; i < entry.chunks.size(); ++i) {
-      if (auto ok = decompress(i); !ok) return tl::unexpected(ok.error());
+      CP_TRY(decompress(i));
     }
   } else {
     // Chunks are independent frames: each thread takes every n-th one.
@@ -730,27 +721,24 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
 }
 
 Result<Bytes> BundleReader::read(size_t position) const {
-  auto e = entry(position);
-  if (!e) return tl::unexpected(e.error());
-  return read(*e);
+  CP_ASSIGN_OR_RETURN(auto e, entry(position));
+  return read(e);
 }
 
 Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
                                                std::string_view key) const {
   auto e = s_->with_index(
       [&](sc::BundleIndex::Reader root) -> Result<std::optional<EntryInfo>> {
-        auto pos = s_->find(root, type, key);
-        if (!pos) return tl::unexpected(pos.error());
-        if (!*pos) return std::optional<EntryInfo>();
-        auto info = s_->decode_entry(root.getEntries(), **pos);
-        if (!info) return tl::unexpected(info.error());
-        return std::optional<EntryInfo>(std::move(*info));
+        CP_ASSIGN_OR_RETURN(auto pos, s_->find(root, type, key));
+        if (!pos) return std::optional<EntryInfo>();
+        CP_ASSIGN_OR_RETURN(auto info,
+                            s_->decode_entry(root.getEntries(), *pos));
+        return std::optional<EntryInfo>(std::move(info));
       });
   if (!e) return tl::unexpected(s_->named(std::move(e.error())));
   if (!*e) return std::optional<Bytes>();
-  auto content = read(**e);
-  if (!content) return tl::unexpected(content.error());
-  return std::optional<Bytes>(std::move(*content));
+  CP_ASSIGN_OR_RETURN(auto content, read(**e));
+  return std::optional<Bytes>(std::move(content));
 }
 
 Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
@@ -793,11 +781,10 @@ Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
   for (size_t i = 0; i < entry.chunks.size() && out.size() < length; ++i) {
     uint64_t chunk_end = chunk_start + entry.chunks[i].original_size;
     if (chunk_end > offset) {
-      auto part = read_chunk(entry, i);
-      if (!part) return tl::unexpected(part.error());
+      CP_ASSIGN_OR_RETURN(auto part, read_chunk(entry, i));
       uint64_t from = offset + out.size() - chunk_start;
-      uint64_t n = std::min<uint64_t>(part->size() - from, length - out.size());
-      out.insert(out.end(), part->begin() + from, part->begin() + from + n);
+      uint64_t n = std::min<uint64_t>(part.size() - from, length - out.size());
+      out.insert(out.end(), part.begin() + from, part.begin() + from + n);
     }
     chunk_start = chunk_end;
   }
@@ -805,17 +792,16 @@ Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
 }
 
 Result<void> BundleReader::verify_entry(size_t position) const {
-  auto e = entry(position);
-  if (!e) return tl::unexpected(e.error());
+  CP_ASSIGN_OR_RETURN(auto e, entry(position));
   auto fail = [&](std::string what, uint64_t at) {
     Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
               std::move(what),
-              ErrorLocation{.file = s_->path, .offset = at, .key = e->key});
+              ErrorLocation{.file = s_->path, .offset = at, .key = e.key});
     return tl::unexpected<Error>(std::move(err));
   };
-  if (e->chunks.size() > 1) {
-    for (size_t i = 0; i < e->chunks.size(); ++i) {
-      const ChunkInfo& c = e->chunks[i];
+  if (e.chunks.size() > 1) {
+    for (size_t i = 0; i < e.chunks.size(); ++i) {
+      const ChunkInfo& c = e.chunks[i];
       if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
         return fail("chunk " + std::to_string(i) + " of entry " +
                         std::to_string(position) +
@@ -824,12 +810,11 @@ Result<void> BundleReader::verify_entry(size_t position) const {
       }
     }
   }
-  auto content = read(*e);
-  if (!content) return tl::unexpected(content.error());
-  if (sha256(*content) != e->sha256) {
+  CP_ASSIGN_OR_RETURN(auto content, read(e));
+  if (sha256(content) != e.sha256) {
     return fail("content of entry " + std::to_string(position) +
                     " does not match its SHA-256",
-                e->offset);
+                e.offset);
   }
   return {};
 }
@@ -897,8 +882,7 @@ BundleReader::State::version_spans() const {
 }
 
 Result<void> BundleReader::check_footer_chain() const {
-  auto spans = s_->version_spans();
-  if (!spans) return tl::unexpected(spans.error());
+  CP_TRY(s_->version_spans());
   return {};
 }
 
@@ -909,24 +893,21 @@ Result<void> BundleReader::check_byte_coverage() const {
                        std::to_string(s_->ignored_tail) +
                            " bytes after the last valid footer");
   }
-  auto spans = s_->version_spans();
-  if (!spans) return tl::unexpected(spans.error());
-  auto list = entries();
-  if (!list) return tl::unexpected(list.error());
-  for (const EntryInfo& e : *list) {
+  CP_ASSIGN_OR_RETURN(auto spans, s_->version_spans());
+  CP_ASSIGN_OR_RETURN(auto list, entries());
+  for (const EntryInfo& e : list) {
     if (e.stored_size > 0) {
-      spans->push_back({e.offset, e.offset + e.stored_size, "entry"});
+      spans.push_back({e.offset, e.offset + e.stored_size, "entry"});
     }
   }
-  std::sort(spans->begin(), spans->end(),
+  std::sort(spans.begin(), spans.end(),
             [](const State::Span& a, const State::Span& b) {
               return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
             });
   uint64_t cursor = 0;
-  for (size_t i = 0; i < spans->size(); ++i) {
-    const State::Span& r = (*spans)[i];
-    if (i > 0 && r.begin == (*spans)[i - 1].begin &&
-        r.end == (*spans)[i - 1].end) {
+  for (size_t i = 0; i < spans.size(); ++i) {
+    const State::Span& r = spans[i];
+    if (i > 0 && r.begin == spans[i - 1].begin && r.end == spans[i - 1].end) {
       continue;  // An index shared by two versions (after sign).
     }
     if (r.begin < cursor) {
@@ -1031,13 +1012,12 @@ Result<VerifyReport> BundleReader::verify_structure() const {
        {&BundleReader::check_footer_chain, &BundleReader::check_byte_coverage,
         &BundleReader::check_lookup_order, &BundleReader::check_groups,
         &BundleReader::check_signatures}) {
-    if (auto ok = (this->*check)(); !ok) return tl::unexpected(ok.error());
+    CP_TRY((this->*check)());
   }
-  auto list = entries();
-  if (!list) return tl::unexpected(list.error());
+  CP_ASSIGN_OR_RETURN(auto list, entries());
   VerifyReport report;
-  report.entries = list->size();
-  for (const EntryInfo& e : *list) {
+  report.entries = list.size();
+  for (const EntryInfo& e : list) {
     report.original_bytes += e.original_size;
     report.stored_bytes += e.stored_size;
   }
@@ -1057,7 +1037,7 @@ Result<VerifyReport> BundleReader::verify_all() const {
   auto report = verify_structure();
   if (!report) return report;
   for (size_t i = 0; i < size(); ++i) {
-    if (auto ok = verify_entry(i); !ok) return tl::unexpected(ok.error());
+    CP_TRY(verify_entry(i));
   }
   return report;
 }

@@ -38,14 +38,12 @@ std::vector<Item> sample_items() {
 Result<WriteStats> write_items(const std::string& path,
                                const std::vector<Item>& items,
                                WriterOptions options = {}) {
-  auto writer = BundleWriter::create(path, std::move(options));
-  if (!writer) return tl::unexpected(writer.error());
+  CP_ASSIGN_OR_RETURN(auto writer,
+                      BundleWriter::create(path, std::move(options)));
   for (const Item& it : items) {
-    if (auto ok = writer->add(it.type, it.key, it.content); !ok) {
-      return tl::unexpected(ok.error());
-    }
+    CP_TRY(writer.add(it.type, it.key, it.content));
   }
-  return writer->finish();
+  return writer.finish();
 }
 
 TEST(BundleWriter, RoundTripsEveryEntryInInsertionOrder) {
@@ -153,14 +151,11 @@ TEST(BundleWriter, StreamsToAPipeWithoutSeeking) {
   auto written = [&]() -> Result<WriteStats> {
     WriterOptions options;
     options.threads = 2;
-    auto writer = BundleWriter::to_stream(fds[1], options);
-    if (!writer) return tl::unexpected(writer.error());
+    CP_ASSIGN_OR_RETURN(auto writer, BundleWriter::to_stream(fds[1], options));
     for (const Item& it : items) {
-      if (auto ok = writer->add(it.type, it.key, it.content); !ok) {
-        return tl::unexpected(ok.error());
-      }
+      CP_TRY(writer.add(it.type, it.key, it.content));
     }
-    return writer->finish();
+    return writer.finish();
   }();
   ::close(fds[1]);
   drain.join();

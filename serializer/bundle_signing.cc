@@ -38,9 +38,8 @@ std::string bio_text(BIO* bio) {
 }
 
 Result<std::string> read_text(const std::string& path) {
-  auto bytes = read_file(path);
-  if (!bytes) return tl::unexpected(bytes.error());
-  return std::string(as_chars(*bytes));
+  CP_ASSIGN_OR_RETURN(auto bytes, read_file(path));
+  return std::string(as_chars(bytes));
 }
 
 Result<void> write_new_file(const std::string& path, std::string_view text,
@@ -97,9 +96,8 @@ Result<SigningKey> SigningKey::from_pem(std::string_view pem) {
 }
 
 Result<SigningKey> SigningKey::load_pem(const std::string& path) {
-  auto text = read_text(path);
-  if (!text) return tl::unexpected(text.error());
-  auto key = from_pem(*text);
+  CP_ASSIGN_OR_RETURN(auto text, read_text(path));
+  auto key = from_pem(text);
   if (!key) return tl::unexpected(std::move(key.error()).in_file(path));
   return key;
 }
@@ -162,9 +160,8 @@ Result<PublicKey> public_key_from_pem(std::string_view pem) {
 }
 
 Result<PublicKey> load_public_key(const std::string& path) {
-  auto text = read_text(path);
-  if (!text) return tl::unexpected(text.error());
-  auto key = public_key_from_pem(*text);
+  CP_ASSIGN_OR_RETURN(auto text, read_text(path));
+  auto key = public_key_from_pem(text);
   if (!key) return tl::unexpected(std::move(key.error()).in_file(path));
   return key;
 }
@@ -189,22 +186,19 @@ bool verify_signature(const PublicKey& key, ByteSpan message,
 }
 
 Result<PublicKey> write_key_pair(const std::string& path) {
-  auto key = SigningKey::generate();
-  if (!key) return tl::unexpected(key.error());
+  CP_ASSIGN_OR_RETURN(auto key, SigningKey::generate());
   std::string pub_path = path + ".pub";
   if (::access(pub_path.c_str(), F_OK) == 0) {
     return make_error(ErrorCode::kAlreadyExists,
                       "refusing to overwrite existing key file",
                       ErrorLocation{.file = pub_path});
   }
-  if (auto ok = write_new_file(path, key->private_pem(), 0600); !ok) {
-    return tl::unexpected(ok.error());
-  }
-  if (auto ok = write_new_file(pub_path, key->public_pem(), 0644); !ok) {
+  CP_TRY(write_new_file(path, key.private_pem(), 0600));
+  if (auto ok = write_new_file(pub_path, key.public_pem(), 0644); !ok) {
     ::unlink(path.c_str());
     return tl::unexpected(ok.error());
   }
-  return key->public_key();
+  return key.public_key();
 }
 
 }  // namespace cachepack::bundle

@@ -5,9 +5,8 @@ namespace cachepack::bundle {
 Result<ByteSpan> EntryContentSource::next() {
   if (done_) return ByteSpan();
   if (next_chunk_ < entry_.chunks.size()) {
-    auto chunk = reader_.read_chunk(entry_, next_chunk_++);
-    if (!chunk) return tl::unexpected(chunk.error());
-    chunk_ = std::move(*chunk);
+    CP_ASSIGN_OR_RETURN(auto chunk, reader_.read_chunk(entry_, next_chunk_++));
+    chunk_ = std::move(chunk);
     hash_.update(chunk_);
     return ByteSpan(chunk_);
   }

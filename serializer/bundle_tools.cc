@@ -11,11 +11,10 @@ bool is_bundle_file(const std::string& path) {
 }
 
 Result<std::vector<ListedArtifact>> list_bundle(const BundleReader& reader) {
-  auto entries = reader.entries();
-  if (!entries) return tl::unexpected(entries.error());
+  CP_ASSIGN_OR_RETURN(auto entries, reader.entries());
   std::vector<ListedArtifact> out;
-  out.reserve(entries->size());
-  for (const EntryInfo& e : *entries) {
+  out.reserve(entries.size());
+  for (const EntryInfo& e : entries) {
     out.push_back(
         {e.type, e.key, e.original_size, e.stored_size, to_hex(e.sha256)});
   }
@@ -24,17 +23,14 @@ Result<std::vector<ListedArtifact>> list_bundle(const BundleReader& reader) {
 
 Result<std::string> verify_bundle(const BundleReader& reader,
                                   bool canonical_keys) {
-  auto report = reader.verify_all();
-  if (!report) return tl::unexpected(report.error());
+  CP_ASSIGN_OR_RETURN(auto report, reader.verify_all());
   if (canonical_keys) {
-    auto entries = reader.entries();
-    if (!entries) return tl::unexpected(entries.error());
-    for (const EntryInfo& e : *entries) {
+    CP_ASSIGN_OR_RETURN(auto entries, reader.entries());
+    for (const EntryInfo& e : entries) {
       // A type cachepack does not know has no rules to check.
       if (!TypeRegistry::global().contains(e.type)) continue;
-      auto content = reader.read(e);
-      if (!content) return tl::unexpected(content.error());
-      auto ok = TypeRegistry::global().check(e.type, e.key, *content,
+      CP_ASSIGN_OR_RETURN(auto content, reader.read(e));
+      auto ok = TypeRegistry::global().check(e.type, e.key, content,
                                              CheckLevel::kCanonical);
       if (!ok) {
         return tl::unexpected(
@@ -42,14 +38,14 @@ Result<std::string> verify_bundle(const BundleReader& reader,
       }
     }
   }
-  std::string line = std::to_string(report->entries) + " entries, " +
-                     std::to_string(report->original_bytes) + " bytes, ";
-  if (report->valid_signatures == 0) {
+  std::string line = std::to_string(report.entries) + " entries, " +
+                     std::to_string(report.original_bytes) + " bytes, ";
+  if (report.valid_signatures == 0) {
     line += "unsigned";
   } else {
-    line += std::to_string(report->valid_signatures) + " valid signature" +
-            (report->valid_signatures == 1 ? "" : "s");
-    if (report->trusted_signatures > 0) line += " (trusted)";
+    line += std::to_string(report.valid_signatures) + " valid signature" +
+            (report.valid_signatures == 1 ? "" : "s");
+    if (report.trusted_signatures > 0) line += " (trusted)";
   }
   return line;
 }

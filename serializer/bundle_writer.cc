@@ -74,7 +74,7 @@ class OutputFile {
       buffer_.insert(buffer_.end(), data.begin(), data.end());
       return {};
     }
-    if (auto ok = flush(); !ok) return ok;
+    CP_TRY(flush());
     if (data.size() >= kBufferSize) return write_all(fd_, data, path_);
     buffer_.insert(buffer_.end(), data.begin(), data.end());
     return {};
@@ -280,9 +280,8 @@ Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
 // can interleave with it or replace it meanwhile. Readers take no lock:
 // they only ever use complete versions. Returns the descriptor.
 Result<int> open_locked(const std::string& path) {
-  auto lock = PathLock::acquire(path, O_WRONLY);
-  if (!lock) return tl::unexpected(lock.error());
-  return lock->release();
+  CP_ASSIGN_OR_RETURN(auto lock, PathLock::acquire(path, O_WRONLY));
+  return lock.release();
 }
 
 // Append and sign open the newest intact version even when bytes follow its
@@ -301,9 +300,8 @@ ReaderOptions repairing_reader_options() {
 Result<void> check_tail(const BundleReader& reader, const std::string& path,
                         bool discard_damaged) {
   if (reader.ignored_tail() == 0 || discard_damaged) return {};
-  auto file = MappedFile::open(path);
-  if (!file) return tl::unexpected(file.error());
-  ByteSpan data = file->bytes();
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
+  ByteSpan data = file.bytes();
   if (data.size() >= kFooterMagic.size() &&
       std::memcmp(data.data() + data.size() - kFooterMagic.size(),
                   kFooterMagic.data(), kFooterMagic.size()) == 0) {
@@ -470,7 +468,7 @@ struct BundleWriter::Impl {
       Pending p = std::move(inflight.front());
       inflight.pop_front();
       inflight_bytes -= p.bytes;
-      if (auto ok = retire(p); !ok) return ok;
+      CP_TRY(retire(p));
     }
     return {};
   }
@@ -479,7 +477,7 @@ struct BundleWriter::Impl {
   // its index.
   Result<size_t> record(std::string_view type, std::string_view key,
                         uint64_t size) {
-    if (auto ok = check(); !ok) return tl::unexpected(ok.error());
+    CP_TRY(check());
     if (type.empty()) return invalid("artifact type is empty");
     if (key.size() > ReaderLimits{}.max_key_size) {
       return invalid("key of " + std::to_string(key.size()) +
@@ -509,17 +507,16 @@ struct BundleWriter::Impl {
 
   Result<void> add(std::string_view type, std::string_view key,
                    ByteSpan content, bool borrowed) {
-    auto index = record(type, key, content.size());
-    if (!index) return tl::unexpected(index.error());
+    CP_ASSIGN_OR_RETURN(auto index, record(type, key, content.size()));
     if (training) {
       if (buffered_bytes + content.size() <= options.train_dictionaries_bytes) {
-        buffered.emplace_back(*index, Bytes(content.begin(), content.end()));
+        buffered.emplace_back(index, Bytes(content.begin(), content.end()));
         buffered_bytes += content.size();
         return {};
       }
-      if (auto ok = train_and_flush(); !ok) return ok;
+      CP_TRY(train_and_flush());
     }
-    return submit(*index, content, borrowed);
+    return submit(index, content, borrowed);
   }
 
   Result<void> add_stream(std::string_view type, std::string_view key,
@@ -533,12 +530,11 @@ struct BundleWriter::Impl {
       }
       return add(type, key, *content, /*borrowed=*/false);
     }
-    auto index = record(type, key, source.size());
-    if (!index) return tl::unexpected(index.error());
+    CP_ASSIGN_OR_RETURN(auto index, record(type, key, source.size()));
     if (training) {
-      if (auto ok = train_and_flush(); !ok) return ok;
+      CP_TRY(train_and_flush());
     }
-    return submit_stream(*index, source);
+    return submit_stream(index, source);
   }
 
   // Trains dictionaries on the buffered entries (for types without one),
@@ -559,9 +555,7 @@ struct BundleWriter::Impl {
       dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
     }
     for (const auto& [index, content] : buffered) {
-      if (auto ok = submit(index, content, /*borrowed=*/false); !ok) {
-        return ok;
-      }
+      CP_TRY(submit(index, content, /*borrowed=*/false));
     }
     buffered.clear();
     buffered_bytes = 0;
@@ -598,11 +592,8 @@ struct BundleWriter::Impl {
     // bounded), but many small entries at once, so the workers neither
     // idle behind one large chunk nor wake per entry.
     const size_t threads = static_cast<size_t>(options.threads);
-    if (auto ok = drain(64 * threads - 1,
-                        4 * threads * options.chunk_size - piece.size());
-        !ok) {
-      return ok;
-    }
+    CP_TRY(drain(64 * threads - 1,
+                 4 * threads * options.chunk_size - piece.size()));
     inflight_bytes += p.bytes;
     BufferPool* recycled = &buffers;
     p.input = owned;
@@ -640,9 +631,7 @@ struct BundleWriter::Impl {
         owned->assign(piece.begin(), piece.end());
         piece = *owned;
       }
-      if (auto ok = enqueue(index, i, piece, owned, cdict, want_sha); !ok) {
-        return ok;
-      }
+      CP_TRY(enqueue(index, i, piece, owned, cdict, want_sha));
     }
     if (chunk_count > 1) {
       // SHA-256 cannot be split across chunks: hash on this thread once the
@@ -689,9 +678,7 @@ struct BundleWriter::Impl {
         pending = pending.subspan(take);
       }
       sha.update(*owned);
-      if (auto ok = enqueue(index, i, *owned, owned, cdict, false); !ok) {
-        return ok;
-      }
+      CP_TRY(enqueue(index, i, *owned, owned, cdict, false));
     }
     if (!pending.empty()) return broken("went on past the declared size");
     auto end = source.next();  // A digest check may report here.
@@ -776,17 +763,15 @@ struct BundleWriter::Impl {
   }
 
   Result<WriteStats> finish() {
-    if (auto ok = check(); !ok) return tl::unexpected(ok.error());
+    CP_TRY(check());
     if (training) {
-      if (auto ok = train_and_flush(); !ok) return tl::unexpected(ok.error());
+      CP_TRY(train_and_flush());
     }
-    if (auto ok = drain(0); !ok) return tl::unexpected(ok.error());
+    CP_TRY(drain(0));
     pool.reset();
     static const std::byte zeros[8] = {};
     if (out.pos() % 8 != 0) {
-      if (auto ok = out.write(ByteSpan(zeros, 8 - out.pos() % 8)); !ok) {
-        return tl::unexpected(ok.error());
-      }
+      CP_TRY(out.write(ByteSpan(zeros, 8 - out.pos() % 8)));
     }
     kj::Array<capnp::word> index;
     try {
@@ -802,41 +787,36 @@ struct BundleWriter::Impl {
     footer.index_size = index_bytes.size();
     footer.index_xxh3 = xxh3_128(index_bytes);
     footer.previous_footer_offset = previous_footer;
-    if (auto ok = out.write(index_bytes); !ok)
-      return tl::unexpected(ok.error());
+    CP_TRY(out.write(index_bytes));
     Bytes signatures;
     if (!options.signing_keys.empty()) {
       auto header = encode_header(Header{});
       auto message = signature_message(header, index_bytes);
       for (const SigningKey* key : options.signing_keys) {
-        auto sig = key->sign(message);
-        if (!sig) return tl::unexpected(sig.error());
+        CP_ASSIGN_OR_RETURN(auto sig, key->sign(message));
         PublicKey pub = key->public_key();
         append_bytes(signatures, pub);
-        append_bytes(signatures, *sig);
+        append_bytes(signatures, sig);
       }
       footer.signatures_offset = out.pos();
       footer.signature_count = options.signing_keys.size();
-      if (auto ok = out.write(signatures); !ok)
-        return tl::unexpected(ok.error());
+      CP_TRY(out.write(signatures));
     }
     uint64_t footer_at = out.pos();
     auto first56 = encode_footer(footer);
     footer.checksum =
         footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
     auto encoded = encode_footer(footer);
-    if (auto ok = out.write(encoded); !ok) return tl::unexpected(ok.error());
-    if (auto ok = out.flush(); !ok) return tl::unexpected(ok.error());
+    CP_TRY(out.write(encoded));
+    CP_TRY(out.flush());
     stats.file_size = out.pos();
     if (replacement) {
-      if (auto ok = replacement->commit(options.fsync); !ok) {
-        return tl::unexpected(ok.error());
-      }
+      CP_TRY(replacement->commit(options.fsync));
     } else {
       if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
         return io_error("fsync", path, errno);
       }
-      if (auto ok = out.close(); !ok) return tl::unexpected(ok.error());
+      CP_TRY(out.close());
     }
     finished = true;
     stats.entries = entries.size();
@@ -855,15 +835,12 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
-  if (auto ok = impl->setup_compression(); !ok) {
-    return tl::unexpected(ok.error());
-  }
-  auto file = ReplacementFile::create(path);
-  if (!file) return tl::unexpected(file.error());
-  impl->out = OutputFile(file->fd(), file->temp_path(), 0, /*owned=*/false);
-  impl->replacement.emplace(std::move(*file));
+  CP_TRY(impl->setup_compression());
+  CP_ASSIGN_OR_RETURN(auto file, ReplacementFile::create(path));
+  impl->out = OutputFile(file.fd(), file.temp_path(), 0, /*owned=*/false);
+  impl->replacement.emplace(std::move(file));
   auto header = encode_header(Header{});
-  if (auto ok = impl->out.write(header); !ok) return tl::unexpected(ok.error());
+  CP_TRY(impl->out.write(header));
   return BundleWriter(std::move(impl));
 }
 
@@ -873,12 +850,10 @@ Result<BundleWriter> BundleWriter::to_stream(int fd, WriterOptions options,
   impl->options = std::move(options);
   impl->path = std::move(name);
   impl->streaming = true;
-  if (auto ok = impl->setup_compression(); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(impl->setup_compression());
   impl->out = OutputFile(fd, impl->path, 0, /*owned=*/false);
   auto header = encode_header(Header{});
-  if (auto ok = impl->out.write(header); !ok) return tl::unexpected(ok.error());
+  CP_TRY(impl->out.write(header));
   return BundleWriter(std::move(impl));
 }
 
@@ -887,26 +862,19 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
-  auto locked = open_locked(path);
-  if (!locked) return tl::unexpected(locked.error());
-  Fd fd(*locked);
+  CP_ASSIGN_OR_RETURN(auto locked, open_locked(path));
+  Fd fd(locked);
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
-    auto reader = BundleReader::open(path, repairing_reader_options());
-    if (!reader) return tl::unexpected(reader.error());
-    if (auto ok = check_tail(*reader, path, impl->options.discard_damaged_tail);
-        !ok) {
-      return tl::unexpected(ok.error());
-    }
-    auto old = reader->entries();
-    if (!old) return tl::unexpected(old.error());
-    auto groups = reader->groups();
-    if (!groups) return tl::unexpected(groups.error());
-    auto dicts = reader->dictionaries();
-    if (!dicts) return tl::unexpected(dicts.error());
-    for (const std::string& t : reader->types()) impl->type_id(t);
-    for (EntryInfo& e : *old) {
+    CP_ASSIGN_OR_RETURN(auto reader,
+                        BundleReader::open(path, repairing_reader_options()));
+    CP_TRY(check_tail(reader, path, impl->options.discard_damaged_tail));
+    CP_ASSIGN_OR_RETURN(auto old, reader.entries());
+    CP_ASSIGN_OR_RETURN(auto groups, reader.groups());
+    CP_ASSIGN_OR_RETURN(auto dicts, reader.dictionaries());
+    for (const std::string& t : reader.types()) impl->type_id(t);
+    for (EntryInfo& e : old) {
       EntryRecord r;
       r.type_id = impl->type_ids.at(e.type);
       r.key = std::move(e.key);
@@ -925,16 +893,16 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
       }
       impl->entries.push_back(std::move(r));
     }
-    impl->grouped = !groups->empty() || old->empty();
-    for (const GroupInfo& g : *groups) {
+    impl->grouped = !groups.empty() || old.empty();
+    for (const GroupInfo& g : groups) {
       impl->groups.push_back({impl->type_ids.at(g.type), g.count});
     }
-    for (auto& [type, dict] : *dicts) {
+    for (auto& [type, dict] : dicts) {
       impl->dictionaries.emplace_back(type, std::move(dict));
       impl->dictionary_of_type[type] =
           static_cast<uint32_t>(impl->dictionaries.size());
     }
-    const Metadata& m = reader->metadata();
+    const Metadata& m = reader.metadata();
     impl->producer = m.producer;
     impl->producer_version = m.producer_version;
     impl->user = m.user;
@@ -942,12 +910,10 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
       impl->has_creation_time = true;
       impl->creation_time = *m.creation_unix_seconds;
     }
-    impl->previous_footer = reader->footer_offset();
-    impl->append_start = reader->footer_offset() + kFooterSize;
+    impl->previous_footer = reader.footer_offset();
+    impl->append_start = reader.footer_offset() + kFooterSize;
   }
-  if (auto ok = impl->setup_compression(); !ok) {
-    return tl::unexpected(ok.error());
-  }
+  CP_TRY(impl->setup_compression());
   // Drops what an interrupted append left after the last valid footer.
   if (::ftruncate(fd.get(), static_cast<off_t>(impl->append_start)) != 0 ||
       ::lseek(fd.get(), static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
@@ -959,7 +925,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
 }
 
 Result<void> BundleWriter::begin_group(std::string_view type) {
-  if (auto ok = impl_->check(); !ok) return ok;
+  CP_TRY(impl_->check());
   if (type.empty()) return invalid("artifact type is empty");
   uint32_t tid = impl_->type_id(type);
   if (impl_->grouped) {
@@ -987,7 +953,7 @@ Result<void> BundleWriter::add_stream(std::string_view type,
 }
 
 Result<void> BundleWriter::flush() {
-  if (auto ok = impl_->check(); !ok) return ok;
+  CP_TRY(impl_->check());
   return impl_->drain(0);
 }
 
@@ -1090,37 +1056,32 @@ std::map<std::string, Bytes> train_dictionaries(
 
 Result<void> sign_bundle(const std::string& path, const SigningKey& key,
                          bool fsync, bool discard_damaged_tail) {
-  auto locked = open_locked(path);
-  if (!locked) return tl::unexpected(locked.error());
-  Fd fd(*locked);
+  CP_ASSIGN_OR_RETURN(auto locked, open_locked(path));
+  Fd fd(locked);
   Footer footer;
   uint64_t end = 0;
   Bytes signatures;
   PublicKey pub = key.public_key();
   {
-    auto reader = BundleReader::open(path, repairing_reader_options());
-    if (!reader) return tl::unexpected(reader.error());
-    if (auto ok = check_tail(*reader, path, discard_damaged_tail); !ok) {
-      return tl::unexpected(ok.error());
-    }
-    auto mapped = MappedFile::open(path);
-    if (!mapped) return tl::unexpected(mapped.error());
-    ByteSpan data = mapped->bytes();
-    auto message = signature_message(data.first(kHeaderSize),
-                                     data.subspan(reader->footer().index_offset,
-                                                  reader->footer().index_size));
-    for (const SignatureInfo& s : reader->signatures()) {
+    CP_ASSIGN_OR_RETURN(auto reader,
+                        BundleReader::open(path, repairing_reader_options()));
+    CP_TRY(check_tail(reader, path, discard_damaged_tail));
+    CP_ASSIGN_OR_RETURN(auto mapped, MappedFile::open(path));
+    ByteSpan data = mapped.bytes();
+    auto message = signature_message(
+        data.first(kHeaderSize),
+        data.subspan(reader.footer().index_offset, reader.footer().index_size));
+    for (const SignatureInfo& s : reader.signatures()) {
       if (!s.valid || s.public_key == pub) continue;
       append_bytes(signatures, s.public_key);
       append_bytes(signatures, s.signature);
     }
-    auto sig = key.sign(message);
-    if (!sig) return tl::unexpected(sig.error());
+    CP_ASSIGN_OR_RETURN(auto sig, key.sign(message));
     append_bytes(signatures, pub);
-    append_bytes(signatures, *sig);
-    footer = reader->footer();
-    end = reader->footer_offset() + kFooterSize;
-    footer.previous_footer_offset = reader->footer_offset();
+    append_bytes(signatures, sig);
+    footer = reader.footer();
+    end = reader.footer_offset() + kFooterSize;
+    footer.previous_footer_offset = reader.footer_offset();
   }
   footer.signatures_offset = end;
   footer.signature_count = signatures.size() / kSignatureRecordSize;
@@ -1133,7 +1094,7 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
   if (::ftruncate(fd.get(), static_cast<off_t>(end)) != 0) {
     return io_error("truncate", path, errno);
   }
-  if (auto ok = pwrite_all(fd.get(), signatures, end, path); !ok) return ok;
+  CP_TRY(pwrite_all(fd.get(), signatures, end, path));
   if (fsync && ::fsync(fd.get()) != 0) return io_error("fsync", path, errno);
   if (::close(fd.release()) != 0) return io_error("close", path, errno);
   return {};

@@ -39,25 +39,23 @@ class Cursor {
   // A u64 length, then that many bytes.
   Result<ByteSpan> bytes(std::string_view what) {
     size_t at = pos_;
-    auto length = u64(std::string(what) + " length");
-    if (!length) return tl::unexpected(length.error());
-    if (*length > left()) {
+    CP_ASSIGN_OR_RETURN(auto length, u64(std::string(what) + " length"));
+    if (length > left()) {
       return data_loss(ErrorReason::kLengthOverrun, at,
-                       std::string(what) + " length " +
-                           std::to_string(*length) + " exceeds the " +
-                           std::to_string(left()) + " bytes left");
+                       std::string(what) + " length " + std::to_string(length) +
+                           " exceeds the " + std::to_string(left()) +
+                           " bytes left");
     }
-    ByteSpan out = data_.subspan(pos_, *length);
-    pos_ += *length;
+    ByteSpan out = data_.subspan(pos_, length);
+    pos_ += length;
     return out;
   }
 
   // A base64 field holding UTF-8 text.
   Result<std::string> str(std::string_view what, Base64Mode mode) {
-    auto field = bytes(what);
-    if (!field) return tl::unexpected(field.error());
-    size_t at = pos_ - field->size();
-    std::string_view text = as_chars(*field);
+    CP_ASSIGN_OR_RETURN(auto field, bytes(what));
+    size_t at = pos_ - field.size();
+    std::string_view text = as_chars(field);
     std::optional<std::string> decoded = mode == Base64Mode::kStrict
                                              ? base64_decode_strict(text)
                                              : base64_decode_lenient(text);
@@ -123,12 +121,11 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
                          ", computed " + hex32(computed));
   }
   Cursor in(data, 4);
-  auto version = in.u64("encoding version");
-  if (!version) return tl::unexpected(version.error());
-  if (*version != kEncodingVersion) {
+  CP_ASSIGN_OR_RETURN(auto version, in.u64("encoding version"));
+  if (version != kEncodingVersion) {
     return make_error(ErrorCode::kUnimplemented,
                       ErrorReason::kUnsupportedVersion,
-                      "encoding version " + std::to_string(*version) +
+                      "encoding version " + std::to_string(version) +
                           " (this reader knows version 1)",
                       ErrorLocation{.offset = 4});
   }
@@ -140,9 +137,8 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
                        std::to_string(in.left()) +
                            " bytes after the last group, too few for a group");
     }
-    auto type = in.str("type name", options.base64);
-    if (!type) return tl::unexpected(type.error());
-    group.type = std::move(*type);
+    CP_ASSIGN_OR_RETURN(auto type, in.str("type name", options.base64));
+    group.type = std::move(type);
     std::optional<TypeDescriptor> descriptor;
     if (options.types != nullptr) {
       descriptor = options.types->find(group.type);
@@ -154,30 +150,28 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
       }
     }
     size_t count_at = in.pos();
-    auto count = in.u64("artifact count");
-    if (!count) return tl::unexpected(count.error());
-    if (*count > in.left() / kMinArtifactSize) {
+    CP_ASSIGN_OR_RETURN(auto count, in.u64("artifact count"));
+    if (count > in.left() / kMinArtifactSize) {
       return data_loss(ErrorReason::kLengthOverrun, count_at,
-                       "artifact count " + std::to_string(*count) +
+                       "artifact count " + std::to_string(count) +
                            " cannot fit in the " + std::to_string(in.left()) +
                            " bytes left");
     }
-    group.artifacts.reserve(*count);
-    for (uint64_t i = 0; i < *count; ++i) {
+    group.artifacts.reserve(count);
+    for (uint64_t i = 0; i < count; ++i) {
       size_t artifact_at = in.pos();
-      auto key = in.str("key", options.base64);
-      if (!key) return tl::unexpected(key.error());
+      CP_ASSIGN_OR_RETURN(auto key, in.str("key", options.base64));
       auto content = in.bytes("content");
       if (!content)
-        return tl::unexpected(std::move(content.error()).with_key(*key));
+        return tl::unexpected(std::move(content.error()).with_key(key));
       if (descriptor && descriptor->required) {
-        if (auto ok = descriptor->required(*key, *content); !ok) {
+        if (auto ok = descriptor->required(key, *content); !ok) {
           return tl::unexpected(std::move(ok.error()).at_offset(artifact_at));
         }
       }
       uint64_t content_offset = in.pos() - content->size();
       group.artifacts.push_back(
-          ArtifactView{group.type, std::move(*key), *content, content_offset});
+          ArtifactView{group.type, std::move(key), *content, content_offset});
     }
     blob.groups.push_back(std::move(group));
   }

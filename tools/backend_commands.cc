@@ -30,8 +30,7 @@ namespace cachepack::cli {
 namespace {
 
 Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
-  if (auto r = register_builtin_backends(); !r)
-    return tl::unexpected(r.error());
+  CP_TRY(register_builtin_backends());
   register_remote_backends();
   return open_backend(url);
 }
@@ -57,11 +56,11 @@ Result<LoadedInput> load_input(const std::string& path,
                                const BundleReadFlags& flags = {}) {
   const std::vector<std::string>& trusted_key_files = flags.trusted_key_files;
   if (bundle::is_bundle_file(path)) {
-    auto reader = open_bundle(path, flags, BundleUse::kEverything);
-    if (!reader) return tl::unexpected(reader.error());
-    auto source = BundleArtifactSource::open(std::move(*reader));
-    if (!source) return tl::unexpected(source.error());
-    return LoadedInput{.format = "cachepack", .source = std::move(*source)};
+    CP_ASSIGN_OR_RETURN(auto reader,
+                        open_bundle(path, flags, BundleUse::kEverything));
+    CP_ASSIGN_OR_RETURN(auto source,
+                        BundleArtifactSource::open(std::move(reader)));
+    return LoadedInput{.format = "cachepack", .source = std::move(source)};
   }
   if (!trusted_key_files.empty()) {
     return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
@@ -70,13 +69,12 @@ Result<LoadedInput> load_input(const std::string& path,
                       "--sign) to populate with --trusted-key",
                       ErrorLocation{.file = path});
   }
-  auto file = MappedFile::open(path);
-  if (!file) return tl::unexpected(file.error());
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
   megacache::ReadOptions blob_options;
   blob_options.strict_types = flags.strict_types;
-  auto blob = megacache::parse(file->bytes(), blob_options);
+  auto blob = megacache::parse(file.bytes(), blob_options);
   if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
-  LoadedInput input{.format = "pytorch-megacache", .file = std::move(*file)};
+  LoadedInput input{.format = "pytorch-megacache", .file = std::move(file)};
   input.views = blob->artifacts();
   input.source = std::make_unique<ViewArtifactSource>(input.views);
   return input;
@@ -310,7 +308,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
           : inner(sink), out(path) {}
       Result<void> begin_group(std::string_view type) override {
         std::string t(type);
-        if (auto ok = require_registered(std::span(&t, 1), out); !ok) return ok;
+        CP_TRY(require_registered(std::span(&t, 1), out));
         return inner.begin_group(type);
       }
       Result<void> add(std::string_view type, std::string_view key,
@@ -378,10 +376,10 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         }
         Result<void> add(std::string_view t, std::string_view key,
                          ContentSource& content) override {
-          auto bytes = read_all(content, std::string(t) + " artifact");
-          if (!bytes) return tl::unexpected(bytes.error());
+          CP_ASSIGN_OR_RETURN(auto bytes,
+                              read_all(content, std::string(t) + " artifact"));
           group.push_back(
-              Artifact{std::string(t), std::string(key), std::move(*bytes)});
+              Artifact{std::string(t), std::string(key), std::move(bytes)});
           return {};
         }
       } sink;

@@ -106,9 +106,8 @@ Result<WriterOptions> writer_options(const PackFlags& f,
                           ? bundle::DictionaryKind::kTrained
                           : bundle::DictionaryKind::kRawContent;
   if (!f.sign_key.empty()) {
-    auto loaded = bundle::SigningKey::load_pem(f.sign_key);
-    if (!loaded) return tl::unexpected(loaded.error());
-    key = std::make_unique<bundle::SigningKey>(std::move(*loaded));
+    CP_ASSIGN_OR_RETURN(auto loaded, bundle::SigningKey::load_pem(f.sign_key));
+    key = std::make_unique<bundle::SigningKey>(std::move(loaded));
     o.signing_keys.push_back(key.get());
   }
   return o;
@@ -128,9 +127,9 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   // is written.
   std::optional<BundleReader> source;
   if (bundle::is_bundle_file(in)) {
-    auto reader = open_bundle(in, read_flags, BundleUse::kEverything);
-    if (!reader) return tl::unexpected(reader.error());
-    source.emplace(std::move(*reader));
+    CP_ASSIGN_OR_RETURN(auto reader,
+                        open_bundle(in, read_flags, BundleUse::kEverything));
+    source.emplace(std::move(reader));
   }
   bool to_bundle =
       to.empty() ? bundle::has_bundle_extension(out) : to == "cachepack";
@@ -141,18 +140,15 @@ Result<std::string> convert(const std::string& in, const std::string& out,
       if (!made) return tl::unexpected(std::move(made.error()).in_file(in));
       blob = std::move(*made);
     } else {
-      auto file = MappedFile::open(in);
-      if (!file) return tl::unexpected(file.error());
+      CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(in));
       // Blob to blob: parsed and rewritten, which normalises it.
-      auto parsed = megacache::parse(file->bytes(), flags.blob_options());
+      auto parsed = megacache::parse(file.bytes(), flags.blob_options());
       if (!parsed) return tl::unexpected(std::move(parsed.error()).in_file(in));
       megacache::Writer writer;
       for (const auto& g : parsed->groups) {
         std::vector<megacache::Entry> entries;
         for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
-        if (auto ok = writer.append_group(g.type, entries); !ok) {
-          return tl::unexpected(ok.error());
-        }
+        CP_TRY(writer.append_group(g.type, entries));
       }
       ByteSpan bytes = writer.bytes();
       blob.assign(bytes.begin(), bytes.end());
@@ -160,30 +156,27 @@ Result<std::string> convert(const std::string& in, const std::string& out,
     if (out == "-") {
       std::cout.write(reinterpret_cast<const char*>(blob.data()),
                       static_cast<std::streamsize>(blob.size()));
-      if (auto ok = flush_stdout(); !ok) return tl::unexpected(ok.error());
-    } else if (auto ok = write_file_replacing(out, blob); !ok) {
-      return tl::unexpected(ok.error());
+      CP_TRY(flush_stdout());
+    } else {
+      CP_TRY(write_file_replacing(out, blob));
     }
     return "wrote " + out + ": pytorch-megacache, " +
            std::to_string(blob.size()) + " bytes";
   }
   std::unique_ptr<bundle::SigningKey> key;
-  auto options = writer_options(flags, key);
-  if (!options) return tl::unexpected(options.error());
-  auto writer =
-      out == "-" ? BundleWriter::to_stream(STDOUT_FILENO, *options, kStdoutName)
-                 : BundleWriter::create(out, *options);
-  if (!writer) return tl::unexpected(writer.error());
-  auto added = source ? bundle::add_bundle(*writer, *source)
-                      : bundle::add_file(*writer, in, flags.blob_options());
-  if (!added) return tl::unexpected(added.error());
-  auto stats = writer->finish();
-  if (!stats) return tl::unexpected(stats.error());
+  CP_ASSIGN_OR_RETURN(auto options, writer_options(flags, key));
+  CP_ASSIGN_OR_RETURN(
+      auto writer,
+      out == "-" ? BundleWriter::to_stream(STDOUT_FILENO, options, kStdoutName)
+                 : BundleWriter::create(out, options));
+  CP_TRY(source ? bundle::add_bundle(writer, *source)
+                : bundle::add_file(writer, in, flags.blob_options()));
+  CP_ASSIGN_OR_RETURN(auto stats, writer.finish());
   return "wrote " + out + ": cachepack bundle, " +
-         std::to_string(stats->entries) + " entries, " +
-         std::to_string(stats->original_bytes) + " -> " +
-         std::to_string(stats->file_size) + " bytes (ratio " +
-         ratio_text(stats->original_bytes, stats->file_size) + ")" +
+         std::to_string(stats.entries) + " entries, " +
+         std::to_string(stats.original_bytes) + " -> " +
+         std::to_string(stats.file_size) + " bytes (ratio " +
+         ratio_text(stats.original_bytes, stats.file_size) + ")" +
          (key ? ", signed" : "");
 }
 

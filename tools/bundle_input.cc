@@ -42,9 +42,8 @@ Result<bundle::ReaderOptions> bundle_read_options(const BundleReadFlags& flags,
                                                   BundleUse use) {
   bundle::ReaderOptions options;
   for (const std::string& file : flags.trusted_key_files) {
-    auto key = bundle::load_public_key(file);
-    if (!key) return tl::unexpected(key.error());
-    options.trusted_keys.push_back(*key);
+    CP_ASSIGN_OR_RETURN(auto key, bundle::load_public_key(file));
+    options.trusted_keys.push_back(key);
   }
   options.allow_older_version = flags.allow_older_version;
   options.verify_structure = use == BundleUse::kEverything;
@@ -66,13 +65,10 @@ Result<bundle::BundleReader> open_bundle(const std::string& path,
 Result<bundle::BundleReader> open_bundle(const std::string& path,
                                          const BundleReadFlags& flags,
                                          BundleUse use) {
-  auto options = bundle_read_options(flags, use);
-  if (!options) return tl::unexpected(options.error());
-  auto reader = open_bundle(path, *options);
+  CP_ASSIGN_OR_RETURN(auto options, bundle_read_options(flags, use));
+  auto reader = open_bundle(path, options);
   if (reader && flags.strict_types) {
-    if (auto ok = require_registered(reader->types(), path); !ok) {
-      return tl::unexpected(ok.error());
-    }
+    CP_TRY(require_registered(reader->types(), path));
   }
   return reader;
 }

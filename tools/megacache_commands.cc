@@ -82,11 +82,10 @@ struct OpenedBlob {
 
 Result<OpenedBlob> open_blob(const std::string& path,
                              const megacache::ReadOptions& options) {
-  auto file = MappedFile::open(path);
-  if (!file) return tl::unexpected(file.error());
-  auto blob = megacache::parse(file->bytes(), options);
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
+  auto blob = megacache::parse(file.bytes(), options);
   if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
-  return OpenedBlob{std::move(*file), std::move(*blob)};
+  return OpenedBlob{std::move(file), std::move(*blob)};
 }
 
 // `ls` of a bundle: the same lines and JSON shape as for a blob, with

@@ -10,10 +10,9 @@ Result<Bytes> read_all(ContentSource& source, std::string_view what) {
   try {
     out.reserve(static_cast<size_t>(source.size()));
     while (true) {
-      auto piece = source.next();
-      if (!piece) return tl::unexpected(piece.error());
-      if (piece->empty()) break;
-      out.insert(out.end(), piece->begin(), piece->end());
+      CP_ASSIGN_OR_RETURN(auto piece, source.next());
+      if (piece.empty()) break;
+      out.insert(out.end(), piece.begin(), piece.end());
     }
   } catch (const std::bad_alloc&) {
     return make_error(ErrorCode::kResourceExhausted,

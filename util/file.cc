@@ -115,9 +115,8 @@ void MappedFile::reset() {
 }
 
 Result<Bytes> read_file(const std::string& path) {
-  auto mapped = MappedFile::open(path);
-  if (!mapped) return tl::unexpected(mapped.error());
-  ByteSpan b = mapped->bytes();
+  CP_ASSIGN_OR_RETURN(auto mapped, MappedFile::open(path));
+  ByteSpan b = mapped.bytes();
   return Bytes(b.begin(), b.end());
 }
 

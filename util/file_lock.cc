@@ -175,15 +175,12 @@ Result<ReplacementFile> ReplacementFile::create(const std::string& path) {
   file.path_ = path;
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
-    auto lock = PathLock::acquire(path);
-    if (!lock) return tl::unexpected(lock.error());
-    file.target_.emplace(std::move(*lock));
+    CP_ASSIGN_OR_RETURN(auto lock, PathLock::acquire(path));
+    file.target_.emplace(std::move(lock));
   } else if (errno != ENOENT) {
     return io_error("stat", path, errno);
   }
-  if (auto cleaned = remove_stale_temp_files(path); !cleaned) {
-    return tl::unexpected(cleaned.error());
-  }
+  CP_TRY(remove_stale_temp_files(path));
   for (int attempt = 0; !file.temp_.valid(); ++attempt) {
     std::string temp = temp_file_name(path);
     file.temp_ =
@@ -275,10 +272,9 @@ Result<void> ReplacementFile::commit(bool fsync) {
 
 Result<void> write_file_replacing(const std::string& path, ByteSpan data,
                                   bool fsync) {
-  auto file = ReplacementFile::create(path);
-  if (!file) return tl::unexpected(file.error());
-  if (auto ok = write_all(file->fd(), data, file->temp_path()); !ok) return ok;
-  return file->commit(fsync);
+  CP_ASSIGN_OR_RETURN(auto file, ReplacementFile::create(path));
+  CP_TRY(write_all(file.fd(), data, file.temp_path()));
+  return file.commit(fsync);
 }
 
 }  // namespace cachepack
