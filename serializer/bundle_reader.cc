@@ -423,9 +423,8 @@ Result<EntryInfo> BundleReader::State::decode_entry(
   info.stored_size = e.getStoredSize();
   info.original_size = e.getOriginalSize();
   auto fail = [&](std::string what) {
-    Error err(ErrorCode::kDataLoss, ErrorReason::kBadIndex, where(what),
-              ErrorLocation{.offset = at, .key = info.key});
-    return tl::unexpected<Error>(std::move(err));
+    return make_error(ErrorCode::kDataLoss, ErrorReason::kBadIndex, where(what),
+                      ErrorLocation{.offset = at, .key = info.key});
   };
   uint64_t data_end = footer.index_offset;
   if (info.offset < kHeaderSize || info.offset > data_end ||
@@ -436,12 +435,11 @@ Result<EntryInfo> BundleReader::State::decode_entry(
                 std::to_string(data_end) + ")");
   }
   if (info.original_size > lim.max_entry_size) {
-    Error err(
+    return make_error(
         ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
         where("declared size " + std::to_string(info.original_size) +
               " exceeds the limit of " + std::to_string(lim.max_entry_size)),
         ErrorLocation{.offset = at, .key = info.key});
-    return tl::unexpected<Error>(std::move(err));
   }
   auto codec_of = [](sc::Codec c) -> std::optional<Codec> {
     switch (c) {
@@ -464,11 +462,11 @@ Result<EntryInfo> BundleReader::State::decode_entry(
 
   auto check_chunk = [&](const ChunkInfo& c) -> Result<void> {
     if (c.original_size > lim.max_chunk_size) {
-      Error err(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
-                where("chunk of " + std::to_string(c.original_size) +
-                      " bytes exceeds the chunk limit"),
-                ErrorLocation{.offset = at, .key = info.key});
-      return tl::unexpected<Error>(std::move(err));
+      return make_error(ErrorCode::kResourceExhausted,
+                        ErrorReason::kLimitExceeded,
+                        where("chunk of " + std::to_string(c.original_size) +
+                              " bytes exceeds the chunk limit"),
+                        ErrorLocation{.offset = at, .key = info.key});
     }
     if (c.codec == Codec::kRaw && c.stored_size != c.original_size) {
       return fail("raw chunk with stored size " +
@@ -656,12 +654,12 @@ Result<void> BundleReader::State::decompress(const ChunkInfo& chunk,
 Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
   ByteSpan stored = s_->data.subspan(entry.offset, entry.stored_size);
   if (xxh3_128(stored) != entry.xxh3) {
-    Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-              "stored bytes of entry " + std::to_string(entry.position) +
-                  " do not match their XXH3-128",
-              ErrorLocation{
-                  .file = s_->path, .offset = entry.offset, .key = entry.key});
-    return tl::unexpected<Error>(std::move(err));
+    return make_error(
+        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+        "stored bytes of entry " + std::to_string(entry.position) +
+            " do not match their XXH3-128",
+        ErrorLocation{
+            .file = s_->path, .offset = entry.offset, .key = entry.key});
   }
   // On one thread the output grows chunk by chunk, so memory follows what
   // actually decompresses rather than what the index claims.
@@ -710,12 +708,12 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
     if (first_error) return tl::unexpected(*first_error);
   }
   if (s_->options.verify_sha256_on_read && sha256(out) != entry.sha256) {
-    Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-              "content of entry " + std::to_string(entry.position) +
-                  " does not match its SHA-256",
-              ErrorLocation{
-                  .file = s_->path, .offset = entry.offset, .key = entry.key});
-    return tl::unexpected<Error>(std::move(err));
+    return make_error(
+        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+        "content of entry " + std::to_string(entry.position) +
+            " does not match its SHA-256",
+        ErrorLocation{
+            .file = s_->path, .offset = entry.offset, .key = entry.key});
   }
   return out;
 }
@@ -751,12 +749,11 @@ Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
   }
   const ChunkInfo& c = entry.chunks[chunk];
   if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
-    Error err(
+    return make_error(
         ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
         "stored bytes of chunk " + std::to_string(chunk) +
             " do not match their XXH3-128",
         ErrorLocation{.file = s_->path, .offset = c.offset, .key = entry.key});
-    return tl::unexpected<Error>(std::move(err));
   }
   Bytes out(c.original_size);
   if (auto ok = s_->decompress(c, entry.dictionary, out.data()); !ok) {
@@ -794,10 +791,9 @@ Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
 Result<void> BundleReader::verify_entry(size_t position) const {
   CP_ASSIGN_OR_RETURN(auto e, entry(position));
   auto fail = [&](std::string what, uint64_t at) {
-    Error err(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-              std::move(what),
-              ErrorLocation{.file = s_->path, .offset = at, .key = e.key});
-    return tl::unexpected<Error>(std::move(err));
+    return make_error(
+        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch, std::move(what),
+        ErrorLocation{.file = s_->path, .offset = at, .key = e.key});
   };
   if (e.chunks.size() > 1) {
     for (size_t i = 0; i < e.chunks.size(); ++i) {
