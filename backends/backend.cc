@@ -25,7 +25,7 @@ tl::unexpected<Error> Backend::backend_error(ErrorCode code,
                                              std::string_view op,
                                              std::string message,
                                              std::string_view key) const {
-  ErrorLocation where{.file = url()};
+  ErrorLocation where{.url = url()};
   if (!key.empty()) where.key = std::string(key);
   return make_error(code, std::string(op) + ": " + std::move(message),
                     std::move(where));

@@ -350,7 +350,7 @@ Result<bool> DiskBackend::do_put_stream(std::string_view ns,
     if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
     return make_error(e.code(),
                       "put: " + e.message() + " (lock " + e.where().file + ")",
-                      ErrorLocation{.file = url(), .key = std::string(key)});
+                      ErrorLocation{.url = url(), .key = std::string(key)});
   }
   if (mode == PutMode::kInsertIfAbsent) {
     auto exists = exists_current();  // Decisive check, under the lock.

@@ -511,7 +511,7 @@ Result<std::optional<Bytes>> HttpBackend::do_get(std::string_view ns,
             std::to_string(cas.body.size()) + " bytes with sha256 " + actual +
             ", the ac record promised " + std::to_string(record->size) +
             " bytes with sha256 " + record->sha256_hex,
-        ErrorLocation{.file = url_text_, .key = std::string(key)});
+        ErrorLocation{.url = url_text_, .key = std::string(key)});
   }
   return std::move(cas.body);
 }

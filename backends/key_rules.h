@@ -23,7 +23,7 @@ inline Result<void> check_ns_key(const Backend& backend, std::string_view op,
           (ns.empty() ? std::string("namespace")
                       : "key in namespace '" + printable(ns) + "'") +
           " is empty",
-      ErrorLocation{.file = backend.url(), .key = std::string(key)});
+      ErrorLocation{.url = backend.url(), .key = std::string(key)});
 }
 
 }  // namespace cachepack

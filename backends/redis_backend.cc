@@ -259,7 +259,7 @@ Result<std::string> RedisBackend::redis_key(std::string_view ns,
                       "namespace \"" + std::string(ns) +
                           "\" cannot be a PyTorch cache id (empty, contains "
                           "\"::\" or ends in ':')",
-                      ErrorLocation{.file = url_text_});
+                      ErrorLocation{.url = url_text_});
   }
   std::string out = prefix_ + "pt2:";
   out += id;

@@ -124,7 +124,7 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
         ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
         std::string(op) + ": " + std::string(ns) + " key " + why +
             ", so it cannot be a file name inside the PyTorch cache directory",
-        ErrorLocation{.file = url(), .key = std::string(key)});
+        ErrorLocation{.url = url(), .key = std::string(key)});
   };
   Location loc;
   if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile) {
@@ -189,11 +189,11 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
             " artifacts in memory, not in its cache directory: load the "
             "bundle with torch.compiler.load_cache_artifacts() (cachepack "
             "convert --to pytorch) to use them",
-        ErrorLocation{.file = url(), .key = std::string(key)});
+        ErrorLocation{.url = url(), .key = std::string(key)});
   }
   return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
                     "no PyTorch layout known for type " + printable(ns),
-                    ErrorLocation{.file = url(), .key = std::string(key)});
+                    ErrorLocation{.url = url(), .key = std::string(key)});
 }
 
 Result<std::string> TorchDirBackend::artifact_path(std::string_view ns,
@@ -397,7 +397,7 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
     if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
     return make_error(e.code(),
                       "put: " + e.message() + " (lock " + e.where().file + ")",
-                      ErrorLocation{.file = url(), .key = std::string(key)});
+                      ErrorLocation{.url = url(), .key = std::string(key)});
   }
   auto files = existing();
   if (!files) return with_key(files.error());

@@ -31,14 +31,14 @@ Error artifact_error(ErrorCode code, const SourceArtifact& a, std::string msg,
                      const std::string& url) {
   return Error(code, ErrorReason::kUnspecified,
                a.type + " artifact: " + std::move(msg),
-               ErrorLocation{.file = url, .key = a.key});
+               ErrorLocation{.url = url, .key = a.key});
 }
 
 Error out_of_memory(const SourceArtifact& a, const std::string& url) {
   return Error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
                a.type + " artifact: out of memory writing " +
                    std::to_string(a.size) + " bytes",
-               ErrorLocation{.file = url, .key = a.key});
+               ErrorLocation{.url = url, .key = a.key});
 }
 
 // Passes a source through, hashing it, for verify's read-back.
@@ -505,7 +505,7 @@ Result<std::vector<Artifact>> export_artifacts(Backend& backend,
       return make_error(
           ErrorCode::kNotFound,
           "export: no " + std::string(k.ns) + " entry under key",
-          ErrorLocation{.file = backend.url(), .key = std::string(k.key)});
+          ErrorLocation{.url = backend.url(), .key = std::string(k.key)});
     }
     out.push_back(
         Artifact{std::string(k.ns), std::string(k.key), std::move(*r)});

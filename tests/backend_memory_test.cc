@@ -33,6 +33,17 @@ TEST(MemoryBackend, EntryLargerThanTheBudgetIsResourceExhausted) {
   EXPECT_EQ(mem.bytes_used(), 0u);
 }
 
+TEST(MemoryBackend, ErrorsNameTheUrlAsAUrl) {
+  MemoryBackend mem({.max_bytes = 10});
+  auto r = mem.put("n", "k", Bytes(100), PutMode::kOverwrite);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().where().url, "mem://?max_bytes=10");
+  EXPECT_EQ(r.error().where().file, "");
+  EXPECT_EQ(r.error().to_string(),
+            "resource exhausted: put: entry of 102 bytes exceeds the budget of "
+            "10 bytes [url mem://?max_bytes=10, key \"k\"]");
+}
+
 TEST(MemoryBackend, OverwriteChargesOnlyTheNewValue) {
   MemoryBackend mem;
   ASSERT_TRUE(mem.put("n", "k", Bytes(100), PutMode::kOverwrite));

@@ -19,6 +19,15 @@ TEST(Error, PrintsCodeReasonMessageAndWhere) {
             "\"k\\x0a\"]");
 }
 
+TEST(Error, PrintsABackendUrlAsAUrl) {
+  Error e(ErrorCode::kUnavailable, ErrorReason::kUnspecified,
+          "get: connection refused",
+          ErrorLocation{.url = "redis://host:6379", .key = "k"});
+  EXPECT_EQ(e.to_string(),
+            "unavailable: get: connection refused [url redis://host:6379, key "
+            "\"k\"]");
+}
+
 TEST(Error, PrintsAKeyOfUpTo200BytesWhole) {
   std::string key(200, 'k');
   Error e(ErrorCode::kNotFound, ErrorReason::kUnspecified, "absent",

@@ -518,7 +518,7 @@ void add_gc_command(CLI::App& app, int& exit_code) {
           Error(ErrorCode::kUnimplemented, ErrorReason::kUnspecified,
                 "gc: this backend has no size accounting in cachepack (PyTorch "
                 "cache directories and remote caches evict by their own rules)",
-                ErrorLocation{.file = (*backend)->url()}));
+                ErrorLocation{.url = (*backend)->url()}));
       return;
     }
     auto r = m->gc(*limit);

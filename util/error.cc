@@ -110,6 +110,7 @@ std::string Error::to_string() const {
     where += part;
   };
   if (!where_.file.empty()) add("file " + where_.file);
+  if (!where_.url.empty()) add("url " + where_.url);
   if (where_.offset) add("offset " + std::to_string(*where_.offset));
   if (where_.key) add("key " + printed_key(*where_.key));
   if (!where.empty()) out += " [" + where + "]";

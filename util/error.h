@@ -69,6 +69,7 @@ enum class ErrorReason {
 
 struct ErrorLocation {
   std::string file;                // Empty when the input is not a file.
+  std::string url;                 // The backend's URL, when a backend failed.
   std::optional<uint64_t> offset;  // Byte offset in the input.
   std::optional<std::string> key;  // Artifact key, if one is involved.
 };
@@ -106,7 +107,8 @@ class Error {
     return std::move(*this);
   }
 
-  // "data loss (checksum mismatch): <message> [file F, offset N, key K]".
+  // "data loss (checksum mismatch): <message> [file F, offset N, key K]";
+  // a backend error names its URL instead: "[url redis://host:6379, key K]".
   // A key longer than kPrintedKeyBytes is cut there (at a UTF-8 boundary)
   // and followed by its length: `key "f3ab..." (10000 bytes)`; where().key
   // keeps it whole.
