@@ -1,5 +1,6 @@
 // Appending and signing existing bundles: both only add bytes after the old
 // footer, so stopping them at any point leaves the previous bundle readable.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -10,10 +11,14 @@
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_writer.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack::bundle {
 namespace {
 
+using ::testing::HasSubstr;
+
+using cachepack::testing::IsOk;
 using testing::generated;
 using testing::read_all;
 using testing::TempDir;
@@ -34,14 +39,14 @@ void write_bundle(const std::string& path, int first, int count,
 void append_entries(const std::string& path, int first, int count,
                     WriterOptions options = {}) {
   auto writer = BundleWriter::append(path, options);
-  ASSERT_TRUE(writer) << writer.error().to_string();
+  ASSERT_THAT(writer, IsOk());
   for (int i = first; i < first + count; ++i) {
     ASSERT_TRUE(writer->add(i % 2 ? "autotune" : "inductor",
                             "k" + std::to_string(i),
                             generated(100 + i * 37, i)));
   }
   auto stats = writer->finish();
-  ASSERT_TRUE(stats) << stats.error().to_string();
+  ASSERT_THAT(stats, IsOk());
   EXPECT_EQ(stats->added, static_cast<size_t>(count));
 }
 
@@ -50,7 +55,7 @@ void expect_entries(const BundleReader& reader, int first, int count) {
   ASSERT_EQ(reader.size(), static_cast<size_t>(count));
   for (int i = first; i < first + count; ++i) {
     auto content = reader.read(static_cast<size_t>(i - first));
-    ASSERT_TRUE(content) << content.error().to_string();
+    ASSERT_THAT(content, IsOk());
     EXPECT_EQ(*content, generated(100 + i * 37, i)) << i;
   }
 }
@@ -73,7 +78,7 @@ TEST(BundleAppend, AddsEntriesAfterTheOldOnes) {
   auto found = reader->get("autotune", "k5");
   ASSERT_TRUE(found && found->has_value());
   auto verified = reader->verify_all();
-  EXPECT_TRUE(verified) << verified.error().to_string();
+  EXPECT_THAT(verified, IsOk());
 }
 
 TEST(BundleAppend, RepeatedAppendsKeepEveryVersionAccountedFor) {
@@ -104,23 +109,21 @@ TEST(BundleAppend, AppendCutAtEveryOffsetIsRefusedUnlessAnOlderVersionIsAsked) {
     ByteSpan cut = ByteSpan(full).first(n);
     auto strict = BundleReader::from_bytes(cut);
     if (n == old.size()) {
-      ASSERT_TRUE(strict) << strict.error().to_string();
+      ASSERT_THAT(strict, IsOk());
     } else {
       ASSERT_FALSE(strict) << "cut at " << n << " opened an older version";
       EXPECT_EQ(strict.error().code(), ErrorCode::kDataLoss);
-      EXPECT_NE(strict.error().message().find(
-                    "intact footer at offset " +
-                    std::to_string(old.size() - kFooterSize)),
-                std::string::npos)
-          << strict.error().to_string();
+      EXPECT_THAT(strict.error().message(),
+                  HasSubstr("intact footer at offset " +
+                            std::to_string(old.size() - kFooterSize)));
     }
     auto reader = BundleReader::from_bytes(cut, allowing_older_version());
-    ASSERT_TRUE(reader) << "cut at " << n << ": " << reader.error().to_string();
+    ASSERT_THAT(reader, IsOk()) << "cut at " << n;
     expect_entries(*reader, 0, 3);
     EXPECT_EQ(reader->ignored_tail(), n - old.size());
     // Asked for explicitly, the older version verifies on its own.
     auto verified = reader->verify_all();
-    EXPECT_TRUE(verified) << n << ": " << verified.error().to_string();
+    EXPECT_THAT(verified, IsOk()) << n;
   }
 }
 
@@ -197,7 +200,7 @@ TEST(BundleAppend, ProcessKilledMidAppendLeavesTheOldBundleReadable) {
   EXPECT_TRUE(std::equal(old.begin(), old.end(), after.begin()));
   EXPECT_FALSE(BundleReader::open(path));
   auto reader = BundleReader::open(path, allowing_older_version());
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   expect_entries(*reader, 0, 3);
   EXPECT_EQ(reader->ignored_tail(), after.size() - old.size());
 }
@@ -323,7 +326,7 @@ TEST(BundleSign, SignatureMadeAtWriteTimeIsTrusted) {
   ReaderOptions trusting;
   trusting.trusted_keys.push_back(key->public_key());
   auto reader = BundleReader::open(path, trusting);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   ASSERT_EQ(reader->signatures().size(), 1u);
   EXPECT_TRUE(reader->signatures()[0].valid);
   EXPECT_TRUE(reader->verify_all());
@@ -370,10 +373,10 @@ TEST(BundleSign, SignBundleAddsSignaturesWithoutTouchingOldBytes) {
     ReaderOptions trusting;
     trusting.trusted_keys.push_back(key->public_key());
     auto reader = BundleReader::open(path, trusting);
-    ASSERT_TRUE(reader) << reader.error().to_string();
+    ASSERT_THAT(reader, IsOk());
     EXPECT_EQ(reader->signatures().size(), 2u);
     auto verified = reader->verify_all();
-    EXPECT_TRUE(verified) << verified.error().to_string();
+    EXPECT_THAT(verified, IsOk());
   }
 }
 
@@ -413,7 +416,7 @@ TEST(BundleSign, AppendDropsSignaturesUnlessItSignsAgain) {
   ReaderOptions trusting;
   trusting.trusted_keys.push_back(key->public_key());
   auto reader = BundleReader::open(path, trusting);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   expect_entries(*reader, 0, 4);
   EXPECT_TRUE(reader->verify_all());
 }
@@ -422,7 +425,7 @@ TEST(BundleKeys, KeyPairFilesRoundTripAndAreNeverOverwritten) {
   TempDir dir;
   std::string path = dir.file("key.pem");
   auto pub = write_key_pair(path);
-  ASSERT_TRUE(pub) << pub.error().to_string();
+  ASSERT_THAT(pub, IsOk());
   auto loaded = SigningKey::load_pem(path);
   ASSERT_TRUE(loaded);
   EXPECT_EQ(loaded->public_key(), *pub);

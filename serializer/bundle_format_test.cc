@@ -9,10 +9,12 @@
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_writer.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack::bundle {
 namespace {
 
+using cachepack::testing::IsOk;
 using testing::read_all;
 using testing::TempDir;
 using testing::text_bytes;
@@ -75,7 +77,7 @@ TEST(BundleFormat, WorkedExampleInFormatMdIsWhatTheWriterProduces) {
   ASSERT_TRUE(writer->finish());
   Bytes written = read_all(path);
   auto documented = example_from_doc("docs/FORMAT.md");
-  ASSERT_TRUE(documented) << documented.error().to_string();
+  ASSERT_THAT(documented, IsOk());
   EXPECT_EQ(*documented, written) << "the writer now produces:\n"
                                   << dump(written);
   auto reader = BundleReader::from_bytes(*documented);

@@ -9,10 +9,12 @@
 #include "serializer/bundle_convert.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_tools.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack::bundle {
 namespace {
 
+using cachepack::testing::IsOk;
 using testing::generated;
 using testing::read_all;
 using testing::TempDir;
@@ -37,15 +39,15 @@ Bytes to_bundle_and_back(const TempDir& dir, ByteSpan blob,
   auto writer = BundleWriter::create(path, options);
   EXPECT_TRUE(writer);
   auto added = add_megacache(*writer, blob);
-  EXPECT_TRUE(added) << added.error().to_string();
+  EXPECT_THAT(added, IsOk());
   EXPECT_TRUE(writer->finish());
   auto reader = BundleReader::open(path);
-  EXPECT_TRUE(reader) << reader.error().to_string();
+  EXPECT_THAT(reader, IsOk());
   if (!reader) return {};
   auto verified = reader->verify_all();
-  EXPECT_TRUE(verified) << verified.error().to_string();
+  EXPECT_THAT(verified, IsOk());
   auto back = bundle_to_megacache(*reader);
-  EXPECT_TRUE(back) << back.error().to_string();
+  EXPECT_THAT(back, IsOk());
   return back ? *back : Bytes{};
 }
 
@@ -146,7 +148,7 @@ TEST(BundleMegaCache, AppendingABlobAddsItsGroupsAfterTheOldOnes) {
   auto reader = BundleReader::open(path);
   ASSERT_TRUE(reader);
   auto back = bundle_to_megacache(*reader);
-  ASSERT_TRUE(back) << back.error().to_string();
+  ASSERT_THAT(back, IsOk());
   EXPECT_EQ(*back, Bytes(expected.begin(), expected.end()));
 }
 
@@ -164,7 +166,7 @@ TEST(BundleMegaCache, UngroupedBundlesExportOneGroupPerType) {
   auto blob = bundle_to_megacache(*reader);
   ASSERT_TRUE(blob);
   auto parsed = megacache::parse(*blob);
-  ASSERT_TRUE(parsed) << parsed.error().to_string();
+  ASSERT_THAT(parsed, IsOk());
   ASSERT_EQ(parsed->groups.size(), 2u);
   EXPECT_EQ(parsed->groups[0].type, "inductor");
   ASSERT_EQ(parsed->groups[0].artifacts.size(), 2u);
@@ -240,9 +242,9 @@ TEST(BundleTools, VerifyBundleChecksTrustedKeys) {
     return BundleReader::open(dir.file("b.cpk"), options);
   };
   auto trusted = open(key_path + ".pub");
-  ASSERT_TRUE(trusted) << trusted.error().to_string();
+  ASSERT_THAT(trusted, IsOk());
   auto ok = verify_bundle(*trusted);
-  ASSERT_TRUE(ok) << ok.error().to_string();
+  ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(*ok, "1 entries, 10 bytes, 1 valid signature (trusted)");
   auto untrusted = open(other_path + ".pub");
   ASSERT_FALSE(untrusted);

@@ -1,5 +1,6 @@
 // Writing and reading bundles: what goes in comes out, in order, by key,
 // chunked, compressed or raw, identically on every run and thread count.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,11 +10,16 @@
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_writer.h"
+#include "tests/testing/result_matchers.h"
 #include "util/hash.h"
 
 namespace cachepack::bundle {
 namespace {
 
+using ::testing::Field;
+
+using cachepack::testing::IsOk;
+using cachepack::testing::IsOkAndHolds;
 using testing::generated;
 using testing::read_all;
 using testing::TempDir;
@@ -52,7 +58,7 @@ TEST(BundleWriter, RoundTripsEveryEntryInInsertionOrder) {
   auto items = sample_items();
   ASSERT_TRUE(write_items(path, items));
   auto reader = BundleReader::open(path);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   ASSERT_EQ(reader->size(), items.size());
   auto entries = reader->entries();
   ASSERT_TRUE(entries);
@@ -63,10 +69,10 @@ TEST(BundleWriter, RoundTripsEveryEntryInInsertionOrder) {
     EXPECT_EQ(e.original_size, items[i].content.size());
     EXPECT_EQ(e.sha256, sha256(items[i].content));
     auto content = reader->read(i);
-    ASSERT_TRUE(content) << content.error().to_string();
+    ASSERT_THAT(content, IsOk());
     EXPECT_EQ(*content, items[i].content);
   }
-  EXPECT_TRUE(reader->verify_all()) << reader->verify_all().error().to_string();
+  EXPECT_THAT(reader->verify_all(), IsOk());
 }
 
 TEST(BundleReader, GetFindsEntriesByTypeAndKeyRegardlessOfOrder) {
@@ -78,7 +84,7 @@ TEST(BundleReader, GetFindsEntriesByTypeAndKeyRegardlessOfOrder) {
   ASSERT_TRUE(reader);
   for (const Item& it : items) {
     auto got = reader->get(it.type, it.key);
-    ASSERT_TRUE(got) << got.error().to_string();
+    ASSERT_THAT(got, IsOk());
     ASSERT_TRUE(got->has_value()) << it.type << " " << it.key;
     EXPECT_EQ(**got, it.content);
   }
@@ -160,7 +166,7 @@ TEST(BundleWriter, StreamsToAPipeWithoutSeeking) {
   ::close(fds[1]);
   drain.join();
   ::close(fds[0]);
-  ASSERT_TRUE(written) << written.error().to_string();
+  ASSERT_THAT(written, IsOk());
   EXPECT_EQ(received, read_all(dir.file("file.cpk")));
 }
 
@@ -198,7 +204,7 @@ TEST(BundleWriter, SplitsLargeEntriesIntoIndependentChunks) {
   for (size_t i = 0; i < e->chunks.size(); ++i) {
     EXPECT_EQ(e->chunks[i].codec, Codec::kZstd);
     auto part = reader->read_chunk(*e, i);
-    ASSERT_TRUE(part) << part.error().to_string();
+    ASSERT_THAT(part, IsOk());
     append_bytes(joined, *part);
   }
   EXPECT_EQ(joined, big);
@@ -229,7 +235,7 @@ TEST(BundleReader, ReadsRangesDecompressingOnlyTheChunksThatHoldThem) {
                                                   {big.size(), 0},
                                                   {big.size() - 1, 1}}) {
     auto part = reader->read_range(*e, from, n);
-    ASSERT_TRUE(part) << from << "+" << n << ": " << part.error().to_string();
+    ASSERT_THAT(part, IsOk()) << from << "+" << n;
     EXPECT_EQ(*part, Bytes(big.begin() + from, big.begin() + from + n));
   }
   auto outside = reader->read_range(*e, big.size() - 5, 6);
@@ -258,7 +264,7 @@ TEST(BundleReader, DecompressesChunksOnSeveralThreads) {
   auto reader = BundleReader::open(path, threaded);
   ASSERT_TRUE(reader);
   auto got = reader->read(0);
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   EXPECT_EQ(*got, big);
 }
 
@@ -301,7 +307,7 @@ TEST(BundleWriter, EmptyBundleIsValid) {
   std::string path = dir.file("b.cpk");
   ASSERT_TRUE(write_items(path, {}));
   auto reader = BundleReader::open(path);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   EXPECT_EQ(reader->size(), 0u);
   EXPECT_TRUE(reader->verify_all());
 }
@@ -361,7 +367,7 @@ TEST(BundleWriter, DictionariesAreStoredAndUsed) {
   }
   std::vector<ByteSpan> spans(samples.begin(), samples.end());
   auto dict = train_dictionary(spans, 4096);
-  ASSERT_TRUE(dict) << dict.error().to_string();
+  ASSERT_THAT(dict, IsOk());
   WriterOptions options;
   options.dictionaries["autotune"] = *dict;
   auto writer = BundleWriter::create(path, options);
@@ -377,11 +383,13 @@ TEST(BundleWriter, DictionariesAreStoredAndUsed) {
   ASSERT_TRUE(dicts);
   ASSERT_EQ(dicts->size(), 1u);
   EXPECT_EQ((*dicts)[0].first, "autotune");
-  EXPECT_EQ(reader->entry(0)->dictionary, 1u);
-  EXPECT_EQ(reader->entry(samples.size())->dictionary, 0u);
+  EXPECT_THAT(reader->entry(0),
+              IsOkAndHolds(Field(&EntryInfo::dictionary, 1u)));
+  EXPECT_THAT(reader->entry(samples.size()),
+              IsOkAndHolds(Field(&EntryInfo::dictionary, 0u)));
   for (size_t i = 0; i < samples.size(); ++i) {
     auto got = reader->read(i);
-    ASSERT_TRUE(got) << got.error().to_string();
+    ASSERT_THAT(got, IsOk());
     EXPECT_EQ(*got, samples[i]);
   }
   EXPECT_TRUE(reader->verify_all());
@@ -418,7 +426,7 @@ TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
   EXPECT_EQ((*dicts)[0].first, "autotune");
   for (size_t i = 0; i < items.size(); ++i) {
     auto got = reader->read(i);
-    ASSERT_TRUE(got) << got.error().to_string();
+    ASSERT_THAT(got, IsOk());
     EXPECT_EQ(*got, items[i].content);
   }
   EXPECT_TRUE(reader->verify_all());
@@ -427,8 +435,12 @@ TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
   ASSERT_TRUE(plain_reader);
   uint64_t stored_plain = 0, stored_dict = 0;
   for (size_t i = 0; i < items.size(); ++i) {
-    stored_plain += plain_reader->entry(i)->stored_size;
-    stored_dict += reader->entry(i)->stored_size;
+    auto plain = plain_reader->entry(i);
+    auto dict = reader->entry(i);
+    ASSERT_THAT(plain, IsOk());
+    ASSERT_THAT(dict, IsOk());
+    stored_plain += plain->stored_size;
+    stored_dict += dict->stored_size;
   }
   EXPECT_LT(stored_dict, stored_plain * 3 / 4);
 }
@@ -462,7 +474,7 @@ TEST(BundleWriter, BorrowedContentGivesTheSameBytesAndFlushReleasesIt) {
   ASSERT_TRUE(reader);
   for (size_t i = 0; i < originals.size(); ++i) {
     auto got = reader->read(i);
-    ASSERT_TRUE(got) << got.error().to_string();
+    ASSERT_THAT(got, IsOk());
     EXPECT_EQ(*got, originals[i]) << i;
   }
 }
@@ -488,7 +500,7 @@ TEST(BundleWriter, TrainedDictionariesAlsoRoundTrip) {
   ASSERT_EQ(dicts->size(), 1u);
   for (size_t i = 0; i < items.size(); ++i) {
     auto got = reader->read(i);
-    ASSERT_TRUE(got) << got.error().to_string();
+    ASSERT_THAT(got, IsOk());
     EXPECT_EQ(*got, items[i].content);
   }
   EXPECT_TRUE(reader->verify_all());
@@ -540,7 +552,7 @@ TEST(BundleReader, OpensFromUnalignedMemory) {
   Bytes shifted(bytes.size() + 1);
   std::copy(bytes.begin(), bytes.end(), shifted.begin() + 1);
   auto reader = BundleReader::from_bytes(ByteSpan(shifted).subspan(1));
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   auto got = reader->get("inductor", "fabc");
   ASSERT_TRUE(got && got->has_value());
   EXPECT_EQ(**got, sample_items()[0].content);

@@ -1,17 +1,23 @@
 // Hostile and damaged input: every truncation and every byte flip is caught
 // with a typed error, declared sizes bound decompression, and nothing the
 // file claims is used before it is checked.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <zstd.h>
 
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_writer.h"
+#include "tests/testing/result_matchers.h"
 #include "util/hash.h"
 
 namespace cachepack::bundle {
 namespace {
 
+using ::testing::HasSubstr;
+
+using cachepack::testing::HasError;
+using cachepack::testing::IsOk;
 using testing::craft_bundle;
 using testing::generated;
 using testing::read_all;
@@ -49,8 +55,7 @@ TEST(BundleReader, TruncationAtEveryOffsetGivesATypedError) {
     auto reader = BundleReader::from_bytes(ByteSpan(bundle).first(n));
     ASSERT_FALSE(reader) << "opened a bundle truncated to " << n << " bytes";
     EXPECT_TRUE(typed(reader.error())) << reader.error().to_string();
-    EXPECT_EQ(reader.error().code(), ErrorCode::kDataLoss)
-        << n << ": " << reader.error().to_string();
+    EXPECT_THAT(reader, HasError(ErrorCode::kDataLoss)) << n;
   }
 }
 
@@ -63,7 +68,7 @@ TEST(BundleReader, EverySingleByteFlipOfASignedBundleFailsVerification) {
   trusting.trusted_keys.push_back(key->public_key());
   {
     auto clean = BundleReader::from_bytes(bundle, trusting);
-    ASSERT_TRUE(clean) << clean.error().to_string();
+    ASSERT_THAT(clean, IsOk());
     ASSERT_TRUE(clean->verify_all());
   }
   for (size_t i = 0; i < bundle.size(); ++i) {
@@ -151,7 +156,7 @@ TEST(BundleReader, RejectsADecompressionBombWithContentSize) {
   ASSERT_LT(bomb.size(), 2048u);
   Bytes bundle = bundle_with_frame(bomb, 100);
   auto reader = BundleReader::from_bytes(bundle);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   auto got = reader->get("inductor", "k");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().reason(), ErrorReason::kDecompression);
@@ -337,9 +342,7 @@ TEST(BundleReader, DamagedMagicIsBadMagicAtTheFirstDifferingByte) {
     EXPECT_EQ(reader.error().code(), ErrorCode::kDataLoss);
     EXPECT_EQ(reader.error().reason(), ErrorReason::kBadMagic);
     EXPECT_EQ(reader.error().where().offset, at);
-    EXPECT_NE(reader.error().message().find("damaged bundle"),
-              std::string::npos)
-        << reader.error().to_string();
+    EXPECT_THAT(reader.error().message(), HasSubstr("damaged bundle"));
   }
 }
 

@@ -2,15 +2,22 @@
 // tail never falls back silently to an older version, the structural steps
 // of verify_all() run on their own without decompressing, and every error
 // names the file.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "serializer/bundle_reader.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_writer.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack::bundle {
 namespace {
 
+using cachepack::testing::IsOk;
+
+using ::testing::HasSubstr;
+
+using cachepack::testing::IsOk;
 using testing::craft_bundle;
 using testing::generated;
 using testing::read_all;
@@ -96,11 +103,10 @@ TEST(BundleReader, RefusesDamagedNewestFooterUnderTrustedKey) {
     EXPECT_EQ(reader.error().code(), ErrorCode::kDataLoss) << what;
     EXPECT_EQ(reader.error().where().file, path) << what;
     // The error says that an older version exists and where it ends.
-    EXPECT_NE(
-        reader.error().message().find("intact footer at offset " +
-                                      std::to_string(intact_end - kFooterSize)),
-        std::string::npos)
-        << what << ": " << reader.error().to_string();
+    EXPECT_THAT(reader.error().message(),
+                HasSubstr("intact footer at offset " +
+                          std::to_string(intact_end - kFooterSize)))
+        << what;
   }
 }
 
@@ -114,7 +120,7 @@ TEST(BundleReader, OpensTheOlderVersionOnlyWhenAskedAndSaysWhatItSkipped) {
     options.allow_older_version = true;
     options.verify_structure = true;
     auto reader = BundleReader::from_bytes(bytes, options);
-    ASSERT_TRUE(reader) << what << ": " << reader.error().to_string();
+    ASSERT_THAT(reader, IsOk()) << what;
     EXPECT_EQ(reader->size(), entries) << what;
     EXPECT_EQ(reader->ignored_tail(), bytes.size() - intact_end) << what;
     EXPECT_TRUE(reader->verify_all()) << what;
@@ -129,7 +135,7 @@ TEST(BundleReader, AnIntactBundleNeedsNoPermissionToOpen) {
   ReaderOptions options = trusting(*key);
   options.verify_structure = true;
   auto reader = BundleReader::from_bytes(v.bytes, options);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   EXPECT_EQ(reader->size(), 5u);
   EXPECT_EQ(reader->ignored_tail(), 0u);
   auto report = reader->verify_structure();
@@ -173,7 +179,7 @@ TEST(BundleReader, VerifyStructureDecompressesNothing) {
   ReaderOptions strict;
   strict.verify_structure = true;
   auto reader = BundleReader::from_bytes(bundle, strict);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   EXPECT_TRUE(reader->verify_structure());
   auto all = reader->verify_all();
   ASSERT_FALSE(all);
@@ -222,8 +228,9 @@ TEST(BundleReader, CheckLookupOrderRefusesAnUnsortedTable) {
 }
 
 TEST(BundleReader, CheckGroupsRefusesGroupsThatDoNotPartitionTheEntries) {
-  EXPECT_TRUE(
-      BundleReader::from_bytes(crafted(2, {0, 1}, {{0, 2}}))->check_groups());
+  auto whole = BundleReader::from_bytes(crafted(2, {0, 1}, {{0, 2}}));
+  ASSERT_THAT(whole, IsOk());
+  EXPECT_TRUE(whole->check_groups());
   for (auto groups : std::vector<std::vector<std::pair<uint32_t, uint64_t>>>{
            {{0, 1}}, {{0, 3}}, {{0, 1}, {1, 1}}}) {
     Bytes bundle = crafted(2, {0, 1}, groups);
@@ -271,7 +278,7 @@ TEST(BundleReader, EveryErrorNamesTheFile) {
               l.set(1, 0);
             }));
   auto reader = BundleReader::open(path);
-  ASSERT_TRUE(reader) << reader.error().to_string();
+  ASSERT_THAT(reader, IsOk());
   std::vector<Error> errors;
   auto collect = [&](const auto& result) {
     if (!result) errors.push_back(result.error());

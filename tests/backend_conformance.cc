@@ -5,8 +5,15 @@
 #include <set>
 #include <thread>
 
+#include "tests/testing/result_matchers.h"
+
 namespace cachepack::testing {
 namespace {
+
+using ::testing::_;
+using ::testing::IsEmpty;
+using ::testing::Optional;
+using ::testing::UnorderedElementsAreArray;
 
 Bytes bytes_of(std::string_view s) { return to_bytes(s); }
 
@@ -42,82 +49,94 @@ std::string BackendConformance::key(int i, size_t ns_index) const {
 
 TEST_P(BackendConformance, GetOfMissingKeyIsAMissNotAnError) {
   auto r = backend_->get(ns(), key(0));
-  ASSERT_TRUE(r) << r.error().to_string();
+  ASSERT_THAT(r, IsOk());
   EXPECT_FALSE(r->has_value());
 }
 
 TEST_P(BackendConformance, PutThenGetReturnsTheValue) {
   auto put =
       backend_->put(ns(), key(1), bytes_of("hello"), PutMode::kInsertIfAbsent);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   EXPECT_TRUE(*put);
   auto got = backend_->get(ns(), key(1));
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ(**got, bytes_of("hello"));
 }
 
 TEST_P(BackendConformance, InsertIfAbsentKeepsTheFirstValue) {
-  ASSERT_TRUE(*backend_->put(ns(), key(2), bytes_of("first"),
-                             PutMode::kInsertIfAbsent));
+  ASSERT_THAT(
+      backend_->put(ns(), key(2), bytes_of("first"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(true));
   auto second =
       backend_->put(ns(), key(2), bytes_of("second"), PutMode::kInsertIfAbsent);
-  ASSERT_TRUE(second) << second.error().to_string();
+  ASSERT_THAT(second, IsOk());
   EXPECT_FALSE(*second);
-  EXPECT_EQ(**backend_->get(ns(), key(2)), bytes_of("first"));
+  EXPECT_THAT(backend_->get(ns(), key(2)),
+              IsOkAndHolds(Optional(bytes_of("first"))));
 }
 
 TEST_P(BackendConformance, OverwriteReplacesTheValue) {
-  ASSERT_TRUE(
-      *backend_->put(ns(), key(3), bytes_of("old"), PutMode::kInsertIfAbsent));
+  ASSERT_THAT(
+      backend_->put(ns(), key(3), bytes_of("old"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(true));
   auto r =
       backend_->put(ns(), key(3), bytes_of("new value"), PutMode::kOverwrite);
-  ASSERT_TRUE(r) << r.error().to_string();
+  ASSERT_THAT(r, IsOk());
   EXPECT_TRUE(*r);
-  EXPECT_EQ(**backend_->get(ns(), key(3)), bytes_of("new value"));
+  EXPECT_THAT(backend_->get(ns(), key(3)),
+              IsOkAndHolds(Optional(bytes_of("new value"))));
 }
 
 TEST_P(BackendConformance, ContainsReflectsPresence) {
-  EXPECT_FALSE(*backend_->contains(ns(), key(4)));
-  ASSERT_TRUE(
-      *backend_->put(ns(), key(4), bytes_of("x"), PutMode::kInsertIfAbsent));
-  EXPECT_TRUE(*backend_->contains(ns(), key(4)));
+  EXPECT_THAT(backend_->contains(ns(), key(4)), IsOkAndHolds(false));
+  ASSERT_THAT(
+      backend_->put(ns(), key(4), bytes_of("x"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(true));
+  EXPECT_THAT(backend_->contains(ns(), key(4)), IsOkAndHolds(true));
 }
 
 TEST_P(BackendConformance, RemoveDeletesAndReportsWhetherAnythingWas) {
   if (!GetParam().caps.can_remove) GTEST_SKIP() << "backend cannot remove";
-  ASSERT_TRUE(
-      *backend_->put(ns(), key(5), bytes_of("x"), PutMode::kInsertIfAbsent));
+  ASSERT_THAT(
+      backend_->put(ns(), key(5), bytes_of("x"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(true));
   auto removed = backend_->remove(ns(), key(5));
-  ASSERT_TRUE(removed) << removed.error().to_string();
+  ASSERT_THAT(removed, IsOk());
   EXPECT_TRUE(*removed);
-  EXPECT_FALSE(backend_->get(ns(), key(5))->has_value());
-  EXPECT_FALSE(*backend_->remove(ns(), key(5)));
+  EXPECT_THAT(backend_->get(ns(), key(5)), IsOkAndHolds(std::nullopt));
+  EXPECT_THAT(backend_->remove(ns(), key(5)), IsOkAndHolds(false));
 }
 
 TEST_P(BackendConformance, NamespacesAreIndependent) {
   // Same index: for shaped keys the key strings may differ, which is fine.
-  ASSERT_TRUE(
-      *backend_->put(ns(0), key(6, 0), bytes_of("a"), PutMode::kOverwrite));
-  EXPECT_FALSE(backend_->get(ns(1), key(6, 1))->has_value());
-  ASSERT_TRUE(
-      *backend_->put(ns(1), key(6, 1), bytes_of("b"), PutMode::kOverwrite));
-  EXPECT_EQ(**backend_->get(ns(0), key(6, 0)), bytes_of("a"));
-  EXPECT_EQ(**backend_->get(ns(1), key(6, 1)), bytes_of("b"));
+  ASSERT_THAT(
+      backend_->put(ns(0), key(6, 0), bytes_of("a"), PutMode::kOverwrite),
+      IsOkAndHolds(true));
+  EXPECT_THAT(backend_->get(ns(1), key(6, 1)), IsOkAndHolds(std::nullopt));
+  ASSERT_THAT(
+      backend_->put(ns(1), key(6, 1), bytes_of("b"), PutMode::kOverwrite),
+      IsOkAndHolds(true));
+  EXPECT_THAT(backend_->get(ns(0), key(6, 0)),
+              IsOkAndHolds(Optional(bytes_of("a"))));
+  EXPECT_THAT(backend_->get(ns(1), key(6, 1)),
+              IsOkAndHolds(Optional(bytes_of("b"))));
 }
 
 TEST_P(BackendConformance, ListReturnsExactlyTheKeysOfANamespace) {
   if (!GetParam().caps.can_list) GTEST_SKIP() << "backend cannot list";
   std::vector<std::string> expected;
   for (int i = 10; i < 15; ++i) {
-    ASSERT_TRUE(*backend_->put(ns(0), key(i, 0), pattern(10, i),
-                               PutMode::kInsertIfAbsent));
+    ASSERT_THAT(backend_->put(ns(0), key(i, 0), pattern(10, i),
+                              PutMode::kInsertIfAbsent),
+                IsOkAndHolds(true));
     expected.push_back(key(i, 0));
   }
-  ASSERT_TRUE(*backend_->put(ns(1), key(20, 1), bytes_of("other"),
-                             PutMode::kInsertIfAbsent));
+  ASSERT_THAT(backend_->put(ns(1), key(20, 1), bytes_of("other"),
+                            PutMode::kInsertIfAbsent),
+              IsOkAndHolds(true));
   auto listed = backend_->list(ns(0));
-  ASSERT_TRUE(listed) << listed.error().to_string();
+  ASSERT_THAT(listed, IsOk());
   EXPECT_EQ(sorted(*listed), sorted(expected));
 }
 
@@ -125,19 +144,21 @@ TEST_P(BackendConformance, NamespacesListsOnlyNonEmptyNamespaces) {
   if (!GetParam().caps.can_list || !GetParam().caps.can_remove)
     GTEST_SKIP() << "backend cannot list or remove";
   auto none = backend_->namespaces();
-  ASSERT_TRUE(none) << none.error().to_string();
+  ASSERT_THAT(none, IsOk());
   EXPECT_TRUE(none->empty());
-  ASSERT_TRUE(
-      *backend_->put(ns(1), key(7, 1), bytes_of("x"), PutMode::kOverwrite));
+  ASSERT_THAT(
+      backend_->put(ns(1), key(7, 1), bytes_of("x"), PutMode::kOverwrite),
+      IsOkAndHolds(true));
   auto one = backend_->namespaces();
   ASSERT_TRUE(one);
   EXPECT_EQ(*one, std::vector<std::string>{ns(1)});
-  ASSERT_TRUE(*backend_->remove(ns(1), key(7, 1)));
-  EXPECT_TRUE(backend_->namespaces()->empty());
+  ASSERT_THAT(backend_->remove(ns(1), key(7, 1)), IsOkAndHolds(true));
+  EXPECT_THAT(backend_->namespaces(), IsOkAndHolds(IsEmpty()));
 }
 
 TEST_P(BackendConformance, EmptyValueRoundTrips) {
-  ASSERT_TRUE(*backend_->put(ns(), key(8), {}, PutMode::kOverwrite));
+  ASSERT_THAT(backend_->put(ns(), key(8), {}, PutMode::kOverwrite),
+              IsOkAndHolds(true));
   auto got = backend_->get(ns(), key(8));
   ASSERT_TRUE(got && got->has_value());
   EXPECT_TRUE((*got)->empty());
@@ -145,7 +166,8 @@ TEST_P(BackendConformance, EmptyValueRoundTrips) {
 
 TEST_P(BackendConformance, LargeBinaryValueRoundTrips) {
   Bytes big = pattern(4 << 20, 7);  // Every byte value, 4 MiB.
-  ASSERT_TRUE(*backend_->put(ns(), key(9), big, PutMode::kOverwrite));
+  ASSERT_THAT(backend_->put(ns(), key(9), big, PutMode::kOverwrite),
+              IsOkAndHolds(true));
   auto got = backend_->get(ns(), key(9));
   ASSERT_TRUE(got && got->has_value());
   EXPECT_TRUE(**got == big);
@@ -192,12 +214,14 @@ TEST_P(BackendConformance, FailedCallsAreCountedAsErrors) {
 
 TEST_P(BackendConformance, CountersTrackHitsMissesPutsAndBytes) {
   BackendStats before = backend_->stats();
-  ASSERT_TRUE(*backend_->put(ns(), key(40), bytes_of("12345"),
-                             PutMode::kInsertIfAbsent));
-  ASSERT_FALSE(*backend_->put(ns(), key(40), bytes_of("67890"),
-                              PutMode::kInsertIfAbsent));
-  ASSERT_TRUE(backend_->get(ns(), key(40))->has_value());
-  ASSERT_FALSE(backend_->get(ns(), key(41))->has_value());
+  ASSERT_THAT(
+      backend_->put(ns(), key(40), bytes_of("12345"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(true));
+  ASSERT_THAT(
+      backend_->put(ns(), key(40), bytes_of("67890"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(false));
+  ASSERT_THAT(backend_->get(ns(), key(40)), IsOkAndHolds(Optional(_)));
+  ASSERT_THAT(backend_->get(ns(), key(41)), IsOkAndHolds(std::nullopt));
   BackendStats after = backend_->stats();
   EXPECT_EQ(after.puts - before.puts, 1u);
   EXPECT_EQ(after.puts_skipped - before.puts_skipped, 1u);
@@ -221,7 +245,7 @@ TEST_P(BackendConformance, HostileKeysAreStoredExactlyOrRejected) {
   for (size_t i = 0; i < keys.size(); ++i) {
     auto r = backend_->put(ns(), keys[i], pattern(16, i), PutMode::kOverwrite);
     if (arbitrary) {
-      ASSERT_TRUE(r) << i << ": " << r.error().to_string();
+      ASSERT_THAT(r, IsOk()) << i;
     } else if (!r) {
       EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument) << i;
       EXPECT_FALSE(backend_->get(ns(), keys[i])) << i;
@@ -233,7 +257,8 @@ TEST_P(BackendConformance, HostileKeysAreStoredExactlyOrRejected) {
     EXPECT_TRUE(**got == pattern(16, i)) << i;
   }
   if (GetParam().caps.can_list) {
-    EXPECT_EQ(sorted(*backend_->list(ns())), sorted(stored));
+    EXPECT_THAT(backend_->list(ns()),
+                IsOkAndHolds(UnorderedElementsAreArray(stored)));
   }
 }
 

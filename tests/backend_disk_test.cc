@@ -2,6 +2,7 @@
 // version headers, corruption, cross-process exactly-once inserts, lock
 // timeouts, temp-file cleanup and LRU garbage collection.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,18 +17,27 @@
 #include "backends/disk_backend.h"
 #include "backends/url.h"
 #include "tests/backend_test_util.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack {
 namespace {
 
+using ::testing::UnorderedElementsAre;
+
+using ::testing::_;
+using ::testing::IsEmpty;
+using ::testing::Optional;
+
 using testing::files_under;
+using testing::IsOk;
+using testing::IsOkAndHolds;
 using testing::make_temp_dir;
 
 std::unique_ptr<DiskBackend> open_disk(const std::string& root,
                                        DiskOptions options = {}) {
   options.root = root;
   auto b = DiskBackend::open(options);
-  EXPECT_TRUE(b) << b.error().to_string();
+  EXPECT_THAT(b, IsOk());
   return b ? std::move(*b) : nullptr;
 }
 
@@ -78,27 +88,31 @@ TEST(DiskBackend, EmptyNamespaceOrKeyIsInvalidArgument) {
 
 TEST(DiskBackend, EntryOfAnotherVersionIsAMissAndCanBeReplaced) {
   auto disk = open_disk(make_temp_dir());
-  ASSERT_TRUE(*disk->put("inductor", "k", to_bytes("v1"), PutMode::kOverwrite));
+  ASSERT_THAT(disk->put("inductor", "k", to_bytes("v1"), PutMode::kOverwrite),
+              IsOkAndHolds(true));
   std::string path = disk->entry_path("inductor", "k");
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
     f.write("\x5f\xec\xeb\x66", 4);  // PyTorch's version-0 header: not ours.
   }
   auto got = disk->get("inductor", "k");
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   EXPECT_FALSE(got->has_value());
-  EXPECT_FALSE(*disk->contains("inductor", "k"));
-  EXPECT_TRUE(disk->list("inductor")->empty());
+  EXPECT_THAT(disk->contains("inductor", "k"), IsOkAndHolds(false));
+  EXPECT_THAT(disk->list("inductor"), IsOkAndHolds(IsEmpty()));
   // Insert-if-absent treats the stale entry as absent.
-  EXPECT_TRUE(
-      *disk->put("inductor", "k", to_bytes("v2"), PutMode::kInsertIfAbsent));
-  EXPECT_EQ(**disk->get("inductor", "k"), to_bytes("v2"));
+  EXPECT_THAT(
+      disk->put("inductor", "k", to_bytes("v2"), PutMode::kInsertIfAbsent),
+      IsOkAndHolds(true));
+  EXPECT_THAT(disk->get("inductor", "k"),
+              IsOkAndHolds(Optional(to_bytes("v2"))));
 }
 
 TEST(DiskBackend, CorruptEntryIsDataLossNamingTheFile) {
   auto disk = open_disk(make_temp_dir());
-  ASSERT_TRUE(
-      *disk->put("inductor", "k", to_bytes("payload"), PutMode::kOverwrite));
+  ASSERT_THAT(
+      disk->put("inductor", "k", to_bytes("payload"), PutMode::kOverwrite),
+      IsOkAndHolds(true));
   std::string path = disk->entry_path("inductor", "k");
   {
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -113,8 +127,8 @@ TEST(DiskBackend, CorruptEntryIsDataLossNamingTheFile) {
 
 TEST(DiskBackend, TruncatedEntryIsDataLoss) {
   auto disk = open_disk(make_temp_dir());
-  ASSERT_TRUE(
-      *disk->put("ns", "key", to_bytes("payload"), PutMode::kOverwrite));
+  ASSERT_THAT(disk->put("ns", "key", to_bytes("payload"), PutMode::kOverwrite),
+              IsOkAndHolds(true));
   std::string path = disk->entry_path("ns", "key");
   ASSERT_EQ(::truncate(path.c_str(), 10), 0);
   auto got = disk->get("ns", "key");
@@ -207,8 +221,10 @@ TEST(DiskBackend, GcRemovesCrashedWritersTempFiles) {
 
 TEST(DiskBackend, FsyncOptionStillStoresAndReads) {
   auto disk = open_disk(make_temp_dir(), {.fsync = true});
-  ASSERT_TRUE(*disk->put("ns", "k", to_bytes("durable"), PutMode::kOverwrite));
-  EXPECT_EQ(**disk->get("ns", "k"), to_bytes("durable"));
+  ASSERT_THAT(disk->put("ns", "k", to_bytes("durable"), PutMode::kOverwrite),
+              IsOkAndHolds(true));
+  EXPECT_THAT(disk->get("ns", "k"),
+              IsOkAndHolds(Optional(to_bytes("durable"))));
 }
 
 TEST(DiskBackend, RelativeRootIsInvalid) {
@@ -224,17 +240,17 @@ TEST(DiskBackend, GcEvictsLeastRecentlyUsedUntilUnderTheLimit) {
     ASSERT_TRUE(disk->put("ns", k, Bytes(1000), PutMode::kOverwrite));
     set_mtime(disk->entry_path("ns", k), 1000 - i * 100);  // k0 oldest.
   }
-  ASSERT_TRUE(disk->get("ns", "k0")->has_value());  // k0 now most recent.
+  ASSERT_THAT(disk->get("ns", "k0"),
+              IsOkAndHolds(Optional(_)));  // k0 now most recent.
   uint64_t entry_size =
       std::filesystem::file_size(disk->entry_path("ns", "k0"));
   auto report = disk->gc(3 * entry_size);
-  ASSERT_TRUE(report) << report.error().to_string();
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->entries_removed, 2u);
   EXPECT_EQ(report->bytes_before, 5 * entry_size);
   EXPECT_EQ(report->bytes_after, 3 * entry_size);
-  std::vector<std::string> kept = *disk->list("ns");
-  std::sort(kept.begin(), kept.end());
-  EXPECT_EQ(kept, (std::vector<std::string>{"k0", "k3", "k4"}));
+  EXPECT_THAT(disk->list("ns"),
+              IsOkAndHolds(UnorderedElementsAre("k0", "k3", "k4")));
 }
 
 TEST(DiskBackend, GcRemovesStaleEntriesFirst) {
@@ -250,7 +266,7 @@ TEST(DiskBackend, GcRemovesStaleEntriesFirst) {
   ASSERT_TRUE(report);
   EXPECT_EQ(report->stale_removed, 1u);
   EXPECT_EQ(report->entries_removed, 0u);
-  EXPECT_TRUE(disk->get("ns", "fresh")->has_value());
+  EXPECT_THAT(disk->get("ns", "fresh"), IsOkAndHolds(Optional(_)));
 }
 
 TEST(DiskBackend, UsageCountsEntriesAndBytesPerNamespace) {
@@ -271,10 +287,10 @@ TEST(DiskBackend, OpensFromFileUrlWithOptions) {
   ASSERT_TRUE(register_builtin_backends());
   std::string root = make_temp_dir();
   auto b = open_backend("file://" + root + "?fsync=1&lock_timeout_ms=500");
-  ASSERT_TRUE(b) << b.error().to_string();
+  ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "file://" + root + "?fsync=1");
   ASSERT_TRUE((*b)->put("ns", "k", to_bytes("v"), PutMode::kOverwrite));
-  EXPECT_TRUE((*b)->get("ns", "k")->has_value());
+  EXPECT_THAT((*b)->get("ns", "k"), IsOkAndHolds(Optional(_)));
 }
 
 TEST(DiskBackend, BadFileUrlsShowTheExpectedForm) {

@@ -1,12 +1,21 @@
 // Memory backend: byte budget and LRU eviction.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "backends/builtin.h"
 #include "backends/memory_backend.h"
 #include "backends/url.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack {
 namespace {
+
+using ::testing::_;
+using ::testing::Optional;
+using ::testing::SizeIs;
+
+using testing::IsOk;
+using testing::IsOkAndHolds;
 
 // Entry cost is |ns| + |key| + |value|: "n" + "kN" + 7 = 10 bytes.
 Bytes seven() { return Bytes(7); }
@@ -16,11 +25,12 @@ TEST(MemoryBackend, EvictsLeastRecentlyUsedWhenOverBudget) {
   ASSERT_TRUE(mem.put("n", "k1", seven(), PutMode::kOverwrite));
   ASSERT_TRUE(mem.put("n", "k2", seven(), PutMode::kOverwrite));
   ASSERT_TRUE(mem.put("n", "k3", seven(), PutMode::kOverwrite));
-  ASSERT_TRUE(mem.get("n", "k1")->has_value());  // k2 is now the oldest.
+  ASSERT_THAT(mem.get("n", "k1"),
+              IsOkAndHolds(Optional(_)));  // k2 is now the oldest.
   ASSERT_TRUE(mem.put("n", "k4", seven(), PutMode::kOverwrite));
-  EXPECT_FALSE(mem.get("n", "k2")->has_value());
-  EXPECT_TRUE(mem.get("n", "k1")->has_value());
-  EXPECT_TRUE(mem.get("n", "k4")->has_value());
+  EXPECT_THAT(mem.get("n", "k2"), IsOkAndHolds(std::nullopt));
+  EXPECT_THAT(mem.get("n", "k1"), IsOkAndHolds(Optional(_)));
+  EXPECT_THAT(mem.get("n", "k4"), IsOkAndHolds(Optional(_)));
   EXPECT_EQ(mem.bytes_used(), 30u);
   EXPECT_EQ(mem.evictions(), 1u);
 }
@@ -61,13 +71,13 @@ TEST(MemoryBackend, GcTrimsToTheGivenSize) {
   ASSERT_TRUE(report);
   EXPECT_EQ(report->bytes_before, 50u);
   EXPECT_EQ(report->entries_removed, 3u);
-  EXPECT_EQ(mem.list("n")->size(), 2u);
+  EXPECT_THAT(mem.list("n"), IsOkAndHolds(SizeIs(2u)));
 }
 
 TEST(MemoryBackend, OpensFromMemUrl) {
   ASSERT_TRUE(register_builtin_backends());
   auto b = open_backend("mem://?max_bytes=1024");
-  ASSERT_TRUE(b) << b.error().to_string();
+  ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "mem://?max_bytes=1024");
   auto bad = open_backend("mem://?max_bytes=lots");
   ASSERT_FALSE(bad);

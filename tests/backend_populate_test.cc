@@ -1,6 +1,7 @@
 // populate() and export_artifacts(): policies, verification, progress,
 // parallelism, per-artifact failures, round trips through every local
 // backend, and several processes populating one directory at once.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,14 +17,21 @@
 #include "registry/populate.h"
 #include "serializer/megacache.h"
 #include "tests/backend_test_util.h"
+#include "tests/testing/result_matchers.h"
 #include "util/file.h"
 #include "util/hash.h"
 
 namespace cachepack {
 namespace {
 
+using ::testing::IsEmpty;
+using ::testing::Optional;
+
 using testing::files_under;
+using testing::IsOk;
+using testing::IsOkAndHolds;
 using testing::make_temp_dir;
+using testing::value_or_die;
 
 std::vector<ArtifactView> views_of(const std::vector<Artifact>& artifacts) {
   std::vector<ArtifactView> out;
@@ -92,7 +100,7 @@ TEST(Populate, StoresEveryArtifactAndSummarisesByType) {
   MemoryBackend mem;
   auto artifacts = pytorch_shaped();
   auto report = populate(views_of(artifacts), mem);
-  ASSERT_TRUE(report) << report.error().to_string();
+  ASSERT_THAT(report, IsOk());
   EXPECT_TRUE(report->ok());
   EXPECT_EQ(report->stored(), 5u);
   ASSERT_EQ(report->by_type.size(), 5u);
@@ -103,7 +111,8 @@ TEST(Populate, StoresEveryArtifactAndSummarisesByType) {
   ASSERT_EQ(report->artifacts.size(), 5u);
   EXPECT_EQ(report->artifacts[3].type, "pgo");
   EXPECT_EQ(report->artifacts[3].outcome, PopulateOutcome::kStored);
-  EXPECT_EQ(**mem.get("pgo", "job-7_None_tag"), to_bytes("pgo state"));
+  EXPECT_THAT(mem.get("pgo", "job-7_None_tag"),
+              IsOkAndHolds(Optional(to_bytes("pgo state"))));
 }
 
 TEST(Populate, SkipExistingLeavesStoredEntriesAlone) {
@@ -119,7 +128,8 @@ TEST(Populate, SkipExistingLeavesStoredEntriesAlone) {
   EXPECT_EQ(report->stored(), 1u);
   EXPECT_EQ(report->info.keys("inductor"),
             (std::vector<std::string>{"k", "k2"}));
-  EXPECT_EQ(**mem.get("inductor", "k"), to_bytes("old"));
+  EXPECT_THAT(mem.get("inductor", "k"),
+              IsOkAndHolds(Optional(to_bytes("old"))));
 }
 
 TEST(Populate, OverwriteReplacesStoredEntries) {
@@ -130,7 +140,8 @@ TEST(Populate, OverwriteReplacesStoredEntries) {
       populate(views_of(a), mem, {.policy = PopulatePolicy::kOverwrite});
   ASSERT_TRUE(report);
   EXPECT_EQ(report->stored(), 1u);
-  EXPECT_EQ(**mem.get("inductor", "k"), to_bytes("new"));
+  EXPECT_THAT(mem.get("inductor", "k"),
+              IsOkAndHolds(Optional(to_bytes("new"))));
 }
 
 TEST(Populate, VerifyCatchesABackendThatReturnsOtherBytes) {
@@ -151,7 +162,7 @@ TEST(Populate, VerifyCatchesABackendThatReturnsOtherBytes) {
 }
 
 TEST(Populate, VerifyPassesOnAnHonestBackend) {
-  auto disk = *DiskBackend::open({.root = make_temp_dir()});
+  auto disk = value_or_die(DiskBackend::open({.root = make_temp_dir()}));
   auto artifacts = pytorch_shaped();
   auto report =
       populate(views_of(artifacts), *disk, {.policy = PopulatePolicy::kVerify});
@@ -195,11 +206,11 @@ TEST(Populate, FailedPrecheckWritesNothing) {
       }});
   ASSERT_FALSE(report);
   EXPECT_EQ(report.error().code(), ErrorCode::kPermissionDenied);
-  EXPECT_TRUE(mem.namespaces()->empty());
+  EXPECT_THAT(mem.namespaces(), IsOkAndHolds(IsEmpty()));
 }
 
 TEST(Populate, OneBadArtifactDoesNotStopTheRest) {
-  auto dir = *TorchDirBackend::open({.root = make_temp_dir()});
+  auto dir = value_or_die(TorchDirBackend::open({.root = make_temp_dir()}));
   auto artifacts = pytorch_shaped();
   artifacts.insert(artifacts.begin() + 2, make("inductor", "../../x", "bad"));
   artifacts.push_back(make("user_type", "k", "no home in PyTorch's dir"));
@@ -217,7 +228,7 @@ TEST(Populate, OneBadArtifactDoesNotStopTheRest) {
 }
 
 TEST(Populate, StrictTypesMakesATypeWithoutAPlaceAFailure) {
-  auto dir = *TorchDirBackend::open({.root = make_temp_dir()});
+  auto dir = value_or_die(TorchDirBackend::open({.root = make_temp_dir()}));
   std::vector<Artifact> a = {make("user_type", "k", "v")};
   auto report = populate(views_of(a), *dir, {.strict_types = true});
   ASSERT_TRUE(report);
@@ -238,7 +249,8 @@ TEST(Populate, NewestOccurrenceOfAKeyWinsUnderEveryPolicy) {
       auto report =
           populate(views_of(a), mem, {.policy = policy, .threads = threads});
       ASSERT_TRUE(report);
-      EXPECT_EQ(**mem.get("pgo", "k"), to_bytes("new")) << to_string(policy);
+      EXPECT_THAT(mem.get("pgo", "k"), IsOkAndHolds(Optional(to_bytes("new"))))
+          << to_string(policy);
       EXPECT_EQ(report->artifacts[0].skip_reason, SkipReason::kSuperseded);
       EXPECT_EQ(report->artifacts[2].outcome, PopulateOutcome::kStored);
       EXPECT_EQ(report->by_type["pgo"].superseded, 1u);
@@ -337,8 +349,8 @@ class FailingAtTheEnd final : public ArtifactSource {
 
 TEST(Populate, ASourceErrorAtTheEndStoresNothing) {
   std::string root = make_temp_dir();
-  auto dir = *TorchDirBackend::open({.root = root});
-  auto disk = *DiskBackend::open({.root = make_temp_dir()});
+  auto dir = value_or_die(TorchDirBackend::open({.root = root}));
+  auto disk = value_or_die(DiskBackend::open({.root = make_temp_dir()}));
   MemoryBackend mem;
   for (Backend* b :
        std::initializer_list<Backend*>{dir.get(), disk.get(), &mem}) {
@@ -346,7 +358,7 @@ TEST(Populate, ASourceErrorAtTheEndStoresNothing) {
     ASSERT_TRUE(report);
     ASSERT_EQ(report->failed(), 1u) << b->url();
     EXPECT_EQ(report->artifacts[0].error->code(), ErrorCode::kDataLoss);
-    EXPECT_TRUE(b->list("aot_autograd")->empty()) << b->url();
+    EXPECT_THAT(b->list("aot_autograd"), IsOkAndHolds(IsEmpty())) << b->url();
   }
   EXPECT_TRUE(files_under(root).empty());  // Not even a temp file.
 }
@@ -355,7 +367,7 @@ TEST(Populate, ASourceErrorAtTheEndStoresNothing) {
 // apart by guards on load): populate adds, export returns them all.
 TEST(Populate, SeveralContentsUnderOneFxGraphKeyAllReachTheTorchDirAndBack) {
   std::string root = make_temp_dir();
-  auto dir = *TorchDirBackend::open({.root = root});
+  auto dir = value_or_die(TorchDirBackend::open({.root = root}));
   std::string key = "f" + std::string(51, 'g');
   std::vector<Artifact> a = {make("inductor", key, "guards A"),
                              make("inductor", key, "guards B"),
@@ -386,8 +398,8 @@ TEST(Populate, SameKeyArtifactsEndWithTheNewestWithManyThreads) {
                          {.policy = PopulatePolicy::kOverwrite, .threads = 4});
   ASSERT_TRUE(report);
   for (int k = 0; k < 5; ++k) {
-    EXPECT_EQ(**mem.get("pgo", "k" + std::to_string(k)),
-              to_bytes(std::to_string(45 + k)));
+    EXPECT_THAT(mem.get("pgo", "k" + std::to_string(k)),
+                IsOkAndHolds(Optional(to_bytes(std::to_string(45 + k)))));
   }
 }
 
@@ -399,9 +411,10 @@ TEST(Populate, ZeroThreadsIsInvalid) {
 }
 
 TEST(Populate, ParsesPolicyNames) {
-  EXPECT_EQ(*parse_populate_policy("verify"), PopulatePolicy::kVerify);
-  EXPECT_EQ(*parse_populate_policy("skip-existing"),
-            PopulatePolicy::kSkipExisting);
+  EXPECT_THAT(parse_populate_policy("verify"),
+              IsOkAndHolds(PopulatePolicy::kVerify));
+  EXPECT_THAT(parse_populate_policy("skip-existing"),
+              IsOkAndHolds(PopulatePolicy::kSkipExisting));
   auto bad = parse_populate_policy("sometimes");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("skip-existing, overwrite or verify"),
@@ -414,8 +427,8 @@ class RoundTrip : public ::testing::TestWithParam<std::string> {
     std::string kind = GetParam();
     if (kind == "memory") return std::make_unique<MemoryBackend>();
     if (kind == "disk")
-      return std::move(*DiskBackend::open({.root = make_temp_dir()}));
-    return std::move(*TorchDirBackend::open({.root = make_temp_dir()}));
+      return value_or_die(DiskBackend::open({.root = make_temp_dir()}));
+    return value_or_die(TorchDirBackend::open({.root = make_temp_dir()}));
   }
 };
 
@@ -425,7 +438,7 @@ TEST_P(RoundTrip, ExportOfPopulateGivesBackTheArtifacts) {
   auto report = populate(views_of(artifacts), *backend, {.threads = 3});
   ASSERT_TRUE(report && report->ok());
   auto exported = export_artifacts(*backend);
-  ASSERT_TRUE(exported) << exported.error().to_string();
+  ASSERT_THAT(exported, IsOk());
   EXPECT_EQ(sorted(*exported), sorted(artifacts));
 }
 
@@ -437,7 +450,7 @@ TEST_P(RoundTrip, ExportsSelectedNamespacesAndKeys) {
       *backend,
       {.namespaces = {"autotune"},
        .keys = {{"pgo", "job-7_None_tag"}, {"autotune", artifacts[2].key}}});
-  ASSERT_TRUE(only) << only.error().to_string();
+  ASSERT_THAT(only, IsOk());
   ASSERT_EQ(only->size(), 2u);
   EXPECT_EQ((*only)[0], artifacts[2]);
   EXPECT_EQ((*only)[1], artifacts[3]);
@@ -458,9 +471,9 @@ TEST(Populate, PyTorchVectorRoundTripsThroughTorchDir) {
   const char* vectors = std::getenv("CACHEPACK_VECTORS");
   if (vectors == nullptr) GTEST_SKIP() << "CACHEPACK_VECTORS not set";
   auto file = MappedFile::open(std::string(vectors) + "/large.bin");
-  ASSERT_TRUE(file) << file.error().to_string();
+  ASSERT_THAT(file, IsOk());
   auto blob = megacache::parse(file->bytes());
-  ASSERT_TRUE(blob) << blob.error().to_string();
+  ASSERT_THAT(blob, IsOk());
   auto views = blob->artifacts();
   ASSERT_EQ(views.size(), 500u);
   std::map<std::pair<std::string, std::string>, Artifact> expected;
@@ -475,7 +488,7 @@ TEST(Populate, PyTorchVectorRoundTripsThroughTorchDir) {
     expected[{a.type, a.key}] = a;
   }
   ASSERT_GT(in_process, 0u);
-  auto dir = *TorchDirBackend::open({.root = make_temp_dir()});
+  auto dir = value_or_die(TorchDirBackend::open({.root = make_temp_dir()}));
   auto report = populate(views, *dir,
                          {.policy = PopulatePolicy::kOverwrite, .threads = 2});
   ASSERT_TRUE(report);
@@ -523,7 +536,7 @@ void race_populate(const std::function<std::unique_ptr<Backend>()>& open,
   }
   auto backend = open();
   auto exported = export_artifacts(*backend);
-  ASSERT_TRUE(exported) << exported.error().to_string();
+  ASSERT_THAT(exported, IsOk());
   EXPECT_EQ(sorted(*exported), sorted(all));
   for (const auto& f : files_under(root)) {
     EXPECT_FALSE(f.ends_with(".tmp")) << f;
@@ -533,12 +546,13 @@ void race_populate(const std::function<std::unique_ptr<Backend>()>& open,
 TEST(Populate, ConcurrentProcessesLeaveATorchDirConsistent) {
   std::string root = make_temp_dir();
   race_populate(
-      [&] { return std::move(*TorchDirBackend::open({.root = root})); }, root);
+      [&] { return value_or_die(TorchDirBackend::open({.root = root})); },
+      root);
 }
 
 TEST(Populate, ConcurrentProcessesLeaveADiskCacheConsistent) {
   std::string root = make_temp_dir();
-  race_populate([&] { return std::move(*DiskBackend::open({.root = root})); },
+  race_populate([&] { return value_or_die(DiskBackend::open({.root = root})); },
                 root);
 }
 

@@ -1,5 +1,6 @@
 // Tiered backend: fall-through reads with promotion, write policies, and a
 // failing tier degrading to a miss instead of an error.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "backends/builtin.h"
@@ -7,9 +8,17 @@
 #include "backends/tiered_backend.h"
 #include "backends/url.h"
 #include "tests/backend_test_util.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack {
 namespace {
+
+using ::testing::_;
+using ::testing::Optional;
+
+using testing::IsOk;
+using testing::IsOkAndHolds;
+using testing::value_or_die;
 
 // A remote cache whose server is down: every call fails with kUnavailable.
 class DeadBackend final : public Backend {
@@ -54,7 +63,7 @@ Stack two_memory_tiers(TieredOptions options = {}) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::move(top));
   tiers.push_back(std::move(bottom));
-  s.tiered = std::move(*TieredBackend::make(std::move(tiers), options));
+  s.tiered = value_or_die(TieredBackend::make(std::move(tiers), options));
   return s;
 }
 
@@ -64,40 +73,41 @@ TEST(TieredBackend, ReadsFallThroughAndCopyHitsUp) {
   auto got = s.tiered->get("ns", "k");
   ASSERT_TRUE(got && got->has_value());
   EXPECT_EQ(**got, to_bytes("v"));
-  EXPECT_EQ(**s.top->get("ns", "k"), to_bytes("v"));  // Promoted.
+  EXPECT_THAT(s.top->get("ns", "k"),
+              IsOkAndHolds(Optional(to_bytes("v"))));  // Promoted.
 }
 
 TEST(TieredBackend, PromotionCanBeTurnedOff) {
   auto s = two_memory_tiers({.promote = false});
   ASSERT_TRUE(s.bottom->put("ns", "k", to_bytes("v"), PutMode::kOverwrite));
-  ASSERT_TRUE(s.tiered->get("ns", "k")->has_value());
-  EXPECT_FALSE(s.top->get("ns", "k")->has_value());
+  ASSERT_THAT(s.tiered->get("ns", "k"), IsOkAndHolds(Optional(_)));
+  EXPECT_THAT(s.top->get("ns", "k"), IsOkAndHolds(std::nullopt));
 }
 
 TEST(TieredBackend, WritesReachEveryTierOrOnlyTheFirst) {
   auto all = two_memory_tiers();
   ASSERT_TRUE(all.tiered->put("ns", "k", to_bytes("v"), PutMode::kOverwrite));
-  EXPECT_TRUE(all.top->get("ns", "k")->has_value());
-  EXPECT_TRUE(all.bottom->get("ns", "k")->has_value());
+  EXPECT_THAT(all.top->get("ns", "k"), IsOkAndHolds(Optional(_)));
+  EXPECT_THAT(all.bottom->get("ns", "k"), IsOkAndHolds(Optional(_)));
 
   auto first = two_memory_tiers({.writes = TierWrites::kFirst});
   ASSERT_TRUE(first.tiered->put("ns", "k", to_bytes("v"), PutMode::kOverwrite));
-  EXPECT_TRUE(first.top->get("ns", "k")->has_value());
-  EXPECT_FALSE(first.bottom->get("ns", "k")->has_value());
+  EXPECT_THAT(first.top->get("ns", "k"), IsOkAndHolds(Optional(_)));
+  EXPECT_THAT(first.bottom->get("ns", "k"), IsOkAndHolds(std::nullopt));
 }
 
 TEST(TieredBackend, DeadLowerTierDegradesToAMissAndIsCounted) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<MemoryBackend>());
   tiers.push_back(std::make_unique<DeadBackend>());
-  auto tiered = std::move(*TieredBackend::make(std::move(tiers)));
+  auto tiered = value_or_die(TieredBackend::make(std::move(tiers)));
   auto miss = tiered->get("ns", "k");
-  ASSERT_TRUE(miss) << miss.error().to_string();
+  ASSERT_THAT(miss, IsOk());
   EXPECT_FALSE(miss->has_value());
   auto put = tiered->put("ns", "k", to_bytes("v"), PutMode::kOverwrite);
   ASSERT_TRUE(put && *put);
-  EXPECT_TRUE(tiered->get("ns", "k")->has_value());
-  EXPECT_EQ(*tiered->list("ns"), std::vector<std::string>{"k"});
+  EXPECT_THAT(tiered->get("ns", "k"), IsOkAndHolds(Optional(_)));
+  EXPECT_THAT(tiered->list("ns"), IsOkAndHolds(std::vector<std::string>{"k"}));
   EXPECT_EQ(tiered->degraded(), 3u);  // get, put, list on the dead tier.
   EXPECT_EQ(tiered->tier(1).stats().errors, 3u);
   EXPECT_EQ(tiered->stats().errors, 0u);
@@ -107,7 +117,7 @@ TEST(TieredBackend, WriteFailureInTheFirstTierIsAnError) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<DeadBackend>());
   tiers.push_back(std::make_unique<MemoryBackend>());
-  auto tiered = std::move(*TieredBackend::make(std::move(tiers)));
+  auto tiered = value_or_die(TieredBackend::make(std::move(tiers)));
   auto put = tiered->put("ns", "k", to_bytes("v"), PutMode::kOverwrite);
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().code(), ErrorCode::kUnavailable);
@@ -116,7 +126,7 @@ TEST(TieredBackend, WriteFailureInTheFirstTierIsAnError) {
 TEST(TieredBackend, EveryTierFailingIsAnErrorNotAMiss) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<DeadBackend>());
-  auto tiered = std::move(*TieredBackend::make(std::move(tiers)));
+  auto tiered = value_or_die(TieredBackend::make(std::move(tiers)));
   auto r = tiered->get("ns", "k");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
@@ -133,7 +143,7 @@ TEST(TieredBackend, OpensFromTieredUrl) {
   std::string root = testing::make_temp_dir();
   auto b = open_backend("tiered://?tiers=mem://?max_bytes=100|file://" + root +
                         "&write=first");
-  ASSERT_TRUE(b) << b.error().to_string();
+  ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "tiered://?tiers=mem://?max_bytes=100|file://" + root +
                              "&write=first");
   auto bad = open_backend("tiered://?tiers=mem://||mem://");

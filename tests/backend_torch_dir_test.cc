@@ -2,6 +2,7 @@
 // populate_cache() writes them, a directory laid out by PyTorch exports
 // back to (type, key, content), and keys cannot leave the root.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -18,12 +19,18 @@
 #include "backends/torch_dir_backend.h"
 #include "backends/url.h"
 #include "tests/backend_test_util.h"
+#include "tests/testing/result_matchers.h"
 #include "util/file.h"
 
 namespace cachepack {
 namespace {
 
+using ::testing::Optional;
+using ::testing::SizeIs;
+
 using testing::files_under;
+using testing::IsOk;
+using testing::IsOkAndHolds;
 using testing::make_temp_dir;
 
 // Shaped like PyTorch's keys.
@@ -34,7 +41,7 @@ const std::string kPrecompileKey = std::string(64, 'd');
 
 std::unique_ptr<TorchDirBackend> open_dir(const std::string& root) {
   auto b = TorchDirBackend::open({.root = root});
-  EXPECT_TRUE(b) << b.error().to_string();
+  EXPECT_THAT(b, IsOk());
   return b ? std::move(*b) : nullptr;
 }
 
@@ -83,10 +90,10 @@ TEST(TorchDirBackend, PutWritesWherePopulateCacheWrites) {
   };
   for (const auto& c : cases) {
     auto r = dir->put(c.type, c.key, as_bytes(c.content), PutMode::kOverwrite);
-    ASSERT_TRUE(r) << c.type << ": " << r.error().to_string();
+    ASSERT_THAT(r, IsOk()) << c.type;
     EXPECT_EQ(read_text(root + "/" + c.expected_path), c.content) << c.type;
-    EXPECT_EQ(*dir->artifact_path(c.type, c.key, as_bytes(c.content)),
-              root + "/" + c.expected_path);
+    EXPECT_THAT(dir->artifact_path(c.type, c.key, as_bytes(c.content)),
+                IsOkAndHolds(root + "/" + c.expected_path));
   }
   // Nothing else: no temp files, only PyTorch's own pgo lock file.
   std::vector<std::string> expected;
@@ -107,19 +114,30 @@ TEST(TorchDirBackend, ExportsADirectoryLaidOutByPyTorch) {
   write_text(root + "/dynamo/" + kPrecompileKey + "/entry", "pre");
   write_text(root + "/triton/0/abc/kernel.cubin", "not ours");
   auto dir = open_dir(root);
-  EXPECT_EQ(*dir->namespaces(),
-            (std::vector<std::string>{"aot_autograd", "autotune", "inductor",
-                                      "pgo", "precompile"}));
-  EXPECT_EQ(*dir->list(kInductor), std::vector<std::string>{kFxKey});
-  EXPECT_EQ(*dir->list(kAutotune), std::vector<std::string>{kTuneKey});
-  EXPECT_EQ(*dir->list(kPgo), std::vector<std::string>{"job_0_tag"});
-  EXPECT_EQ(*dir->list(kPrecompile), std::vector<std::string>{kPrecompileKey});
-  EXPECT_EQ(**dir->get(kInductor, kFxKey), to_bytes("graph"));
-  EXPECT_EQ(**dir->get(kAotAutograd, kAotKey), to_bytes("aot"));
-  EXPECT_EQ(**dir->get(kAutotune, kTuneKey), to_bytes("{}"));
-  EXPECT_EQ(**dir->get(kPgo, "job_0_tag"), to_bytes("pgo"));
-  EXPECT_EQ(**dir->get(kPgo, "job:0:tag"), to_bytes("pgo"));  // Same file.
-  EXPECT_EQ(**dir->get(kPrecompile, kPrecompileKey), to_bytes("pre"));
+  EXPECT_THAT(
+      dir->namespaces(),
+      IsOkAndHolds((std::vector<std::string>{
+          "aot_autograd", "autotune", "inductor", "pgo", "precompile"})));
+  EXPECT_THAT(dir->list(kInductor),
+              IsOkAndHolds(std::vector<std::string>{kFxKey}));
+  EXPECT_THAT(dir->list(kAutotune),
+              IsOkAndHolds(std::vector<std::string>{kTuneKey}));
+  EXPECT_THAT(dir->list(kPgo),
+              IsOkAndHolds(std::vector<std::string>{"job_0_tag"}));
+  EXPECT_THAT(dir->list(kPrecompile),
+              IsOkAndHolds(std::vector<std::string>{kPrecompileKey}));
+  EXPECT_THAT(dir->get(kInductor, kFxKey),
+              IsOkAndHolds(Optional(to_bytes("graph"))));
+  EXPECT_THAT(dir->get(kAotAutograd, kAotKey),
+              IsOkAndHolds(Optional(to_bytes("aot"))));
+  EXPECT_THAT(dir->get(kAutotune, kTuneKey),
+              IsOkAndHolds(Optional(to_bytes("{}"))));
+  EXPECT_THAT(dir->get(kPgo, "job_0_tag"),
+              IsOkAndHolds(Optional(to_bytes("pgo"))));
+  EXPECT_THAT(dir->get(kPgo, "job:0:tag"),
+              IsOkAndHolds(Optional(to_bytes("pgo"))));  // Same file.
+  EXPECT_THAT(dir->get(kPrecompile, kPrecompileKey),
+              IsOkAndHolds(Optional(to_bytes("pre"))));
 }
 
 TEST(TorchDirBackend, GetReturnsTheNewestOfSeveralEntriesUnderOneKey) {
@@ -130,8 +148,9 @@ TEST(TorchDirBackend, GetReturnsTheNewestOfSeveralEntriesUnderOneKey) {
   struct timespec past[2] = {{.tv_sec = 1000000}, {.tv_sec = 1000000}};
   ASSERT_EQ(::utimensat(AT_FDCWD, (key_dir + "/old").c_str(), past, 0), 0);
   auto dir = open_dir(root);
-  EXPECT_EQ(**dir->get(kInductor, kFxKey), to_bytes("new"));
-  EXPECT_EQ(dir->list(kInductor)->size(), 1u);
+  EXPECT_THAT(dir->get(kInductor, kFxKey),
+              IsOkAndHolds(Optional(to_bytes("new"))));
+  EXPECT_THAT(dir->list(kInductor), IsOkAndHolds(SizeIs(1u)));
 }
 
 TEST(TorchDirBackend, AddKeepsEveryContentUnderAKeyAsPyTorchDoes) {
@@ -141,22 +160,23 @@ TEST(TorchDirBackend, AddKeepsEveryContentUnderAKeyAsPyTorchDoes) {
   EXPECT_FALSE(dir->multi_valued(kAutotune));
   Deadline never = Deadline::never();
   auto v1 = as_bytes("graph one"), v2 = as_bytes("graph two");
-  EXPECT_TRUE(
-      *dir->add(kInductor, kFxKey, v1, PutMode::kInsertIfAbsent, never));
-  EXPECT_TRUE(
-      *dir->add(kInductor, kFxKey, v2, PutMode::kInsertIfAbsent, never));
-  EXPECT_FALSE(
-      *dir->add(kInductor, kFxKey, v1, PutMode::kInsertIfAbsent, never));
-  EXPECT_TRUE(*dir->add(kInductor, kFxKey, v1, PutMode::kOverwrite, never));
+  EXPECT_THAT(dir->add(kInductor, kFxKey, v1, PutMode::kInsertIfAbsent, never),
+              IsOkAndHolds(true));
+  EXPECT_THAT(dir->add(kInductor, kFxKey, v2, PutMode::kInsertIfAbsent, never),
+              IsOkAndHolds(true));
+  EXPECT_THAT(dir->add(kInductor, kFxKey, v1, PutMode::kInsertIfAbsent, never),
+              IsOkAndHolds(false));
+  EXPECT_THAT(dir->add(kInductor, kFxKey, v1, PutMode::kOverwrite, never),
+              IsOkAndHolds(true));
   auto all = dir->get_all(kInductor, kFxKey, never);
-  ASSERT_TRUE(all) << all.error().to_string();
+  ASSERT_THAT(all, IsOk());
   std::set<Bytes> got(all->begin(), all->end());
   EXPECT_EQ(got, (std::set<Bytes>{Bytes(v1.begin(), v1.end()),
                                   Bytes(v2.begin(), v2.end())}));
   EXPECT_EQ(files_under(root).size(), 2u);
   // A plain overwrite makes the key single-valued again.
   ASSERT_TRUE(dir->put(kInductor, kFxKey, v2, PutMode::kOverwrite));
-  EXPECT_EQ(dir->get_all(kInductor, kFxKey, never)->size(), 1u);
+  EXPECT_THAT(dir->get_all(kInductor, kFxKey, never), IsOkAndHolds(SizeIs(1u)));
 }
 
 TEST(TorchDirBackend, KeysThatWouldLeaveTheRootAreInvalid) {
@@ -199,8 +219,8 @@ TEST(TorchDirBackend, LongestPgoKeyFitsInAFileName) {
   // "code_state_" + key + ".pkl.lock" (PyTorch's lock file) = 255 bytes.
   std::string key(255 - 20, 'k');
   auto r = dir->put(kPgo, key, as_bytes("x"), PutMode::kOverwrite);
-  ASSERT_TRUE(r) << r.error().to_string();
-  EXPECT_EQ(**dir->get(kPgo, key), to_bytes("x"));
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(dir->get(kPgo, key), IsOkAndHolds(Optional(to_bytes("x"))));
   auto too_long = dir->put(kPgo, key + "k", as_bytes("x"), PutMode::kOverwrite);
   ASSERT_FALSE(too_long);
   EXPECT_EQ(too_long.error().reason(), ErrorReason::kInvalidKey);
@@ -239,7 +259,7 @@ TEST(TorchDirBackend, RemoveDeletesTheKeyDirectory) {
   std::string root = make_temp_dir();
   auto dir = open_dir(root);
   ASSERT_TRUE(dir->put(kInductor, kFxKey, as_bytes("x"), PutMode::kOverwrite));
-  ASSERT_TRUE(*dir->remove(kInductor, kFxKey));
+  ASSERT_THAT(dir->remove(kInductor, kFxKey), IsOkAndHolds(true));
   EXPECT_FALSE(std::filesystem::exists(root + "/fxgraph/qq"));
 }
 
@@ -247,7 +267,7 @@ TEST(TorchDirBackend, OpensFromTorchUrl) {
   ASSERT_TRUE(register_builtin_backends());
   std::string root = make_temp_dir();
   auto b = open_backend("torch://" + root);
-  ASSERT_TRUE(b) << b.error().to_string();
+  ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "torch://" + root);
   auto bad = open_backend("torch://host/x");
   ASSERT_FALSE(bad);

@@ -5,6 +5,7 @@
 // root is written, read or deleted. Crashed writers' temp files are removed
 // by the next writer once their owner provably exited, never by readers.
 #include <fcntl.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,13 +19,21 @@
 #include "backends/local_fs.h"
 #include "backends/torch_dir_backend.h"
 #include "tests/backend_test_util.h"
+#include "tests/testing/result_matchers.h"
 #include "util/file.h"
 
 namespace cachepack {
 namespace {
 
+using ::testing::_;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Optional;
+
 namespace fs = std::filesystem;
 using testing::files_under;
+using testing::IsOk;
+using testing::IsOkAndHolds;
 using testing::make_temp_dir;
 
 const std::string kFxKey = "f" + std::string(51, 'q');
@@ -51,7 +60,7 @@ void link(const std::string& target, const std::string& at) {
 
 std::unique_ptr<TorchDirBackend> open_torch(const std::string& root) {
   auto b = TorchDirBackend::open({.root = root});
-  EXPECT_TRUE(b) << b.error().to_string();
+  EXPECT_THAT(b, IsOk());
   return b ? std::move(*b) : nullptr;
 }
 
@@ -59,7 +68,7 @@ std::unique_ptr<DiskBackend> open_disk(const std::string& root,
                                        DiskOptions options = {}) {
   options.root = root;
   auto b = DiskBackend::open(options);
-  EXPECT_TRUE(b) << b.error().to_string();
+  EXPECT_THAT(b, IsOk());
   return b ? std::move(*b) : nullptr;
 }
 
@@ -200,20 +209,21 @@ TEST(TorchDirSafety, ExportSkipsLinksToFilesAndDirectoriesAndSaysSo) {
   for (std::string_view ns :
        {kInductor, kAotAutograd, kAutotune, kPgo, kPrecompile}) {
     auto keys = torch->list(ns);
-    ASSERT_TRUE(keys) << keys.error().to_string();
+    ASSERT_THAT(keys, IsOk());
     for (const auto& k : *keys) {
       auto v = torch->get(ns, k);
-      ASSERT_TRUE(v) << v.error().to_string();
+      ASSERT_THAT(v, IsOk());
       ASSERT_TRUE(*v);
       EXPECT_NE(std::string(as_chars(**v)), "not yours") << ns << " " << k;
     }
   }
-  EXPECT_EQ(*torch->list(kAotAutograd), std::vector<std::string>{kAotKey});
-  EXPECT_TRUE(torch->list(kInductor)->empty());
-  EXPECT_TRUE(torch->list(kPgo)->empty());
-  EXPECT_TRUE(torch->list(kPrecompile)->empty());
+  EXPECT_THAT(torch->list(kAotAutograd),
+              IsOkAndHolds(std::vector<std::string>{kAotKey}));
+  EXPECT_THAT(torch->list(kInductor), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(torch->list(kPgo), IsOkAndHolds(IsEmpty()));
+  EXPECT_THAT(torch->list(kPrecompile), IsOkAndHolds(IsEmpty()));
   // Reached directly by key, a linked entry is a miss, not the secret.
-  EXPECT_FALSE(*torch->get(kPgo, "job"));
+  EXPECT_THAT(torch->get(kPgo, "job"), IsOkAndHolds(std::nullopt));
   auto notices = torch->notices();
   EXPECT_GE(notices.size(), 4u);
   for (const auto& n : notices) {
@@ -237,7 +247,7 @@ TEST(TorchDirSafety, FifoAndDirectoryAmongEntriesAreSkipped) {
                          std::string(51, 'd'));
   ASSERT_EQ(::mkfifo((root + "/fxgraph-fifo").c_str(), 0644), 0);
   auto keys = torch->list(kPgo);
-  ASSERT_TRUE(keys) << keys.error().to_string();
+  ASSERT_THAT(keys, IsOk());
   EXPECT_EQ(*keys, std::vector<std::string>{"job_0_tag"});
   auto fifo = torch->get(kPgo, "fifo");
   ASSERT_TRUE(fifo);
@@ -300,13 +310,14 @@ TEST(TorchDirSafety, EveryStoredKeyListsBack) {
   };
   for (const auto& [type, key] : stored) {
     auto r = torch->put(type, key, as_bytes("v"), PutMode::kOverwrite);
-    ASSERT_TRUE(r) << r.error().to_string();
+    ASSERT_THAT(r, IsOk());
     auto keys = torch->list(type);
     ASSERT_TRUE(keys);
     std::string expect = type == kPgo ? sanitize_pgo_key(key) : key;
     EXPECT_NE(std::find(keys->begin(), keys->end(), expect), keys->end())
         << type << " " << key;
-    EXPECT_TRUE(torch->get(type, expect)->has_value()) << type << " " << expect;
+    EXPECT_THAT(torch->get(type, expect), IsOkAndHolds(Optional(_)))
+        << type << " " << expect;
   }
 }
 
@@ -355,7 +366,7 @@ TEST(DiskSafety, GcAndStatsSkipLinkedDirectoriesBelowObjects) {
   ASSERT_EQ(usage->size(), 1u);
   EXPECT_EQ((*usage)[0].entries, 1u);
   auto gc = disk->gc(0);
-  ASSERT_TRUE(gc) << gc.error().to_string();
+  ASSERT_THAT(gc, IsOk());
   EXPECT_EQ(gc->entries_removed, 1u);
   EXPECT_EQ(outside.files(), std::vector<std::string>{"secret"});
   EXPECT_EQ(disk->notices().size(), 3u);
@@ -427,8 +438,7 @@ TEST(DiskSafety, RenameFailureNamesTheTempFile) {
   auto r = tmp->commit_replace(*target, "entry");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
-  EXPECT_NE(r.error().message().find(tmp->name()), std::string::npos)
-      << r.error().to_string();
+  EXPECT_THAT(r.error().message(), HasSubstr(tmp->name()));
 }
 
 }  // namespace

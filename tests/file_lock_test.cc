@@ -3,6 +3,7 @@
 // is removed by the next writer only when its owner is provably gone.
 #include "util/file_lock.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -12,8 +13,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/testing/result_matchers.h"
+
 namespace cachepack {
 namespace {
+
+using ::testing::HasSubstr;
+
+using testing::IsOk;
 
 namespace fs = std::filesystem;
 
@@ -66,7 +73,7 @@ TEST_F(FileLockTest, SecondLockOfOnePathIsRefused) {
   put(path_, "old");
   {
     auto first = PathLock::acquire(path_);
-    ASSERT_TRUE(first) << first.error().to_string();
+    ASSERT_THAT(first, IsOk());
     auto second = PathLock::acquire(path_);
     ASSERT_FALSE(second);
     EXPECT_EQ(second.error().code(), ErrorCode::kUnavailable);
@@ -99,7 +106,7 @@ TEST_F(FileLockTest, ReplacementAppearsOnlyOnCommitAndLeavesNoTemporaryFile) {
   put(path_, "old");
   {
     auto file = ReplacementFile::create(path_);
-    ASSERT_TRUE(file) << file.error().to_string();
+    ASSERT_THAT(file, IsOk());
     ASSERT_TRUE(write_all(file->fd(), to_bytes("new"), file->temp_path()));
     EXPECT_EQ(get(path_), "old");
     EXPECT_EQ(temps().size(), 1u);
@@ -144,8 +151,7 @@ TEST_F(FileLockTest, SecondCreatorOfANewPathIsRefusedWhileTheFirstWrites) {
   auto second = ReplacementFile::create(path_);
   ASSERT_FALSE(second);
   EXPECT_EQ(second.error().code(), ErrorCode::kUnavailable);
-  EXPECT_NE(second.error().message().find("is in use"), std::string::npos)
-      << second.error().to_string();
+  EXPECT_THAT(second.error().message(), HasSubstr("is in use"));
 }
 
 TEST_F(FileLockTest, CommitNeverOverwritesAFileCreatedMeanwhile) {
@@ -178,7 +184,7 @@ TEST_F(FileLockTest, RemovesOnlyTemporaryFilesWhoseWriterIsGone) {
   std::string unknown = path_ + ".tmp-XYZ123";  // Not our naming.
   for (const auto& f : {dead, live, other_host, unknown}) put(f, "partial");
   auto removed = remove_stale_temp_files(path_);
-  ASSERT_TRUE(removed) << removed.error().to_string();
+  ASSERT_THAT(removed, IsOk());
   EXPECT_EQ(*removed, 1u);
   EXPECT_FALSE(fs::exists(dead));
   EXPECT_TRUE(fs::exists(live));

@@ -4,6 +4,7 @@
 #include "backends/http_backend.h"
 
 #include <arpa/inet.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,13 +19,18 @@
 #include "backends/url.h"
 #include "registry/populate.h"
 #include "tests/server_fixture.h"
+#include "tests/testing/result_matchers.h"
 #include "util/hash.h"
 
 namespace cachepack {
 namespace {
 
+using ::testing::HasSubstr;
+
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::HasError;
+using testing::IsOk;
 using testing::NginxOptions;
 using testing::NginxServer;
 
@@ -52,7 +58,7 @@ size_t count_occurrences(const std::string& haystack, const std::string& s) {
 std::unique_ptr<Backend> open_http(const std::string& url) {
   register_remote_backends();
   auto b = open_backend(url);
-  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
+  EXPECT_THAT(b, IsOk());
   return b ? std::move(*b) : nullptr;
 }
 
@@ -104,7 +110,7 @@ TEST_F(HttpBackendTest, PutStoresContentInCasAndARecordInAc) {
   std::string content("artifact\0bytes", 14);
   std::string key("key\0with/slash", 14);
   auto put = b->put("fx_graph", key, as_bytes(content), PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   EXPECT_TRUE(*put);
 
   EXPECT_EQ(read_text(cas_file(content)), content);
@@ -115,7 +121,7 @@ TEST_F(HttpBackendTest, PutStoresContentInCasAndARecordInAc) {
   EXPECT_TRUE(record.starts_with("cachepack-ac/1\nns ZnhfZ3JhcGg=\n"));
 
   auto got = b->get("fx_graph", key);
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ(as_chars(**got), content);
   EXPECT_EQ(b->stats().hits, 1u);
@@ -125,7 +131,7 @@ TEST_F(HttpBackendTest, AbsentKeyIsAMiss) {
   auto b = open_http(url());
   ASSERT_TRUE(b);
   auto got = b->get("ns", "absent");
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   EXPECT_FALSE(got->has_value());
   EXPECT_FALSE(b->contains("ns", "absent").value());
   EXPECT_EQ(b->stats().misses, 1u);
@@ -171,7 +177,7 @@ TEST_F(HttpBackendTest, HostileKeysOnlyEverNameADigest) {
   for (size_t i = 0; i < keys.size(); ++i) {
     std::string value = "value " + std::to_string(i);
     auto put = b->put("ns", keys[i], as_bytes(value), PutMode::kOverwrite);
-    ASSERT_TRUE(put) << i << ": " << put.error().to_string();
+    ASSERT_THAT(put, IsOk()) << i;
   }
   for (size_t i = 0; i < keys.size(); ++i) {
     auto got = b->get("ns", keys[i]);
@@ -234,7 +240,7 @@ TEST_F(HttpBackendTest, PopulateWithThreadsStoresEveryArtifact) {
   std::vector<ArtifactView> views;
   for (const auto& a : artifacts) views.push_back({a.type, a.key, a.content});
   auto report = populate(views, *b, {.threads = 4});
-  ASSERT_TRUE(report) << report.error().to_string();
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->stored(), artifacts.size());
   for (const auto& a : artifacts) {
     auto got = b->get(a.type, a.key);
@@ -260,7 +266,7 @@ TEST_F(HttpBackendTest, BatchesRunInParallelButKeepEachKeysOrder) {
   auto first = b->put_many(puts, PutMode::kInsertIfAbsent);
   ASSERT_EQ(first.size(), 300u);
   for (int i = 0; i < 300; ++i) {
-    ASSERT_TRUE(first[i]) << first[i].error().to_string();
+    ASSERT_THAT(first[i], IsOk());
     EXPECT_EQ(*first[i], i < 100) << i;  // The earliest of each key wins.
   }
   auto second = b->put_many(puts, PutMode::kOverwrite);
@@ -297,8 +303,7 @@ TEST_F(HttpBackendTest, RemoveIsUnimplementedWhereTheServerRefusesDelete) {
   ASSERT_TRUE(b->put("ns", "k", as_bytes("v"), PutMode::kOverwrite));
   auto r = b->remove("ns", "k");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code(), ErrorCode::kUnimplemented)
-      << r.error().to_string();
+  EXPECT_THAT(r, HasError(ErrorCode::kUnimplemented));
   EXPECT_TRUE(b->contains("ns", "k").value());
 }
 
@@ -323,14 +328,12 @@ TEST_F(HttpBackendTest, CorruptCasContentIsDataLoss) {
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code(), ErrorCode::kDataLoss);
   EXPECT_EQ(got.error().reason(), ErrorReason::kChecksumMismatch);
-  EXPECT_NE(got.error().message().find("/cache/cas/"), std::string::npos)
-      << got.error().to_string();
+  EXPECT_THAT(got.error().message(), HasSubstr("/cache/cas/"));
 
   write_text(cas_file(content), content + " and a longer tail");
   got = b->get("ns", "k");
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code(), ErrorCode::kDataLoss)
-      << got.error().to_string();
+  EXPECT_THAT(got, HasError(ErrorCode::kDataLoss));
   EXPECT_EQ(b->stats().errors, 2u);
 }
 
@@ -356,7 +359,7 @@ TEST_F(HttpBackendTest, EvictedContentIsAMiss) {
   ASSERT_TRUE(b->put("ns", "k", as_bytes("v"), PutMode::kOverwrite));
   fs::remove(cas_file("v"));
   auto got = b->get("ns", "k");
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   EXPECT_FALSE(got->has_value());
 }
 
@@ -366,7 +369,7 @@ TEST_F(HttpBackendTest, BasicAuthIsSentAndWrongCredentialsAreDenied) {
       server_->url("/cache?timeout_ms=2000").insert(7, "builder:pa55@"));
   ASSERT_TRUE(good);
   auto put = good->put("ns", "k", as_bytes("v"), PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   EXPECT_EQ(as_chars(good->get("ns", "k").value().value()), "v");
 
   for (std::string userinfo : {"builder:wrong@", ""}) {
@@ -375,8 +378,7 @@ TEST_F(HttpBackendTest, BasicAuthIsSentAndWrongCredentialsAreDenied) {
     ASSERT_TRUE(bad);
     auto got = bad->get("ns", "k");
     ASSERT_FALSE(got);
-    EXPECT_EQ(got.error().code(), ErrorCode::kPermissionDenied)
-        << got.error().to_string();
+    EXPECT_THAT(got, HasError(ErrorCode::kPermissionDenied));
     EXPECT_EQ(got.error().to_string().find("wrong"), std::string::npos);
   }
 }
@@ -390,7 +392,7 @@ TEST_F(HttpBackendTest, BearerTokenFromAFileOrTheEnvironment) {
       open_http(url("/cache", "&bearer_token_file=" + token_file.string()));
   ASSERT_TRUE(from_file);
   auto put = from_file->put("ns", "k", as_bytes("v"), PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
 
   ::setenv("CACHEPACK_TEST_TOKEN", "t0ken", 1);
   auto from_env =
@@ -421,8 +423,7 @@ TEST_F(HttpBackendTest, TlsIsVerifiedByDefault) {
   ASSERT_TRUE(strict);
   auto refused = strict->get("ns", "k");
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code(), ErrorCode::kPermissionDenied)
-      << refused.error().to_string();
+  EXPECT_THAT(refused, HasError(ErrorCode::kPermissionDenied));
   EXPECT_NE(refused.error().message().find("ca_file"), std::string::npos);
 
   auto trusting =
@@ -430,12 +431,12 @@ TEST_F(HttpBackendTest, TlsIsVerifiedByDefault) {
   ASSERT_TRUE(trusting);
   auto put =
       trusting->put("ns", "k", as_bytes("over tls"), PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
 
   auto insecure = open_http(url("/cache", "&insecure=1"));
   ASSERT_TRUE(insecure);
   auto got = insecure->get("ns", "k");
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ(as_chars(**got), "over tls");
 }
@@ -449,9 +450,7 @@ TEST_F(HttpBackendTest, ServerDownIsUnavailableQuickly) {
   auto got = b->get("ns", "k");
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error().code(), ErrorCode::kUnavailable);
-  EXPECT_NE(got.error().message().find("GET http://127.0.0.1:"),
-            std::string::npos)
-      << got.error().to_string();
+  EXPECT_THAT(got.error().message(), HasSubstr("GET http://127.0.0.1:"));
   auto put = b->put("ns", "k", as_bytes("v"), PutMode::kOverwrite);
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().code(), ErrorCode::kUnavailable);
@@ -500,8 +499,7 @@ TEST(HttpBackend, HungServerHitsTheCallersDeadline) {
   auto got = b->get("ns", "k", Deadline::after(300ms));
   auto elapsed = Clock::now() - start;
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code(), ErrorCode::kDeadlineExceeded)
-      << got.error().to_string();
+  EXPECT_THAT(got, HasError(ErrorCode::kDeadlineExceeded));
   EXPECT_GE(elapsed, 250ms);
   EXPECT_LT(elapsed, 3s);
 }
@@ -515,8 +513,7 @@ TEST(HttpBackend, HungServerWithoutDeadlineCostsTheTimeoutPerAttempt) {
   auto got = b->contains("ns", "k");
   auto elapsed = Clock::now() - start;
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code(), ErrorCode::kUnavailable)
-      << got.error().to_string();
+  EXPECT_THAT(got, HasError(ErrorCode::kUnavailable));
   EXPECT_GE(elapsed, 400ms);  // Two attempts of 200 ms.
   EXPECT_LT(elapsed, 3s);
 }
@@ -525,7 +522,7 @@ TEST(AcRecord, RoundTripsAndRejectsAnythingElse) {
   AcRecord r{"ns:x", std::string("k\0\n", 3), std::string(64, 'a'), 42};
   std::string text = encode_ac_record(r);
   auto back = decode_ac_record(text);
-  ASSERT_TRUE(back) << back.error().to_string();
+  ASSERT_THAT(back, IsOk());
   EXPECT_EQ(back->ns, r.ns);
   EXPECT_EQ(back->key, r.key);
   EXPECT_EQ(back->sha256_hex, r.sha256_hex);
@@ -556,7 +553,7 @@ TEST(HttpUrl, BadUrlsAreRejectedWithTheExpectedForm) {
       "https://u:p@[::1]:8443/a%20b/?insecure=1&ca_file=/ca.pem&retries=4");
   ASSERT_TRUE(url);
   auto o = http_options_from_url(*url);
-  ASSERT_TRUE(o) << o.error().to_string();
+  ASSERT_THAT(o, IsOk());
   EXPECT_EQ(o->base_url, "https://[::1]:8443/a%20b");
   EXPECT_EQ(o->user, "u");
   EXPECT_EQ(o->password, "p");

@@ -8,6 +8,7 @@
 #include "backends/url.h"
 #include "tests/backend_conformance.h"
 #include "tests/server_fixture.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack::testing {
 namespace {
@@ -29,10 +30,8 @@ std::unique_ptr<Backend> make_http() {
   register_remote_backends();
   auto b = open_backend(
       server->url("/conf" + std::to_string(next++) + "?timeout_ms=10000"));
-  if (!b) {
-    ADD_FAILURE() << b.error().to_string();
-    return nullptr;
-  }
+  EXPECT_THAT(b, IsOk());
+  if (!b) return nullptr;
   return std::move(*b);
 }
 

@@ -7,11 +7,14 @@
 #include <random>
 #include <set>
 
+#include "tests/testing/result_matchers.h"
 #include "util/hash.h"
 #include "util/text.h"
 
 namespace cachepack {
 namespace {
+
+using testing::IsOk;
 
 using megacache::Entry;
 
@@ -112,7 +115,7 @@ TEST(MegaCacheRoundTrip, RandomArtifactsSurviveWriteAndRead) {
     }
     ByteSpan blob = w.bytes();
     auto parsed = megacache::parse(blob);
-    ASSERT_TRUE(parsed) << parsed.error().to_string();
+    ASSERT_THAT(parsed, IsOk());
     ASSERT_EQ(parsed->groups.size(), groups.size());
     for (size_t g = 0; g < groups.size(); ++g) {
       EXPECT_EQ(parsed->groups[g].type, groups[g].first);
@@ -185,8 +188,8 @@ TEST(MegaCacheReader, RejectsLengthOverrunWithValidCrc) {
   auto parsed = megacache::parse(blob);
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().reason(), ErrorReason::kLengthOverrun);
-  EXPECT_EQ(*parsed.error().where().offset, content_len_at);
-  EXPECT_EQ(*parsed.error().where().key, "fkey1");
+  EXPECT_EQ(parsed.error().where().offset, content_len_at);
+  EXPECT_EQ(parsed.error().where().key, "fkey1");
 }
 
 TEST(MegaCacheReader, RejectsAnArtifactCountTheBytesCannotHold) {
@@ -197,7 +200,7 @@ TEST(MegaCacheReader, RejectsAnArtifactCountTheBytesCannotHold) {
   auto parsed = megacache::parse(blob);  // Must not try to reserve 2^60.
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().reason(), ErrorReason::kLengthOverrun);
-  EXPECT_EQ(*parsed.error().where().offset, count_at);
+  EXPECT_EQ(parsed.error().where().offset, count_at);
 }
 
 TEST(MegaCacheReader, RejectsTrailingBytesTooShortForAGroup) {
@@ -208,7 +211,7 @@ TEST(MegaCacheReader, RejectsTrailingBytesTooShortForAGroup) {
   auto parsed = megacache::parse(blob);
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().reason(), ErrorReason::kTrailingBytes);
-  EXPECT_EQ(*parsed.error().where().offset, end);
+  EXPECT_EQ(parsed.error().where().offset, end);
 }
 
 TEST(MegaCacheReader, RejectsInductorTritonKeyThatIsNotTheContentHash) {
@@ -220,7 +223,7 @@ TEST(MegaCacheReader, RejectsInductorTritonKeyThatIsNotTheContentHash) {
   auto parsed = megacache::parse(w.bytes());
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().reason(), ErrorReason::kInvalidContent);
-  EXPECT_EQ(*parsed.error().where().key, wrong);
+  EXPECT_EQ(parsed.error().where().key, wrong);
   // With the right key it loads.
   megacache::Writer ok;
   std::string right = sha256_hex(as_bytes(content));
@@ -239,7 +242,7 @@ TEST(MegaCacheReader, CarriesUnregisteredTypesUnlessStrict) {
   auto strict = megacache::parse(w.bytes(), {.strict_types = true});
   ASSERT_FALSE(strict);
   EXPECT_EQ(strict.error().reason(), ErrorReason::kUnknownType);
-  EXPECT_EQ(*strict.error().where().offset, 12u);
+  EXPECT_EQ(strict.error().where().offset, 12u);
   megacache::ReadOptions any;
   any.types = nullptr;
   EXPECT_TRUE(megacache::parse(w.bytes(), any));

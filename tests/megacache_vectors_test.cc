@@ -9,6 +9,7 @@
 
 #include "registry/artifact_manager.h"
 #include "serializer/megacache.h"
+#include "tests/testing/result_matchers.h"
 #include "tests/vectors.h"
 #include "util/file.h"
 #include "util/hash.h"
@@ -16,6 +17,10 @@
 
 namespace cachepack {
 namespace {
+
+using testing::HasError;
+using testing::HasErrorAt;
+using testing::IsOk;
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -39,11 +44,11 @@ TEST_P(ValidVector, ReadsExactlyItsManifest) {
   CACHEPACK_REQUIRE_VECTORS(dir);
   json manifest = load_json(dir / (GetParam() + ".json"));
   auto bytes = read_file((dir / (GetParam() + ".bin")).string());
-  ASSERT_TRUE(bytes) << bytes.error().to_string();
+  ASSERT_THAT(bytes, IsOk());
   ASSERT_EQ(sha256_hex(*bytes), manifest["sha256"]);
 
   auto blob = megacache::parse(*bytes);
-  ASSERT_TRUE(blob) << blob.error().to_string();
+  ASSERT_THAT(blob, IsOk());
   ASSERT_EQ(blob->groups.size(), manifest["groups"].size());
   for (size_t g = 0; g < blob->groups.size(); ++g) {
     EXPECT_EQ(blob->groups[g].type, manifest["groups"][g]["type"]);
@@ -112,7 +117,7 @@ TEST(AppendedTwoSaves, MergePolicyLoadsAllSixArtifacts) {
   auto bytes = read_file((dir / "appended_two_saves.bin").string());
   ASSERT_TRUE(bytes);
   auto groups = load_groups(*bytes, GroupPolicy::kMerge);
-  ASSERT_TRUE(groups) << groups.error().to_string();
+  ASSERT_THAT(groups, IsOk());
   CacheInfo info = cache_info_of(*groups);
   EXPECT_EQ(info.total(), 6u);
   EXPECT_EQ(info.count("inductor"), 4u);
@@ -203,10 +208,8 @@ TEST_P(CorruptVector, FailsPromptlyWithTheExpectedTypedError) {
   auto blob = megacache::parse(*bytes, {.strict_types = true});
   auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(blob) << c.file << " was accepted";
-  EXPECT_EQ(blob.error().code(), c.code) << blob.error().to_string();
-  EXPECT_EQ(blob.error().reason(), c.reason) << blob.error().to_string();
-  ASSERT_TRUE(blob.error().where().offset.has_value());
-  EXPECT_EQ(*blob.error().where().offset, c.offset) << blob.error().to_string();
+  EXPECT_THAT(blob, HasError(c.code, c.reason));
+  EXPECT_THAT(blob, HasErrorAt(c.code, c.offset));
   // PyTorch's reader never returns on the overrun case; ours must at once.
   EXPECT_LT(elapsed, std::chrono::seconds(1));
 }
@@ -242,7 +245,7 @@ TEST(UnknownTypeVector, IsCarriedUnchangedUnlessStrict) {
   auto bytes = read_file((dir / "corrupt_unknown_type.bin").string());
   ASSERT_TRUE(bytes);
   auto blob = megacache::parse(*bytes);
-  ASSERT_TRUE(blob) << blob.error().to_string();
+  ASSERT_THAT(blob, IsOk());
   ASSERT_EQ(blob->groups.size(), 1u);
   EXPECT_EQ(blob->groups[0].type, "not_a_registered_type_main");
   megacache::Writer w;
@@ -281,7 +284,7 @@ TEST(QuirkVector,
   megacache::ReadOptions lenient;
   lenient.base64 = megacache::Base64Mode::kLenient;
   auto loaded = megacache::parse(*bytes, lenient);
-  ASSERT_TRUE(loaded) << loaded.error().to_string();
+  ASSERT_THAT(loaded, IsOk());
   ASSERT_EQ(loaded->artifact_count(), 1u);
   EXPECT_EQ(loaded->artifacts()[0].key, "main/quirk-136956");
 }
@@ -291,7 +294,7 @@ TEST(QuirkVector, TrailingZeroCountGroupIsAcceptedAsAnEmptyGroup) {
   auto bytes = read_file((dir / "quirk_trailing_zero_group.bin").string());
   ASSERT_TRUE(bytes);
   auto blob = megacache::parse(*bytes);
-  ASSERT_TRUE(blob) << blob.error().to_string();
+  ASSERT_THAT(blob, IsOk());
   ASSERT_EQ(blob->groups.size(), 2u);
   EXPECT_EQ(blob->groups[1].type, "aot_autograd");
   EXPECT_TRUE(blob->groups[1].artifacts.empty());

@@ -3,6 +3,7 @@
 // the server dies, hangs and comes back.
 #include "backends/redis_backend.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
@@ -15,11 +16,16 @@
 #include "backends/url.h"
 #include "registry/populate.h"
 #include "tests/server_fixture.h"
+#include "tests/testing/result_matchers.h"
 
 namespace cachepack {
 namespace {
 
+using ::testing::HasSubstr;
+
 using namespace std::chrono_literals;
+using testing::HasError;
+using testing::IsOk;
 using testing::RedisServer;
 
 struct ReplyDeleter {
@@ -68,7 +74,7 @@ Bytes value_of(std::string_view s) { return to_bytes(s); }
 std::unique_ptr<RedisBackend> open_redis(const std::string& url) {
   register_remote_backends();
   auto b = open_backend(url);
-  EXPECT_TRUE(b) << (b ? "" : b.error().to_string());
+  EXPECT_THAT(b, IsOk());
   if (!b) return nullptr;
   return std::unique_ptr<RedisBackend>(
       dynamic_cast<RedisBackend*>(b->release()));
@@ -99,10 +105,10 @@ TEST_F(RedisBackendTest, PutThenGetReturnsTheSameBinaryBytes) {
   std::string key("k\0ey:with/odd*chars", 19);
   Bytes value = value_of(std::string("\0\1\2payload\xff", 11));
   auto put = b->put("fx_graph", key, value, PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   EXPECT_TRUE(*put);
   auto got = b->get("fx_graph", key);
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   ASSERT_TRUE(got->has_value());
   EXPECT_EQ(**got, value);
   EXPECT_EQ(b->stats().hits, 1u);
@@ -114,7 +120,7 @@ TEST_F(RedisBackendTest, GetOfAbsentKeyIsAMissNotAnError) {
   auto b = open_redis(url());
   ASSERT_TRUE(b);
   auto got = b->get("fx_graph", "absent");
-  ASSERT_TRUE(got) << got.error().to_string();
+  ASSERT_THAT(got, IsOk());
   EXPECT_FALSE(got->has_value());
   EXPECT_EQ(b->stats().misses, 1u);
   EXPECT_EQ(b->stats().errors, 0u);
@@ -168,11 +174,11 @@ TEST_F(RedisBackendTest, ListAndNamespacesRecoverNamesWithColonsAndBytes) {
   ASSERT_TRUE(raw.run({"SET", "not-ours", "x"}));
 
   auto keys = b->list(odd_ns);
-  ASSERT_TRUE(keys) << keys.error().to_string();
+  ASSERT_THAT(keys, IsOk());
   std::sort(keys->begin(), keys->end());
   EXPECT_EQ(*keys, (std::vector<std::string>{odd_key, "plain"}));
   auto names = b->namespaces();
-  ASSERT_TRUE(names) << names.error().to_string();
+  ASSERT_THAT(names, IsOk());
   std::sort(names->begin(), names->end());
   EXPECT_EQ(*names, (std::vector<std::string>{"ns", odd_ns}));
 }
@@ -286,7 +292,7 @@ TEST_F(RedisBackendTest, PipelinedBatchOfAThousand) {
   auto got = b->get_many(refs);
   ASSERT_EQ(got.size(), 1001u);
   for (int i = 0; i < 1000; ++i) {
-    ASSERT_TRUE(got[i]) << got[i].error().to_string();
+    ASSERT_THAT(got[i], IsOk());
     if (i == 10) {
       EXPECT_FALSE(got[i]->has_value());
     } else {
@@ -316,15 +322,14 @@ TEST_F(RedisBackendTest, PasswordAuthAndWrongPasswordIsPermissionDenied) {
   auto good = open_redis(url_with_userinfo(*secured, ":s3cret"));
   ASSERT_TRUE(good);
   auto put = good->put("ns", "k", value_of("v"), PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   EXPECT_EQ(good->get("ns", "k").value().value(), value_of("v"));
 
   auto wrong = open_redis(url_with_userinfo(*secured, ":nope"));
   ASSERT_TRUE(wrong);
   auto denied = wrong->get("ns", "k");
   ASSERT_FALSE(denied);
-  EXPECT_EQ(denied.error().code(), ErrorCode::kPermissionDenied)
-      << denied.error().to_string();
+  EXPECT_THAT(denied, HasError(ErrorCode::kPermissionDenied));
   // The message names the server but never the password.
   EXPECT_EQ(denied.error().to_string().find("nope"), std::string::npos);
   EXPECT_EQ(wrong->stats().errors, 1u);
@@ -333,8 +338,7 @@ TEST_F(RedisBackendTest, PasswordAuthAndWrongPasswordIsPermissionDenied) {
   ASSERT_TRUE(none);
   auto noauth = none->get("ns", "k");
   ASSERT_FALSE(noauth);
-  EXPECT_EQ(noauth.error().code(), ErrorCode::kPermissionDenied)
-      << noauth.error().to_string();
+  EXPECT_THAT(noauth, HasError(ErrorCode::kPermissionDenied));
 }
 
 TEST_F(RedisBackendTest, AclUserAndPasswordAuthenticate) {
@@ -346,7 +350,7 @@ TEST_F(RedisBackendTest, AclUserAndPasswordAuthenticate) {
   auto alice = open_redis(url_with_userinfo(*secured, "alice:wonderland"));
   ASSERT_TRUE(alice);
   auto put = alice->put("ns", "k", value_of("v"), PutMode::kOverwrite);
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   auto mallory = open_redis(url_with_userinfo(*secured, "alice:guess"));
   ASSERT_TRUE(mallory);
   auto denied = mallory->contains("ns", "k");
@@ -377,8 +381,7 @@ TEST_F(RedisBackendTest, DuringBackOffOperationsFailWithoutConnecting) {
     auto r = b->put("ns", "k", value_of("v"), PutMode::kOverwrite);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
-    EXPECT_NE(r.error().message().find("not retrying"), std::string::npos)
-        << r.error().to_string();
+    EXPECT_THAT(r.error().message(), HasSubstr("not retrying"));
   }
   EXPECT_EQ(b->connection_stats().connect_failures, 1u);
   EXPECT_EQ(b->connection_stats().fast_failures, 5u);
@@ -414,8 +417,7 @@ TEST_F(RedisBackendTest, ServerKilledMidBatchFailsTheRestFastAndTyped) {
     if (r) {
       ++ok;
     } else {
-      EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable)
-          << r.error().to_string();
+      EXPECT_THAT(r, HasError(ErrorCode::kUnavailable));
       unavailable += r.error().code() == ErrorCode::kUnavailable;
     }
   }
@@ -452,7 +454,7 @@ TEST_F(RedisBackendTest, ReconnectsAfterTheBackOffOnceTheServerIsBack) {
     std::this_thread::sleep_for(20ms);
     put = b->put("ns", "k", value_of("again"), PutMode::kOverwrite);
   }
-  ASSERT_TRUE(put) << put.error().to_string();
+  ASSERT_THAT(put, IsOk());
   EXPECT_EQ(b->get("ns", "k").value().value(), value_of("again"));
   auto cs = b->connection_stats();
   EXPECT_EQ(cs.connects, 2u);
@@ -470,8 +472,7 @@ TEST_F(RedisBackendTest, HungServerCostsTheCommandTimeoutNotAHang) {
   auto elapsed = Clock::now() - start;
   server_->resume();
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code(), ErrorCode::kUnavailable)
-      << got.error().to_string();
+  EXPECT_THAT(got, HasError(ErrorCode::kUnavailable));
   EXPECT_GE(elapsed, 250ms);
   EXPECT_LT(elapsed, 3s);
 }
@@ -486,8 +487,7 @@ TEST_F(RedisBackendTest, ACallersDeadlineShorterThanTheTimeoutWins) {
   auto elapsed = Clock::now() - start;
   server_->resume();
   ASSERT_FALSE(got);
-  EXPECT_EQ(got.error().code(), ErrorCode::kDeadlineExceeded)
-      << got.error().to_string();
+  EXPECT_THAT(got, HasError(ErrorCode::kDeadlineExceeded));
   EXPECT_LT(elapsed, 3s);
 }
 
@@ -513,7 +513,7 @@ TEST(RedisUrl, ParsesEveryOption) {
       "&layout=pytorch&cache_id=fx-graph-v1");
   ASSERT_TRUE(url);
   auto o = redis_options_from_url(*url);
-  ASSERT_TRUE(o) << o.error().to_string();
+  ASSERT_THAT(o, IsOk());
   EXPECT_EQ(o->host, "example");
   EXPECT_EQ(o->port, 7000);
   EXPECT_EQ(o->user, "u");
@@ -553,7 +553,7 @@ TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
   auto artifacts = sample_artifacts(600);
   auto views = views_of(artifacts);
   auto report = populate(views, *b);
-  ASSERT_TRUE(report) << report.error().to_string();
+  ASSERT_THAT(report, IsOk());
   EXPECT_EQ(report->stored(), artifacts.size());
   EXPECT_TRUE(report->ok());
 
@@ -562,7 +562,7 @@ TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
   EXPECT_EQ(again->skipped(), artifacts.size());
 
   auto exported = export_artifacts(*b);
-  ASSERT_TRUE(exported) << exported.error().to_string();
+  ASSERT_THAT(exported, IsOk());
   auto by_identity = [](const Artifact& x, const Artifact& y) {
     return std::tie(x.type, x.key) < std::tie(y.type, y.key);
   };
@@ -579,7 +579,7 @@ TEST_F(RedisBackendTest, PopulateIntoADeadServerFailsEveryArtifactFast) {
   auto views = views_of(artifacts);
   auto start = Clock::now();
   auto report = populate(views, *b);
-  ASSERT_TRUE(report) << report.error().to_string();
+  ASSERT_THAT(report, IsOk());
   EXPECT_LT(Clock::now() - start, 3s);
   EXPECT_EQ(report->failed(), artifacts.size());
   for (const auto& r : report->artifacts) {
