@@ -190,17 +190,11 @@ void add_populate_command(CLI::App& app, int& exit_code) {
                   "given keys, else nothing is written")
       ->take_all();
   add_allow_older_version_flag(cmd, args->read);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto input = load_input(args->input, args->read);
-    if (!input) {
-      exit_code = report(input.error());
-      return;
-    }
+    CP_TRY(input);
     auto backend = open_url(args->url);
-    if (!backend) {
-      exit_code = report(backend.error());
-      return;
-    }
+    CP_TRY(backend);
     PopulateOptions options{.policy = *parse_populate_policy(args->policy),
                             .threads = args->threads,
                             .strict_types = args->read.strict_types};
@@ -218,10 +212,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
       };
     }
     auto result = populate(*input->source, **backend, options);
-    if (!result) {
-      exit_code = report(result.error());
-      return;
-    }
+    CP_TRY(result);
     print_notices(**backend);
     // Skipped types: one line per reason, not one per artifact.
     std::map<std::pair<std::string, std::string>, uint64_t> unsupported;
@@ -250,8 +241,8 @@ void add_populate_command(CLI::App& app, int& exit_code) {
                 << result->failed() << " failed into " << (*backend)->url()
                 << " (policy " << args->policy << ")\n";
     }
-    exit_code = result->ok() ? kExitOk : kExitFailed;
-  });
+    return result->ok() ? kExitOk : kExitFailed;
+  }));
 }
 
 void add_pack_command(CLI::App& app, int& exit_code) {
@@ -275,7 +266,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
       ->expected(2, -1);
   add_allow_older_version_flag(cmd, args->read);
   add_strict_types_flag(cmd, args->read.strict_types);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     args->out = args->sources.back();
     args->sources.pop_back();
     std::vector<std::unique_ptr<Backend>> backends;
@@ -284,18 +275,12 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     for (const auto& source : args->sources) {
       if (is_url(source)) {
         auto backend = open_url(source);
-        if (!backend) {
-          exit_code = report(backend.error());
-          return;
-        }
+        CP_TRY(backend);
         backends.push_back(std::move(*backend));
         sources.push_back({.backend = backends.back().get()});
       } else {
         auto input = load_input(source, args->read);
-        if (!input) {
-          exit_code = report(input.error());
-          return;
-        }
+        CP_TRY(input);
         inputs.push_back(std::move(*input));
         sources.push_back({.artifacts = inputs.back().source.get()});
       }
@@ -327,10 +312,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     uint64_t written = 0;
     if (bundle::has_bundle_extension(args->out)) {
       auto writer = bundle::BundleWriter::create(args->out);
-      if (!writer) {
-        exit_code = report(writer.error());
-        return;
-      }
+      CP_TRY(writer);
       // One artifact at a time goes to the writer, which compresses it.
       struct BundleSink final : PackSink {
         bundle::BundleWriter& w;
@@ -344,15 +326,9 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         }
       } sink(*writer);
       stats = packed(sink);
-      if (!stats) {
-        exit_code = report(stats.error());
-        return;
-      }
+      CP_TRY(stats);
       auto done = writer->finish();
-      if (!done) {
-        exit_code = report(done.error());
-        return;
-      }
+      CP_TRY(done);
       written = done->file_size;
     } else {
       // A Mega-Cache group's count precedes its artifacts: one type's
@@ -387,21 +363,15 @@ void add_pack_command(CLI::App& app, int& exit_code) {
       if (stats) {
         if (auto r = sink.flush(); !r) stats = tl::unexpected(r.error());
       }
-      if (!stats) {
-        exit_code = report(stats.error());
-        return;
-      }
-      if (auto w = write_file_replacing(args->out, sink.w.bytes()); !w) {
-        exit_code = report(w.error());
-        return;
-      }
+      CP_TRY(stats);
+      CP_TRY(write_file_replacing(args->out, sink.w.bytes()));
       written = sink.w.size();
     }
     std::cout << "packed " << stats->artifacts << " artifacts of "
               << stats->types << " types into " << args->out << " ("
               << human(written) << ")\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_stats_command(CLI::App& app, int& exit_code) {
@@ -414,29 +384,20 @@ void add_stats_command(CLI::App& app, int& exit_code) {
       "stats", "Entries and bytes per artifact type held by a backend");
   cmd->add_option("URL", args->url, "Backend URL")->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto backend = open_url(args->url);
-    if (!backend) {
-      exit_code = report(backend.error());
-      return;
-    }
+    CP_TRY(backend);
     std::vector<NamespaceUsage> usage;
     if (auto* m = dynamic_cast<Maintainable*>(backend->get())) {
       auto u = m->usage();
       print_notices(**backend);
-      if (!u) {
-        exit_code = report(u.error());
-        return;
-      }
+      CP_TRY(u);
       usage = std::move(*u);
     } else {
       // No cheap accounting: read everything once.
       auto exported = export_artifacts(**backend);
       print_notices(**backend);
-      if (!exported) {
-        exit_code = report(exported.error());
-        return;
-      }
+      CP_TRY(exported);
       std::map<std::string, NamespaceUsage> by_ns;
       for (const auto& a : *exported) {
         auto& u = by_ns[a.type];
@@ -479,8 +440,8 @@ void add_stats_command(CLI::App& app, int& exit_code) {
       std::cout << "total: " << entries << " entries, " << human(bytes) << "\n";
       print_counters(s);
     }
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_gc_command(CLI::App& app, int& exit_code) {
@@ -499,41 +460,33 @@ void add_gc_command(CLI::App& app, int& exit_code) {
          "--max-size", args->max_size,
          "Size limit: bytes, or with a K, M, G or T suffix (1024-based)")
       ->required();
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto limit = parse_size(args->max_size);
     if (!limit) {
       std::cerr << "cachepack: --max-size: '" << args->max_size
                 << "' is not a size; expected e.g. 500M, 10G or 1048576\n";
-      exit_code = kExitUsage;
-      return;
+      return kExitUsage;
     }
     auto backend = open_url(args->url);
-    if (!backend) {
-      exit_code = report(backend.error());
-      return;
-    }
+    CP_TRY(backend);
     auto* m = dynamic_cast<Maintainable*>(backend->get());
     if (m == nullptr) {
-      exit_code = report(
+      return tl::unexpected(
           Error(ErrorCode::kUnimplemented, ErrorReason::kUnspecified,
                 "gc: this backend has no size accounting in cachepack (PyTorch "
                 "cache directories and remote caches evict by their own rules)",
                 ErrorLocation{.url = (*backend)->url()}));
-      return;
     }
     auto r = m->gc(*limit);
     print_notices(**backend);
-    if (!r) {
-      exit_code = report(r.error());
-      return;
-    }
+    CP_TRY(r);
     std::cout << "gc " << (*backend)->url() << ": " << human(r->bytes_before)
               << " -> " << human(r->bytes_after) << " (limit " << human(*limit)
               << "); removed " << r->entries_removed << " entries, "
               << r->stale_removed << " stale, " << r->temps_removed
               << " temp files\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 }  // namespace cachepack::cli

@@ -320,17 +320,14 @@ void add_convert_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"cachepack", "pytorch"}));
   add_pack_flags(cmd, args->pack);
   add_allow_older_version_flag(cmd, args->read);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     args->read.strict_types = args->pack.strict_types;
     auto done = convert(args->in, args->out, args->to, args->pack, args->read);
-    if (!done) {
-      exit_code = report(done.error());
-      return;
-    }
+    CP_TRY(done);
     // With OUT "-" the data went to stdout; the summary goes to stderr.
     (args->out == "-" ? std::cerr : std::cout) << *done << "\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
@@ -348,12 +345,9 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_allow_older_version_flag(cmd, args->read);
   add_strict_types_flag(cmd, args->read.strict_types);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
-    if (!reader) {
-      exit_code = report(reader.error());
-      return;
-    }
+    CP_TRY(reader);
     auto entries = reader->entries();
     auto groups = reader->groups();
     auto dicts = reader->dictionaries();
@@ -361,8 +355,7 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
                            groups ? nullptr : &groups.error(),
                            dicts ? nullptr : &dicts.error()}) {
       if (e) {
-        exit_code = report(*e);
-        return;
+        return tl::unexpected(*e);
       }
     }
     nlohmann::json j = inspect_json(*reader, *entries, *groups, *dicts);
@@ -371,8 +364,8 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
     } else {
       print_inspect(j);
     }
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_cat_command(CLI::App& app, int& exit_code) {
@@ -389,29 +382,22 @@ void add_cat_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--trusted-key", args->read.trusted_key_files,
                   "Require a valid signature by this public key (repeatable)");
   add_allow_older_version_flag(cmd, args->read);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
-    if (!reader) {
-      exit_code = report(reader.error());
-      return;
-    }
+    CP_TRY(reader);
     auto got = reader->get(args->type, args->key);
-    if (!got) {
-      exit_code = report(got.error());
-      return;
-    }
+    CP_TRY(got);
     if (!*got) {
-      exit_code =
-          report(Error(ErrorCode::kNotFound, ErrorReason::kUnspecified,
-                       "no artifact of type '" + args->type + "' with this key",
-                       ErrorLocation{.file = args->path, .key = args->key}));
-      return;
+      return tl::unexpected(
+          Error(ErrorCode::kNotFound, ErrorReason::kUnspecified,
+                "no artifact of type '" + args->type + "' with this key",
+                ErrorLocation{.file = args->path, .key = args->key}));
     }
     std::cout.write(reinterpret_cast<const char*>((*got)->data()),
                     static_cast<std::streamsize>((*got)->size()));
     auto written = flush_stdout();
-    exit_code = written ? kExitOk : report(written.error());
-  });
+    return written ? kExitOk : report(written.error());
+  }));
 }
 
 void add_keygen_command(CLI::App& app, int& exit_code) {
@@ -421,16 +407,13 @@ void add_keygen_command(CLI::App& app, int& exit_code) {
       "Make an Ed25519 key pair: private key PEM at KEYFILE (mode 0600), "
       "public key at KEYFILE.pub");
   cmd->add_option("--out", *out, "Private key file")->required();
-  cmd->callback([out, &exit_code] {
+  cmd->callback(run(exit_code, [out]() -> Result<int> {
     auto pub = bundle::write_key_pair(*out);
-    if (!pub) {
-      exit_code = report(pub.error());
-      return;
-    }
+    CP_TRY(pub);
     std::cout << "wrote " << *out << " and " << *out << ".pub: ed25519 "
               << to_hex(*pub) << "\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_sign_command(CLI::App& app, int& exit_code) {
@@ -442,20 +425,14 @@ void add_sign_command(CLI::App& app, int& exit_code) {
       "sign", "Add an Ed25519 signature over a bundle's index");
   cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
   cmd->add_option("--key", args->key, "Private key PEM")->required();
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto key = bundle::SigningKey::load_pem(args->key);
-    if (!key) {
-      exit_code = report(key.error());
-      return;
-    }
-    if (auto ok = bundle::sign_bundle(args->path, *key); !ok) {
-      exit_code = report(ok.error());
-      return;
-    }
+    CP_TRY(key);
+    CP_TRY(bundle::sign_bundle(args->path, *key));
     std::cout << "signed " << args->path << ": ed25519 "
               << to_hex(key->public_key()) << "\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_append_command(CLI::App& app, int& exit_code) {
@@ -476,45 +453,32 @@ void add_append_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--discard-damaged-tail", args->discard,
                 "If the newest version's footer is damaged, drop that version "
                 "and append to the previous one");
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     std::unique_ptr<bundle::SigningKey> key;
     auto options = writer_options(args->pack, key);
-    if (!options) {
-      exit_code = report(options.error());
-      return;
-    }
+    CP_TRY(options);
     options->discard_damaged_tail = args->discard;
     auto writer = BundleWriter::append(args->path, *options);
-    if (!writer) {
-      exit_code = report(writer.error());
-      return;
-    }
+    CP_TRY(writer);
     for (const std::string& source : args->sources) {
       if (args->pack.strict_types && bundle::is_bundle_file(source)) {
         auto reader = open_bundle(source, BundleReadFlags{.strict_types = true},
                                   BundleUse::kIndex);
-        if (!reader) {
-          exit_code = report(reader.error());
-          return;
-        }
+        CP_TRY(reader);
       }
       if (auto added =
               bundle::add_file(*writer, source, args->pack.blob_options());
           !added) {
-        exit_code = report(added.error());
-        return;
+        return tl::unexpected(added.error());
       }
     }
     auto stats = writer->finish();
-    if (!stats) {
-      exit_code = report(stats.error());
-      return;
-    }
+    CP_TRY(stats);
     std::cout << "appended " << stats->added << " entries to " << args->path
               << ": " << stats->entries << " entries, " << stats->file_size
               << " bytes" << (key ? ", signed" : "") << "\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 }  // namespace cachepack::cli

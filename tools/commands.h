@@ -1,10 +1,13 @@
 // The cachepack CLI's subcommands. Each add_*_command adds one subcommand to
-// the app; its callback stores the process exit code in `exit_code`:
-// 0 success, 1 the operation failed (typed error on stderr), 2 usage error.
+// the app. A command's body returns a Result: a typed error (printed on
+// stderr, exit 1) or the exit code it chose; run() maps it to `exit_code`:
+// 0 success, 1 the operation failed, 2 usage error. The work itself lives in
+// the library; a body parses flags, calls it and prints.
 #ifndef CACHEPACK_TOOLS_COMMANDS_H_
 #define CACHEPACK_TOOLS_COMMANDS_H_
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 
 #include "util/error.h"
@@ -19,6 +22,13 @@ inline constexpr int kExitUsage = 2;
 // stdout whose reader closed the pipe is not a failure (tools/cli_output.h):
 // nothing is printed and the result is kExitOk.
 int report(const Error& error);
+
+// A command's body: a typed error, or its exit code (kExitOk; kExitFailed
+// when it already reported a partial failure, as populate does per artifact).
+using CommandBody = std::function<Result<int>()>;
+
+// The CLI11 callback that runs `body` and stores its exit code.
+std::function<void()> run(int& exit_code, CommandBody body);
 
 // Mega-Cache commands (tools/megacache_commands.cc).
 void add_ls_command(CLI::App& app, int& exit_code);

@@ -91,15 +91,13 @@ Result<OpenedBlob> open_blob(const std::string& path,
 // `ls` of a bundle: the same lines and JSON shape as for a blob, with
 // "format": "cachepack". Keys need not be UTF-8 in a bundle, so JSON
 // replaces invalid sequences instead of throwing.
-int list_bundle_file(const std::string& path, bool json,
-                     const BundleReadFlags& flags) {
-  auto reader = open_bundle(path, flags, BundleUse::kIndex);
-  if (!reader) return report(reader.error());
-  auto listed = bundle::list_bundle(*reader);
-  if (!listed) return report(listed.error());
+Result<int> list_bundle_file(const std::string& path, bool json,
+                             const BundleReadFlags& flags) {
+  CP_ASSIGN_OR_RETURN(auto reader, open_bundle(path, flags, BundleUse::kIndex));
+  CP_ASSIGN_OR_RETURN(auto listed, bundle::list_bundle(reader));
   if (json) {
     nlohmann::json artifacts = nlohmann::json::array();
-    for (const auto& a : *listed) {
+    for (const auto& a : listed) {
       artifacts.push_back(listed_json(a.type, a.key, a.size, a.sha256));
     }
     nlohmann::json out = {{"format", "cachepack"},
@@ -108,7 +106,7 @@ int list_bundle_file(const std::string& path, bool json,
                           nlohmann::json::error_handler_t::replace)
               << "\n";
   } else {
-    for (const auto& a : *listed) print_listed(a.type, a.key, a.size, a.sha256);
+    for (const auto& a : listed) print_listed(a.type, a.key, a.size, a.sha256);
   }
   return kExitOk;
 }
@@ -130,17 +128,13 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_read_flags(cmd, args->read, args->bundle);
   add_allow_older_version_flag(cmd, args->bundle);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     if (bundle::is_bundle_file(args->path)) {
-      exit_code = list_bundle_file(args->path, args->json, args->bundle);
-      return;
+      return list_bundle_file(args->path, args->json, args->bundle);
     }
     auto opened =
         open_blob(args->path, args->read.options(args->bundle.strict_types));
-    if (!opened) {
-      exit_code = report(opened.error());
-      return;
-    }
+    CP_TRY(opened);
     if (args->json) {
       nlohmann::json listed = nlohmann::json::array();
       for (const auto& a : opened->blob.artifacts()) {
@@ -155,8 +149,8 @@ void add_ls_command(CLI::App& app, int& exit_code) {
         print_listed(a.type, a.key, a.content.size(), sha256_hex(a.content));
       }
     }
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_verify_command(CLI::App& app, int& exit_code) {
@@ -179,39 +173,27 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                 "produces for its type");
   add_read_flags(cmd, args->read, args->bundle);
   add_allow_older_version_flag(cmd, args->bundle);
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     if (bundle::is_bundle_file(args->path)) {
       auto reader =
           open_bundle(args->path, args->bundle, BundleUse::kEverything);
-      if (!reader) {
-        exit_code = report(reader.error());
-        return;
-      }
+      CP_TRY(reader);
       auto summary = bundle::verify_bundle(*reader, args->canonical_keys);
-      if (!summary) {
-        exit_code = report(summary.error());
-        return;
-      }
+      CP_TRY(summary);
       auto listed = bundle::list_bundle(*reader);
       std::cout << "ok: " << args->path << ": cachepack, " << *summary
                 << (listed ? unregistered_note(*listed) : "") << "\n";
-      exit_code = kExitOk;
-      return;
+      return kExitOk;
     }
     if (!args->bundle.trusted_key_files.empty()) {
-      exit_code =
-          report(Error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
-                       "a Mega-Cache blob carries no signature; "
-                       "convert it to a signed bundle",
-                       ErrorLocation{.file = args->path}));
-      return;
+      return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
+                        "a Mega-Cache blob carries no signature; "
+                        "convert it to a signed bundle",
+                        ErrorLocation{.file = args->path});
     }
     auto opened =
         open_blob(args->path, args->read.options(args->bundle.strict_types));
-    if (!opened) {
-      exit_code = report(opened.error());
-      return;
-    }
+    CP_TRY(opened);
     const auto& blob = opened->blob;
     if (args->canonical_keys) {
       for (const auto& a : blob.artifacts()) {
@@ -219,10 +201,9 @@ void add_verify_command(CLI::App& app, int& exit_code) {
         auto ok = TypeRegistry::global().check(a.type, a.key, a.content,
                                                CheckLevel::kCanonical);
         if (!ok) {
-          exit_code = report(std::move(ok.error())
-                                 .in_file(args->path)
-                                 .at_offset(a.content_offset));
-          return;
+          return tl::unexpected(std::move(ok.error())
+                                    .in_file(args->path)
+                                    .at_offset(a.content_offset));
         }
       }
     }
@@ -236,8 +217,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                      std::byte(blob.crc >> 24), std::byte(blob.crc >> 16),
                      std::byte(blob.crc >> 8), std::byte(blob.crc)})
               << unregistered_note(blob.artifacts()) << "\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 void add_sample_command(CLI::App& app, int& exit_code) {
@@ -254,30 +235,23 @@ void add_sample_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--graphs", args->graphs, "Compiled graphs to simulate")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", args->seed, "Random seed (same seed, same bytes)");
-  cmd->callback([args, &exit_code] {
+  cmd->callback(run(exit_code, [args]() -> Result<int> {
     ArtifactManager manager;
     for (const auto& a : sample_artifacts(args->graphs, args->seed)) {
-      if (auto r = manager.record(a.type, a.key, a.content); !r) {
-        exit_code = report(r.error());
-        return;
-      }
+      CP_TRY(manager.record(a.type, a.key, a.content));
     }
     auto saved = manager.serialize();
     if (!saved || !*saved) {
-      exit_code =
-          report(saved ? Error(ErrorCode::kInternal, ErrorReason::kUnspecified,
-                               "nothing was recorded")
-                       : saved.error());
-      return;
+      return tl::unexpected(saved ? Error(ErrorCode::kInternal,
+                                          ErrorReason::kUnspecified,
+                                          "nothing was recorded")
+                                  : saved.error());
     }
-    if (auto w = write_file_atomic(args->path, (*saved)->bytes); !w) {
-      exit_code = report(w.error());
-      return;
-    }
+    CP_TRY(write_file_atomic(args->path, (*saved)->bytes));
     std::cout << "wrote " << args->path << ": " << (*saved)->info.total()
               << " artifacts, " << (*saved)->bytes.size() << " bytes\n";
-    exit_code = kExitOk;
-  });
+    return kExitOk;
+  }));
 }
 
 }  // namespace cachepack::cli
