@@ -53,10 +53,15 @@ def test_warm_start_from_populated_dir_reproduces_the_cold_outputs_bit_for_bit(
     assert lab.warm_dir(model).report["run"]["outputs"] == cold.report["run"]["outputs"]
 
 
+WARM_STARTS = ("round_trip", "warm_dir", "export_blob", "export_bundle")
+
+
+@pytest.mark.jobs(*WARM_STARTS)
+@pytest.mark.parametrize("start", WARM_STARTS)
 @pytest.mark.parametrize("model", ["dynamic"])
-def test_warm_start_from_populated_dir_loads_the_pgo_profile(lab: Lab, model: str) -> None:
+def test_every_warm_start_loads_the_pgo_profile(lab: Lab, model: str, start: str) -> None:
     cold = lab.cold(model)
-    run = lab.warm_dir(model).report["run"]
+    run = getattr(lab, start)(model).report["run"]
     assert not cold.report["run"]["pgo_profile_loaded"]
     assert run["pgo_profile_loaded"]  # torch._dynamo.pgo._INIT_CODE_STATE is set.
     log = run["pgo_log"]
