@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from torchsuite import tree
-from torchsuite.catalog import MODELS, TORCH_TYPES
+from torchsuite.catalog import MODELS
 
 STARTED = time.perf_counter()
 
@@ -51,7 +51,6 @@ def probe() -> dict[str, Any]:
     return {
         "torch": torch.__version__,
         "registered_types": sorted(CacheArtifactFactory._artifact_types),
-        "suite_types": sorted(TORCH_TYPES),
     }
 
 
