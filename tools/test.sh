@@ -2,7 +2,10 @@
 # Runs every cachepack test and ends with one line "N passed, N failed".
 # Installs what it needs first. The PyTorch test vectors are read from
 # ../shared/vectors/pytorch-megacache (or $CACHEPACK_VECTORS); tests that need
-# them skip with a message when neither exists.
+# them skip with a message when neither exists. After the Bazel tests, the
+# real-PyTorch suite (tests/torch, docs/PYTORCH.md) runs with .venv's torch
+# against bazel-bin/tools/cachepack; its cases are in the count, and its
+# timings go to bazel-testlogs/torch/timings.json.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -19,14 +22,24 @@ fi
 bazel test //... --keep_going "${env_args[@]}" "$@"
 status=$?
 
-# Count test cases (not just targets) from each target's JUnit XML.
+# A few minutes: every scenario runs PyTorch in fresh processes, 2 at a time.
+torch_logs="$root/bazel-testlogs/torch"
+mkdir -p "$torch_logs"
+rm -f "$torch_logs/junit.xml"
+"$root/.venv/bin/python" -m pytest tests/torch -q \
+  --junitxml="$torch_logs/junit.xml" --timings-json="$torch_logs/timings.json" ||
+  status=1
+
+# Count test cases (not just targets) from each target's JUnit XML and the
+# PyTorch suite's.
 targets=$(bazel query 'tests(//...)' 2>/dev/null)
-python3 - "$root" $targets <<'PY'
+python3 - "$root" "$torch_logs/junit.xml" $targets <<'PY'
 import os, sys, xml.etree.ElementTree as ET
-root, targets = sys.argv[1], sys.argv[2:]
+root, torch_xml, targets = sys.argv[1], sys.argv[2], sys.argv[3:]
 passed = failed = skipped = 0
-for t in targets:
-    path = os.path.join(root, "bazel-testlogs", t.lstrip("/").replace(":", "/"), "test.xml")
+paths = [os.path.join(root, "bazel-testlogs", t.lstrip("/").replace(":", "/"), "test.xml")
+         for t in targets] + [torch_xml]
+for path in paths:
     if not os.path.exists(path):
         failed += 1  # Never ran (build failure).
         continue
