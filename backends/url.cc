@@ -21,11 +21,8 @@ SchemeTable& scheme_table() {
   return table;
 }
 
-constexpr std::string_view kGeneralForm =
-    "scheme://[user:password@]host[:port][/path][?name=value&...]";
-
 tl::unexpected<Error> bad_url(std::string_view text, std::string why,
-                              std::string_view form = kGeneralForm) {
+                              std::string_view form = kGenericUrlForm) {
   return make_error(ErrorCode::kInvalidArgument,
                     "bad backend URL \"" + std::string(text) + "\": " + why +
                         "; expected " + std::string(form));
@@ -85,22 +82,26 @@ std::optional<std::string> BackendUrl::param(std::string_view name) const {
   return it->second;
 }
 
-Result<BackendUrl> parse_backend_url(std::string_view text) {
-  BackendUrl url;
+Result<std::string> parse_url_scheme(std::string_view text) {
   size_t sep = text.find("://");
   if (sep == std::string_view::npos || sep == 0) {
     return bad_url(text, "no scheme");
   }
-  url.scheme = std::string(text.substr(0, sep));
-  for (char& c : url.scheme) {
+  std::string scheme(text.substr(0, sep));
+  for (char& c : scheme) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
               c == '-' || c == '.';
     if (!ok) return bad_url(text, "invalid scheme");
   }
-  std::string_view form = kGeneralForm;
-  auto known_form = backend_scheme_form(url.scheme);
-  if (known_form) form = *known_form;
+  return scheme;
+}
+
+Result<BackendUrl> parse_backend_url(std::string_view text,
+                                     std::string_view form) {
+  BackendUrl url;
+  CP_ASSIGN_OR_RETURN(url.scheme, parse_url_scheme(text));
+  const size_t sep = url.scheme.size();  // Where "://" starts.
 
   std::string_view rest = text.substr(sep + 3);
   std::string_view query;
@@ -211,7 +212,10 @@ std::optional<std::string> backend_scheme_form(std::string_view scheme) {
 }
 
 Result<std::unique_ptr<Backend>> open_backend(std::string_view text) {
-  CP_ASSIGN_OR_RETURN(auto url, parse_backend_url(text));
+  CP_ASSIGN_OR_RETURN(auto scheme, parse_url_scheme(text));
+  auto form = backend_scheme_form(scheme);
+  CP_ASSIGN_OR_RETURN(auto url,
+                      parse_backend_url(text, form ? *form : kGenericUrlForm));
   BackendFactory factory;
   std::string known;
   {

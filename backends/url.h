@@ -45,8 +45,17 @@ tl::unexpected<Error> bad_backend_url(const BackendUrl& url,
 Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
                                 std::string_view text, std::string_view form);
 
-// kInvalidArgument with the expected form when `text` is not a URL.
-Result<BackendUrl> parse_backend_url(std::string_view text);
+// The form of a URL whose scheme is not known.
+inline constexpr std::string_view kGenericUrlForm =
+    "scheme://[user:password@]host[:port][/path][?name=value&...]";
+
+// The scheme of `text`, lowercased; kInvalidArgument when there is none.
+Result<std::string> parse_url_scheme(std::string_view text);
+
+// kInvalidArgument quoting `form`, the expected form of the URL's scheme,
+// when `text` is not a URL.
+Result<BackendUrl> parse_backend_url(std::string_view text,
+                                     std::string_view form = kGenericUrlForm);
 
 using BackendFactory =
     std::function<Result<std::unique_ptr<Backend>>(const BackendUrl& url)>;
