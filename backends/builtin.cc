@@ -12,21 +12,17 @@ namespace {
 Result<void> register_all() {
   struct Entry {
     const char* scheme;
-    const char* form;
+    std::string_view form;
     BackendFactory factory;
   };
   const Entry entries[] = {
-      {"mem", "mem://[?max_bytes=N]", &MemoryBackend::open},
-      {"file",
-       "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]",
-       &DiskBackend::open_url},
-      {"torch", "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]",
-       &TorchDirBackend::open_url},
-      {"tiered", "tiered://?tiers=URL|URL|...[&write=all|first][&promote=0|1]",
-       &TieredBackend::open_url},
+      {"mem", MemoryBackend::kUrlForm, &MemoryBackend::open_url},
+      {"file", DiskBackend::kUrlForm, &DiskBackend::open_url},
+      {"torch", TorchDirBackend::kUrlForm, &TorchDirBackend::open_url},
+      {"tiered", TieredBackend::kUrlForm, &TieredBackend::open_url},
   };
   for (const auto& e : entries) {
-    CP_TRY(register_backend_scheme(e.scheme, e.form, e.factory));
+    CP_TRY(register_backend_scheme(e.scheme, std::string(e.form), e.factory));
   }
   return {};
 }

@@ -122,9 +122,6 @@ bool parse_bool(std::string_view v, bool& out) {
   return false;
 }
 
-constexpr std::string_view kDiskForm =
-    "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]";
-
 bool older(const timespec& a, const timespec& b) {
   return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
 }
@@ -160,7 +157,7 @@ Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
 
 Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
   auto bad = [&](const std::string& why) {
-    return bad_backend_url(url, why, kDiskForm);
+    return bad_backend_url(url, why, kUrlForm);
   };
   if (!url.host.empty() && url.host != "localhost") {
     return bad("file:// names a local directory, not host '" + url.host + "'");
@@ -171,10 +168,10 @@ Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
     if (name == "fsync") {
       if (!parse_bool(value, options.fsync)) return bad("fsync must be 0 or 1");
     } else if (name == "lock_timeout_ms") {
-      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kDiskForm));
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.lock_timeout = std::chrono::milliseconds(n);
     } else if (name == "temp_max_age_s") {
-      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kDiskForm));
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.temp_max_age = std::chrono::seconds(n);
     } else {
       return bad("unknown parameter '" + name + "'");

@@ -12,17 +12,11 @@ void register_remote_backends() {
   static std::once_flag once;
   std::call_once(once, [] {
     // kAlreadyExists means someone chose their own implementation: keep it.
-    (void)register_backend_scheme(
-        "redis",
-        "redis://[user:password@]host[:port][/db][?prefix=...&ttl=...]",
-        open_redis_backend);
+    (void)register_backend_scheme("redis", std::string(RedisBackend::kUrlForm),
+                                  &RedisBackend::open_url);
     for (const char* scheme : {"http", "https"}) {
-      (void)register_backend_scheme(
-          scheme,
-          std::string(scheme) +
-              "://[user:password@]host[:port][/base][?bearer_token_file=..."
-              "&insecure=1&ca_file=...]",
-          open_http_backend);
+      (void)register_backend_scheme(scheme, std::string(HttpBackend::kUrlForm),
+                                    &HttpBackend::open_url);
     }
   });
 }

@@ -4,8 +4,6 @@
 // that fails is skipped and counted (degraded), so a dead remote cache
 // looks like a miss, not an outage; only the first tier's errors on writes
 // are reported, since that is where the caller's data must land.
-//   tiered://?tiers=URL|URL|...[&write=all|first][&promote=0]
-// Inner URLs are separated by '|'; an '&' inside one must be written %26.
 #ifndef CACHEPACK_BACKENDS_TIERED_BACKEND_H_
 #define CACHEPACK_BACKENDS_TIERED_BACKEND_H_
 
@@ -38,13 +36,17 @@ class TieredBackend final : public Backend, public Maintainable {
   };
 
  public:
+  // Inner URLs are separated by '|'; an '&' inside one must be written %26.
+  static constexpr std::string_view kUrlForm =
+      "tiered://?tiers=URL|URL|...[&write=all|first][&promote=0|1]";
+
   TieredBackend(Tag, std::vector<std::unique_ptr<Backend>> tiers,
                 TieredOptions options)
       : tiers_(std::move(tiers)), options_(options) {}
   // kInvalidArgument for an empty list.
-  static Result<std::unique_ptr<TieredBackend>> make(
+  static Result<std::unique_ptr<TieredBackend>> open(
       std::vector<std::unique_ptr<Backend>> tiers, TieredOptions options = {});
-  // Opens each inner URL with open_backend().
+  // From a URL of kUrlForm; opens each inner URL with open_backend().
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;

@@ -16,8 +16,6 @@ namespace {
 
 using local_fs::FileLock;
 
-constexpr std::string_view kTorchForm =
-    "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]";
 constexpr std::string_view kBestConfig = ".best_config";
 constexpr std::string_view kPgoPrefix = "code_state_";
 constexpr std::string_view kPgoSuffix = ".pkl";
@@ -91,7 +89,7 @@ Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
 Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
     const BackendUrl& url) {
   auto bad = [&](const std::string& why) {
-    return bad_backend_url(url, why, kTorchForm);
+    return bad_backend_url(url, why, kUrlForm);
   };
   if (!url.host.empty() && url.host != "localhost") {
     return bad("torch:// names a local directory, not host '" + url.host + "'");
@@ -102,7 +100,7 @@ Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
     if (name == "fsync" && (value == "0" || value == "1")) {
       options.fsync = value == "1";
     } else if (name == "lock_timeout_ms") {
-      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kTorchForm));
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.lock_timeout = std::chrono::milliseconds(n);
     } else {
       return bad("bad parameter '" + name + "'");

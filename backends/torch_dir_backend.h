@@ -23,7 +23,6 @@
 // FIFOs, devices and stray directories and report each once (notices()).
 // A write first removes the temp files that crashed writers left in the
 // directory it writes to.
-//   torch:///abs/cache/dir[?fsync=1&lock_timeout_ms=N]
 #ifndef CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 #define CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 
@@ -57,9 +56,13 @@ class TorchDirBackend final : public Backend, public MultiValued {
   };
 
  public:
+  static constexpr std::string_view kUrlForm =
+      "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]";
+
   TorchDirBackend(Tag, TorchDirOptions options, local_fs::Dir root)
       : options_(std::move(options)), root_(std::move(root)) {}
   static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
+  // From a URL of kUrlForm.
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;

@@ -1,10 +1,6 @@
 // Backend URLs: parsed once into a typed form, then handed to the factory
 // registered for the scheme (mem, file, torch, redis, http, https, or a
-// user's own).
-//   mem://[?max_bytes=N]
-//   file:///abs/path[?...]          torch:///abs/path
-//   redis://[user:pass@]host:port[/db][?prefix=...&ttl=...]
-//   http(s)://[user:pass@]host[:port]/base[?...]
+// user's own). Each backend states the URLs it takes in its kUrlForm.
 #ifndef CACHEPACK_BACKENDS_URL_H_
 #define CACHEPACK_BACKENDS_URL_H_
 
