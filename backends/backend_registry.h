@@ -1,7 +1,9 @@
 // Which URL schemes open which backends. A BackendRegistry maps a scheme
 // ("file") to its URL form, shown when a URL of that scheme is malformed,
 // and to the function that opens a parsed URL of it. A new registry is
-// empty; cachepack's schemes and users' own are registered with it.
+// empty: register_builtin_backends() and register_remote_backends() add
+// cachepack's own schemes, registry_with_all_backends() (all_backends.h)
+// builds one holding them all, and users add their own next to them.
 #ifndef CACHEPACK_BACKENDS_BACKEND_REGISTRY_H_
 #define CACHEPACK_BACKENDS_BACKEND_REGISTRY_H_
 

@@ -16,7 +16,7 @@ Result<std::unique_ptr<TieredBackend>> TieredBackend::open(
 }
 
 Result<std::unique_ptr<Backend>> TieredBackend::open_url(
-    const BackendUrl& url) {
+    const BackendUrl& url, const BackendRegistry& registry) {
   auto bad = [&](const std::string& why) {
     return bad_backend_url(url, why, kUrlForm);
   };
@@ -40,7 +40,7 @@ Result<std::unique_ptr<Backend>> TieredBackend::open_url(
     size_t bar = list.find('|', start);
     std::string inner = list.substr(start, bar - start);
     if (inner.empty()) return bad("empty tier URL");
-    CP_ASSIGN_OR_RETURN(auto tier, open_backend(inner));
+    CP_ASSIGN_OR_RETURN(auto tier, registry.open(inner));
     tiers.push_back(std::move(tier));
     if (bar == std::string::npos) break;
     start = bar + 1;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/backend_registry.h"
 #include "backends/maintenance.h"
 #include "backends/url.h"
 
@@ -46,8 +47,10 @@ class TieredBackend final : public Backend, public Maintainable {
   // kInvalidArgument for an empty list.
   static Result<std::unique_ptr<TieredBackend>> open(
       std::vector<std::unique_ptr<Backend>> tiers, TieredOptions options = {});
-  // From a URL of kUrlForm; opens each inner URL with open_backend().
-  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
+  // From a URL of kUrlForm, opening each inner URL with `registry` (the one
+  // tiered:// is registered with).
+  static Result<std::unique_ptr<Backend>> open_url(
+      const BackendUrl& url, const BackendRegistry& registry);
 
   std::string url() const override;
   size_t tier_count() const { return tiers_.size(); }

@@ -1,25 +1,9 @@
 #include "backends/url.h"
 
 #include <charconv>
-#include <mutex>
 
 namespace cachepack {
 namespace {
-
-struct Scheme {
-  std::string form;
-  BackendFactory factory;
-};
-
-struct SchemeTable {
-  std::mutex mutex;
-  std::map<std::string, Scheme, std::less<>> schemes;
-};
-
-SchemeTable& scheme_table() {
-  static SchemeTable table;
-  return table;
-}
 
 tl::unexpected<Error> bad_url(std::string_view text, std::string why,
                               std::string_view form = kGenericUrlForm) {
@@ -188,53 +172,6 @@ Result<BackendUrl> parse_backend_url(std::string_view text,
   }
   url.text += std::string(after_userinfo);
   return url;
-}
-
-Result<void> register_backend_scheme(std::string scheme, std::string form,
-                                     BackendFactory factory) {
-  auto& table = scheme_table();
-  std::lock_guard lock(table.mutex);
-  if (table.schemes.contains(scheme)) {
-    return make_error(ErrorCode::kAlreadyExists,
-                      "backend scheme '" + scheme + "' is already registered");
-  }
-  table.schemes.emplace(std::move(scheme),
-                        Scheme{std::move(form), std::move(factory)});
-  return {};
-}
-
-std::optional<std::string> backend_scheme_form(std::string_view scheme) {
-  auto& table = scheme_table();
-  std::lock_guard lock(table.mutex);
-  auto it = table.schemes.find(scheme);
-  if (it == table.schemes.end()) return std::nullopt;
-  return it->second.form;
-}
-
-Result<std::unique_ptr<Backend>> open_backend(std::string_view text) {
-  CP_ASSIGN_OR_RETURN(auto scheme, parse_url_scheme(text));
-  auto form = backend_scheme_form(scheme);
-  CP_ASSIGN_OR_RETURN(auto url,
-                      parse_backend_url(text, form ? *form : kGenericUrlForm));
-  BackendFactory factory;
-  std::string known;
-  {
-    auto& table = scheme_table();
-    std::lock_guard lock(table.mutex);
-    auto it = table.schemes.find(url.scheme);
-    if (it != table.schemes.end()) factory = it->second.factory;
-    for (const auto& [name, _] : table.schemes) {
-      known += known.empty() ? "" : ", ";
-      known += name + "://";
-    }
-  }
-  if (!factory) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "bad backend URL \"" + std::string(text) +
-                          "\": unknown scheme '" + url.scheme +
-                          "'; registered: " + known);
-  }
-  return factory(url);
 }
 
 }  // namespace cachepack

@@ -1,17 +1,15 @@
-// Backend URLs: parsed once into a typed form, then handed to the factory
-// registered for the scheme (mem, file, torch, redis, http, https, or a
-// user's own). Each backend states the URLs it takes in its kUrlForm.
+// Backend URLs: parsed once into a typed form, then handed to the open
+// function a BackendRegistry holds for the scheme (backend_registry.h). Each
+// backend states the URLs it takes in its kUrlForm.
 #ifndef CACHEPACK_BACKENDS_URL_H_
 #define CACHEPACK_BACKENDS_URL_H_
 
-#include <functional>
+#include <cstdint>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "backends/backend.h"
 #include "util/error.h"
 
 namespace cachepack {
@@ -52,22 +50,6 @@ Result<std::string> parse_url_scheme(std::string_view text);
 // when `text` is not a URL.
 Result<BackendUrl> parse_backend_url(std::string_view text,
                                      std::string_view form = kGenericUrlForm);
-
-using BackendFactory =
-    std::function<Result<std::unique_ptr<Backend>>(const BackendUrl& url)>;
-
-// Registers a scheme; kAlreadyExists if taken. `form` describes the URL shape
-// and is shown when a URL of this scheme is malformed.
-Result<void> register_backend_scheme(std::string scheme, std::string form,
-                                     BackendFactory factory);
-
-// The expected form of a registered scheme, or nullopt.
-std::optional<std::string> backend_scheme_form(std::string_view scheme);
-
-// Parses `url` and opens it with its scheme's factory. An unknown scheme
-// lists the registered ones.
-Result<std::unique_ptr<Backend>> open_backend(std::string_view url);
-
 }  // namespace cachepack
 
 #endif  // CACHEPACK_BACKENDS_URL_H_

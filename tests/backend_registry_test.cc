@@ -1,11 +1,13 @@
 // BackendRegistry: schemes users register themselves, duplicates, unknown
-// schemes and URL forms in messages.
+// schemes, URL forms in messages, and tiered:// opening its inner URLs
+// through the registry it was registered with.
 #include "backends/backend_registry.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "backends/memory_backend.h"
+#include "backends/register_builtin_backends.h"
 #include "tests/testing/result_matchers.h"
 
 namespace cachepack {
@@ -51,6 +53,9 @@ TEST(BackendRegistry, ASchemeRegisteredTwiceIsAlreadyExists) {
   ASSERT_THAT(register_my_scheme(registry, &opens), IsOk());
   EXPECT_THAT(register_my_scheme(registry, &opens),
               HasError(ErrorCode::kAlreadyExists));
+  ASSERT_THAT(register_builtin_backends(registry), IsOk());
+  EXPECT_THAT(register_builtin_backends(registry),
+              HasError(ErrorCode::kAlreadyExists));
 }
 
 TEST(BackendRegistry, ASchemeWithoutAnOpenFunctionIsRefused) {
@@ -66,6 +71,9 @@ TEST(BackendRegistry, RegistriesAreIndependent) {
   ASSERT_THAT(register_my_scheme(with_mine, &opens), IsOk());
   EXPECT_THAT(with_mine.open("my://"), IsOk());
   EXPECT_THAT(without.open("my://"), HasError(ErrorCode::kInvalidArgument));
+  // Each registry takes the built-in schemes once.
+  EXPECT_THAT(register_builtin_backends(with_mine), IsOk());
+  EXPECT_THAT(register_builtin_backends(without), IsOk());
 }
 
 TEST(BackendRegistry, UnknownSchemeNamesTheRegisteredOnes) {
@@ -76,6 +84,10 @@ TEST(BackendRegistry, UnknownSchemeNamesTheRegisteredOnes) {
   ASSERT_THAT(b, HasError(ErrorCode::kInvalidArgument));
   EXPECT_THAT(b.error().message(),
               HasSubstr("unknown scheme 'nosuch'; registered: my://"));
+  ASSERT_THAT(register_builtin_backends(registry), IsOk());
+  EXPECT_THAT(registry.open("nosuch://x").error().message(),
+              HasSubstr("registered: file://, mem://, my://, tiered://, "
+                        "torch://"));
 }
 
 TEST(BackendRegistry, AMalformedUrlShowsItsSchemesForm) {
@@ -107,6 +119,33 @@ TEST(BackendRegistry, ListsSchemesWithTheirUrlForms) {
   EXPECT_THAT(registry.schemes(), ElementsAre(Field(&Scheme::scheme, "a"),
                                               Field(&Scheme::scheme, "my")));
   EXPECT_EQ(registry.schemes()[1].url_form, "my://[?max_bytes=N]");
+}
+
+TEST(BackendRegistry, ListsTheBuiltinSchemesWithTheirBackendsForms) {
+  BackendRegistry registry;
+  ASSERT_THAT(register_builtin_backends(registry), IsOk());
+  using Scheme = BackendRegistry::Scheme;
+  EXPECT_THAT(registry.schemes(), ElementsAre(Field(&Scheme::scheme, "file"),
+                                              Field(&Scheme::scheme, "mem"),
+                                              Field(&Scheme::scheme, "tiered"),
+                                              Field(&Scheme::scheme, "torch")));
+  EXPECT_EQ(registry.schemes()[1].url_form, MemoryBackend::kUrlForm);
+}
+
+TEST(BackendRegistry, TieredOpensInnerUrlsThroughItsOwnRegistry) {
+  BackendRegistry registry;
+  int opens = 0;
+  ASSERT_THAT(register_builtin_backends(registry), IsOk());
+  ASSERT_THAT(register_my_scheme(registry, &opens), IsOk());
+  EXPECT_THAT(registry.open("tiered://?tiers=my://|mem://"), IsOk());
+  EXPECT_EQ(opens, 1);
+
+  BackendRegistry other;
+  ASSERT_THAT(register_builtin_backends(other), IsOk());
+  auto b = other.open("tiered://?tiers=my://|mem://");
+  ASSERT_THAT(b, HasError(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(b.error().message(), HasSubstr("unknown scheme 'my'"));
+  EXPECT_EQ(opens, 1);
 }
 
 }  // namespace

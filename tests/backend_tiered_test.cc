@@ -3,10 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backends/builtin.h"
+#include "backends/backend_registry.h"
 #include "backends/memory_backend.h"
+#include "backends/register_builtin_backends.h"
 #include "backends/tiered_backend.h"
-#include "backends/url.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 
@@ -139,14 +139,15 @@ TEST(TieredBackend, EmptyTierListIsInvalid) {
 }
 
 TEST(TieredBackend, OpensFromTieredUrl) {
-  ASSERT_TRUE(register_builtin_backends());
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
   std::string root = testing::make_temp_dir();
-  auto b = open_backend("tiered://?tiers=mem://?max_bytes=100|file://" + root +
-                        "&write=first");
+  auto b = registry.open("tiered://?tiers=mem://?max_bytes=100|file://" + root +
+                         "&write=first");
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "tiered://?tiers=mem://?max_bytes=100|file://" + root +
                              "&write=first");
-  auto bad = open_backend("tiered://?tiers=mem://||mem://");
+  auto bad = registry.open("tiered://?tiers=mem://||mem://");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("tiered://?tiers=URL|URL"),
             std::string::npos);

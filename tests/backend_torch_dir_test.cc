@@ -15,9 +15,9 @@
 
 #include "artifacts/pytorch_hash.h"
 #include "artifacts/type_registry.h"
-#include "backends/builtin.h"
+#include "backends/backend_registry.h"
+#include "backends/register_builtin_backends.h"
 #include "backends/torch_dir_backend.h"
-#include "backends/url.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 #include "util/file.h"
@@ -264,12 +264,13 @@ TEST(TorchDirBackend, RemoveDeletesTheKeyDirectory) {
 }
 
 TEST(TorchDirBackend, OpensFromTorchUrl) {
-  ASSERT_TRUE(register_builtin_backends());
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
   std::string root = make_temp_dir();
-  auto b = open_backend("torch://" + root);
+  auto b = registry.open("torch://" + root);
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "torch://" + root);
-  auto bad = open_backend("torch://host/x");
+  auto bad = registry.open("torch://host/x");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("torch:///absolute/cache/dir"),
             std::string::npos);
