@@ -73,15 +73,9 @@ std::string sanitize_pgo_key(std::string_view key) {
 
 Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
     TorchDirOptions options) {
-  if (options.root.empty() || options.root.front() != '/') {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "PyTorch cache directory must be an absolute path",
-                      ErrorLocation{.file = options.root});
-  }
-  while (options.root.size() > 1 && options.root.back() == '/') {
-    options.root.pop_back();
-  }
-  CP_ASSIGN_OR_RETURN(auto root, Dir::open_root(options.root, /*create=*/true));
+  CP_ASSIGN_OR_RETURN(auto root, local_fs::open_cache_root(
+                                     options.root, "PyTorch cache directory"));
+  options.root = root.path();
   return std::make_unique<TorchDirBackend>(Tag{}, std::move(options),
                                            std::move(root));
 }
@@ -97,8 +91,9 @@ Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
   if (url.path.empty()) return bad("no directory path");
   TorchDirOptions options{.root = url.path};
   for (const auto& [name, value] : url.query) {
-    if (name == "fsync" && (value == "0" || value == "1")) {
-      options.fsync = value == "1";
+    if (name == "fsync") {
+      CP_ASSIGN_OR_RETURN(options.fsync,
+                          parse_url_bool(url, name, value, kUrlForm));
     } else if (name == "lock_timeout_ms") {
       CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.lock_timeout = std::chrono::milliseconds(n);
@@ -390,13 +385,7 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
       loc.lock.empty()
           ? FileLock::acquire_dir(*dir, deadline, options_.lock_timeout)
           : FileLock::acquire(*dir, loc.lock, deadline, options_.lock_timeout);
-  if (!lock) {
-    Error e = lock.error();
-    if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
-    return make_error(e.code(),
-                      "put: " + e.message() + " (lock " + e.where().file + ")",
-                      ErrorLocation{.url = url(), .key = std::string(key)});
-  }
+  if (!lock) return local_fs::lock_error(*this, "put", key, lock.error());
   auto files = existing();
   if (!files) return with_key(files.error());
   switch (mode) {

@@ -60,6 +60,13 @@ Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
   return value;
 }
 
+Result<bool> parse_url_bool(const BackendUrl& url, std::string_view what,
+                            std::string_view text, std::string_view form) {
+  if (text == "1" || text == "true" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "no") return false;
+  return bad_backend_url(url, std::string(what) + " must be 0 or 1", form);
+}
+
 std::optional<std::string> BackendUrl::param(std::string_view name) const {
   auto it = query.find(std::string(name));
   if (it == query.end()) return std::nullopt;

@@ -39,6 +39,11 @@ tl::unexpected<Error> bad_backend_url(const BackendUrl& url,
 Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
                                 std::string_view text, std::string_view form);
 
+// `text` (the URL parameter called `what`) as a flag: 1, true or yes; 0,
+// false or no. Anything else is bad_backend_url saying it must be 0 or 1.
+Result<bool> parse_url_bool(const BackendUrl& url, std::string_view what,
+                            std::string_view text, std::string_view form);
+
 // The form of a URL whose scheme is not known.
 inline constexpr std::string_view kGenericUrlForm =
     "scheme://[user:password@]host[:port][/path][?name=value&...]";

@@ -25,6 +25,7 @@
 namespace cachepack {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::SizeIs;
 
@@ -274,6 +275,27 @@ TEST(TorchDirBackend, OpensFromTorchUrl) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("torch:///absolute/cache/dir"),
             std::string::npos);
+}
+
+// file:// and torch:// share one fsync parser and one root check.
+TEST(TorchDirBackend, TakesFsyncAndRootsAsFileUrlsDo) {
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
+  std::string root = make_temp_dir();
+  for (std::string scheme : {"file", "torch"}) {
+    auto b = registry.open(scheme + "://" + root + "/?fsync=yes");
+    ASSERT_THAT(b, IsOk());
+    EXPECT_EQ((*b)->url(), scheme + "://" + root + "?fsync=1");
+    auto bad = registry.open(scheme + "://" + root + "?fsync=maybe");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(bad.error().message(), HasSubstr("fsync must be 0 or 1"));
+  }
+  auto relative = TorchDirBackend::open({.root = "relative/dir"});
+  ASSERT_FALSE(relative);
+  EXPECT_EQ(relative.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(relative.error().message(),
+            "PyTorch cache directory must be an absolute path");
 }
 
 }  // namespace
