@@ -30,6 +30,7 @@ using ::testing::Optional;
 using ::testing::SizeIs;
 
 using testing::files_under;
+using testing::HasError;
 using testing::IsOk;
 using testing::IsOkAndHolds;
 using testing::make_temp_dir;
@@ -233,6 +234,17 @@ TEST(TorchDirBackend, TypesWithoutADirectoryAreUnimplemented) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnimplemented);
   EXPECT_FALSE(dir->list("my_type"));
+}
+
+TEST(TorchDirBackend, ListingATypeWithoutADirectoryNamesNoKey) {
+  auto dir = open_dir(make_temp_dir());
+  auto r = dir->list("my_type");
+  ASSERT_THAT(r,
+              HasError(ErrorCode::kUnimplemented, ErrorReason::kUnknownType));
+  EXPECT_EQ(r.error().where().key, std::nullopt);
+  EXPECT_EQ(r.error().message(), "no PyTorch layout known for type my_type");
+  EXPECT_THAT(dir->list(""),
+              HasError(ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey));
 }
 
 TEST(TorchDirBackend, LockedKeyDirectoryTimesOutWithDeadlineExceeded) {
