@@ -70,6 +70,13 @@ struct PutRequest {
   ByteSpan value;
 };
 
+// Thread safety: every Backend may be called from several threads at once,
+// on the same key or different ones, as populate() does with its workers on
+// one shared backend; concurrent insert-if-absent puts of one key have one
+// winner (tests/backend_conformance.h checks both). An implementation locks
+// what it shares; one that serialises all calls (Redis: one connection)
+// says so. stats() and notices() may be read while calls run, and
+// MultiValued (multi_value.h) follows the same rule.
 class Backend {
  public:
   virtual ~Backend() = default;

@@ -110,21 +110,6 @@ Result<std::optional<std::pair<std::string, std::string>>> read_names(
   return Names(std::pair(std::string(e.ns), std::string(e.key)));
 }
 
-bool parse_bool(std::string_view v, bool& out) {
-  if (v == "1" || v == "true" || v == "yes") {
-    out = true;
-    return true;
-  }
-  if (v == "0" || v == "false" || v == "no") {
-    out = false;
-    return true;
-  }
-  return false;
-}
-
-constexpr std::string_view kDiskForm =
-    "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]";
-
 bool older(const timespec& a, const timespec& b) {
   return a.tv_sec != b.tv_sec ? a.tv_sec < b.tv_sec : a.tv_nsec < b.tv_nsec;
 }
@@ -140,15 +125,9 @@ std::array<std::byte, 4> disk_entry_header() {
 }
 
 Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
-  if (options.root.empty() || options.root.front() != '/') {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "disk backend root must be an absolute path",
-                      ErrorLocation{.file = options.root});
-  }
-  while (options.root.size() > 1 && options.root.back() == '/') {
-    options.root.pop_back();
-  }
-  CP_ASSIGN_OR_RETURN(auto root, Dir::open_root(options.root, /*create=*/true));
+  CP_ASSIGN_OR_RETURN(
+      auto root, local_fs::open_cache_root(options.root, "disk backend root"));
+  options.root = root.path();
   // Opened once: a link swapped in later is never seen.
   CP_ASSIGN_OR_RETURN(auto objects, root.make_dir("objects"));
   CP_ASSIGN_OR_RETURN(auto locks, root.make_dir("locks"));
@@ -160,7 +139,7 @@ Result<std::unique_ptr<DiskBackend>> DiskBackend::open(DiskOptions options) {
 
 Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
   auto bad = [&](const std::string& why) {
-    return bad_backend_url(url, why, kDiskForm);
+    return bad_backend_url(url, why, kUrlForm);
   };
   if (!url.host.empty() && url.host != "localhost") {
     return bad("file:// names a local directory, not host '" + url.host + "'");
@@ -169,12 +148,13 @@ Result<std::unique_ptr<Backend>> DiskBackend::open_url(const BackendUrl& url) {
   DiskOptions options{.root = url.path};
   for (const auto& [name, value] : url.query) {
     if (name == "fsync") {
-      if (!parse_bool(value, options.fsync)) return bad("fsync must be 0 or 1");
+      CP_ASSIGN_OR_RETURN(options.fsync,
+                          parse_url_bool(url, name, value, kUrlForm));
     } else if (name == "lock_timeout_ms") {
-      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kDiskForm));
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.lock_timeout = std::chrono::milliseconds(n);
     } else if (name == "temp_max_age_s") {
-      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kDiskForm));
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.temp_max_age = std::chrono::seconds(n);
     } else {
       return bad("unknown parameter '" + name + "'");
@@ -345,13 +325,7 @@ Result<bool> DiskBackend::do_put_stream(std::string_view ns,
 
   auto lock =
       FileLock::acquire(locks_, p.lock, deadline, options_.lock_timeout);
-  if (!lock) {
-    Error e = lock.error();
-    if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
-    return make_error(e.code(),
-                      "put: " + e.message() + " (lock " + e.where().file + ")",
-                      ErrorLocation{.url = url(), .key = std::string(key)});
-  }
+  if (!lock) return local_fs::lock_error(*this, "put", key, lock.error());
   if (mode == PutMode::kInsertIfAbsent) {
     auto exists = exists_current();  // Decisive check, under the lock.
     if (!exists) return with_key(exists.error());

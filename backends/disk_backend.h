@@ -13,7 +13,6 @@
 // PyTorch's on-disk caches (spec 3.1, 4). Readers take no lock (rename is
 // atomic); writers lock the key's shard, so insert-if-absent is exactly-once
 // across processes.
-//   file:///abs/root[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]
 #ifndef CACHEPACK_BACKENDS_DISK_BACKEND_H_
 #define CACHEPACK_BACKENDS_DISK_BACKEND_H_
 
@@ -54,6 +53,9 @@ class DiskBackend final : public Backend, public Maintainable {
   };
 
  public:
+  static constexpr std::string_view kUrlForm =
+      "file:///absolute/path[?fsync=1&lock_timeout_ms=N&temp_max_age_s=N]";
+
   DiskBackend(Tag, DiskOptions options, local_fs::Dir objects,
               local_fs::Dir locks, local_fs::Dir tmp)
       : options_(std::move(options)),
@@ -61,6 +63,7 @@ class DiskBackend final : public Backend, public Maintainable {
         locks_(std::move(locks)),
         tmp_(std::move(tmp)) {}
   static Result<std::unique_ptr<DiskBackend>> open(DiskOptions options);
+  // From a URL of kUrlForm.
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;

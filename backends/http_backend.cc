@@ -24,17 +24,12 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr std::string_view kForm =
-    "http(s)://[user:password@]host[:port][/base][?bearer_token_file=PATH"
-    "&bearer_token_env=VAR&insecure=1&ca_file=PATH&connect_timeout_ms=N"
-    "&timeout_ms=N&retries=N&retry_backoff_ms=N&parallel=N]";
-
 constexpr std::string_view kAcMagic = "cachepack-ac/1";
 // An ac record is five short lines; anything much larger is not ours.
 constexpr uint64_t kMaxAcRecord = 64 * 1024;
 
 tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return bad_backend_url(url, why, kForm);
+  return bad_backend_url(url, why, HttpBackend::kUrlForm);
 }
 
 std::string trim(std::string s) {
@@ -215,7 +210,8 @@ Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
     } else if (name == "connect_timeout_ms" || name == "timeout_ms" ||
                name == "retry_backoff_ms" || name == "retries" ||
                name == "parallel") {
-      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      CP_ASSIGN_OR_RETURN(
+          auto v, parse_url_uint(url, name, value, HttpBackend::kUrlForm));
       if (name == "connect_timeout_ms") o.connect_timeout = milliseconds(v);
       if (name == "timeout_ms") o.timeout = milliseconds(v);
       if (name == "retry_backoff_ms") o.retry_backoff = milliseconds(v);
@@ -237,7 +233,7 @@ Result<HttpOptions> http_options_from_url(const BackendUrl& url) {
   return o;
 }
 
-Result<std::unique_ptr<Backend>> open_http_backend(const BackendUrl& url) {
+Result<std::unique_ptr<Backend>> HttpBackend::open_url(const BackendUrl& url) {
   CP_ASSIGN_OR_RETURN(auto options, http_options_from_url(url));
   return std::make_unique<HttpBackend>(std::move(options), url.text);
 }

@@ -36,10 +36,8 @@ struct HttpOptions {
   size_t parallel = 8;
 };
 
-// Parses http(s)://[user:pass@]host[:port][/base]?bearer_token_file=PATH
-// &bearer_token_env=VAR&insecure=1&ca_file=PATH&connect_timeout_ms=N
-// &timeout_ms=N&retries=N&retry_backoff_ms=N&parallel=N; unknown parameters are
-// kInvalidArgument, an unreadable token file kNotFound.
+// Parses a URL of HttpBackend::kUrlForm (docs/REMOTE.md); unknown parameters
+// are kInvalidArgument, an unreadable token file kNotFound.
 Result<HttpOptions> http_options_from_url(const BackendUrl& url);
 
 // One parsed action-cache record.
@@ -68,8 +66,17 @@ std::string ac_digest(std::string_view ns, std::string_view key);
 // key serialise, so insert-if-absent has one winner per key in this process.
 class HttpBackend final : public Backend {
  public:
+  // For both schemes, http:// and https://.
+  static constexpr std::string_view kUrlForm =
+      "http(s)://[user:password@]host[:port][/base][?bearer_token_file=PATH"
+      "&bearer_token_env=VAR&insecure=1&ca_file=PATH&connect_timeout_ms=N"
+      "&timeout_ms=N&retries=N&retry_backoff_ms=N&parallel=N]";
+
   HttpBackend(HttpOptions options, std::string url_text);
   ~HttpBackend() override;
+  // From a URL of kUrlForm; reads a bearer token file or variable, but does
+  // not connect.
+  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override { return url_text_; }
 
@@ -130,8 +137,6 @@ class HttpBackend final : public Backend {
   std::unique_ptr<HandlePool> handles_;
   std::array<std::mutex, 64> put_locks_;  // By the first byte of the digest.
 };
-
-Result<std::unique_ptr<Backend>> open_http_backend(const BackendUrl& url);
 
 }  // namespace cachepack
 

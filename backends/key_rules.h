@@ -12,6 +12,16 @@
 
 namespace cachepack {
 
+// kInvalidArgument / kInvalidKey when the namespace is empty, for calls
+// that take no key (list).
+inline Result<void> check_ns(const Backend& backend, std::string_view op,
+                             std::string_view ns) {
+  if (!ns.empty()) return {};
+  return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
+                    std::string(op) + ": namespace is empty",
+                    ErrorLocation{.url = backend.url()});
+}
+
 // kInvalidArgument / kInvalidKey when the namespace or key is empty: an
 // empty name is always a caller's bug, never a real artifact.
 inline Result<void> check_ns_key(const Backend& backend, std::string_view op,

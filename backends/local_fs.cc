@@ -102,6 +102,28 @@ tl::unexpected<Error> unsafe_path(const std::string& path,
                     ErrorLocation{.file = path});
 }
 
+Result<Dir> open_cache_root(std::string_view path, std::string_view what) {
+  if (path.empty() || path.front() != '/') {
+    return make_error(ErrorCode::kInvalidArgument,
+                      std::string(what) + " must be an absolute path",
+                      ErrorLocation{.file = std::string(path)});
+  }
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  return Dir::open_root(std::string(path), /*create=*/true);
+}
+
+tl::unexpected<Error> lock_error(const Backend& backend, std::string_view op,
+                                 std::string_view key, Error error) {
+  if (error.reason() == ErrorReason::kUnsafePath) {
+    return tl::unexpected(std::move(error).with_key(std::string(key)));
+  }
+  return make_error(
+      error.code(),
+      std::string(op) + ": " + error.message() + " (lock " +
+          error.where().file + ")",
+      ErrorLocation{.url = backend.url(), .key = std::string(key)});
+}
+
 std::string component_problem(std::string_view name) {
   if (name.empty()) return "is empty";
   if (name == "." || name == "..") return "is a relative path component";

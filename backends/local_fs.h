@@ -199,6 +199,18 @@ uint64_t remove_dead_temps(const Dir& dir,
 tl::unexpected<Error> unsafe_path(const std::string& path,
                                   std::string_view what);
 
+// A local backend's cache root, opened (created with its parents if missing)
+// once `path` is known to be absolute; trailing slashes are dropped, so
+// path() names the root one way in url() and in messages. `what` names the
+// root in the error: "<what> must be an absolute path".
+Result<Dir> open_cache_root(std::string_view path, std::string_view what);
+
+// How a local backend reports a writer's lock on `key` that it could not
+// take: an unsafe lock path as it is, with the key; anything else (a
+// timeout) as "<op>: <message> (lock <path>)" naming the backend's URL.
+tl::unexpected<Error> lock_error(const Backend& backend, std::string_view op,
+                                 std::string_view key, Error error);
+
 }  // namespace cachepack::local_fs
 
 #endif  // CACHEPACK_BACKENDS_LOCAL_FS_H_

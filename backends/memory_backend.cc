@@ -6,18 +6,18 @@ namespace cachepack {
 
 MemoryBackend::MemoryBackend(MemoryOptions options) : options_(options) {}
 
-Result<std::unique_ptr<Backend>> MemoryBackend::open(const BackendUrl& url) {
-  constexpr std::string_view kForm = "mem://[?max_bytes=N]";
+Result<std::unique_ptr<Backend>> MemoryBackend::open_url(
+    const BackendUrl& url) {
   MemoryOptions options;
   for (const auto& [name, value] : url.query) {
     if (name != "max_bytes") {
-      return bad_backend_url(url, "unknown parameter '" + name + "'", kForm);
+      return bad_backend_url(url, "unknown parameter '" + name + "'", kUrlForm);
     }
-    CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kForm));
+    CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
     options.max_bytes = n;
   }
   if (!url.host.empty() || (!url.path.empty() && url.path != "/")) {
-    return bad_backend_url(url, "mem:// takes no host or path", kForm);
+    return bad_backend_url(url, "mem:// takes no host or path", kUrlForm);
   }
   return std::make_unique<MemoryBackend>(options);
 }

@@ -1,7 +1,6 @@
 // An in-process backend: a map guarded by one mutex, with an optional byte
 // budget enforced by evicting the least recently used entries. Used as the
 // fast first tier and as the reference implementation in tests.
-//   mem://[?max_bytes=N]   (N = 0 or absent: no limit)
 #ifndef CACHEPACK_BACKENDS_MEMORY_BACKEND_H_
 #define CACHEPACK_BACKENDS_MEMORY_BACKEND_H_
 
@@ -24,9 +23,12 @@ struct MemoryOptions {
 
 class MemoryBackend final : public Backend, public Maintainable {
  public:
+  // N is MemoryOptions::max_bytes; 0 or absent: no limit.
+  static constexpr std::string_view kUrlForm = "mem://[?max_bytes=N]";
+
   explicit MemoryBackend(MemoryOptions options = {});
-  // From mem://[?max_bytes=N].
-  static Result<std::unique_ptr<Backend>> open(const BackendUrl& url);
+  // From a URL of kUrlForm.
+  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;
   uint64_t bytes_used() const;

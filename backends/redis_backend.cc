@@ -18,11 +18,6 @@ namespace {
 using std::chrono::duration_cast;
 using std::chrono::milliseconds;
 
-constexpr std::string_view kForm =
-    "redis://[user:password@]host[:port][/db][?prefix=P&ttl=SECONDS"
-    "&connect_timeout_ms=N&timeout_ms=N&backoff_ms=N&max_backoff_ms=N"
-    "&pipeline=N&layout=cachepack|pytorch&cache_id=ID]";
-
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
@@ -91,7 +86,7 @@ milliseconds bounded(milliseconds limit, const Deadline& deadline) {
 }
 
 tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return bad_backend_url(url, why, kForm);
+  return bad_backend_url(url, why, RedisBackend::kUrlForm);
 }
 
 // Namespaces end at the first ':' of a cachepack-layout key, so ':' (and '%'
@@ -169,14 +164,16 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
                             "write :password@ for password-only AUTH");
   }
   if (!url.path.empty() && url.path != "/") {
-    CP_ASSIGN_OR_RETURN(auto db, parse_url_uint(url, "the database number",
-                                                url.path.substr(1), kForm));
+    CP_ASSIGN_OR_RETURN(
+        auto db, parse_url_uint(url, "the database number", url.path.substr(1),
+                                RedisBackend::kUrlForm));
     if (db > 1000000) return bad_url(url, "database number out of range");
     o.db = static_cast<int>(db);
   }
   for (const auto& [name, value] : url.query) {
     auto as_ms = [&](std::chrono::milliseconds& field) -> Result<void> {
-      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      CP_ASSIGN_OR_RETURN(
+          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
       field = std::chrono::milliseconds(v);
       return {};
     };
@@ -184,7 +181,8 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     if (name == "prefix") {
       o.prefix = value;
     } else if (name == "ttl") {
-      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      CP_ASSIGN_OR_RETURN(
+          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
       if (v == 0) return bad_url(url, "ttl must be at least 1 second");
       o.ttl_seconds = v;
     } else if (name == "connect_timeout_ms") {
@@ -196,7 +194,8 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     } else if (name == "max_backoff_ms") {
       ok = as_ms(o.max_backoff);
     } else if (name == "pipeline") {
-      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, kForm));
+      CP_ASSIGN_OR_RETURN(
+          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
       if (v == 0) return bad_url(url, "pipeline must be at least 1");
       o.pipeline_depth = v;
     } else if (name == "layout") {
@@ -226,7 +225,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
   return o;
 }
 
-Result<std::unique_ptr<Backend>> open_redis_backend(const BackendUrl& url) {
+Result<std::unique_ptr<Backend>> RedisBackend::open_url(const BackendUrl& url) {
   CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url));
   return std::make_unique<RedisBackend>(std::move(options), url.text);
 }

@@ -47,9 +47,8 @@ struct RedisOptions {
   size_t pipeline_depth = 256;
 };
 
-// Parses redis://[user:pass@]host[:port][/db]?prefix=&ttl=&connect_timeout_ms=
-// &timeout_ms=&backoff_ms=&max_backoff_ms=&pipeline=&layout=cachepack|pytorch
-// &cache_id=; unknown parameters are kInvalidArgument.
+// Parses a URL of RedisBackend::kUrlForm (docs/REMOTE.md); unknown
+// parameters are kInvalidArgument.
 Result<RedisOptions> redis_options_from_url(const BackendUrl& url);
 
 // Connection health, for tests and stats output.
@@ -64,9 +63,16 @@ struct RedisConnectionStats {
 // serialise; open several backends for parallel round trips.
 class RedisBackend final : public Backend {
  public:
+  static constexpr std::string_view kUrlForm =
+      "redis://[user:password@]host[:port][/db][?prefix=P&ttl=SECONDS"
+      "&connect_timeout_ms=N&timeout_ms=N&backoff_ms=N&max_backoff_ms=N"
+      "&pipeline=N&layout=cachepack|pytorch&cache_id=ID]";
+
   // Does not connect: the first operation does, so opening never blocks.
   RedisBackend(RedisOptions options, std::string url_text);
   ~RedisBackend() override;
+  // From a URL of kUrlForm; does not connect either.
+  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override { return url_text_; }
 
@@ -122,9 +128,6 @@ class RedisBackend final : public Backend {
   RedisConnectionStats conn_stats_;
   std::string wire_;  // RESP of one round trip, reused to spare page faults.
 };
-
-// Registers redis:// with open_backend.
-Result<std::unique_ptr<Backend>> open_redis_backend(const BackendUrl& url);
 
 }  // namespace cachepack
 

@@ -5,14 +5,8 @@
 #include <set>
 
 namespace cachepack {
-namespace {
 
-constexpr std::string_view kTieredForm =
-    "tiered://?tiers=URL|URL|...[&write=all|first][&promote=0|1]";
-
-}  // namespace
-
-Result<std::unique_ptr<TieredBackend>> TieredBackend::make(
+Result<std::unique_ptr<TieredBackend>> TieredBackend::open(
     std::vector<std::unique_ptr<Backend>> tiers, TieredOptions options) {
   if (tiers.empty()) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -22,11 +16,9 @@ Result<std::unique_ptr<TieredBackend>> TieredBackend::make(
 }
 
 Result<std::unique_ptr<Backend>> TieredBackend::open_url(
-    const BackendUrl& url) {
+    const BackendUrl& url, const BackendRegistry& registry) {
   auto bad = [&](const std::string& why) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "bad backend URL \"" + url.text + "\": " + why +
-                          "; expected " + std::string(kTieredForm));
+    return bad_backend_url(url, why, kUrlForm);
   };
   TieredOptions options;
   std::string list;
@@ -48,12 +40,12 @@ Result<std::unique_ptr<Backend>> TieredBackend::open_url(
     size_t bar = list.find('|', start);
     std::string inner = list.substr(start, bar - start);
     if (inner.empty()) return bad("empty tier URL");
-    CP_ASSIGN_OR_RETURN(auto tier, open_backend(inner));
+    CP_ASSIGN_OR_RETURN(auto tier, registry.open(inner));
     tiers.push_back(std::move(tier));
     if (bar == std::string::npos) break;
     start = bar + 1;
   }
-  CP_ASSIGN_OR_RETURN(auto backend, make(std::move(tiers), options));
+  CP_ASSIGN_OR_RETURN(auto backend, open(std::move(tiers), options));
   return std::unique_ptr<Backend>(std::move(backend));
 }
 

@@ -4,8 +4,6 @@
 // that fails is skipped and counted (degraded), so a dead remote cache
 // looks like a miss, not an outage; only the first tier's errors on writes
 // are reported, since that is where the caller's data must land.
-//   tiered://?tiers=URL|URL|...[&write=all|first][&promote=0]
-// Inner URLs are separated by '|'; an '&' inside one must be written %26.
 #ifndef CACHEPACK_BACKENDS_TIERED_BACKEND_H_
 #define CACHEPACK_BACKENDS_TIERED_BACKEND_H_
 
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "backends/backend.h"
+#include "backends/backend_registry.h"
 #include "backends/maintenance.h"
 #include "backends/url.h"
 
@@ -38,14 +37,20 @@ class TieredBackend final : public Backend, public Maintainable {
   };
 
  public:
+  // Inner URLs are separated by '|'; an '&' inside one must be written %26.
+  static constexpr std::string_view kUrlForm =
+      "tiered://?tiers=URL|URL|...[&write=all|first][&promote=0|1]";
+
   TieredBackend(Tag, std::vector<std::unique_ptr<Backend>> tiers,
                 TieredOptions options)
       : tiers_(std::move(tiers)), options_(options) {}
   // kInvalidArgument for an empty list.
-  static Result<std::unique_ptr<TieredBackend>> make(
+  static Result<std::unique_ptr<TieredBackend>> open(
       std::vector<std::unique_ptr<Backend>> tiers, TieredOptions options = {});
-  // Opens each inner URL with open_backend().
-  static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
+  // From a URL of kUrlForm, opening each inner URL with `registry` (the one
+  // tiered:// is registered with).
+  static Result<std::unique_ptr<Backend>> open_url(
+      const BackendUrl& url, const BackendRegistry& registry);
 
   std::string url() const override;
   size_t tier_count() const { return tiers_.size(); }

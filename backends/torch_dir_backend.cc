@@ -14,20 +14,17 @@
 namespace cachepack {
 namespace {
 
+using local_fs::Dir;
+using local_fs::DirEntry;
+using local_fs::EntryKind;
 using local_fs::FileLock;
 
-constexpr std::string_view kTorchForm =
-    "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]";
 constexpr std::string_view kBestConfig = ".best_config";
 constexpr std::string_view kPgoPrefix = "code_state_";
 constexpr std::string_view kPgoSuffix = ".pkl";
 constexpr size_t kMaxName = 255;  // NAME_MAX on Linux file systems.
-
-// Directories at the root that are not autotune kernel directories.
-bool reserved_top_dir(std::string_view name) {
-  return name == "fxgraph" || name == "aotautograd" || name == "dynamo" ||
-         name == "cachepack";
-}
+// A directory at the root kept for cachepack's own files.
+constexpr std::string_view kOwnTopDir = "cachepack";
 
 // Why `name` cannot be the name of one entry directory or file, or empty
 // if it can: one path component that no walk mistakes for a temp file.
@@ -37,9 +34,10 @@ std::string component_problem(std::string_view name) {
   return {};
 }
 
-using local_fs::Dir;
-using local_fs::DirEntry;
-using local_fs::EntryKind;
+// What a layout's locate returns for a key that cannot be a path there.
+tl::unexpected<std::string> not_a_path(std::string why) {
+  return tl::unexpected(std::move(why));
+}
 
 std::string parent_of(const std::string& rel) {
   size_t slash = rel.rfind('/');
@@ -48,11 +46,6 @@ std::string parent_of(const std::string& rel) {
 
 std::string leaf_of(const std::string& rel) {
   return rel.substr(rel.rfind('/') + 1);
-}
-
-bool known_type(std::string_view ns) {
-  return ns == kInductor || ns == kAotAutograd || ns == kAutotune ||
-         ns == kPgo || ns == kPrecompile;
 }
 
 // Types that newer PyTorch releases load into the process itself, through
@@ -73,17 +66,211 @@ std::string sanitize_pgo_key(std::string_view key) {
   return out;
 }
 
+// How PyTorch lays out one artifact type in its cache directory. Every
+// per-type decision of this backend reads it: where a key's files go, how
+// writers lock them, whether a key holds several values, and how the keys
+// are found again. Adding a type is adding an entry to layouts().
+struct TorchDirBackend::TypeLayout {
+  using Place = tl::expected<Location, std::string>;
+
+  std::string_view type;
+  // The directory at the root that holds this type's entries; empty for
+  // autotune, whose keys name directories at the root themselves (and may
+  // not name one of these).
+  std::string_view top_dir;
+  // Several content-named files per key (PyTorch's FX-graph and AOTAutograd
+  // caches); MultiValued::add puts each next to the others.
+  bool multi_valued = false;
+  // Each key has a directory of its own below top_dir, removed with its
+  // last entry, as are the directories between it and top_dir that this
+  // leaves empty (FX graph's shards).
+  bool dir_per_key = false;
+  // Empty: writers flock the entry's directory. Otherwise they lock the
+  // file "<entry file><suffix>" beside the entry, as PyTorch does for PGO.
+  std::string_view lock_file_suffix;
+  // The key's directory and fixed file name (empty: files named by content
+  // hash), or why the key cannot be a path there.
+  Place (*locate)(std::string_view key);
+  // The keys of this type found under the root.
+  Result<std::vector<std::string>> (*list)(const TorchDirBackend& dir);
+};
+
+std::span<const TorchDirBackend::TypeLayout> TorchDirBackend::layouts() {
+  using Place = TypeLayout::Place;
+  using Keys = Result<std::vector<std::string>>;
+  static const TypeLayout kLayouts[] = {
+      // fxgraph/<key[1:3]>/<key>/<sha256_hash(content)>
+      {.type = kInductor,
+       .top_dir = "fxgraph",
+       .multi_valued = true,
+       .dir_per_key = true,
+       .locate = [](std::string_view key) -> Place {
+         if (auto why = component_problem(key); !why.empty()) {
+           return not_a_path(why);
+         }
+         if (key.size() < 3) return not_a_path("is shorter than 3 characters");
+         // PyTorch shards by key[1:3]; ".." there would leave fxgraph/.
+         std::string shard(key.substr(1, 2));
+         if (auto why = component_problem(shard); !why.empty()) {
+           return not_a_path("has characters 2-3 '" + printable(shard) +
+                             "', which " + why);
+         }
+         return Location{.dir = "fxgraph/" + shard + "/" + std::string(key)};
+       },
+       .list = [](const TorchDirBackend& dir) -> Keys {
+         std::vector<std::string> keys;
+         CP_ASSIGN_OR_RETURN(auto shards,
+                             dir.child_names("fxgraph", EntryKind::kDirectory));
+         for (const auto& s : shards) {
+           CP_ASSIGN_OR_RETURN(
+               auto names,
+               dir.child_names("fxgraph/" + s, EntryKind::kDirectory));
+           for (const auto& k : names) {
+             if (k.size() < 3 || k.substr(1, 2) != s) continue;  // Not ours.
+             CP_ASSIGN_OR_RETURN(auto has,
+                                 dir.has_entries("fxgraph/" + s + "/" + k));
+             if (has) keys.push_back(k);
+           }
+         }
+         return keys;
+       }},
+      // aotautograd/<key>/<sha256_hash(content)>
+      {.type = kAotAutograd,
+       .top_dir = "aotautograd",
+       .multi_valued = true,
+       .dir_per_key = true,
+       .locate = [](std::string_view key) -> Place {
+         if (auto why = component_problem(key); !why.empty()) {
+           return not_a_path(why);
+         }
+         return Location{.dir = "aotautograd/" + std::string(key)};
+       },
+       .list = [](const TorchDirBackend& dir) -> Keys {
+         std::vector<std::string> keys;
+         CP_ASSIGN_OR_RETURN(
+             auto names, dir.child_names("aotautograd", EntryKind::kDirectory));
+         for (const auto& k : names) {
+           CP_ASSIGN_OR_RETURN(auto has, dir.has_entries("aotautograd/" + k));
+           if (has) keys.push_back(k);
+         }
+         return keys;
+       }},
+      // <key>, which is "<dir>/<name>.best_config"
+      {.type = kAutotune,
+       .top_dir = "",
+       .locate = [](std::string_view key) -> Place {
+         size_t slash = key.find('/');
+         if (slash == std::string_view::npos) {
+           return not_a_path("is not of the form <dir>/<name>.best_config");
+         }
+         std::string_view dir = key.substr(0, slash);
+         std::string_view name = key.substr(slash + 1);
+         if (auto why = component_problem(dir); !why.empty()) {
+           return not_a_path("directory part " + why);
+         }
+         if (auto why = component_problem(name); !why.empty()) {
+           return not_a_path("file part " + why);
+         }
+         if (!name.ends_with(kBestConfig) ||
+             name.size() == kBestConfig.size()) {
+           return not_a_path("does not name a <name>.best_config file");
+         }
+         if (reserved_top_dir(dir)) {
+           return not_a_path(
+               "directory part is one of PyTorch's cache directories");
+         }
+         return Location{.dir = std::string(dir), .file = std::string(name)};
+       },
+       .list = [](const TorchDirBackend& dir) -> Keys {
+         std::vector<std::string> keys;
+         CP_ASSIGN_OR_RETURN(auto dirs,
+                             dir.child_names("", EntryKind::kDirectory));
+         for (const auto& d : dirs) {
+           if (reserved_top_dir(d)) continue;
+           CP_ASSIGN_OR_RETURN(auto files,
+                               dir.child_names(d, EntryKind::kFile));
+           for (const auto& f : files) {
+             if (f.size() > kBestConfig.size() && f.ends_with(kBestConfig)) {
+               keys.push_back(d + "/" + f);
+             }
+           }
+         }
+         return keys;
+       }},
+      // dynamo/code_state_<key, <>:"/\|?* as _>.pkl, locked as PyTorch's
+      // pgo.py locks it: FileLock("<path>.lock").
+      {.type = kPgo,
+       .top_dir = "dynamo",
+       .lock_file_suffix = ".lock",
+       .locate = [](std::string_view key) -> Place {
+         if (key.find('\0') != std::string_view::npos) {
+           return not_a_path("contains a NUL byte");
+         }
+         return Location{.dir = "dynamo",
+                         .file = std::string(kPgoPrefix) +
+                                 sanitize_pgo_key(key) +
+                                 std::string(kPgoSuffix)};
+       },
+       .list = [](const TorchDirBackend& dir) -> Keys {
+         std::vector<std::string> keys;
+         CP_ASSIGN_OR_RETURN(auto files,
+                             dir.child_names("dynamo", EntryKind::kFile));
+         for (const auto& n : files) {
+           if (n.size() > kPgoPrefix.size() + kPgoSuffix.size() &&
+               n.starts_with(kPgoPrefix) && n.ends_with(kPgoSuffix)) {
+             keys.push_back(
+                 n.substr(kPgoPrefix.size(),
+                          n.size() - kPgoPrefix.size() - kPgoSuffix.size()));
+           }
+         }
+         return keys;
+       }},
+      // dynamo/<key>/entry
+      {.type = kPrecompile,
+       .top_dir = "dynamo",
+       .dir_per_key = true,
+       .locate = [](std::string_view key) -> Place {
+         if (auto why = component_problem(key); !why.empty()) {
+           return not_a_path(why);
+         }
+         return Location{.dir = "dynamo/" + std::string(key), .file = "entry"};
+       },
+       .list = [](const TorchDirBackend& dir) -> Keys {
+         std::vector<std::string> keys;
+         CP_ASSIGN_OR_RETURN(auto names,
+                             dir.child_names("dynamo", EntryKind::kDirectory));
+         for (const auto& n : names) {
+           CP_ASSIGN_OR_RETURN(auto is_file,
+                               dir.is_entry_file("dynamo/" + n, "entry"));
+           if (is_file) keys.push_back(n);
+         }
+         return keys;
+       }},
+  };
+  return kLayouts;
+}
+
+const TorchDirBackend::TypeLayout* TorchDirBackend::find_layout(
+    std::string_view ns) {
+  for (const auto& layout : layouts()) {
+    if (layout.type == ns) return &layout;
+  }
+  return nullptr;
+}
+
+bool TorchDirBackend::reserved_top_dir(std::string_view name) {
+  if (name == kOwnTopDir) return true;
+  for (const auto& layout : layouts()) {
+    if (!layout.top_dir.empty() && layout.top_dir == name) return true;
+  }
+  return false;
+}
+
 Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
     TorchDirOptions options) {
-  if (options.root.empty() || options.root.front() != '/') {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "PyTorch cache directory must be an absolute path",
-                      ErrorLocation{.file = options.root});
-  }
-  while (options.root.size() > 1 && options.root.back() == '/') {
-    options.root.pop_back();
-  }
-  CP_ASSIGN_OR_RETURN(auto root, Dir::open_root(options.root, /*create=*/true));
+  CP_ASSIGN_OR_RETURN(auto root, local_fs::open_cache_root(
+                                     options.root, "PyTorch cache directory"));
+  options.root = root.path();
   return std::make_unique<TorchDirBackend>(Tag{}, std::move(options),
                                            std::move(root));
 }
@@ -91,7 +278,7 @@ Result<std::unique_ptr<TorchDirBackend>> TorchDirBackend::open(
 Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
     const BackendUrl& url) {
   auto bad = [&](const std::string& why) {
-    return bad_backend_url(url, why, kTorchForm);
+    return bad_backend_url(url, why, kUrlForm);
   };
   if (!url.host.empty() && url.host != "localhost") {
     return bad("torch:// names a local directory, not host '" + url.host + "'");
@@ -99,10 +286,11 @@ Result<std::unique_ptr<Backend>> TorchDirBackend::open_url(
   if (url.path.empty()) return bad("no directory path");
   TorchDirOptions options{.root = url.path};
   for (const auto& [name, value] : url.query) {
-    if (name == "fsync" && (value == "0" || value == "1")) {
-      options.fsync = value == "1";
+    if (name == "fsync") {
+      CP_ASSIGN_OR_RETURN(options.fsync,
+                          parse_url_bool(url, name, value, kUrlForm));
     } else if (name == "lock_timeout_ms") {
-      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kTorchForm));
+      CP_ASSIGN_OR_RETURN(auto n, parse_url_uint(url, name, value, kUrlForm));
       options.lock_timeout = std::chrono::milliseconds(n);
     } else {
       return bad("bad parameter '" + name + "'");
@@ -116,72 +304,11 @@ std::string TorchDirBackend::url() const {
   return "torch://" + options_.root + (options_.fsync ? "?fsync=1" : "");
 }
 
-Result<TorchDirBackend::Location> TorchDirBackend::locate(
-    std::string_view op, std::string_view ns, std::string_view key) const {
-  CP_TRY(check_ns_key(*this, op, ns, key));
-  auto bad_key = [&](const std::string& why) {
-    return make_error(
-        ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
-        std::string(op) + ": " + std::string(ns) + " key " + why +
-            ", so it cannot be a file name inside the PyTorch cache directory",
-        ErrorLocation{.url = url(), .key = std::string(key)});
-  };
-  Location loc;
-  if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile) {
-    if (auto why = component_problem(key); !why.empty()) return bad_key(why);
-    if (ns == kInductor) {
-      if (key.size() < 3) return bad_key("is shorter than 3 characters");
-      // PyTorch shards by key[1:3]; ".." there would leave fxgraph/.
-      std::string shard(key.substr(1, 2));
-      if (auto why = component_problem(shard); !why.empty()) {
-        return bad_key("has characters 2-3 '" + printable(shard) + "', which " +
-                       why);
-      }
-      loc.dir = "fxgraph/" + shard + "/" + std::string(key);
-    } else if (ns == kAotAutograd) {
-      loc.dir = "aotautograd/" + std::string(key);
-    } else {
-      loc.dir = "dynamo/" + std::string(key);
-      loc.file = "entry";
-    }
-    return loc;
-  }
-  if (ns == kAutotune) {
-    size_t slash = key.find('/');
-    if (slash == std::string_view::npos) {
-      return bad_key("is not of the form <dir>/<name>.best_config");
-    }
-    std::string_view dir = key.substr(0, slash);
-    std::string_view name = key.substr(slash + 1);
-    if (auto why = component_problem(dir); !why.empty()) {
-      return bad_key("directory part " + why);
-    }
-    if (auto why = component_problem(name); !why.empty()) {
-      return bad_key("file part " + why);
-    }
-    if (!name.ends_with(kBestConfig) || name.size() == kBestConfig.size()) {
-      return bad_key("does not name a <name>.best_config file");
-    }
-    if (reserved_top_dir(dir)) {
-      return bad_key("directory part is one of PyTorch's cache directories");
-    }
-    loc.dir = std::string(dir);
-    loc.file = std::string(name);
-    return loc;
-  }
-  if (ns == kPgo) {
-    if (key.find('\0') != std::string_view::npos) {
-      return bad_key("contains a NUL byte");
-    }
-    loc.file = std::string(kPgoPrefix) + sanitize_pgo_key(key) +
-               std::string(kPgoSuffix);
-    // The lock file "<name>.lock" must be a valid name too.
-    if (loc.file.size() + 5 > kMaxName) return bad_key("is too long");
-    loc.dir = "dynamo";
-    // PyTorch's pgo.py guards this file with FileLock("<path>.lock").
-    loc.lock = loc.file + ".lock";
-    return loc;
-  }
+Result<const TorchDirBackend::TypeLayout*> TorchDirBackend::layout_of(
+    std::string_view ns, std::optional<std::string_view> key) const {
+  if (const TypeLayout* layout = find_layout(ns)) return layout;
+  ErrorLocation where{.url = url()};
+  if (key) where.key = std::string(*key);
   if (in_process_type(ns)) {
     return make_error(
         ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
@@ -189,11 +316,34 @@ Result<TorchDirBackend::Location> TorchDirBackend::locate(
             " artifacts in memory, not in its cache directory: load the "
             "bundle with torch.compiler.load_cache_artifacts() (cachepack "
             "convert --to pytorch) to use them",
-        ErrorLocation{.url = url(), .key = std::string(key)});
+        std::move(where));
   }
   return make_error(ErrorCode::kUnimplemented, ErrorReason::kUnknownType,
                     "no PyTorch layout known for type " + printable(ns),
-                    ErrorLocation{.url = url(), .key = std::string(key)});
+                    std::move(where));
+}
+
+Result<TorchDirBackend::Location> TorchDirBackend::locate(
+    std::string_view op, std::string_view ns, std::string_view key) const {
+  CP_TRY(check_ns_key(*this, op, ns, key));
+  CP_ASSIGN_OR_RETURN(const TypeLayout* layout, layout_of(ns, key));
+  auto bad_key = [&](const std::string& why) {
+    return make_error(
+        ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
+        std::string(op) + ": " + std::string(ns) + " key " + why +
+            ", so it cannot be a file name inside the PyTorch cache directory",
+        ErrorLocation{.url = url(), .key = std::string(key)});
+  };
+  auto place = layout->locate(key);
+  if (!place) return bad_key(place.error());
+  Location loc = std::move(*place);
+  loc.layout = layout;
+  if (!layout->lock_file_suffix.empty()) {
+    loc.lock = loc.file + std::string(layout->lock_file_suffix);
+    // The lock file must be a valid name too.
+    if (loc.lock.size() > kMaxName) return bad_key("is too long");
+  }
+  return loc;
 }
 
 Result<std::string> TorchDirBackend::artifact_path(std::string_view ns,
@@ -392,13 +542,7 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
       loc.lock.empty()
           ? FileLock::acquire_dir(*dir, deadline, options_.lock_timeout)
           : FileLock::acquire(*dir, loc.lock, deadline, options_.lock_timeout);
-  if (!lock) {
-    Error e = lock.error();
-    if (e.reason() == ErrorReason::kUnsafePath) return with_key(e);
-    return make_error(e.code(),
-                      "put: " + e.message() + " (lock " + e.where().file + ")",
-                      ErrorLocation{.url = url(), .key = std::string(key)});
-  }
+  if (!lock) return local_fs::lock_error(*this, "put", key, lock.error());
   auto files = existing();
   if (!files) return with_key(files.error());
   switch (mode) {
@@ -426,7 +570,8 @@ Result<bool> TorchDirBackend::write(std::string_view ns, std::string_view key,
 }
 
 bool TorchDirBackend::multi_valued(std::string_view ns) const {
-  return ns == kInductor || ns == kAotAutograd;
+  const TypeLayout* layout = find_layout(ns);
+  return layout != nullptr && layout->multi_valued;
 }
 
 Result<std::vector<Bytes>> TorchDirBackend::get_all(std::string_view ns,
@@ -477,119 +622,69 @@ Result<bool> TorchDirBackend::do_remove(std::string_view ns,
       removed = removed || gone;
     }
   }
-  // Per-key directories go away with their last entry (rmdir refuses if
-  // anything is left, e.g. another writer's temp file).
-  if (ns == kInductor || ns == kAotAutograd || ns == kPrecompile) {
-    std::string parent = parent_of(loc.dir);
-    if (auto p = root_.find_dir(parent); p && *p) {
-      (*p)->remove_empty_dir(leaf_of(loc.dir));
-      if (ns == kInductor) {
-        if (auto top = root_.find_dir("fxgraph"); top && *top) {
-          (*top)->remove_empty_dir(leaf_of(parent));
-        }
-      }
+  // Per-key directories go away with their last entry, and so do the
+  // directories above them that this leaves empty, up to the type's top
+  // directory (rmdir refuses if anything is left, e.g. another writer's temp
+  // file).
+  if (loc.layout->dir_per_key) {
+    for (std::string rel = loc.dir;
+         rel != loc.layout->top_dir && rel.find('/') != std::string::npos;
+         rel = parent_of(rel)) {
+      auto parent = root_.find_dir(parent_of(rel));
+      if (!parent || !*parent) break;
+      (*parent)->remove_empty_dir(leaf_of(rel));
     }
   }
   return removed;
 }
 
-Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
-                                                          Deadline) {
-  if (!known_type(ns)) {
-    auto loc = locate("list", ns, "x");  // Builds the kUnimplemented error.
-    return tl::unexpected(loc.error());
-  }
-  std::vector<std::string> keys;
-  // Subdirectories (or files) of the directory `rel`; empty if missing.
-  auto children = [&](const std::string& rel,
-                      EntryKind kind) -> Result<std::vector<std::string>> {
-    std::vector<std::string> names;
-    CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
-    if (!dir) return names;
-    CP_ASSIGN_OR_RETURN(auto entries, list_entries(*dir));
-    for (auto& e : entries) {
-      if (e.kind == kind && !local_fs::is_temp_name(e.name)) {
-        names.push_back(std::move(e.name));
-      }
-    }
-    return names;
-  };
-  auto has_entries = [&](const std::string& rel) -> Result<bool> {
-    CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
-    if (!dir) return false;
-    CP_ASSIGN_OR_RETURN(auto files, entry_files(*dir));
-    return !files.empty();
-  };
-  // Whether `rel`/`name` is a regular file (links are skipped, noticed).
-  auto is_entry_file = [&](const std::string& rel,
-                           const std::string& name) -> Result<bool> {
-    CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
-    if (!dir) return false;
-    CP_ASSIGN_OR_RETURN(auto info, dir->stat(name));
-    if (!info) return false;
-    if (info->kind == EntryKind::kSymlink || info->kind == EntryKind::kOther) {
-      skipped(dir->child(name), local_fs::describe(info->kind));
-    }
-    return info->kind == EntryKind::kFile;
-  };
-  if (ns == kInductor) {
-    CP_ASSIGN_OR_RETURN(auto shards,
-                        children("fxgraph", EntryKind::kDirectory));
-    for (const auto& s : shards) {
-      CP_ASSIGN_OR_RETURN(auto dirs,
-                          children("fxgraph/" + s, EntryKind::kDirectory));
-      for (const auto& k : dirs) {
-        if (k.size() < 3 || k.substr(1, 2) != s) continue;  // Not PyTorch's.
-        CP_ASSIGN_OR_RETURN(auto has, has_entries("fxgraph/" + s + "/" + k));
-        if (has) keys.push_back(k);
-      }
-    }
-  } else if (ns == kAotAutograd) {
-    CP_ASSIGN_OR_RETURN(auto dirs,
-                        children("aotautograd", EntryKind::kDirectory));
-    for (const auto& k : dirs) {
-      CP_ASSIGN_OR_RETURN(auto has, has_entries("aotautograd/" + k));
-      if (has) keys.push_back(k);
-    }
-  } else if (ns == kAutotune) {
-    CP_ASSIGN_OR_RETURN(auto dirs, children("", EntryKind::kDirectory));
-    for (const auto& d : dirs) {
-      if (reserved_top_dir(d)) continue;
-      CP_ASSIGN_OR_RETURN(auto files, children(d, EntryKind::kFile));
-      for (const auto& f : files) {
-        if (f.size() > kBestConfig.size() && f.ends_with(kBestConfig)) {
-          keys.push_back(d + "/" + f);
-        }
-      }
-    }
-  } else if (ns == kPgo) {
-    CP_ASSIGN_OR_RETURN(auto files, children("dynamo", EntryKind::kFile));
-    for (const auto& n : files) {
-      if (n.size() > kPgoPrefix.size() + kPgoSuffix.size() &&
-          n.starts_with(kPgoPrefix) && n.ends_with(kPgoSuffix)) {
-        keys.push_back(
-            n.substr(kPgoPrefix.size(),
-                     n.size() - kPgoPrefix.size() - kPgoSuffix.size()));
-      }
-    }
-  } else {  // kPrecompile
-    CP_ASSIGN_OR_RETURN(auto dirs, children("dynamo", EntryKind::kDirectory));
-    for (const auto& n : dirs) {
-      CP_ASSIGN_OR_RETURN(auto is_file, is_entry_file("dynamo/" + n, "entry"));
-      if (is_file) keys.push_back(n);
+Result<std::vector<std::string>> TorchDirBackend::child_names(
+    const std::string& rel, EntryKind kind) const {
+  std::vector<std::string> names;
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
+  if (!dir) return names;
+  CP_ASSIGN_OR_RETURN(auto entries, list_entries(*dir));
+  for (auto& e : entries) {
+    if (e.kind == kind && !local_fs::is_temp_name(e.name)) {
+      names.push_back(std::move(e.name));
     }
   }
-  return keys;
+  return names;
 }
 
-Result<std::vector<std::string>> TorchDirBackend::do_namespaces(
-    Deadline deadline) {
-  std::vector<std::string> out;
-  for (std::string_view ns :
-       {kAotAutograd, kAutotune, kInductor, kPgo, kPrecompile}) {
-    CP_ASSIGN_OR_RETURN(auto keys, do_list(ns, deadline));
-    if (!keys.empty()) out.emplace_back(ns);
+Result<bool> TorchDirBackend::has_entries(const std::string& rel) const {
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
+  if (!dir) return false;
+  CP_ASSIGN_OR_RETURN(auto files, entry_files(*dir));
+  return !files.empty();
+}
+
+Result<bool> TorchDirBackend::is_entry_file(const std::string& rel,
+                                            const std::string& name) const {
+  CP_ASSIGN_OR_RETURN(auto dir, find_dir(rel));
+  if (!dir) return false;
+  CP_ASSIGN_OR_RETURN(auto info, dir->stat(name));
+  if (!info) return false;
+  if (info->kind == EntryKind::kSymlink || info->kind == EntryKind::kOther) {
+    skipped(dir->child(name), local_fs::describe(info->kind));
   }
+  return info->kind == EntryKind::kFile;
+}
+
+Result<std::vector<std::string>> TorchDirBackend::do_list(std::string_view ns,
+                                                          Deadline) {
+  CP_TRY(check_ns(*this, "list", ns));
+  CP_ASSIGN_OR_RETURN(const TypeLayout* layout, layout_of(ns, std::nullopt));
+  return layout->list(*this);
+}
+
+Result<std::vector<std::string>> TorchDirBackend::do_namespaces(Deadline) {
+  std::vector<std::string> out;
+  for (const auto& layout : layouts()) {
+    CP_ASSIGN_OR_RETURN(auto keys, layout.list(*this));
+    if (!keys.empty()) out.emplace_back(layout.type);
+  }
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -22,15 +22,17 @@
 // followed. Writes refuse one (kUnsafePath); reads and walks skip links,
 // FIFOs, devices and stray directories and report each once (notices()).
 // A write first removes the temp files that crashed writers left in the
-// directory it writes to.
-//   torch:///abs/cache/dir[?fsync=1&lock_timeout_ms=N]
+// directory it writes to. The layout of each type is one entry of a table
+// (TypeLayout, in torch_dir_backend.cc).
 #ifndef CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 #define CACHEPACK_BACKENDS_TORCH_DIR_BACKEND_H_
 
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 
 #include "backends/backend.h"
@@ -57,9 +59,13 @@ class TorchDirBackend final : public Backend, public MultiValued {
   };
 
  public:
+  static constexpr std::string_view kUrlForm =
+      "torch:///absolute/cache/dir[?fsync=1&lock_timeout_ms=N]";
+
   TorchDirBackend(Tag, TorchDirOptions options, local_fs::Dir root)
       : options_(std::move(options)), root_(std::move(root)) {}
   static Result<std::unique_ptr<TorchDirBackend>> open(TorchDirOptions options);
+  // From a URL of kUrlForm.
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;
@@ -95,12 +101,25 @@ class TorchDirBackend final : public Backend, public MultiValued {
   Result<std::vector<std::string>> do_namespaces(Deadline deadline) override;
 
  private:
+  // How PyTorch lays out one artifact type (torch_dir_backend.cc).
+  struct TypeLayout;
   // Where one (ns, key) lives, relative to the root.
   struct Location {
     std::string dir;   // Directory holding the entry file(s).
     std::string file;  // Fixed file name; empty when named by content hash.
     std::string lock;  // Lock file in `dir`; empty: lock `dir` itself.
+    const TypeLayout* layout = nullptr;
   };
+  // One entry per type PyTorch keeps files of.
+  static std::span<const TypeLayout> layouts();
+  static const TypeLayout* find_layout(std::string_view ns);
+  // A directory at the root that holds some type's entries, or cachepack's
+  // own: no autotune key may name it.
+  static bool reserved_top_dir(std::string_view name);
+  // The layout of `ns`, or kUnimplemented saying why PyTorch keeps no files
+  // of that type (naming `key` when there is one).
+  Result<const TypeLayout*> layout_of(
+      std::string_view ns, std::optional<std::string_view> key) const;
   Result<Location> locate(std::string_view op, std::string_view ns,
                           std::string_view key) const;
   enum class WriteMode {
@@ -124,6 +143,15 @@ class TorchDirBackend final : public Backend, public MultiValued {
   // with a notice.
   Result<std::vector<local_fs::DirEntry>> list_entries(
       const local_fs::Dir& dir) const;
+  // For the layouts' list functions, each empty (false) when `rel` is
+  // missing. Names of the subdirectories (or regular files) of `rel`:
+  Result<std::vector<std::string>> child_names(const std::string& rel,
+                                               local_fs::EntryKind kind) const;
+  // Whether the content-hashed directory `rel` holds an entry file:
+  Result<bool> has_entries(const std::string& rel) const;
+  // Whether `rel`/`name` is a regular file (a link is skipped, noticed):
+  Result<bool> is_entry_file(const std::string& rel,
+                             const std::string& name) const;
   void skipped(const std::string& path, std::string_view why) const;
   // Removes crashed writers' temp files from `dir`, once per directory.
   void clean_once(const local_fs::Dir& dir);

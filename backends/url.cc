@@ -1,31 +1,12 @@
 #include "backends/url.h"
 
 #include <charconv>
-#include <mutex>
 
 namespace cachepack {
 namespace {
 
-struct Scheme {
-  std::string form;
-  BackendFactory factory;
-};
-
-struct SchemeTable {
-  std::mutex mutex;
-  std::map<std::string, Scheme, std::less<>> schemes;
-};
-
-SchemeTable& scheme_table() {
-  static SchemeTable table;
-  return table;
-}
-
-constexpr std::string_view kGeneralForm =
-    "scheme://[user:password@]host[:port][/path][?name=value&...]";
-
 tl::unexpected<Error> bad_url(std::string_view text, std::string why,
-                              std::string_view form = kGeneralForm) {
+                              std::string_view form = kGenericUrlForm) {
   return make_error(ErrorCode::kInvalidArgument,
                     "bad backend URL \"" + std::string(text) + "\": " + why +
                         "; expected " + std::string(form));
@@ -79,28 +60,39 @@ Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
   return value;
 }
 
+Result<bool> parse_url_bool(const BackendUrl& url, std::string_view what,
+                            std::string_view text, std::string_view form) {
+  if (text == "1" || text == "true" || text == "yes") return true;
+  if (text == "0" || text == "false" || text == "no") return false;
+  return bad_backend_url(url, std::string(what) + " must be 0 or 1", form);
+}
+
 std::optional<std::string> BackendUrl::param(std::string_view name) const {
   auto it = query.find(std::string(name));
   if (it == query.end()) return std::nullopt;
   return it->second;
 }
 
-Result<BackendUrl> parse_backend_url(std::string_view text) {
-  BackendUrl url;
+Result<std::string> parse_url_scheme(std::string_view text) {
   size_t sep = text.find("://");
   if (sep == std::string_view::npos || sep == 0) {
     return bad_url(text, "no scheme");
   }
-  url.scheme = std::string(text.substr(0, sep));
-  for (char& c : url.scheme) {
+  std::string scheme(text.substr(0, sep));
+  for (char& c : scheme) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
               c == '-' || c == '.';
     if (!ok) return bad_url(text, "invalid scheme");
   }
-  std::string_view form = kGeneralForm;
-  auto known_form = backend_scheme_form(url.scheme);
-  if (known_form) form = *known_form;
+  return scheme;
+}
+
+Result<BackendUrl> parse_backend_url(std::string_view text,
+                                     std::string_view form) {
+  BackendUrl url;
+  CP_ASSIGN_OR_RETURN(url.scheme, parse_url_scheme(text));
+  const size_t sep = url.scheme.size();  // Where "://" starts.
 
   std::string_view rest = text.substr(sep + 3);
   std::string_view query;
@@ -187,50 +179,6 @@ Result<BackendUrl> parse_backend_url(std::string_view text) {
   }
   url.text += std::string(after_userinfo);
   return url;
-}
-
-Result<void> register_backend_scheme(std::string scheme, std::string form,
-                                     BackendFactory factory) {
-  auto& table = scheme_table();
-  std::lock_guard lock(table.mutex);
-  if (table.schemes.contains(scheme)) {
-    return make_error(ErrorCode::kAlreadyExists,
-                      "backend scheme '" + scheme + "' is already registered");
-  }
-  table.schemes.emplace(std::move(scheme),
-                        Scheme{std::move(form), std::move(factory)});
-  return {};
-}
-
-std::optional<std::string> backend_scheme_form(std::string_view scheme) {
-  auto& table = scheme_table();
-  std::lock_guard lock(table.mutex);
-  auto it = table.schemes.find(scheme);
-  if (it == table.schemes.end()) return std::nullopt;
-  return it->second.form;
-}
-
-Result<std::unique_ptr<Backend>> open_backend(std::string_view text) {
-  CP_ASSIGN_OR_RETURN(auto url, parse_backend_url(text));
-  BackendFactory factory;
-  std::string known;
-  {
-    auto& table = scheme_table();
-    std::lock_guard lock(table.mutex);
-    auto it = table.schemes.find(url.scheme);
-    if (it != table.schemes.end()) factory = it->second.factory;
-    for (const auto& [name, _] : table.schemes) {
-      known += known.empty() ? "" : ", ";
-      known += name + "://";
-    }
-  }
-  if (!factory) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "bad backend URL \"" + std::string(text) +
-                          "\": unknown scheme '" + url.scheme +
-                          "'; registered: " + known);
-  }
-  return factory(url);
 }
 
 }  // namespace cachepack

@@ -1,21 +1,15 @@
-// Backend URLs: parsed once into a typed form, then handed to the factory
-// registered for the scheme (mem, file, torch, redis, http, https, or a
-// user's own).
-//   mem://[?max_bytes=N]
-//   file:///abs/path[?...]          torch:///abs/path
-//   redis://[user:pass@]host:port[/db][?prefix=...&ttl=...]
-//   http(s)://[user:pass@]host[:port]/base[?...]
+// Backend URLs: parsed once into a typed form, then handed to the open
+// function a BackendRegistry holds for the scheme (backend_registry.h). Each
+// backend states the URLs it takes in its kUrlForm.
 #ifndef CACHEPACK_BACKENDS_URL_H_
 #define CACHEPACK_BACKENDS_URL_H_
 
-#include <functional>
+#include <cstdint>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "backends/backend.h"
 #include "util/error.h"
 
 namespace cachepack {
@@ -45,24 +39,22 @@ tl::unexpected<Error> bad_backend_url(const BackendUrl& url,
 Result<uint64_t> parse_url_uint(const BackendUrl& url, std::string_view what,
                                 std::string_view text, std::string_view form);
 
-// kInvalidArgument with the expected form when `text` is not a URL.
-Result<BackendUrl> parse_backend_url(std::string_view text);
+// `text` (the URL parameter called `what`) as a flag: 1, true or yes; 0,
+// false or no. Anything else is bad_backend_url saying it must be 0 or 1.
+Result<bool> parse_url_bool(const BackendUrl& url, std::string_view what,
+                            std::string_view text, std::string_view form);
 
-using BackendFactory =
-    std::function<Result<std::unique_ptr<Backend>>(const BackendUrl& url)>;
+// The form of a URL whose scheme is not known.
+inline constexpr std::string_view kGenericUrlForm =
+    "scheme://[user:password@]host[:port][/path][?name=value&...]";
 
-// Registers a scheme; kAlreadyExists if taken. `form` describes the URL shape
-// and is shown when a URL of this scheme is malformed.
-Result<void> register_backend_scheme(std::string scheme, std::string form,
-                                     BackendFactory factory);
+// The scheme of `text`, lowercased; kInvalidArgument when there is none.
+Result<std::string> parse_url_scheme(std::string_view text);
 
-// The expected form of a registered scheme, or nullopt.
-std::optional<std::string> backend_scheme_form(std::string_view scheme);
-
-// Parses `url` and opens it with its scheme's factory. An unknown scheme
-// lists the registered ones.
-Result<std::unique_ptr<Backend>> open_backend(std::string_view url);
-
+// kInvalidArgument quoting `form`, the expected form of the URL's scheme,
+// when `text` is not a URL.
+Result<BackendUrl> parse_backend_url(std::string_view text,
+                                     std::string_view form = kGenericUrlForm);
 }  // namespace cachepack
 
 #endif  // CACHEPACK_BACKENDS_URL_H_

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "backends/backend_registry.h"
 #include "backends/redis_backend.h"
-#include "backends/remote.h"
-#include "backends/url.h"
+#include "backends/register_remote_backends.h"
 #include "registry/populate.h"
 #include "tests/server_fixture.h"
 
@@ -96,7 +96,11 @@ int run() {
     std::cerr << "needs /usr/bin/redis-server and /usr/bin/redis-benchmark\n";
     return 1;
   }
-  register_remote_backends();
+  BackendRegistry registry;
+  if (auto registered = register_remote_backends(registry); !registered) {
+    std::cerr << registered.error().to_string() << "\n";
+    return 1;
+  }
   std::string error;
   auto server = RedisServer::start(&error);
   if (!server) {
@@ -106,7 +110,7 @@ int run() {
   std::printf("%-22s %-14s %12s %14s %10s %7s\n", "workload", "policy",
               "populate/s", "redis-bench/s", "MiB/s", "ratio");
   for (const Workload& w : kWorkloads) {
-    auto opened = open_backend(server->url(
+    auto opened = registry.open(server->url(
         "?pipeline=" + std::to_string(w.pipeline) + "&timeout_ms=60000"));
     if (!opened) {
       std::cerr << opened.error().to_string() << "\n";

@@ -25,7 +25,7 @@ std::unique_ptr<Backend> make_tiered() {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<MemoryBackend>());
   tiers.push_back(make_disk());
-  auto b = TieredBackend::make(std::move(tiers));
+  auto b = TieredBackend::open(std::move(tiers));
   return b ? std::move(*b) : nullptr;
 }
 

@@ -13,8 +13,9 @@
 #include <fstream>
 #include <set>
 
-#include "backends/builtin.h"
+#include "backends/backend_registry.h"
 #include "backends/disk_backend.h"
+#include "backends/register_builtin_backends.h"
 #include "backends/url.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
@@ -284,9 +285,10 @@ TEST(DiskBackend, UsageCountsEntriesAndBytesPerNamespace) {
 }
 
 TEST(DiskBackend, OpensFromFileUrlWithOptions) {
-  ASSERT_TRUE(register_builtin_backends());
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
   std::string root = make_temp_dir();
-  auto b = open_backend("file://" + root + "?fsync=1&lock_timeout_ms=500");
+  auto b = registry.open("file://" + root + "?fsync=1&lock_timeout_ms=500");
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "file://" + root + "?fsync=1");
   ASSERT_TRUE((*b)->put("ns", "k", to_bytes("v"), PutMode::kOverwrite));
@@ -294,10 +296,11 @@ TEST(DiskBackend, OpensFromFileUrlWithOptions) {
 }
 
 TEST(DiskBackend, BadFileUrlsShowTheExpectedForm) {
-  ASSERT_TRUE(register_builtin_backends());
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
   for (const char* url : {"file://somehost/x", "file://", "file:///x?bogus=1",
                           "file:///x?fsync=maybe"}) {
-    auto b = open_backend(url);
+    auto b = registry.open(url);
     ASSERT_FALSE(b) << url;
     EXPECT_EQ(b.error().code(), ErrorCode::kInvalidArgument);
     EXPECT_NE(b.error().message().find("file:///absolute/path"),

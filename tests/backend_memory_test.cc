@@ -2,9 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backends/builtin.h"
+#include "backends/backend_registry.h"
 #include "backends/memory_backend.h"
-#include "backends/url.h"
+#include "backends/register_builtin_backends.h"
 #include "tests/testing/result_matchers.h"
 
 namespace cachepack {
@@ -75,19 +75,24 @@ TEST(MemoryBackend, GcTrimsToTheGivenSize) {
 }
 
 TEST(MemoryBackend, OpensFromMemUrl) {
-  ASSERT_TRUE(register_builtin_backends());
-  auto b = open_backend("mem://?max_bytes=1024");
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
+  auto b = registry.open("mem://?max_bytes=1024");
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "mem://?max_bytes=1024");
-  auto bad = open_backend("mem://?max_bytes=lots");
+  auto bad = registry.open("mem://?max_bytes=lots");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("mem://[?max_bytes=N]"),
             std::string::npos);
 }
 
-TEST(MemoryBackend, RegisteringBuiltinsTwiceIsHarmless) {
-  EXPECT_TRUE(register_builtin_backends());
-  EXPECT_TRUE(register_builtin_backends());
+// Registries are independent: each takes the built-in schemes once (a
+// second time into one registry is kAlreadyExists: backend_registry_test).
+TEST(MemoryBackend, RegisteringBuiltinsInTwoRegistriesIsHarmless) {
+  BackendRegistry first;
+  BackendRegistry second;
+  EXPECT_TRUE(register_builtin_backends(first));
+  EXPECT_TRUE(register_builtin_backends(second));
 }
 
 }  // namespace

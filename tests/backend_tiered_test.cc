@@ -3,10 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backends/builtin.h"
+#include "backends/backend_registry.h"
 #include "backends/memory_backend.h"
+#include "backends/register_builtin_backends.h"
 #include "backends/tiered_backend.h"
-#include "backends/url.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 
@@ -63,7 +63,7 @@ Stack two_memory_tiers(TieredOptions options = {}) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::move(top));
   tiers.push_back(std::move(bottom));
-  s.tiered = value_or_die(TieredBackend::make(std::move(tiers), options));
+  s.tiered = value_or_die(TieredBackend::open(std::move(tiers), options));
   return s;
 }
 
@@ -100,7 +100,7 @@ TEST(TieredBackend, DeadLowerTierDegradesToAMissAndIsCounted) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<MemoryBackend>());
   tiers.push_back(std::make_unique<DeadBackend>());
-  auto tiered = value_or_die(TieredBackend::make(std::move(tiers)));
+  auto tiered = value_or_die(TieredBackend::open(std::move(tiers)));
   auto miss = tiered->get("ns", "k");
   ASSERT_THAT(miss, IsOk());
   EXPECT_FALSE(miss->has_value());
@@ -117,7 +117,7 @@ TEST(TieredBackend, WriteFailureInTheFirstTierIsAnError) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<DeadBackend>());
   tiers.push_back(std::make_unique<MemoryBackend>());
-  auto tiered = value_or_die(TieredBackend::make(std::move(tiers)));
+  auto tiered = value_or_die(TieredBackend::open(std::move(tiers)));
   auto put = tiered->put("ns", "k", to_bytes("v"), PutMode::kOverwrite);
   ASSERT_FALSE(put);
   EXPECT_EQ(put.error().code(), ErrorCode::kUnavailable);
@@ -126,27 +126,28 @@ TEST(TieredBackend, WriteFailureInTheFirstTierIsAnError) {
 TEST(TieredBackend, EveryTierFailingIsAnErrorNotAMiss) {
   std::vector<std::unique_ptr<Backend>> tiers;
   tiers.push_back(std::make_unique<DeadBackend>());
-  auto tiered = value_or_die(TieredBackend::make(std::move(tiers)));
+  auto tiered = value_or_die(TieredBackend::open(std::move(tiers)));
   auto r = tiered->get("ns", "k");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kUnavailable);
 }
 
 TEST(TieredBackend, EmptyTierListIsInvalid) {
-  auto r = TieredBackend::make({});
+  auto r = TieredBackend::open({});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
 }
 
 TEST(TieredBackend, OpensFromTieredUrl) {
-  ASSERT_TRUE(register_builtin_backends());
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
   std::string root = testing::make_temp_dir();
-  auto b = open_backend("tiered://?tiers=mem://?max_bytes=100|file://" + root +
-                        "&write=first");
+  auto b = registry.open("tiered://?tiers=mem://?max_bytes=100|file://" + root +
+                         "&write=first");
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "tiered://?tiers=mem://?max_bytes=100|file://" + root +
                              "&write=first");
-  auto bad = open_backend("tiered://?tiers=mem://||mem://");
+  auto bad = registry.open("tiered://?tiers=mem://||mem://");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("tiered://?tiers=URL|URL"),
             std::string::npos);

@@ -15,9 +15,9 @@
 
 #include "artifacts/pytorch_hash.h"
 #include "artifacts/type_registry.h"
-#include "backends/builtin.h"
+#include "backends/backend_registry.h"
+#include "backends/register_builtin_backends.h"
 #include "backends/torch_dir_backend.h"
-#include "backends/url.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 #include "util/file.h"
@@ -25,10 +25,12 @@
 namespace cachepack {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::Optional;
 using ::testing::SizeIs;
 
 using testing::files_under;
+using testing::HasError;
 using testing::IsOk;
 using testing::IsOkAndHolds;
 using testing::make_temp_dir;
@@ -234,6 +236,17 @@ TEST(TorchDirBackend, TypesWithoutADirectoryAreUnimplemented) {
   EXPECT_FALSE(dir->list("my_type"));
 }
 
+TEST(TorchDirBackend, ListingATypeWithoutADirectoryNamesNoKey) {
+  auto dir = open_dir(make_temp_dir());
+  auto r = dir->list("my_type");
+  ASSERT_THAT(r,
+              HasError(ErrorCode::kUnimplemented, ErrorReason::kUnknownType));
+  EXPECT_EQ(r.error().where().key, std::nullopt);
+  EXPECT_EQ(r.error().message(), "no PyTorch layout known for type my_type");
+  EXPECT_THAT(dir->list(""),
+              HasError(ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey));
+}
+
 TEST(TorchDirBackend, LockedKeyDirectoryTimesOutWithDeadlineExceeded) {
   std::string root = make_temp_dir();
   auto opened = TorchDirBackend::open(
@@ -264,15 +277,37 @@ TEST(TorchDirBackend, RemoveDeletesTheKeyDirectory) {
 }
 
 TEST(TorchDirBackend, OpensFromTorchUrl) {
-  ASSERT_TRUE(register_builtin_backends());
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
   std::string root = make_temp_dir();
-  auto b = open_backend("torch://" + root);
+  auto b = registry.open("torch://" + root);
   ASSERT_THAT(b, IsOk());
   EXPECT_EQ((*b)->url(), "torch://" + root);
-  auto bad = open_backend("torch://host/x");
+  auto bad = registry.open("torch://host/x");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message().find("torch:///absolute/cache/dir"),
             std::string::npos);
+}
+
+// file:// and torch:// share one fsync parser and one root check.
+TEST(TorchDirBackend, TakesFsyncAndRootsAsFileUrlsDo) {
+  BackendRegistry registry;
+  ASSERT_TRUE(register_builtin_backends(registry));
+  std::string root = make_temp_dir();
+  for (std::string scheme : {"file", "torch"}) {
+    auto b = registry.open(scheme + "://" + root + "/?fsync=yes");
+    ASSERT_THAT(b, IsOk());
+    EXPECT_EQ((*b)->url(), scheme + "://" + root + "?fsync=1");
+    auto bad = registry.open(scheme + "://" + root + "?fsync=maybe");
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(bad.error().message(), HasSubstr("fsync must be 0 or 1"));
+  }
+  auto relative = TorchDirBackend::open({.root = "relative/dir"});
+  ASSERT_FALSE(relative);
+  EXPECT_EQ(relative.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(relative.error().message(),
+            "PyTorch cache directory must be an absolute path");
 }
 
 }  // namespace

@@ -15,7 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "backends/remote.h"
+#include "backends/backend_registry.h"
+#include "backends/register_remote_backends.h"
 #include "backends/url.h"
 #include "registry/populate.h"
 #include "tests/server_fixture.h"
@@ -56,8 +57,9 @@ size_t count_occurrences(const std::string& haystack, const std::string& s) {
 }
 
 std::unique_ptr<Backend> open_http(const std::string& url) {
-  register_remote_backends();
-  auto b = open_backend(url);
+  BackendRegistry registry;
+  EXPECT_THAT(register_remote_backends(registry), IsOk());
+  auto b = registry.open(url);
   EXPECT_THAT(b, IsOk());
   return b ? std::move(*b) : nullptr;
 }
@@ -406,9 +408,10 @@ TEST_F(HttpBackendTest, BearerTokenFromAFileOrTheEnvironment) {
   ASSERT_FALSE(denied);
   EXPECT_EQ(denied.error().code(), ErrorCode::kPermissionDenied);
 
-  register_remote_backends();
+  BackendRegistry registry;
+  EXPECT_THAT(register_remote_backends(registry), IsOk());
   auto missing =
-      open_backend(url("/cache", "&bearer_token_env=CACHEPACK_UNSET_VAR"));
+      registry.open(url("/cache", "&bearer_token_env=CACHEPACK_UNSET_VAR"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
@@ -539,11 +542,12 @@ TEST(AcRecord, RoundTripsAndRejectsAnythingElse) {
 }
 
 TEST(HttpUrl, BadUrlsAreRejectedWithTheExpectedForm) {
-  register_remote_backends();
+  BackendRegistry registry;
+  EXPECT_THAT(register_remote_backends(registry), IsOk());
   for (const char* bad : {"http://h/c?retries=x", "https://h/c?colour=blue",
                           "http://h/c?insecure=yes",
                           "http://h/c?bearer_token_file=/nonexistent"}) {
-    auto b = open_backend(bad);
+    auto b = registry.open(bad);
     ASSERT_FALSE(b) << bad;
     EXPECT_TRUE(b.error().code() == ErrorCode::kInvalidArgument ||
                 b.error().code() == ErrorCode::kNotFound)

@@ -3,8 +3,9 @@
 // protocol cannot list, which its capabilities say.
 #include <atomic>
 
+#include "backends/backend_registry.h"
 #include "backends/http_backend.h"
-#include "backends/remote.h"
+#include "backends/register_remote_backends.h"
 #include "backends/url.h"
 #include "tests/backend_conformance.h"
 #include "tests/server_fixture.h"
@@ -27,8 +28,9 @@ std::unique_ptr<Backend> make_http() {
   static std::atomic<int> next{0};
   NginxServer* server = shared_server();
   if (server == nullptr) return nullptr;
-  register_remote_backends();
-  auto b = open_backend(
+  BackendRegistry registry;
+  EXPECT_THAT(register_remote_backends(registry), IsOk());
+  auto b = registry.open(
       server->url("/conf" + std::to_string(next++) + "?timeout_ms=10000"));
   EXPECT_THAT(b, IsOk());
   if (!b) return nullptr;

@@ -12,7 +12,8 @@
 #include <thread>
 #include <tuple>
 
-#include "backends/remote.h"
+#include "backends/backend_registry.h"
+#include "backends/register_remote_backends.h"
 #include "backends/url.h"
 #include "registry/populate.h"
 #include "tests/server_fixture.h"
@@ -72,8 +73,9 @@ class RawClient {
 Bytes value_of(std::string_view s) { return to_bytes(s); }
 
 std::unique_ptr<RedisBackend> open_redis(const std::string& url) {
-  register_remote_backends();
-  auto b = open_backend(url);
+  BackendRegistry registry;
+  EXPECT_THAT(register_remote_backends(registry), IsOk());
+  auto b = registry.open(url);
   EXPECT_THAT(b, IsOk());
   if (!b) return nullptr;
   return std::unique_ptr<RedisBackend>(
@@ -492,12 +494,13 @@ TEST_F(RedisBackendTest, ACallersDeadlineShorterThanTheTimeoutWins) {
 }
 
 TEST(RedisUrl, BadUrlsAreRejectedWithTheExpectedForm) {
-  register_remote_backends();
+  BackendRegistry registry;
+  EXPECT_THAT(register_remote_backends(registry), IsOk());
   for (const char* bad : {"redis://h:1?ttl=abc", "redis://h:1?layout=flat",
                           "redis://h:1?colour=blue", "redis://h:1/notanumber",
                           "redis://h:1?cache_id=x", "redis://h:1?ttl=0",
                           "redis://:1", "redis://secret@h:1"}) {
-    auto b = open_backend(bad);
+    auto b = registry.open(bad);
     ASSERT_FALSE(b) << bad;
     EXPECT_EQ(b.error().code(), ErrorCode::kInvalidArgument) << bad;
     EXPECT_NE(b.error().message().find("redis://[user:password@]host"),

@@ -3,8 +3,9 @@
 // through a prefix of its own.
 #include <atomic>
 
+#include "backends/backend_registry.h"
 #include "backends/redis_backend.h"
-#include "backends/remote.h"
+#include "backends/register_remote_backends.h"
 #include "backends/url.h"
 #include "tests/backend_conformance.h"
 #include "tests/server_fixture.h"
@@ -29,8 +30,9 @@ std::function<std::unique_ptr<Backend>()> make_redis(std::string query) {
     static std::atomic<int> next{0};
     RedisServer* server = shared_server();
     if (server == nullptr) return nullptr;
-    register_remote_backends();
-    auto b = open_backend(
+    BackendRegistry registry;
+    EXPECT_THAT(register_remote_backends(registry), IsOk());
+    auto b = registry.open(
         server->url("?prefix=conf" + std::to_string(next++) + ":" + query));
     EXPECT_THAT(b, IsOk());
     if (!b) return nullptr;

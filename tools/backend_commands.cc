@@ -8,10 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "backends/builtin.h"
+#include "backends/all_backends.h"
 #include "backends/maintenance.h"
-#include "backends/remote.h"
-#include "backends/url.h"
 #include "registry/artifact_manager.h"
 #include "registry/artifact_source.h"
 #include "registry/pack.h"
@@ -30,9 +28,8 @@ namespace cachepack::cli {
 namespace {
 
 Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
-  CP_TRY(register_builtin_backends());
-  register_remote_backends();
-  return open_backend(url);
+  CP_ASSIGN_OR_RETURN(auto backends, registry_with_all_backends());
+  return backends->open(url);
 }
 
 // Artifacts read from an input file: a bundle's entries, streamed as they

@@ -1,0 +1,18 @@
+#include "backends/register_remote_backends.h"
+
+#include "backends/http_backend.h"
+#include "backends/redis_backend.h"
+
+namespace cachepack {
+
+Result<void> register_remote_backends(BackendRegistry& registry) {
+  CP_TRY(registry.register_scheme("redis", RedisBackend::kUrlForm,
+                                  &RedisBackend::open_url));
+  for (const char* scheme : {"http", "https"}) {
+    CP_TRY(registry.register_scheme(scheme, HttpBackend::kUrlForm,
+                                    &HttpBackend::open_url));
+  }
+  return {};
+}
+
+}  // namespace cachepack
