@@ -43,67 +43,6 @@ tl::unexpected<Error> invalid(std::string message) {
   return make_error(ErrorCode::kInvalidArgument, std::move(message));
 }
 
-// Owns a file descriptor and writes through a buffer, so many small entries
-// cost few system calls. `pos` is the file offset of the next byte.
-class OutputFile {
- public:
-  OutputFile() = default;
-  OutputFile(int fd, std::string path, uint64_t pos, bool owned = true)
-      : fd_(fd), path_(std::move(path)), pos_(pos), owned_(owned) {
-    buffer_.reserve(kBufferSize);
-  }
-  OutputFile(OutputFile&& o) noexcept { *this = std::move(o); }
-  OutputFile& operator=(OutputFile&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    std::swap(path_, o.path_);
-    std::swap(pos_, o.pos_);
-    std::swap(buffer_, o.buffer_);
-    std::swap(owned_, o.owned_);
-    return *this;
-  }
-  ~OutputFile() {
-    if (fd_ >= 0 && owned_) ::close(fd_);
-  }
-
-  int fd() const { return fd_; }
-  uint64_t pos() const { return pos_; }
-
-  Result<void> write(ByteSpan data) {
-    pos_ += data.size();
-    if (buffer_.size() + data.size() <= kBufferSize) {
-      buffer_.insert(buffer_.end(), data.begin(), data.end());
-      return {};
-    }
-    CP_TRY(flush());
-    if (data.size() >= kBufferSize) return write_all(fd_, data, path_);
-    buffer_.insert(buffer_.end(), data.begin(), data.end());
-    return {};
-  }
-
-  Result<void> flush() {
-    auto ok = write_all(fd_, buffer_, path_);
-    buffer_.clear();
-    return ok;
-  }
-
-  // Closes an owned descriptor; a borrowed one is left to its owner.
-  Result<void> close() {
-    int fd = std::exchange(fd_, -1);
-    if (owned_ && ::close(fd) != 0) return io_error("close", path_, errno);
-    return {};
-  }
-
- private:
-  static constexpr size_t kBufferSize = 1 << 20;
-
-  int fd_ = -1;
-  std::string path_;
-  uint64_t pos_ = 0;
-  Bytes buffer_;
-  bool owned_ = true;
-};
-
-// One compressed (or raw) chunk, ready to be written.
 // Recycles the chunk-sized buffers that carry data to and from the
 // compression threads: fresh megabyte allocations cost page faults on every
 // chunk, and at most a few buffers per thread are in use at any time.
@@ -261,20 +200,6 @@ ByteSpan word_bytes(kj::ArrayPtr<const capnp::word> words) {
           words.size() * sizeof(capnp::word)};
 }
 
-Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
-                        const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("write", path, errno);
-    }
-    data = data.subspan(static_cast<size_t>(n));
-    at += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
 // Opens an existing bundle for writing and takes the writers' lock on it
 // (util/file_lock.h), so no append, sign, convert or pack to the same path
 // can interleave with it or replace it meanwhile. Readers take no lock:
@@ -324,7 +249,7 @@ struct BundleWriter::Impl {
   // appending or streaming.
   std::optional<ReplacementFile> replacement;
   bool streaming = false;  // Writing to a caller's descriptor.
-  OutputFile out;
+  BufferedWriter out;
   uint64_t append_start = 0;  // Old bundle's end, when appending.
   uint64_t previous_footer = 0;
   bool finished = false;
@@ -837,7 +762,7 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   impl->path = path;
   CP_TRY(impl->setup_compression());
   CP_ASSIGN_OR_RETURN(auto file, ReplacementFile::create(path));
-  impl->out = OutputFile(file.fd(), file.temp_path(), 0, /*owned=*/false);
+  impl->out = BufferedWriter::borrowing(file.fd(), file.temp_path(), 0);
   impl->replacement.emplace(std::move(file));
   auto header = encode_header(Header{});
   CP_TRY(impl->out.write(header));
@@ -851,7 +776,7 @@ Result<BundleWriter> BundleWriter::to_stream(int fd, WriterOptions options,
   impl->path = std::move(name);
   impl->streaming = true;
   CP_TRY(impl->setup_compression());
-  impl->out = OutputFile(fd, impl->path, 0, /*owned=*/false);
+  impl->out = BufferedWriter::borrowing(fd, impl->path, 0);
   auto header = encode_header(Header{});
   CP_TRY(impl->out.write(header));
   return BundleWriter(std::move(impl));
@@ -920,7 +845,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
     return io_error("truncate", path, errno);
   }
   // Only now may the writer's clean-up truncate the file back.
-  impl->out = OutputFile(fd.release(), path, impl->append_start);
+  impl->out = BufferedWriter(std::move(fd), path, impl->append_start);
   return BundleWriter(std::move(impl));
 }
 
