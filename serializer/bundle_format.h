@@ -75,14 +75,31 @@ std::array<std::byte, kHeaderSize> encode_header(const Header& header);
 // is the whole file, so a damaged magic can be told from another format.
 Result<Header> decode_header(ByteSpan data);
 
-// The footer checksum is XXH3-64 of the footer's first 56 bytes followed by
-// the signature block, seeded with the footer's own file offset: a footer
-// copied to another position (a bundle stored inside a bundle) never
-// validates there.
+// Where each field starts in the footer's 72 bytes (FORMAT.md, "Footer").
+namespace footer_field {
+inline constexpr size_t kIndexOffset = 0;
+inline constexpr size_t kIndexSize = 8;
+inline constexpr size_t kIndexXxh3 = 16;
+inline constexpr size_t kSignaturesOffset = 32;
+inline constexpr size_t kSignatureCount = 40;
+inline constexpr size_t kPreviousFooterOffset = 48;
+inline constexpr size_t kChecksum = 56;  // Covers the bytes before it.
+inline constexpr size_t kMagic = 64;
+}  // namespace footer_field
+
+// The footer checksum is XXH3-64 of the footer's bytes before the checksum
+// field (the first 56) followed by the signature block, seeded with the
+// footer's own file offset: a footer copied to another position (a bundle
+// stored inside a bundle) never validates there.
 uint64_t footer_checksum(ByteSpan first56, ByteSpan signature_block,
                          uint64_t footer_offset);
-// Encodes with `footer.checksum` as given (compute it first).
+// Encodes with `footer.checksum` as given; seal_footer computes it.
 std::array<std::byte, kFooterSize> encode_footer(const Footer& footer);
+// Sets `footer.checksum` for a footer written at `footer_offset` right after
+// `signature_block` (empty when unsigned), and returns its 72 bytes.
+std::array<std::byte, kFooterSize> seal_footer(Footer& footer,
+                                               ByteSpan signature_block,
+                                               uint64_t footer_offset);
 // Decodes the 72 bytes at `footer_offset` of `file` and checks magic,
 // checksum and that every range it names lies in the file before it.
 Result<Footer> decode_footer(ByteSpan file, uint64_t footer_offset);

@@ -101,5 +101,27 @@ TEST(BundleFormat, HeaderAndFooterEncodeAsDocumented) {
             "01020304050607088943504b454e440a");
 }
 
+TEST(BundleFormat, SealedFooterChecksumsItsFieldsSignaturesAndOffset) {
+  Bytes file;
+  append_bytes(file, encode_header(Header{}));
+  append_bytes(file, Bytes(8, std::byte{0}));  // An index of one word.
+  Bytes signatures(kSignatureRecordSize, std::byte{7});
+  append_bytes(file, signatures);
+  Footer f;
+  f.index_offset = kHeaderSize;
+  f.index_size = 8;
+  f.signatures_offset = kHeaderSize + 8;
+  f.signature_count = 1;
+  uint64_t at = file.size();
+  auto sealed = seal_footer(f, signatures, at);
+  EXPECT_EQ(f.checksum,
+            footer_checksum(ByteSpan(sealed).first(56), signatures, at));
+  EXPECT_EQ(sealed, encode_footer(f));
+  append_bytes(file, sealed);
+  auto decoded = decode_footer(file, at);
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->checksum, f.checksum);
+}
+
 }  // namespace
 }  // namespace cachepack::bundle

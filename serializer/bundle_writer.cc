@@ -727,12 +727,7 @@ struct BundleWriter::Impl {
       footer.signature_count = options.signing_keys.size();
       CP_TRY(out.write(signatures));
     }
-    uint64_t footer_at = out.pos();
-    auto first56 = encode_footer(footer);
-    footer.checksum =
-        footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
-    auto encoded = encode_footer(footer);
-    CP_TRY(out.write(encoded));
+    CP_TRY(out.write(seal_footer(footer, signatures, out.pos())));
     CP_TRY(out.flush());
     stats.file_size = out.pos();
     if (replacement) {
@@ -1010,12 +1005,8 @@ Result<void> sign_bundle(const std::string& path, const SigningKey& key,
   }
   footer.signatures_offset = end;
   footer.signature_count = signatures.size() / kSignatureRecordSize;
-  uint64_t footer_at = end + signatures.size();
-  auto first56 = encode_footer(footer);
-  footer.checksum =
-      footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
-  auto encoded = encode_footer(footer);
-  append_bytes(signatures, encoded);
+  auto sealed = seal_footer(footer, signatures, end + signatures.size());
+  append_bytes(signatures, sealed);
   if (::ftruncate(fd.get(), static_cast<off_t>(end)) != 0) {
     return io_error("truncate", path, errno);
   }
