@@ -31,6 +31,13 @@ inline constexpr size_t kPublicKeySize = 32;
 inline constexpr size_t kSignatureSize = 64;
 inline constexpr size_t kSignatureRecordSize = kPublicKeySize + kSignatureSize;
 inline constexpr uint64_t kDefaultChunkSize = uint64_t{1} << 20;
+// The chunk sizes a writer accepts. kMaxChunkSize is also the reader's
+// default ReaderLimits::max_chunk_size, so whatever is written can be read.
+inline constexpr uint64_t kMinChunkSize = uint64_t{4} << 10;
+inline constexpr uint64_t kMaxChunkSize = uint64_t{256} << 20;
+// The longest key a writer accepts; the reader's default
+// ReaderLimits::max_key_size.
+inline constexpr uint64_t kMaxKeySize = uint64_t{1} << 20;
 
 // The Ed25519 message is this 32-byte context, the 16-byte header and the
 // SHA-256 of the index bytes: the index holds every entry's digests and the

@@ -43,6 +43,14 @@ tl::unexpected<Error> invalid(std::string message) {
   return make_error(ErrorCode::kInvalidArgument, std::move(message));
 }
 
+// "4 KiB", "256 MiB": a limit as the writer's messages spell it.
+std::string size_text(uint64_t bytes) {
+  if (bytes % (uint64_t{1} << 20) == 0) {
+    return std::to_string(bytes >> 20) + " MiB";
+  }
+  return std::to_string(bytes >> 10) + " KiB";
+}
+
 // Recycles the chunk-sized buffers that carry data to and from the
 // compression threads: fresh megabyte allocations cost page faults on every
 // chunk, and at most a few buffers per thread are in use at any time.
@@ -309,9 +317,10 @@ struct BundleWriter::Impl {
     if (options.threads < 1 || options.threads > 256) {
       return invalid("thread count must be 1..256");
     }
-    if (options.chunk_size < 4096 ||
-        options.chunk_size > ReaderLimits{}.max_chunk_size) {
-      return invalid("chunk size must be 4 KiB..256 MiB");
+    if (options.chunk_size < kMinChunkSize ||
+        options.chunk_size > kMaxChunkSize) {
+      return invalid("chunk size must be " + size_text(kMinChunkSize) + ".." +
+                     size_text(kMaxChunkSize));
     }
     for (auto& [type, dict] : options.dictionaries) {
       if (dictionary_of_type.count(type)) continue;  // The bundle's wins.
@@ -404,9 +413,9 @@ struct BundleWriter::Impl {
                         uint64_t size) {
     CP_TRY(check());
     if (type.empty()) return invalid("artifact type is empty");
-    if (key.size() > ReaderLimits{}.max_key_size) {
+    if (key.size() > kMaxKeySize) {
       return invalid("key of " + std::to_string(key.size()) +
-                     " bytes is over the 1 MiB limit");
+                     " bytes is over the " + size_text(kMaxKeySize) + " limit");
     }
     uint32_t tid = type_id(type);
     if (in_group) {
