@@ -211,6 +211,23 @@ Xxh128 xxh128_from_words(uint64_t high, uint64_t low) {
 uint64_t xxh128_high(const Xxh128& h) { return decode_fixed64_be(h.data()); }
 uint64_t xxh128_low(const Xxh128& h) { return decode_fixed64_be(h.data() + 8); }
 
+std::optional<std::string_view> group_partition_error(
+    std::span<const uint64_t> counts, uint64_t entry_count,
+    const std::function<bool(size_t group, uint64_t entry)>& same_type) {
+  uint64_t pos = 0;
+  for (size_t g = 0; g < counts.size(); ++g) {
+    if (counts[g] > entry_count - pos) {
+      return "groups cover more entries than exist";
+    }
+    for (uint64_t i = 0; i < counts[g]; ++i, ++pos) {
+      if (!same_type(g, pos))
+        return "group type differs from its entries' type";
+    }
+  }
+  if (pos != entry_count) return "groups do not cover every entry";
+  return std::nullopt;
+}
+
 std::array<std::byte, 80> signature_message(ByteSpan header, ByteSpan index) {
   std::array<std::byte, 80> out{};
   std::memcpy(out.data(), kSignatureContext.data(), 32);

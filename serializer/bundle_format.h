@@ -1,12 +1,16 @@
 // The fixed-size parts of a cachepack bundle (docs/FORMAT.md): the 16-byte
 // header, the 72-byte footer that locates the index, the signature records,
-// and the XXH3 digests used throughout. The reader and writer share these so
-// the byte layout is written down in exactly one place.
+// the XXH3 digests used throughout, the size limits and the index's ordering
+// rules. The reader and writer share these so the byte layout is written
+// down in exactly one place.
 #ifndef CACHEPACK_SERIALIZER_BUNDLE_FORMAT_H_
 #define CACHEPACK_SERIALIZER_BUNDLE_FORMAT_H_
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
 #include <string_view>
 
 #include "util/bytes.h"
@@ -115,6 +119,25 @@ Xxh128 xxh3_128(ByteSpan data);
 Xxh128 xxh128_from_words(uint64_t high, uint64_t low);
 uint64_t xxh128_high(const Xxh128& h);
 uint64_t xxh128_low(const Xxh128& h);
+
+// The order of the index's lookup table: by type number, then by key as
+// unsigned bytes (ties are left to the caller, which orders by position).
+// Negative, zero or positive, as memcmp.
+inline int compare_lookup_order(uint32_t type_a, std::string_view key_a,
+                                uint32_t type_b, std::string_view key_b) {
+  if (type_a != type_b) return type_a < type_b ? -1 : 1;
+  // char_traits<char> compares as unsigned char, as memcmp does.
+  int c = key_a.compare(key_b);
+  return c < 0 ? -1 : (c > 0 ? 1 : 0);
+}
+
+// Whether a Mega-Cache group table (the group counts, in order) splits
+// `entry_count` entries in stored order into consecutive runs, each entry
+// of its group's type (`same_type(group, entry)`), covering every entry.
+// Returns what is wrong, or nullopt when it does.
+std::optional<std::string_view> group_partition_error(
+    std::span<const uint64_t> counts, uint64_t entry_count,
+    const std::function<bool(size_t group, uint64_t entry)>& same_type);
 
 // The exact bytes an Ed25519 signature covers.
 std::array<std::byte, 80> signature_message(ByteSpan header, ByteSpan index);

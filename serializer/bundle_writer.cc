@@ -661,8 +661,7 @@ struct BundleWriter::Impl {
     std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
       const EntryRecord& x = entries[a];
       const EntryRecord& y = entries[b];
-      if (x.type_id != y.type_id) return x.type_id < y.type_id;
-      return std::string_view(x.key) < std::string_view(y.key);
+      return compare_lookup_order(x.type_id, x.key, y.type_id, y.key) < 0;
     });
     auto lookup = root.initLookup(order.size());
     for (size_t i = 0; i < order.size(); ++i) lookup.set(i, order[i]);
