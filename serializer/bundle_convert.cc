@@ -116,13 +116,4 @@ Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
   return Bytes(bytes.begin(), bytes.end());
 }
 
-std::map<std::string, Bytes> train_dictionaries(
-    std::span<const ArtifactView> artifacts, size_t capacity) {
-  std::vector<std::pair<std::string_view, ByteSpan>> samples;
-  samples.reserve(artifacts.size());
-  for (const ArtifactView& a : artifacts)
-    samples.emplace_back(a.type, a.content);
-  return train_dictionaries(samples, capacity);
-}
-
 }  // namespace cachepack::bundle
