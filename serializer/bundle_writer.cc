@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "serializer/bundle.capnp.h"
+#include "serializer/bundle_file.h"
 #include "serializer/bundle_reader.h"
 #include "util/file.h"
 #include "util/file_lock.h"
@@ -205,46 +206,6 @@ sc::Codec to_schema(Codec c) {
 ByteSpan word_bytes(kj::ArrayPtr<const capnp::word> words) {
   return {reinterpret_cast<const std::byte*>(words.begin()),
           words.size() * sizeof(capnp::word)};
-}
-
-// Opens an existing bundle for writing and takes the writers' lock on it
-// (util/file_lock.h), so no append, sign, convert or pack to the same path
-// can interleave with it or replace it meanwhile. Readers take no lock:
-// they only ever use complete versions. Returns the descriptor.
-Result<int> open_locked(const std::string& path) {
-  CP_ASSIGN_OR_RETURN(auto lock, PathLock::acquire(path, O_WRONLY));
-  return lock.release();
-}
-
-// Append and sign open the newest intact version even when bytes follow its
-// footer: they are the ones that repair such a tail (check_tail below), as
-// documented in FORMAT.md, "Appending".
-ReaderOptions repairing_reader_options() {
-  ReaderOptions options;
-  options.allow_older_version = true;
-  return options;
-}
-
-// Bytes after the last valid footer are what an interrupted append or sign
-// left, and are dropped before writing, unless the file still ends in a
-// footer's magic: then a complete newer version was written and later
-// damaged, and dropping it would lose stored entries.
-Result<void> check_tail(const BundleReader& reader, const std::string& path,
-                        bool discard_damaged) {
-  if (reader.ignored_tail() == 0 || discard_damaged) return {};
-  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
-  ByteSpan data = file.bytes();
-  if (data.size() >= kFooterMagic.size() &&
-      std::memcmp(data.data() + data.size() - kFooterMagic.size(),
-                  kFooterMagic.data(), kFooterMagic.size()) == 0) {
-    return make_error(
-        ErrorCode::kDataLoss, ErrorReason::kBadFooter,
-        "the newest version's footer is damaged; refusing to "
-        "write over it (discard_damaged_tail to drop it and "
-        "keep the previous version)",
-        ErrorLocation{.file = path, .offset = data.size() - kFooterSize});
-  }
-  return {};
 }
 
 }  // namespace
@@ -789,8 +750,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
-  CP_ASSIGN_OR_RETURN(auto locked, open_locked(path));
-  Fd fd(locked);
+  CP_ASSIGN_OR_RETURN(Fd fd, open_locked(path));
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
@@ -885,47 +845,5 @@ Result<void> BundleWriter::flush() {
 }
 
 Result<WriteStats> BundleWriter::finish() { return impl_->finish(); }
-
-Result<void> sign_bundle(const std::string& path, const SigningKey& key,
-                         bool fsync, bool discard_damaged_tail) {
-  CP_ASSIGN_OR_RETURN(auto locked, open_locked(path));
-  Fd fd(locked);
-  Footer footer;
-  uint64_t end = 0;
-  Bytes signatures;
-  PublicKey pub = key.public_key();
-  {
-    CP_ASSIGN_OR_RETURN(auto reader,
-                        BundleReader::open(path, repairing_reader_options()));
-    CP_TRY(check_tail(reader, path, discard_damaged_tail));
-    CP_ASSIGN_OR_RETURN(auto mapped, MappedFile::open(path));
-    ByteSpan data = mapped.bytes();
-    auto message = signature_message(
-        data.first(kHeaderSize),
-        data.subspan(reader.footer().index_offset, reader.footer().index_size));
-    for (const SignatureInfo& s : reader.signatures()) {
-      if (!s.valid || s.public_key == pub) continue;
-      append_bytes(signatures, s.public_key);
-      append_bytes(signatures, s.signature);
-    }
-    CP_ASSIGN_OR_RETURN(auto sig, key.sign(message));
-    append_bytes(signatures, pub);
-    append_bytes(signatures, sig);
-    footer = reader.footer();
-    end = reader.footer_offset() + kFooterSize;
-    footer.previous_footer_offset = reader.footer_offset();
-  }
-  footer.signatures_offset = end;
-  footer.signature_count = signatures.size() / kSignatureRecordSize;
-  auto sealed = seal_footer(footer, signatures, end + signatures.size());
-  append_bytes(signatures, sealed);
-  if (::ftruncate(fd.get(), static_cast<off_t>(end)) != 0) {
-    return io_error("truncate", path, errno);
-  }
-  CP_TRY(pwrite_all(fd.get(), signatures, end, path));
-  if (fsync && ::fsync(fd.get()) != 0) return io_error("fsync", path, errno);
-  if (::close(fd.release()) != 0) return io_error("close", path, errno);
-  return {};
-}
 
 }  // namespace cachepack::bundle

@@ -133,13 +133,6 @@ class BundleWriter {
   std::unique_ptr<Impl> impl_;
 };
 
-// Adds a signature by `key` to an existing bundle without rewriting it: a
-// new signature block (the old signatures plus this one) and a new footer
-// are appended, so an interrupted sign leaves the bundle as it was. A
-// damaged newest footer is handled as in WriterOptions::discard_damaged_tail.
-Result<void> sign_bundle(const std::string& path, const SigningKey& key,
-                         bool fsync = false, bool discard_damaged_tail = false);
-
 }  // namespace cachepack::bundle
 
 #endif  // CACHEPACK_SERIALIZER_BUNDLE_WRITER_H_
