@@ -42,6 +42,10 @@ bool ends_with_footer(ByteSpan file) {
 
 }  // namespace
 
+std::string_view to_string(Codec codec) {
+  return codec == Codec::kZstd ? "zstd" : "raw";
+}
+
 bool is_bundle(ByteSpan file) {
   return magic_bytes_matching(file) >= kNearMagic || ends_with_footer(file);
 }

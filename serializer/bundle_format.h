@@ -54,6 +54,10 @@ struct Header {
   uint32_t flags = 0;
 };
 
+// How an entry's (or chunk's) bytes are stored.
+enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
+std::string_view to_string(Codec codec);
+
 using Xxh128 = std::array<std::byte, 16>;  // Canonical (big-endian) form.
 
 struct Footer {

@@ -60,10 +60,6 @@ int compare_to(sc::Entry::Reader e, uint32_t type_id, std::string_view key) {
 
 }  // namespace
 
-std::string_view to_string(Codec codec) {
-  return codec == Codec::kZstd ? "zstd" : "raw";
-}
-
 struct BundleReader::State {
   ReaderOptions options;
   std::optional<MappedFile> file;

@@ -22,9 +22,6 @@
 
 namespace cachepack::bundle {
 
-enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
-std::string_view to_string(Codec codec);
-
 // Hard limits on what a bundle may declare. Exceeding one is kLimitExceeded
 // (kResourceExhausted), never an allocation attempt.
 struct ReaderLimits {

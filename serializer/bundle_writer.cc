@@ -8,17 +8,14 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <utility>
 
 #include "serializer/bundle.capnp.h"
+#include "serializer/bundle_compression.h"
 #include "serializer/bundle_file.h"
 #include "serializer/bundle_reader.h"
 #include "util/file.h"
@@ -29,15 +26,6 @@ namespace cachepack::bundle {
 namespace {
 
 namespace sc = ::cachepack::bundle::schema;
-
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct CDictFree {
-  void operator()(ZSTD_CDict* d) const { ZSTD_freeCDict(d); }
-};
-using CCtxPtr = std::unique_ptr<ZSTD_CCtx, CCtxFree>;
-using CDictPtr = std::unique_ptr<ZSTD_CDict, CDictFree>;
 
 tl::unexpected<Error> invalid(std::string message) {
   return make_error(ErrorCode::kInvalidArgument, std::move(message));
@@ -50,124 +38,6 @@ std::string size_text(uint64_t bytes) {
   }
   return std::to_string(bytes >> 10) + " KiB";
 }
-
-// Recycles the chunk-sized buffers that carry data to and from the
-// compression threads: fresh megabyte allocations cost page faults on every
-// chunk, and at most a few buffers per thread are in use at any time.
-class BufferPool {
- public:
-  Bytes get() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (free_.empty()) return {};
-    Bytes b = std::move(free_.back());
-    free_.pop_back();
-    return b;
-  }
-  void put(Bytes b) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    free_.push_back(std::move(b));
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Bytes> free_;
-};
-
-// One compressed (or raw) chunk, ready to be written: the first `size`
-// bytes of `buffer`.
-struct Compressed {
-  Bytes buffer;
-  size_t size = 0;
-  Codec codec = Codec::kRaw;
-  uint64_t original_size = 0;
-  Xxh128 xxh3{};
-  std::optional<Sha256Digest> sha256;  // For single-chunk entries.
-
-  ByteSpan stored() const { return ByteSpan(buffer).first(size); }
-};
-
-Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
-                          const ZSTD_CDict* cdict, bool want_sha,
-                          Bytes buffer) {
-  Compressed out;
-  out.buffer = std::move(buffer);
-  out.original_size = in.size();
-  if (want_sha) out.sha256 = sha256(in);
-  if (level > 0 && !in.empty()) {
-    size_t bound = ZSTD_compressBound(in.size());
-    if (out.buffer.size() < bound) out.buffer.resize(bound);
-    size_t n =
-        cdict != nullptr
-            ? ZSTD_compress_usingCDict(cctx, out.buffer.data(),
-                                       out.buffer.size(), in.data(), in.size(),
-                                       cdict)
-            : ZSTD_compressCCtx(cctx, out.buffer.data(), out.buffer.size(),
-                                in.data(), in.size(), level);
-    if (!ZSTD_isError(n) && n < in.size()) {
-      out.size = n;
-      out.codec = Codec::kZstd;
-    }
-  }
-  if (out.codec == Codec::kRaw) {
-    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
-    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
-    out.size = in.size();
-  }
-  out.xxh3 = xxh3_128(out.stored());
-  return out;
-}
-
-// A fixed set of threads, each with its own zstd context, running
-// compression tasks in submission order.
-class CompressionPool {
- public:
-  using Task = std::packaged_task<Compressed(ZSTD_CCtx*)>;
-
-  explicit CompressionPool(int threads) {
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
-  }
-  ~CompressionPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-  std::future<Compressed> submit(std::function<Compressed(ZSTD_CCtx*)> fn) {
-    Task task(std::move(fn));
-    auto future = task.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-    return future;
-  }
-
- private:
-  void run() {
-    CCtxPtr cctx(ZSTD_createCCtx());
-    for (;;) {
-      Task task;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task(cctx.get());
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Task> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
-};
 
 struct ChunkRecord {
   uint64_t stored_size = 0;
