@@ -1,7 +1,6 @@
 #include "serializer/bundle_writer.h"
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
+#include <capnp/common.h>
 #include <fcntl.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -11,12 +10,11 @@
 #include <deque>
 #include <future>
 #include <map>
-#include <mutex>
 #include <utility>
 
-#include "serializer/bundle.capnp.h"
 #include "serializer/bundle_compression.h"
 #include "serializer/bundle_file.h"
+#include "serializer/bundle_index.h"
 #include "serializer/bundle_reader.h"
 #include "util/file.h"
 #include "util/file_lock.h"
@@ -24,8 +22,6 @@
 
 namespace cachepack::bundle {
 namespace {
-
-namespace sc = ::cachepack::bundle::schema;
 
 tl::unexpected<Error> invalid(std::string message) {
   return make_error(ErrorCode::kInvalidArgument, std::move(message));
@@ -39,27 +35,7 @@ std::string size_text(uint64_t bytes) {
   return std::to_string(bytes >> 10) + " KiB";
 }
 
-struct ChunkRecord {
-  uint64_t stored_size = 0;
-  uint64_t original_size = 0;
-  Codec codec = Codec::kRaw;
-  Xxh128 xxh3{};
-};
-
-struct EntryRecord {
-  uint32_t type_id = 0;
-  std::string key;
-  uint64_t offset = kHeaderSize;
-  uint64_t stored_size = 0;
-  uint64_t original_size = 0;
-  Codec codec = Codec::kRaw;
-  Xxh128 xxh3{};
-  Sha256Digest sha256{};
-  uint32_t dictionary = 0;
-  std::vector<ChunkRecord> chunks;  // Kept only for multi-chunk entries.
-  size_t chunk_count = 0;
-};
-
+// A chunk handed to compression, waiting to be written in order.
 struct Pending {
   size_t entry;
   size_t chunk;
@@ -68,10 +44,6 @@ struct Pending {
                                  // null for borrowed content.
   uint64_t bytes = 0;            // Input bytes of the chunk.
 };
-
-sc::Codec to_schema(Codec c) {
-  return c == Codec::kZstd ? sc::Codec::ZSTD : sc::Codec::RAW;
-}
 
 ByteSpan word_bytes(kj::ArrayPtr<const capnp::word> words) {
   return {reinterpret_cast<const std::byte*>(words.begin()),
@@ -93,23 +65,7 @@ struct BundleWriter::Impl {
   bool finished = false;
   std::optional<Error> failure;
 
-  std::vector<std::string> types;
-  std::map<std::string, uint32_t, std::less<>> type_ids;
-  std::vector<EntryRecord> entries;
-  struct GroupRecord {
-    uint32_t type_id;
-    uint64_t count;
-  };
-  std::vector<GroupRecord> groups;
-  bool grouped = true;  // Every entry so far belongs to a group.
-  bool in_group = false;
-  int64_t creation_time = 0;
-  bool has_creation_time = false;
-  std::string producer{kProducer};
-  std::string producer_version{kProducerVersion};
-  std::map<std::string, std::string> user;
-  std::vector<std::pair<std::string, Bytes>> dictionaries;
-  std::map<std::string, uint32_t, std::less<>> dictionary_of_type;
+  IndexBuilder index;
   std::vector<CDictPtr> cdicts;  // By dictionary number - 1.
 
   // Dictionary training (options.train_dictionaries_bytes): the first
@@ -139,50 +95,50 @@ struct BundleWriter::Impl {
     }
   }
 
-  Result<void> setup_compression() {
+  // Checks the options, then makes ready to compress: the dictionaries
+  // (the bundle's own, then the options' for other types), the contexts
+  // and threads, and the metadata to record.
+  Result<void> setup() {
+    CP_TRY(check_options());
+    CP_TRY(load_dictionaries());
+    training = options.train_dictionaries_bytes > 0 && options.level > 0;
+    cctx.reset(ZSTD_createCCtx());
+    if (options.threads > 1) {
+      pool = std::make_unique<CompressionPool>(options.threads);
+    }
+    index.merge_metadata(options.user_metadata, options.creation_unix_seconds);
+    return {};
+  }
+
+  Result<void> check_options() const {
     if (options.level < 0 || options.level > ZSTD_maxCLevel()) {
       return invalid("compression level " + std::to_string(options.level) +
                      " is outside 0.." + std::to_string(ZSTD_maxCLevel()));
     }
-    if (options.threads < 1 || options.threads > 256) {
-      return invalid("thread count must be 1..256");
+    if (options.threads < 1 || options.threads > kMaxWriterThreads) {
+      return invalid("thread count must be 1.." +
+                     std::to_string(kMaxWriterThreads));
     }
     if (options.chunk_size < kMinChunkSize ||
         options.chunk_size > kMaxChunkSize) {
       return invalid("chunk size must be " + size_text(kMinChunkSize) + ".." +
                      size_text(kMaxChunkSize));
     }
+    return {};
+  }
+
+  Result<void> load_dictionaries() {
     for (auto& [type, dict] : options.dictionaries) {
-      if (dictionary_of_type.count(type)) continue;  // The bundle's wins.
-      dictionaries.emplace_back(type, dict);
-      dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
+      if (index.dictionary_of(type)) continue;  // The bundle's wins.
+      index.add_dictionary(type, dict);
     }
-    for (auto& [type, dict] : dictionaries) {
+    for (auto& [type, dict] : index.dictionaries()) {
       CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(),
                                    std::max(options.level, 1)));
       if (!cd) return invalid("dictionary for type " + type + " is unusable");
       cdicts.push_back(std::move(cd));
     }
-    training = options.train_dictionaries_bytes > 0 && options.level > 0;
-    cctx.reset(ZSTD_createCCtx());
-    if (options.threads > 1) {
-      pool = std::make_unique<CompressionPool>(options.threads);
-    }
-    for (auto& [k, v] : options.user_metadata) user[k] = v;
-    if (options.creation_unix_seconds && !has_creation_time) {
-      has_creation_time = true;
-      creation_time = *options.creation_unix_seconds;
-    }
     return {};
-  }
-
-  uint32_t type_id(std::string_view type) {
-    auto it = type_ids.find(type);
-    if (it != type_ids.end()) return it->second;
-    uint32_t id = static_cast<uint32_t>(types.size());
-    types.emplace_back(type);
-    type_ids.emplace(std::string(type), id);
-    return id;
   }
 
   Result<void> check() const {
@@ -196,10 +152,12 @@ struct BundleWriter::Impl {
     return tl::unexpected(std::move(error));
   }
 
+  // Writes a compressed chunk, which must be the next one in file order,
+  // and records it in its entry.
   Result<void> retire(Pending& p) {
     Compressed c = p.result.get();
     if (p.input) buffers.put(std::move(*p.input));
-    EntryRecord& e = entries[p.entry];
+    EntryRecord& e = index.entry(p.entry);
     if (p.chunk == 0) {
       e.offset = out.pos();
       if (e.chunk_count > 1) entry_stream.reset();
@@ -247,40 +205,25 @@ struct BundleWriter::Impl {
       return invalid("key of " + std::to_string(key.size()) +
                      " bytes is over the " + size_text(kMaxKeySize) + " limit");
     }
-    uint32_t tid = type_id(type);
-    if (in_group) {
-      if (groups.back().type_id != tid) {
-        return invalid("entry of type '" + std::string(type) +
-                       "' added to a group of type '" +
-                       types[groups.back().type_id] + "'");
-      }
-      ++groups.back().count;
-    } else {
-      grouped = false;
-      groups.clear();
-    }
-    EntryRecord e;
-    e.type_id = tid;
-    e.key = std::string(key);
-    e.original_size = size;
-    entries.push_back(std::move(e));
+    CP_ASSIGN_OR_RETURN(size_t position,
+                        index.add_entry(index.type_id(type), key, size));
     ++stats.added;
     stats.original_bytes += size;
-    return entries.size() - 1;
+    return position;
   }
 
   Result<void> add(std::string_view type, std::string_view key,
                    ByteSpan content, bool borrowed) {
-    CP_ASSIGN_OR_RETURN(auto index, record(type, key, content.size()));
+    CP_ASSIGN_OR_RETURN(auto position, record(type, key, content.size()));
     if (training) {
       if (buffered_bytes + content.size() <= options.train_dictionaries_bytes) {
-        buffered.emplace_back(index, Bytes(content.begin(), content.end()));
+        buffered.emplace_back(position, Bytes(content.begin(), content.end()));
         buffered_bytes += content.size();
         return {};
       }
       CP_TRY(train_and_flush());
     }
-    return submit(index, content, borrowed);
+    return submit(position, content, borrowed);
   }
 
   Result<void> add_stream(std::string_view type, std::string_view key,
@@ -294,11 +237,11 @@ struct BundleWriter::Impl {
       }
       return add(type, key, *content, /*borrowed=*/false);
     }
-    CP_ASSIGN_OR_RETURN(auto index, record(type, key, source.size()));
+    CP_ASSIGN_OR_RETURN(auto position, record(type, key, source.size()));
     if (training) {
       CP_TRY(train_and_flush());
     }
-    return submit_stream(index, source);
+    return submit_stream(position, source);
   }
 
   // Trains dictionaries on the buffered entries (for types without one),
@@ -306,44 +249,42 @@ struct BundleWriter::Impl {
   Result<void> train_and_flush() {
     training = false;
     std::vector<std::pair<std::string_view, ByteSpan>> samples;
-    for (const auto& [index, content] : buffered) {
-      samples.emplace_back(types[entries[index].type_id], content);
+    for (const auto& [position, content] : buffered) {
+      samples.emplace_back(index.type_name(index.entry(position).type_id),
+                           content);
     }
     for (auto& [type, dict] :
          train_dictionaries(samples, 0, options.dictionary_kind)) {
-      if (dictionary_of_type.count(type)) continue;
+      if (index.dictionary_of(type)) continue;
       CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(), options.level));
       if (!cd) continue;
       cdicts.push_back(std::move(cd));
-      dictionaries.emplace_back(type, std::move(dict));
-      dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
+      index.add_dictionary(type, std::move(dict));
     }
-    for (const auto& [index, content] : buffered) {
-      CP_TRY(submit(index, content, /*borrowed=*/false));
+    for (const auto& [position, content] : buffered) {
+      CP_TRY(submit(position, content, /*borrowed=*/false));
     }
     buffered.clear();
     buffered_bytes = 0;
     return {};
   }
 
-  // The dictionary for entry `index`, recorded in it; null for none.
-  const ZSTD_CDict* choose_dictionary(size_t index) {
-    EntryRecord& e = entries[index];
-    auto dict = dictionary_of_type.find(types[e.type_id]);
-    if (dict != dictionary_of_type.end() && options.level > 0) {
-      e.dictionary = dict->second;
-    }
+  // The dictionary for entry `position`, recorded in it; null for none.
+  const ZSTD_CDict* choose_dictionary(size_t position) {
+    EntryRecord& e = index.entry(position);
+    auto dict = index.dictionary_of(index.type_name(e.type_id));
+    if (dict && options.level > 0) e.dictionary = *dict;
     return e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
   }
 
-  // Compresses chunk `chunk` of entry `index` on this thread, or queues it
-  // for the pool. `owned` holds the bytes when the caller's may go away
+  // Compresses chunk `chunk` of entry `position` on this thread, or queues
+  // it for the pool. `owned` holds the bytes when the caller's may go away
   // (then `piece` points into it); null when `piece` is borrowed.
-  Result<void> enqueue(size_t index, size_t chunk, ByteSpan piece,
+  Result<void> enqueue(size_t position, size_t chunk, ByteSpan piece,
                        std::shared_ptr<Bytes> owned, const ZSTD_CDict* cdict,
                        bool want_sha) {
     int level = options.level;
-    Pending p{index, chunk, {}, nullptr, piece.size()};
+    Pending p{position, chunk, {}, nullptr, piece.size()};
     if (!pool) {
       std::promise<Compressed> done;
       done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
@@ -369,13 +310,13 @@ struct BundleWriter::Impl {
     return {};
   }
 
-  // Hashes and compresses entry `index` (already recorded) and queues its
-  // chunks for writing.
+  // Hashes and compresses entry `position` (already recorded) and queues
+  // its chunks for writing.
   // `borrowed`: the caller keeps `content` valid until finish(), so the
   // pool reads it in place instead of from a copy.
-  Result<void> submit(size_t index, ByteSpan content, bool borrowed) {
-    const ZSTD_CDict* cdict = choose_dictionary(index);
-    EntryRecord& e = entries[index];
+  Result<void> submit(size_t position, ByteSpan content, bool borrowed) {
+    const ZSTD_CDict* cdict = choose_dictionary(position);
+    EntryRecord& e = index.entry(position);
     uint64_t chunk = options.chunk_size;
     e.chunk_count = content.empty() ? 0 : (content.size() + chunk - 1) / chunk;
     if (e.chunk_count == 0) {
@@ -395,12 +336,12 @@ struct BundleWriter::Impl {
         owned->assign(piece.begin(), piece.end());
         piece = *owned;
       }
-      CP_TRY(enqueue(index, i, piece, owned, cdict, want_sha));
+      CP_TRY(enqueue(position, i, piece, owned, cdict, want_sha));
     }
     if (chunk_count > 1) {
       // SHA-256 cannot be split across chunks: hash on this thread once the
       // chunks are queued, while the workers compress them.
-      entries[index].sha256 = sha256(content);
+      index.entry(position).sha256 = sha256(content);
     }
     return {};
   }
@@ -409,17 +350,18 @@ struct BundleWriter::Impl {
   // chunk per thread in flight, whatever the entry's size. A source that
   // fails, or yields more or fewer bytes than it declared, makes the
   // writer unusable (the entry is already in the index).
-  Result<void> submit_stream(size_t index, ContentSource& source) {
-    const ZSTD_CDict* cdict = choose_dictionary(index);
-    const uint64_t size = entries[index].original_size;
+  Result<void> submit_stream(size_t position, ContentSource& source) {
+    const ZSTD_CDict* cdict = choose_dictionary(position);
+    const uint64_t size = index.entry(position).original_size;
     const uint64_t chunk = options.chunk_size;
     const size_t chunk_count = size == 0 ? 0 : (size + chunk - 1) / chunk;
-    entries[index].chunk_count = chunk_count;
+    index.entry(position).chunk_count = chunk_count;
+    const std::string& key = index.entry(position).key;
     auto broken = [&](std::string why) {
       return fail(
           Error(ErrorCode::kDataLoss, ErrorReason::kLengthOverrun,
                 "content of " + std::to_string(size) + " declared bytes " + why,
-                ErrorLocation{.key = entries[index].key}));
+                ErrorLocation{.key = key}));
     };
     Sha256 sha;
     ByteSpan pending;
@@ -431,9 +373,7 @@ struct BundleWriter::Impl {
       while (owned->size() < want) {
         if (pending.empty()) {
           auto piece = source.next();
-          if (!piece) {
-            return fail(std::move(piece.error()).with_key(entries[index].key));
-          }
+          if (!piece) return fail(std::move(piece.error()).with_key(key));
           if (piece->empty()) return broken("ended early");
           pending = *piece;
         }
@@ -442,89 +382,19 @@ struct BundleWriter::Impl {
         pending = pending.subspan(take);
       }
       sha.update(*owned);
-      CP_TRY(enqueue(index, i, *owned, owned, cdict, false));
+      CP_TRY(enqueue(position, i, *owned, owned, cdict, false));
     }
     if (!pending.empty()) return broken("went on past the declared size");
     auto end = source.next();  // A digest check may report here.
-    if (!end) return fail(std::move(end.error()).with_key(entries[index].key));
+    if (!end) return fail(std::move(end.error()).with_key(key));
     if (!end->empty()) return broken("went on past the declared size");
-    entries[index].sha256 = sha.finish();
-    if (chunk_count == 0) entries[index].xxh3 = xxh3_128(ByteSpan());
+    index.entry(position).sha256 = sha.finish();
+    if (chunk_count == 0) index.entry(position).xxh3 = xxh3_128(ByteSpan());
     return {};
   }
 
-  kj::Array<capnp::word> build_index() {
-    capnp::MallocMessageBuilder message;
-    auto root = message.initRoot<sc::BundleIndex>();
-    auto t = root.initTypes(types.size());
-    for (size_t i = 0; i < types.size(); ++i) t.set(i, types[i]);
-    auto es = root.initEntries(entries.size());
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const EntryRecord& r = entries[i];
-      auto e = es[i];
-      e.setTypeId(r.type_id);
-      e.setKey(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(r.key.data()), r.key.size()));
-      e.setOffset(r.offset);
-      e.setStoredSize(r.stored_size);
-      e.setOriginalSize(r.original_size);
-      e.setCodec(to_schema(r.codec));
-      e.setXxh3High(xxh128_high(r.xxh3));
-      e.setXxh3Low(xxh128_low(r.xxh3));
-      e.setSha256(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(r.sha256.data()), 32));
-      e.setDictionary(r.dictionary);
-      if (r.chunks.size() > 1) {
-        auto cs = e.initChunks(r.chunks.size());
-        for (size_t j = 0; j < r.chunks.size(); ++j) {
-          cs[j].setStoredSize(r.chunks[j].stored_size);
-          cs[j].setOriginalSize(r.chunks[j].original_size);
-          cs[j].setCodec(to_schema(r.chunks[j].codec));
-          cs[j].setXxh3High(xxh128_high(r.chunks[j].xxh3));
-          cs[j].setXxh3Low(xxh128_low(r.chunks[j].xxh3));
-        }
-      }
-    }
-    std::vector<uint32_t> order(entries.size());
-    for (size_t i = 0; i < order.size(); ++i)
-      order[i] = static_cast<uint32_t>(i);
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      const EntryRecord& x = entries[a];
-      const EntryRecord& y = entries[b];
-      return compare_lookup_order(x.type_id, x.key, y.type_id, y.key) < 0;
-    });
-    auto lookup = root.initLookup(order.size());
-    for (size_t i = 0; i < order.size(); ++i) lookup.set(i, order[i]);
-    auto meta = root.initMetadata();
-    meta.setProducer(producer);
-    meta.setProducerVersion(producer_version);
-    meta.setHasCreationTime(has_creation_time);
-    meta.setCreationUnixSeconds(has_creation_time ? creation_time : 0);
-    auto kvs = meta.initUser(user.size());
-    size_t k = 0;
-    for (auto& [key, value] : user) {
-      kvs[k].setKey(key);
-      kvs[k].setValue(value);
-      ++k;
-    }
-    auto ds = root.initDictionaries(dictionaries.size());
-    for (size_t i = 0; i < dictionaries.size(); ++i) {
-      ds[i].setType(dictionaries[i].first);
-      ds[i].setContent(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(dictionaries[i].second.data()),
-          dictionaries[i].second.size()));
-    }
-    if (grouped) {
-      auto gs = root.initGroups(groups.size());
-      for (size_t i = 0; i < groups.size(); ++i) {
-        gs[i].setTypeId(groups[i].type_id);
-        gs[i].setCount(groups[i].count);
-      }
-    }
-    root.setChunkSize(options.chunk_size);
-    return capnp::messageToFlatArray(message);
-  }
-
+  // Writes what is still held back or in flight, then the index, the
+  // signatures and the footer, and puts the file in place.
   Result<WriteStats> finish() {
     CP_TRY(check());
     if (training) {
@@ -532,19 +402,9 @@ struct BundleWriter::Impl {
     }
     CP_TRY(drain(0));
     pool.reset();
-    static const std::byte zeros[8] = {};
-    if (out.pos() % 8 != 0) {
-      CP_TRY(out.write(ByteSpan(zeros, 8 - out.pos() % 8)));
-    }
-    kj::Array<capnp::word> index;
-    try {
-      index = build_index();
-    } catch (const kj::Exception& e) {
-      return make_error(
-          ErrorCode::kInternal,
-          std::string("building the index: ") + e.getDescription().cStr());
-    }
-    ByteSpan index_bytes = word_bytes(index);
+    CP_TRY(pad_to_word());
+    CP_ASSIGN_OR_RETURN(auto words, index.encode(options.chunk_size));
+    ByteSpan index_bytes = word_bytes(words);
     Footer footer;
     footer.index_offset = out.pos();
     footer.index_size = index_bytes.size();
@@ -553,14 +413,7 @@ struct BundleWriter::Impl {
     CP_TRY(out.write(index_bytes));
     Bytes signatures;
     if (!options.signing_keys.empty()) {
-      auto header = encode_header(Header{});
-      auto message = signature_message(header, index_bytes);
-      for (const SigningKey* key : options.signing_keys) {
-        CP_ASSIGN_OR_RETURN(auto sig, key->sign(message));
-        PublicKey pub = key->public_key();
-        append_bytes(signatures, pub);
-        append_bytes(signatures, sig);
-      }
+      CP_ASSIGN_OR_RETURN(signatures, sign_index(index_bytes));
       footer.signatures_offset = out.pos();
       footer.signature_count = options.signing_keys.size();
       CP_TRY(out.write(signatures));
@@ -568,17 +421,40 @@ struct BundleWriter::Impl {
     CP_TRY(out.write(seal_footer(footer, signatures, out.pos())));
     CP_TRY(out.flush());
     stats.file_size = out.pos();
-    if (replacement) {
-      CP_TRY(replacement->commit(options.fsync));
-    } else {
-      if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
-        return io_error("fsync", path, errno);
-      }
-      CP_TRY(out.close());
-    }
+    CP_TRY(commit());
     finished = true;
-    stats.entries = entries.size();
+    stats.entries = index.size();
     return stats;
+  }
+
+  // The index starts on an 8-byte boundary (Cap'n Proto words).
+  Result<void> pad_to_word() {
+    static const std::byte zeros[8] = {};
+    if (out.pos() % 8 == 0) return {};
+    return out.write(ByteSpan(zeros, 8 - out.pos() % 8));
+  }
+
+  // The signature block: (public key, signature) per signing key.
+  Result<Bytes> sign_index(ByteSpan index_bytes) const {
+    auto message = signature_message(encode_header(Header{}), index_bytes);
+    Bytes signatures;
+    for (const SigningKey* key : options.signing_keys) {
+      CP_ASSIGN_OR_RETURN(auto sig, key->sign(message));
+      PublicKey pub = key->public_key();
+      append_bytes(signatures, pub);
+      append_bytes(signatures, sig);
+    }
+    return signatures;
+  }
+
+  // A new bundle is renamed into place; an append is fsynced if asked and
+  // closed; a stream is left to its owner.
+  Result<void> commit() {
+    if (replacement) return replacement->commit(options.fsync);
+    if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
+      return io_error("fsync", path, errno);
+    }
+    return out.close();
   }
 };
 
@@ -593,7 +469,7 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
-  CP_TRY(impl->setup_compression());
+  CP_TRY(impl->setup());
   CP_ASSIGN_OR_RETURN(auto file, ReplacementFile::create(path));
   impl->out = BufferedWriter::borrowing(file.fd(), file.temp_path(), 0);
   impl->replacement.emplace(std::move(file));
@@ -608,7 +484,7 @@ Result<BundleWriter> BundleWriter::to_stream(int fd, WriterOptions options,
   impl->options = std::move(options);
   impl->path = std::move(name);
   impl->streaming = true;
-  CP_TRY(impl->setup_compression());
+  CP_TRY(impl->setup());
   impl->out = BufferedWriter::borrowing(fd, impl->path, 0);
   auto header = encode_header(Header{});
   CP_TRY(impl->out.write(header));
@@ -627,50 +503,11 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
     CP_ASSIGN_OR_RETURN(auto reader,
                         BundleReader::open(path, repairing_reader_options()));
     CP_TRY(check_tail(reader, path, impl->options.discard_damaged_tail));
-    CP_ASSIGN_OR_RETURN(auto old, reader.entries());
-    CP_ASSIGN_OR_RETURN(auto groups, reader.groups());
-    CP_ASSIGN_OR_RETURN(auto dicts, reader.dictionaries());
-    for (const std::string& t : reader.types()) impl->type_id(t);
-    for (EntryInfo& e : old) {
-      EntryRecord r;
-      r.type_id = impl->type_ids.at(e.type);
-      r.key = std::move(e.key);
-      r.offset = e.offset;
-      r.stored_size = e.stored_size;
-      r.original_size = e.original_size;
-      r.codec = e.codec;
-      r.xxh3 = e.xxh3;
-      r.sha256 = e.sha256;
-      r.dictionary = e.dictionary;
-      r.chunk_count = std::max<size_t>(e.chunks.size(), 1);
-      if (e.chunks.size() > 1) {
-        for (const ChunkInfo& c : e.chunks) {
-          r.chunks.push_back({c.stored_size, c.original_size, c.codec, c.xxh3});
-        }
-      }
-      impl->entries.push_back(std::move(r));
-    }
-    impl->grouped = !groups.empty() || old.empty();
-    for (const GroupInfo& g : groups) {
-      impl->groups.push_back({impl->type_ids.at(g.type), g.count});
-    }
-    for (auto& [type, dict] : dicts) {
-      impl->dictionaries.emplace_back(type, std::move(dict));
-      impl->dictionary_of_type[type] =
-          static_cast<uint32_t>(impl->dictionaries.size());
-    }
-    const Metadata& m = reader.metadata();
-    impl->producer = m.producer;
-    impl->producer_version = m.producer_version;
-    impl->user = m.user;
-    if (m.creation_unix_seconds) {
-      impl->has_creation_time = true;
-      impl->creation_time = *m.creation_unix_seconds;
-    }
+    CP_ASSIGN_OR_RETURN(impl->index, IndexBuilder::of_bundle(reader));
     impl->previous_footer = reader.footer_offset();
     impl->append_start = reader.footer_offset() + kFooterSize;
   }
-  CP_TRY(impl->setup_compression());
+  CP_TRY(impl->setup());
   // Drops what an interrupted append left after the last valid footer.
   if (::ftruncate(fd.get(), static_cast<off_t>(impl->append_start)) != 0 ||
       ::lseek(fd.get(), static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
@@ -684,11 +521,7 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
 Result<void> BundleWriter::begin_group(std::string_view type) {
   CP_TRY(impl_->check());
   if (type.empty()) return invalid("artifact type is empty");
-  uint32_t tid = impl_->type_id(type);
-  if (impl_->grouped) {
-    impl_->groups.push_back({tid, 0});
-    impl_->in_group = true;
-  }
+  impl_->index.begin_group(impl_->index.type_id(type));
   return {};
 }
 

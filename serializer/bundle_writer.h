@@ -25,6 +25,8 @@ namespace cachepack::bundle {
 
 inline constexpr std::string_view kProducer = "cachepack";
 inline constexpr std::string_view kProducerVersion = "0.1.0";
+// WriterOptions::threads is 1..kMaxWriterThreads.
+inline constexpr int kMaxWriterThreads = 256;
 
 struct WriterOptions {
   int level = 3;    // zstd level 1..22; 0 stores every entry raw.
