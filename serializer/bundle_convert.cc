@@ -70,19 +70,13 @@ Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
   CP_ASSIGN_OR_RETURN(auto groups, reader.groups());
   // A group table that does not partition the entries (only a damaged
   // index has one) is ignored rather than trusted.
-  uint64_t covered = 0;
-  bool use_groups = !groups.empty();
-  for (const GroupInfo& g : groups) {
-    if (g.count > entries.size() - covered) {
-      use_groups = false;
-      break;
-    }
-    for (uint64_t i = 0; i < g.count; ++i) {
-      if (entries[covered + i].type != g.type) use_groups = false;
-    }
-    covered += g.count;
-  }
-  if (covered != entries.size()) use_groups = false;
+  std::vector<uint64_t> counts;
+  for (const GroupInfo& g : groups) counts.push_back(g.count);
+  bool use_groups =
+      !groups.empty() &&
+      !group_partition_error(counts, entries.size(), [&](size_t g, uint64_t e) {
+        return entries[e].type == groups[g].type;
+      });
 
   // (type, positions) in blob order.
   std::vector<std::pair<std::string, std::vector<size_t>>> plan;
@@ -120,15 +114,6 @@ Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
   }
   ByteSpan bytes = blob.bytes();
   return Bytes(bytes.begin(), bytes.end());
-}
-
-std::map<std::string, Bytes> train_dictionaries(
-    std::span<const ArtifactView> artifacts, size_t capacity) {
-  std::vector<std::pair<std::string_view, ByteSpan>> samples;
-  samples.reserve(artifacts.size());
-  for (const ArtifactView& a : artifacts)
-    samples.emplace_back(a.type, a.content);
-  return train_dictionaries(samples, capacity);
 }
 
 }  // namespace cachepack::bundle

@@ -4,7 +4,6 @@
 #ifndef CACHEPACK_SERIALIZER_BUNDLE_CONVERT_H_
 #define CACHEPACK_SERIALIZER_BUNDLE_CONVERT_H_
 
-#include <map>
 #include <string>
 
 #include "serializer/bundle_reader.h"
@@ -32,11 +31,6 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path,
 // (what one PyTorch save would write). kInvalidArgument if a type or key is
 // not UTF-8, which a blob cannot carry.
 Result<Bytes> bundle_to_megacache(const BundleReader& reader);
-
-// One dictionary per type that has enough artifacts to train on (all of
-// them are used as samples, not only the first ones).
-std::map<std::string, Bytes> train_dictionaries(
-    std::span<const ArtifactView> artifacts, size_t capacity = 110 * 1024);
 
 }  // namespace cachepack::bundle
 

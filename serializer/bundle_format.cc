@@ -42,6 +42,10 @@ bool ends_with_footer(ByteSpan file) {
 
 }  // namespace
 
+std::string_view to_string(Codec codec) {
+  return codec == Codec::kZstd ? "zstd" : "raw";
+}
+
 bool is_bundle(ByteSpan file) {
   return magic_bytes_matching(file) >= kNearMagic || ends_with_footer(file);
 }
@@ -116,35 +120,49 @@ uint64_t footer_checksum(ByteSpan first56, ByteSpan signature_block,
 }
 
 std::array<std::byte, kFooterSize> encode_footer(const Footer& f) {
+  namespace field = footer_field;
   std::array<std::byte, kFooterSize> out{};
-  encode_fixed64_be(out.data() + 0, f.index_offset);
-  encode_fixed64_be(out.data() + 8, f.index_size);
-  std::memcpy(out.data() + 16, f.index_xxh3.data(), 16);
-  encode_fixed64_be(out.data() + 32, f.signatures_offset);
-  encode_fixed64_be(out.data() + 40, f.signature_count);
-  encode_fixed64_be(out.data() + 48, f.previous_footer_offset);
-  encode_fixed64_be(out.data() + 56, f.checksum);
-  std::memcpy(out.data() + 64, kFooterMagic.data(), kFooterMagic.size());
+  std::byte* p = out.data();
+  encode_fixed64_be(p + field::kIndexOffset, f.index_offset);
+  encode_fixed64_be(p + field::kIndexSize, f.index_size);
+  std::memcpy(p + field::kIndexXxh3, f.index_xxh3.data(), f.index_xxh3.size());
+  encode_fixed64_be(p + field::kSignaturesOffset, f.signatures_offset);
+  encode_fixed64_be(p + field::kSignatureCount, f.signature_count);
+  encode_fixed64_be(p + field::kPreviousFooterOffset, f.previous_footer_offset);
+  encode_fixed64_be(p + field::kChecksum, f.checksum);
+  std::memcpy(p + field::kMagic, kFooterMagic.data(), kFooterMagic.size());
   return out;
 }
 
+std::array<std::byte, kFooterSize> seal_footer(Footer& footer,
+                                               ByteSpan signature_block,
+                                               uint64_t footer_offset) {
+  auto unsealed = encode_footer(footer);
+  footer.checksum =
+      footer_checksum(ByteSpan(unsealed).first(footer_field::kChecksum),
+                      signature_block, footer_offset);
+  return encode_footer(footer);
+}
+
 Result<Footer> decode_footer(ByteSpan file, uint64_t at) {
+  namespace field = footer_field;
   if (at < kHeaderSize || at % 8 != 0 || at > file.size() ||
       file.size() - at < kFooterSize) {
     return bad_footer(at, "no room for a 72-byte footer at this offset");
   }
   const std::byte* p = file.data() + at;
-  if (!has_magic(p + 64, kFooterMagic)) {
-    return bad_footer(at + 64, "footer magic missing");
+  if (!has_magic(p + field::kMagic, kFooterMagic)) {
+    return bad_footer(at + field::kMagic, "footer magic missing");
   }
   Footer f;
-  f.index_offset = decode_fixed64_be(p + 0);
-  f.index_size = decode_fixed64_be(p + 8);
-  std::memcpy(f.index_xxh3.data(), p + 16, 16);
-  f.signatures_offset = decode_fixed64_be(p + 32);
-  f.signature_count = decode_fixed64_be(p + 40);
-  f.previous_footer_offset = decode_fixed64_be(p + 48);
-  f.checksum = decode_fixed64_be(p + 56);
+  f.index_offset = decode_fixed64_be(p + field::kIndexOffset);
+  f.index_size = decode_fixed64_be(p + field::kIndexSize);
+  std::memcpy(f.index_xxh3.data(), p + field::kIndexXxh3, f.index_xxh3.size());
+  f.signatures_offset = decode_fixed64_be(p + field::kSignaturesOffset);
+  f.signature_count = decode_fixed64_be(p + field::kSignatureCount);
+  f.previous_footer_offset =
+      decode_fixed64_be(p + field::kPreviousFooterOffset);
+  f.checksum = decode_fixed64_be(p + field::kChecksum);
   // Ranges are checked before the checksum reads the signature block.
   if (f.index_offset < kHeaderSize || f.index_offset % 8 != 0 ||
       f.index_offset > at || f.index_size > at - f.index_offset ||
@@ -158,21 +176,25 @@ Result<Footer> decode_footer(ByteSpan file, uint64_t at) {
     if (f.signature_count > (at - kHeaderSize) / kSignatureRecordSize ||
         f.signatures_offset < kHeaderSize || f.signatures_offset > at ||
         f.signature_count * kSignatureRecordSize > at - f.signatures_offset) {
-      return bad_footer(at + 32, "signature block does not fit before footer");
+      return bad_footer(at + field::kSignaturesOffset,
+                        "signature block does not fit before footer");
     }
     signatures = file.subspan(f.signatures_offset,
                               f.signature_count * kSignatureRecordSize);
   } else if (f.signatures_offset != 0) {
-    return bad_footer(at + 32, "signature offset set without signatures");
+    return bad_footer(at + field::kSignaturesOffset,
+                      "signature offset set without signatures");
   }
   if (f.previous_footer_offset != 0 &&
       (f.previous_footer_offset < kHeaderSize ||
        f.previous_footer_offset > at - kFooterSize)) {
-    return bad_footer(at + 48, "previous footer offset out of range");
+    return bad_footer(at + field::kPreviousFooterOffset,
+                      "previous footer offset out of range");
   }
-  uint64_t computed = footer_checksum(file.subspan(at, 56), signatures, at);
+  uint64_t computed =
+      footer_checksum(file.subspan(at, field::kChecksum), signatures, at);
   if (computed != f.checksum) {
-    return data_loss(ErrorReason::kChecksumMismatch, at + 56,
+    return data_loss(ErrorReason::kChecksumMismatch, at + field::kChecksum,
                      "footer checksum mismatch");
   }
   return f;
@@ -192,6 +214,23 @@ Xxh128 xxh128_from_words(uint64_t high, uint64_t low) {
 
 uint64_t xxh128_high(const Xxh128& h) { return decode_fixed64_be(h.data()); }
 uint64_t xxh128_low(const Xxh128& h) { return decode_fixed64_be(h.data() + 8); }
+
+std::optional<std::string_view> group_partition_error(
+    std::span<const uint64_t> counts, uint64_t entry_count,
+    const std::function<bool(size_t group, uint64_t entry)>& same_type) {
+  uint64_t pos = 0;
+  for (size_t g = 0; g < counts.size(); ++g) {
+    if (counts[g] > entry_count - pos) {
+      return "groups cover more entries than exist";
+    }
+    for (uint64_t i = 0; i < counts[g]; ++i, ++pos) {
+      if (!same_type(g, pos))
+        return "group type differs from its entries' type";
+    }
+  }
+  if (pos != entry_count) return "groups do not cover every entry";
+  return std::nullopt;
+}
 
 std::array<std::byte, 80> signature_message(ByteSpan header, ByteSpan index) {
   std::array<std::byte, 80> out{};

@@ -101,5 +101,53 @@ TEST(BundleFormat, HeaderAndFooterEncodeAsDocumented) {
             "01020304050607088943504b454e440a");
 }
 
+TEST(BundleFormat, SealedFooterChecksumsItsFieldsSignaturesAndOffset) {
+  Bytes file;
+  append_bytes(file, encode_header(Header{}));
+  append_bytes(file, Bytes(8, std::byte{0}));  // An index of one word.
+  Bytes signatures(kSignatureRecordSize, std::byte{7});
+  append_bytes(file, signatures);
+  Footer f;
+  f.index_offset = kHeaderSize;
+  f.index_size = 8;
+  f.signatures_offset = kHeaderSize + 8;
+  f.signature_count = 1;
+  uint64_t at = file.size();
+  auto sealed = seal_footer(f, signatures, at);
+  EXPECT_EQ(f.checksum,
+            footer_checksum(ByteSpan(sealed).first(56), signatures, at));
+  EXPECT_EQ(sealed, encode_footer(f));
+  append_bytes(file, sealed);
+  auto decoded = decode_footer(file, at);
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->checksum, f.checksum);
+}
+
+TEST(BundleFormat, LookupOrderIsTypeThenKeyAsUnsignedBytes) {
+  EXPECT_LT(compare_lookup_order(0, "z", 1, "a"), 0);
+  EXPECT_LT(compare_lookup_order(1, "a", 1, "ab"), 0);
+  EXPECT_LT(compare_lookup_order(1, "\x7f", 1, "\x80"), 0);
+  EXPECT_EQ(
+      compare_lookup_order(2, std::string("k\0", 2), 2, std::string("k\0", 2)),
+      0);
+  EXPECT_GT(compare_lookup_order(2, "", 1, "zz"), 0);
+}
+
+TEST(BundleFormat, GroupPartitionNamesWhatIsWrong) {
+  std::vector<char> types = {'a', 'a', 'b'};
+  std::vector<char> group_types;
+  auto check = [&](std::vector<uint64_t> counts) {
+    return group_partition_error(
+        counts, types.size(),
+        [&](size_t g, uint64_t e) { return group_types[g] == types[e]; });
+  };
+  group_types = {'a', 'b'};
+  EXPECT_EQ(check({2, 1}), std::nullopt);
+  EXPECT_EQ(check({2, 2}), "groups cover more entries than exist");
+  EXPECT_EQ(check({2}), "groups do not cover every entry");
+  group_types = {'a', 'a'};
+  EXPECT_EQ(check({2, 1}), "group type differs from its entries' type");
+}
+
 }  // namespace
 }  // namespace cachepack::bundle

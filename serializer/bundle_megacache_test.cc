@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "serializer/bundle_convert.h"
+#include "serializer/bundle_dictionary.h"
 #include "serializer/bundle_test_util.h"
 #include "serializer/bundle_tools.h"
 #include "tests/testing/result_matchers.h"
@@ -110,7 +111,8 @@ TEST(BundleMegaCache, DictionariesKeepTheRoundTripExact) {
   ASSERT_TRUE(parsed);
   auto artifacts = parsed->artifacts();
   WriterOptions options;
-  options.dictionaries = train_dictionaries(artifacts);
+  options.dictionaries = train_dictionaries(
+      artifacts, kTrainedDictionaryCapacity, DictionaryKind::kTrained);
   EXPECT_FALSE(options.dictionaries.empty());
   EXPECT_EQ(to_bundle_and_back(dir, blob, options), blob);
 }

@@ -48,31 +48,17 @@ std::string text_string(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
 }
 
-// Compares two keys as unsigned bytes.
-int compare_keys(ByteSpan a, std::string_view b) {
-  size_t n = std::min(a.size(), b.size());
-  int c = n == 0 ? 0 : std::memcmp(a.data(), b.data(), n);
-  if (c != 0) return c;
-  return a.size() < b.size() ? -1 : (a.size() > b.size() ? 1 : 0);
-}
-
 std::string_view key_view(sc::Entry::Reader e) {
   auto k = e.getKey();
   return {reinterpret_cast<const char*>(k.begin()), k.size()};
 }
 
-// The lookup table's order: type number, then key as unsigned bytes (ties
-// are broken by position, which the caller compares).
+// Where entry `e` sorts against (type_id, key) in the lookup table.
 int compare_to(sc::Entry::Reader e, uint32_t type_id, std::string_view key) {
-  if (e.getTypeId() != type_id) return e.getTypeId() < type_id ? -1 : 1;
-  return compare_keys(data_bytes(e.getKey()), key);
+  return compare_lookup_order(e.getTypeId(), key_view(e), type_id, key);
 }
 
 }  // namespace
-
-std::string_view to_string(Codec codec) {
-  return codec == Codec::kZstd ? "zstd" : "raw";
-}
 
 struct BundleReader::State {
   ReaderOptions options;
@@ -971,23 +957,15 @@ Result<void> BundleReader::check_groups() const {
         auto es = root.getEntries();
         auto groups = root.getGroups();
         if (groups.size() == 0) return {};
-        uint64_t pos = 0;
-        for (auto g : groups) {
-          if (g.getCount() > es.size() - pos) {
-            return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                               "groups cover more entries than exist");
-          }
-          for (uint64_t i = 0; i < g.getCount(); ++i, ++pos) {
-            if (es[pos].getTypeId() != g.getTypeId()) {
-              return s_->located(ErrorReason::kBadIndex,
-                                 s_->footer.index_offset,
-                                 "group type differs from its entries' type");
-            }
-          }
-        }
-        if (pos != es.size()) {
+        std::vector<uint64_t> counts;
+        for (auto g : groups) counts.push_back(g.getCount());
+        auto problem =
+            group_partition_error(counts, es.size(), [&](size_t g, uint64_t e) {
+              return es[e].getTypeId() == groups[g].getTypeId();
+            });
+        if (problem) {
           return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                             "groups do not cover every entry");
+                             std::string(*problem));
         }
         return {};
       }));

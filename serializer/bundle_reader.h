@@ -22,17 +22,14 @@
 
 namespace cachepack::bundle {
 
-enum class Codec : uint8_t { kRaw = 0, kZstd = 1 };
-std::string_view to_string(Codec codec);
-
 // Hard limits on what a bundle may declare. Exceeding one is kLimitExceeded
 // (kResourceExhausted), never an allocation attempt.
 struct ReaderLimits {
   uint64_t max_index_size = uint64_t{1} << 30;
   uint64_t max_entries = uint64_t{1} << 26;
   uint64_t max_entry_size = uint64_t{4} << 30;  // Declared original size.
-  uint64_t max_chunk_size = uint64_t{256} << 20;
-  uint64_t max_key_size = uint64_t{1} << 20;
+  uint64_t max_chunk_size = kMaxChunkSize;
+  uint64_t max_key_size = kMaxKeySize;
   uint64_t max_signatures = 64;
   uint64_t max_dictionary_size = uint64_t{16} << 20;
 };

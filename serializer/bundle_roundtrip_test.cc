@@ -18,6 +18,7 @@ namespace {
 
 using ::testing::Field;
 
+using cachepack::testing::HasError;
 using cachepack::testing::IsOk;
 using cachepack::testing::IsOkAndHolds;
 using testing::generated;
@@ -325,6 +326,31 @@ TEST(BundleWriter, RejectsEmptyTypeAndBadOptions) {
   options.level = 3;
   options.threads = 0;
   EXPECT_FALSE(BundleWriter::create(dir.file("c.cpk"), options));
+}
+
+TEST(BundleWriter, LimitsAreTheFormatsAndNamedInMessages) {
+  TempDir dir;
+  WriterOptions options;
+  for (uint64_t size : {kMinChunkSize - 1, kMaxChunkSize + 1}) {
+    options.chunk_size = size;
+    auto writer = BundleWriter::create(dir.file("c.cpk"), options);
+    EXPECT_THAT(writer, HasError(ErrorCode::kInvalidArgument));
+    if (!writer) {
+      EXPECT_EQ(writer.error().message(), "chunk size must be 4 KiB..256 MiB");
+    }
+  }
+  options.chunk_size = kMaxChunkSize;
+  auto writer = BundleWriter::create(dir.file("c.cpk"), options);
+  ASSERT_THAT(writer, IsOk());
+  EXPECT_THAT(writer->add("t", std::string(kMaxKeySize, 'k'), {}), IsOk());
+  auto too_long = writer->add("t", std::string(kMaxKeySize + 1, 'k'), {});
+  EXPECT_THAT(too_long, HasError(ErrorCode::kInvalidArgument));
+  if (!too_long) {
+    EXPECT_EQ(too_long.error().message(),
+              "key of 1048577 bytes is over the 1 MiB limit");
+  }
+  EXPECT_EQ(ReaderLimits{}.max_chunk_size, kMaxChunkSize);
+  EXPECT_EQ(ReaderLimits{}.max_key_size, kMaxKeySize);
 }
 
 TEST(BundleWriter, UnfinishedWriterLeavesNoFileBehind) {

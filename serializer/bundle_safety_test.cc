@@ -260,9 +260,7 @@ TEST(BundleReader, RejectsAnIndexThatIsNotCapnProto) {
   footer.index_xxh3 = xxh3_128(index);
   append_bytes(bundle, index);
   uint64_t at = bundle.size();
-  auto first = encode_footer(footer);
-  footer.checksum = footer_checksum(ByteSpan(first).first(56), {}, at);
-  append_bytes(bundle, encode_footer(footer));
+  append_bytes(bundle, seal_footer(footer, {}, at));
   auto reader = BundleReader::from_bytes(bundle);
   ASSERT_FALSE(reader);
   EXPECT_EQ(reader.error().reason(), ErrorReason::kBadIndex);

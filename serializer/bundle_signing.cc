@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "serializer/bundle_file.h"
+#include "serializer/bundle_reader.h"
 #include "util/file.h"
 
 namespace cachepack::bundle {
@@ -199,6 +201,47 @@ Result<PublicKey> write_key_pair(const std::string& path) {
     return tl::unexpected(ok.error());
   }
   return key.public_key();
+}
+
+Result<void> sign_bundle(const std::string& path, const SigningKey& key,
+                         bool fsync, bool discard_damaged_tail) {
+  CP_ASSIGN_OR_RETURN(Fd fd, open_locked(path));
+  Footer footer;
+  uint64_t end = 0;
+  Bytes signatures;
+  PublicKey pub = key.public_key();
+  {
+    CP_ASSIGN_OR_RETURN(auto reader,
+                        BundleReader::open(path, repairing_reader_options()));
+    CP_TRY(check_tail(reader, path, discard_damaged_tail));
+    CP_ASSIGN_OR_RETURN(auto mapped, MappedFile::open(path));
+    ByteSpan data = mapped.bytes();
+    auto message = signature_message(
+        data.first(kHeaderSize),
+        data.subspan(reader.footer().index_offset, reader.footer().index_size));
+    for (const SignatureInfo& s : reader.signatures()) {
+      if (!s.valid || s.public_key == pub) continue;
+      append_bytes(signatures, s.public_key);
+      append_bytes(signatures, s.signature);
+    }
+    CP_ASSIGN_OR_RETURN(auto sig, key.sign(message));
+    append_bytes(signatures, pub);
+    append_bytes(signatures, sig);
+    footer = reader.footer();
+    end = reader.footer_offset() + kFooterSize;
+    footer.previous_footer_offset = reader.footer_offset();
+  }
+  footer.signatures_offset = end;
+  footer.signature_count = signatures.size() / kSignatureRecordSize;
+  auto sealed = seal_footer(footer, signatures, end + signatures.size());
+  append_bytes(signatures, sealed);
+  if (::ftruncate(fd.get(), static_cast<off_t>(end)) != 0) {
+    return io_error("truncate", path, errno);
+  }
+  CP_TRY(pwrite_all(fd.get(), signatures, end, path));
+  if (fsync && ::fsync(fd.get()) != 0) return io_error("fsync", path, errno);
+  if (::close(fd.release()) != 0) return io_error("close", path, errno);
+  return {};
 }
 
 }  // namespace cachepack::bundle

@@ -1,6 +1,7 @@
-// Ed25519 keys and signatures for cachepack bundles, through OpenSSL 3.
-// Private keys live in PEM files (PKCS#8); public keys in PEM files
-// (SubjectPublicKeyInfo) or as 32 raw bytes inside a bundle.
+// Ed25519 keys and signatures for cachepack bundles, through OpenSSL 3, and
+// sign_bundle(), which signs a bundle file in place. Private keys live in PEM
+// files (PKCS#8); public keys in PEM files (SubjectPublicKeyInfo) or as 32
+// raw bytes inside a bundle.
 #ifndef CACHEPACK_SERIALIZER_BUNDLE_SIGNING_H_
 #define CACHEPACK_SERIALIZER_BUNDLE_SIGNING_H_
 
@@ -52,6 +53,13 @@ bool verify_signature(const PublicKey& key, ByteSpan message,
 // Writes the private key to `path` (mode 0600) and the public key to
 // `path + ".pub"`. kAlreadyExists if either exists.
 Result<PublicKey> write_key_pair(const std::string& path);
+
+// Adds a signature by `key` to an existing bundle without rewriting it: a
+// new signature block (the old signatures plus this one) and a new footer
+// are appended, so an interrupted sign leaves the bundle as it was. A
+// damaged newest footer is handled as in WriterOptions::discard_damaged_tail.
+Result<void> sign_bundle(const std::string& path, const SigningKey& key,
+                         bool fsync = false, bool discard_damaged_tail = false);
 
 }  // namespace cachepack::bundle
 

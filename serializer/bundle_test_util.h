@@ -87,9 +87,7 @@ inline Bytes craft_bundle(
   footer.index_xxh3 = xxh3_128(index);
   append_bytes(out, index);
   uint64_t at = out.size();
-  auto first = encode_footer(footer);
-  footer.checksum = footer_checksum(ByteSpan(first).first(56), {}, at);
-  append_bytes(out, encode_footer(footer));
+  append_bytes(out, seal_footer(footer, {}, at));
   return out;
 }
 

@@ -1,25 +1,20 @@
 #include "serializer/bundle_writer.h"
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
+#include <capnp/common.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <zdict.h>
 #include <zstd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
-#include <cstring>
 #include <deque>
-#include <functional>
 #include <future>
 #include <map>
-#include <mutex>
-#include <thread>
 #include <utility>
 
-#include "serializer/bundle.capnp.h"
+#include "serializer/bundle_compression.h"
+#include "serializer/bundle_file.h"
+#include "serializer/bundle_index.h"
 #include "serializer/bundle_reader.h"
 #include "util/file.h"
 #include "util/file_lock.h"
@@ -28,221 +23,19 @@
 namespace cachepack::bundle {
 namespace {
 
-namespace sc = ::cachepack::bundle::schema;
-
-struct CCtxFree {
-  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
-};
-struct CDictFree {
-  void operator()(ZSTD_CDict* d) const { ZSTD_freeCDict(d); }
-};
-using CCtxPtr = std::unique_ptr<ZSTD_CCtx, CCtxFree>;
-using CDictPtr = std::unique_ptr<ZSTD_CDict, CDictFree>;
-
 tl::unexpected<Error> invalid(std::string message) {
   return make_error(ErrorCode::kInvalidArgument, std::move(message));
 }
 
-// Owns a file descriptor and writes through a buffer, so many small entries
-// cost few system calls. `pos` is the file offset of the next byte.
-class OutputFile {
- public:
-  OutputFile() = default;
-  OutputFile(int fd, std::string path, uint64_t pos, bool owned = true)
-      : fd_(fd), path_(std::move(path)), pos_(pos), owned_(owned) {
-    buffer_.reserve(kBufferSize);
+// "4 KiB", "256 MiB": a limit as the writer's messages spell it.
+std::string size_text(uint64_t bytes) {
+  if (bytes % (uint64_t{1} << 20) == 0) {
+    return std::to_string(bytes >> 20) + " MiB";
   }
-  OutputFile(OutputFile&& o) noexcept { *this = std::move(o); }
-  OutputFile& operator=(OutputFile&& o) noexcept {
-    std::swap(fd_, o.fd_);
-    std::swap(path_, o.path_);
-    std::swap(pos_, o.pos_);
-    std::swap(buffer_, o.buffer_);
-    std::swap(owned_, o.owned_);
-    return *this;
-  }
-  ~OutputFile() {
-    if (fd_ >= 0 && owned_) ::close(fd_);
-  }
-
-  int fd() const { return fd_; }
-  uint64_t pos() const { return pos_; }
-
-  Result<void> write(ByteSpan data) {
-    pos_ += data.size();
-    if (buffer_.size() + data.size() <= kBufferSize) {
-      buffer_.insert(buffer_.end(), data.begin(), data.end());
-      return {};
-    }
-    CP_TRY(flush());
-    if (data.size() >= kBufferSize) return write_all(fd_, data, path_);
-    buffer_.insert(buffer_.end(), data.begin(), data.end());
-    return {};
-  }
-
-  Result<void> flush() {
-    auto ok = write_all(fd_, buffer_, path_);
-    buffer_.clear();
-    return ok;
-  }
-
-  // Closes an owned descriptor; a borrowed one is left to its owner.
-  Result<void> close() {
-    int fd = std::exchange(fd_, -1);
-    if (owned_ && ::close(fd) != 0) return io_error("close", path_, errno);
-    return {};
-  }
-
- private:
-  static constexpr size_t kBufferSize = 1 << 20;
-
-  int fd_ = -1;
-  std::string path_;
-  uint64_t pos_ = 0;
-  Bytes buffer_;
-  bool owned_ = true;
-};
-
-// One compressed (or raw) chunk, ready to be written.
-// Recycles the chunk-sized buffers that carry data to and from the
-// compression threads: fresh megabyte allocations cost page faults on every
-// chunk, and at most a few buffers per thread are in use at any time.
-class BufferPool {
- public:
-  Bytes get() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (free_.empty()) return {};
-    Bytes b = std::move(free_.back());
-    free_.pop_back();
-    return b;
-  }
-  void put(Bytes b) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    free_.push_back(std::move(b));
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<Bytes> free_;
-};
-
-// One compressed (or raw) chunk, ready to be written: the first `size`
-// bytes of `buffer`.
-struct Compressed {
-  Bytes buffer;
-  size_t size = 0;
-  Codec codec = Codec::kRaw;
-  uint64_t original_size = 0;
-  Xxh128 xxh3{};
-  std::optional<Sha256Digest> sha256;  // For single-chunk entries.
-
-  ByteSpan stored() const { return ByteSpan(buffer).first(size); }
-};
-
-Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
-                          const ZSTD_CDict* cdict, bool want_sha,
-                          Bytes buffer) {
-  Compressed out;
-  out.buffer = std::move(buffer);
-  out.original_size = in.size();
-  if (want_sha) out.sha256 = sha256(in);
-  if (level > 0 && !in.empty()) {
-    size_t bound = ZSTD_compressBound(in.size());
-    if (out.buffer.size() < bound) out.buffer.resize(bound);
-    size_t n =
-        cdict != nullptr
-            ? ZSTD_compress_usingCDict(cctx, out.buffer.data(),
-                                       out.buffer.size(), in.data(), in.size(),
-                                       cdict)
-            : ZSTD_compressCCtx(cctx, out.buffer.data(), out.buffer.size(),
-                                in.data(), in.size(), level);
-    if (!ZSTD_isError(n) && n < in.size()) {
-      out.size = n;
-      out.codec = Codec::kZstd;
-    }
-  }
-  if (out.codec == Codec::kRaw) {
-    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
-    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
-    out.size = in.size();
-  }
-  out.xxh3 = xxh3_128(out.stored());
-  return out;
+  return std::to_string(bytes >> 10) + " KiB";
 }
 
-// A fixed set of threads, each with its own zstd context, running
-// compression tasks in submission order.
-class CompressionPool {
- public:
-  using Task = std::packaged_task<Compressed(ZSTD_CCtx*)>;
-
-  explicit CompressionPool(int threads) {
-    for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
-  }
-  ~CompressionPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : workers_) t.join();
-  }
-
-  std::future<Compressed> submit(std::function<Compressed(ZSTD_CCtx*)> fn) {
-    Task task(std::move(fn));
-    auto future = task.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      tasks_.push_back(std::move(task));
-    }
-    cv_.notify_one();
-    return future;
-  }
-
- private:
-  void run() {
-    CCtxPtr cctx(ZSTD_createCCtx());
-    for (;;) {
-      Task task;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [this] { return stop_ || !tasks_.empty(); });
-        if (tasks_.empty()) return;
-        task = std::move(tasks_.front());
-        tasks_.pop_front();
-      }
-      task(cctx.get());
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Task> tasks_;
-  bool stop_ = false;
-  std::vector<std::thread> workers_;
-};
-
-struct ChunkRecord {
-  uint64_t stored_size = 0;
-  uint64_t original_size = 0;
-  Codec codec = Codec::kRaw;
-  Xxh128 xxh3{};
-};
-
-struct EntryRecord {
-  uint32_t type_id = 0;
-  std::string key;
-  uint64_t offset = kHeaderSize;
-  uint64_t stored_size = 0;
-  uint64_t original_size = 0;
-  Codec codec = Codec::kRaw;
-  Xxh128 xxh3{};
-  Sha256Digest sha256{};
-  uint32_t dictionary = 0;
-  std::vector<ChunkRecord> chunks;  // Kept only for multi-chunk entries.
-  size_t chunk_count = 0;
-};
-
+// A chunk handed to compression, waiting to be written in order.
 struct Pending {
   size_t entry;
   size_t chunk;
@@ -252,67 +45,9 @@ struct Pending {
   uint64_t bytes = 0;            // Input bytes of the chunk.
 };
 
-sc::Codec to_schema(Codec c) {
-  return c == Codec::kZstd ? sc::Codec::ZSTD : sc::Codec::RAW;
-}
-
 ByteSpan word_bytes(kj::ArrayPtr<const capnp::word> words) {
   return {reinterpret_cast<const std::byte*>(words.begin()),
           words.size() * sizeof(capnp::word)};
-}
-
-Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
-                        const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("write", path, errno);
-    }
-    data = data.subspan(static_cast<size_t>(n));
-    at += static_cast<uint64_t>(n);
-  }
-  return {};
-}
-
-// Opens an existing bundle for writing and takes the writers' lock on it
-// (util/file_lock.h), so no append, sign, convert or pack to the same path
-// can interleave with it or replace it meanwhile. Readers take no lock:
-// they only ever use complete versions. Returns the descriptor.
-Result<int> open_locked(const std::string& path) {
-  CP_ASSIGN_OR_RETURN(auto lock, PathLock::acquire(path, O_WRONLY));
-  return lock.release();
-}
-
-// Append and sign open the newest intact version even when bytes follow its
-// footer: they are the ones that repair such a tail (check_tail below), as
-// documented in FORMAT.md, "Appending".
-ReaderOptions repairing_reader_options() {
-  ReaderOptions options;
-  options.allow_older_version = true;
-  return options;
-}
-
-// Bytes after the last valid footer are what an interrupted append or sign
-// left, and are dropped before writing, unless the file still ends in a
-// footer's magic: then a complete newer version was written and later
-// damaged, and dropping it would lose stored entries.
-Result<void> check_tail(const BundleReader& reader, const std::string& path,
-                        bool discard_damaged) {
-  if (reader.ignored_tail() == 0 || discard_damaged) return {};
-  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
-  ByteSpan data = file.bytes();
-  if (data.size() >= kFooterMagic.size() &&
-      std::memcmp(data.data() + data.size() - kFooterMagic.size(),
-                  kFooterMagic.data(), kFooterMagic.size()) == 0) {
-    return make_error(
-        ErrorCode::kDataLoss, ErrorReason::kBadFooter,
-        "the newest version's footer is damaged; refusing to "
-        "write over it (discard_damaged_tail to drop it and "
-        "keep the previous version)",
-        ErrorLocation{.file = path, .offset = data.size() - kFooterSize});
-  }
-  return {};
 }
 
 }  // namespace
@@ -324,29 +59,13 @@ struct BundleWriter::Impl {
   // appending or streaming.
   std::optional<ReplacementFile> replacement;
   bool streaming = false;  // Writing to a caller's descriptor.
-  OutputFile out;
+  BufferedWriter out;
   uint64_t append_start = 0;  // Old bundle's end, when appending.
   uint64_t previous_footer = 0;
   bool finished = false;
   std::optional<Error> failure;
 
-  std::vector<std::string> types;
-  std::map<std::string, uint32_t, std::less<>> type_ids;
-  std::vector<EntryRecord> entries;
-  struct GroupRecord {
-    uint32_t type_id;
-    uint64_t count;
-  };
-  std::vector<GroupRecord> groups;
-  bool grouped = true;  // Every entry so far belongs to a group.
-  bool in_group = false;
-  int64_t creation_time = 0;
-  bool has_creation_time = false;
-  std::string producer{kProducer};
-  std::string producer_version{kProducerVersion};
-  std::map<std::string, std::string> user;
-  std::vector<std::pair<std::string, Bytes>> dictionaries;
-  std::map<std::string, uint32_t, std::less<>> dictionary_of_type;
+  IndexBuilder index;
   std::vector<CDictPtr> cdicts;  // By dictionary number - 1.
 
   // Dictionary training (options.train_dictionaries_bytes): the first
@@ -376,49 +95,50 @@ struct BundleWriter::Impl {
     }
   }
 
-  Result<void> setup_compression() {
-    if (options.level < 0 || options.level > ZSTD_maxCLevel()) {
-      return invalid("compression level " + std::to_string(options.level) +
-                     " is outside 0.." + std::to_string(ZSTD_maxCLevel()));
-    }
-    if (options.threads < 1 || options.threads > 256) {
-      return invalid("thread count must be 1..256");
-    }
-    if (options.chunk_size < 4096 ||
-        options.chunk_size > ReaderLimits{}.max_chunk_size) {
-      return invalid("chunk size must be 4 KiB..256 MiB");
-    }
-    for (auto& [type, dict] : options.dictionaries) {
-      if (dictionary_of_type.count(type)) continue;  // The bundle's wins.
-      dictionaries.emplace_back(type, dict);
-      dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
-    }
-    for (auto& [type, dict] : dictionaries) {
-      CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(),
-                                   std::max(options.level, 1)));
-      if (!cd) return invalid("dictionary for type " + type + " is unusable");
-      cdicts.push_back(std::move(cd));
-    }
+  // Checks the options, then makes ready to compress: the dictionaries
+  // (the bundle's own, then the options' for other types), the contexts
+  // and threads, and the metadata to record.
+  Result<void> setup() {
+    CP_TRY(check_options());
+    CP_TRY(load_dictionaries());
     training = options.train_dictionaries_bytes > 0 && options.level > 0;
     cctx.reset(ZSTD_createCCtx());
     if (options.threads > 1) {
       pool = std::make_unique<CompressionPool>(options.threads);
     }
-    for (auto& [k, v] : options.user_metadata) user[k] = v;
-    if (options.creation_unix_seconds && !has_creation_time) {
-      has_creation_time = true;
-      creation_time = *options.creation_unix_seconds;
+    index.merge_metadata(options.user_metadata, options.creation_unix_seconds);
+    return {};
+  }
+
+  Result<void> check_options() const {
+    if (options.level < 0 || options.level > ZSTD_maxCLevel()) {
+      return invalid("compression level " + std::to_string(options.level) +
+                     " is outside 0.." + std::to_string(ZSTD_maxCLevel()));
+    }
+    if (options.threads < 1 || options.threads > kMaxWriterThreads) {
+      return invalid("thread count must be 1.." +
+                     std::to_string(kMaxWriterThreads));
+    }
+    if (options.chunk_size < kMinChunkSize ||
+        options.chunk_size > kMaxChunkSize) {
+      return invalid("chunk size must be " + size_text(kMinChunkSize) + ".." +
+                     size_text(kMaxChunkSize));
     }
     return {};
   }
 
-  uint32_t type_id(std::string_view type) {
-    auto it = type_ids.find(type);
-    if (it != type_ids.end()) return it->second;
-    uint32_t id = static_cast<uint32_t>(types.size());
-    types.emplace_back(type);
-    type_ids.emplace(std::string(type), id);
-    return id;
+  Result<void> load_dictionaries() {
+    for (auto& [type, dict] : options.dictionaries) {
+      if (index.dictionary_of(type)) continue;  // The bundle's wins.
+      index.add_dictionary(type, dict);
+    }
+    for (auto& [type, dict] : index.dictionaries()) {
+      CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(),
+                                   std::max(options.level, 1)));
+      if (!cd) return invalid("dictionary for type " + type + " is unusable");
+      cdicts.push_back(std::move(cd));
+    }
+    return {};
   }
 
   Result<void> check() const {
@@ -432,10 +152,12 @@ struct BundleWriter::Impl {
     return tl::unexpected(std::move(error));
   }
 
+  // Writes a compressed chunk, which must be the next one in file order,
+  // and records it in its entry.
   Result<void> retire(Pending& p) {
     Compressed c = p.result.get();
     if (p.input) buffers.put(std::move(*p.input));
-    EntryRecord& e = entries[p.entry];
+    EntryRecord& e = index.entry(p.entry);
     if (p.chunk == 0) {
       e.offset = out.pos();
       if (e.chunk_count > 1) entry_stream.reset();
@@ -479,44 +201,29 @@ struct BundleWriter::Impl {
                         uint64_t size) {
     CP_TRY(check());
     if (type.empty()) return invalid("artifact type is empty");
-    if (key.size() > ReaderLimits{}.max_key_size) {
+    if (key.size() > kMaxKeySize) {
       return invalid("key of " + std::to_string(key.size()) +
-                     " bytes is over the 1 MiB limit");
+                     " bytes is over the " + size_text(kMaxKeySize) + " limit");
     }
-    uint32_t tid = type_id(type);
-    if (in_group) {
-      if (groups.back().type_id != tid) {
-        return invalid("entry of type '" + std::string(type) +
-                       "' added to a group of type '" +
-                       types[groups.back().type_id] + "'");
-      }
-      ++groups.back().count;
-    } else {
-      grouped = false;
-      groups.clear();
-    }
-    EntryRecord e;
-    e.type_id = tid;
-    e.key = std::string(key);
-    e.original_size = size;
-    entries.push_back(std::move(e));
+    CP_ASSIGN_OR_RETURN(size_t position,
+                        index.add_entry(index.type_id(type), key, size));
     ++stats.added;
     stats.original_bytes += size;
-    return entries.size() - 1;
+    return position;
   }
 
   Result<void> add(std::string_view type, std::string_view key,
                    ByteSpan content, bool borrowed) {
-    CP_ASSIGN_OR_RETURN(auto index, record(type, key, content.size()));
+    CP_ASSIGN_OR_RETURN(auto position, record(type, key, content.size()));
     if (training) {
       if (buffered_bytes + content.size() <= options.train_dictionaries_bytes) {
-        buffered.emplace_back(index, Bytes(content.begin(), content.end()));
+        buffered.emplace_back(position, Bytes(content.begin(), content.end()));
         buffered_bytes += content.size();
         return {};
       }
       CP_TRY(train_and_flush());
     }
-    return submit(index, content, borrowed);
+    return submit(position, content, borrowed);
   }
 
   Result<void> add_stream(std::string_view type, std::string_view key,
@@ -530,11 +237,11 @@ struct BundleWriter::Impl {
       }
       return add(type, key, *content, /*borrowed=*/false);
     }
-    CP_ASSIGN_OR_RETURN(auto index, record(type, key, source.size()));
+    CP_ASSIGN_OR_RETURN(auto position, record(type, key, source.size()));
     if (training) {
       CP_TRY(train_and_flush());
     }
-    return submit_stream(index, source);
+    return submit_stream(position, source);
   }
 
   // Trains dictionaries on the buffered entries (for types without one),
@@ -542,44 +249,42 @@ struct BundleWriter::Impl {
   Result<void> train_and_flush() {
     training = false;
     std::vector<std::pair<std::string_view, ByteSpan>> samples;
-    for (const auto& [index, content] : buffered) {
-      samples.emplace_back(types[entries[index].type_id], content);
+    for (const auto& [position, content] : buffered) {
+      samples.emplace_back(index.type_name(index.entry(position).type_id),
+                           content);
     }
     for (auto& [type, dict] :
          train_dictionaries(samples, 0, options.dictionary_kind)) {
-      if (dictionary_of_type.count(type)) continue;
+      if (index.dictionary_of(type)) continue;
       CDictPtr cd(ZSTD_createCDict(dict.data(), dict.size(), options.level));
       if (!cd) continue;
       cdicts.push_back(std::move(cd));
-      dictionaries.emplace_back(type, std::move(dict));
-      dictionary_of_type[type] = static_cast<uint32_t>(dictionaries.size());
+      index.add_dictionary(type, std::move(dict));
     }
-    for (const auto& [index, content] : buffered) {
-      CP_TRY(submit(index, content, /*borrowed=*/false));
+    for (const auto& [position, content] : buffered) {
+      CP_TRY(submit(position, content, /*borrowed=*/false));
     }
     buffered.clear();
     buffered_bytes = 0;
     return {};
   }
 
-  // The dictionary for entry `index`, recorded in it; null for none.
-  const ZSTD_CDict* choose_dictionary(size_t index) {
-    EntryRecord& e = entries[index];
-    auto dict = dictionary_of_type.find(types[e.type_id]);
-    if (dict != dictionary_of_type.end() && options.level > 0) {
-      e.dictionary = dict->second;
-    }
+  // The dictionary for entry `position`, recorded in it; null for none.
+  const ZSTD_CDict* choose_dictionary(size_t position) {
+    EntryRecord& e = index.entry(position);
+    auto dict = index.dictionary_of(index.type_name(e.type_id));
+    if (dict && options.level > 0) e.dictionary = *dict;
     return e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
   }
 
-  // Compresses chunk `chunk` of entry `index` on this thread, or queues it
-  // for the pool. `owned` holds the bytes when the caller's may go away
+  // Compresses chunk `chunk` of entry `position` on this thread, or queues
+  // it for the pool. `owned` holds the bytes when the caller's may go away
   // (then `piece` points into it); null when `piece` is borrowed.
-  Result<void> enqueue(size_t index, size_t chunk, ByteSpan piece,
+  Result<void> enqueue(size_t position, size_t chunk, ByteSpan piece,
                        std::shared_ptr<Bytes> owned, const ZSTD_CDict* cdict,
                        bool want_sha) {
     int level = options.level;
-    Pending p{index, chunk, {}, nullptr, piece.size()};
+    Pending p{position, chunk, {}, nullptr, piece.size()};
     if (!pool) {
       std::promise<Compressed> done;
       done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
@@ -605,13 +310,13 @@ struct BundleWriter::Impl {
     return {};
   }
 
-  // Hashes and compresses entry `index` (already recorded) and queues its
-  // chunks for writing.
+  // Hashes and compresses entry `position` (already recorded) and queues
+  // its chunks for writing.
   // `borrowed`: the caller keeps `content` valid until finish(), so the
   // pool reads it in place instead of from a copy.
-  Result<void> submit(size_t index, ByteSpan content, bool borrowed) {
-    const ZSTD_CDict* cdict = choose_dictionary(index);
-    EntryRecord& e = entries[index];
+  Result<void> submit(size_t position, ByteSpan content, bool borrowed) {
+    const ZSTD_CDict* cdict = choose_dictionary(position);
+    EntryRecord& e = index.entry(position);
     uint64_t chunk = options.chunk_size;
     e.chunk_count = content.empty() ? 0 : (content.size() + chunk - 1) / chunk;
     if (e.chunk_count == 0) {
@@ -631,12 +336,12 @@ struct BundleWriter::Impl {
         owned->assign(piece.begin(), piece.end());
         piece = *owned;
       }
-      CP_TRY(enqueue(index, i, piece, owned, cdict, want_sha));
+      CP_TRY(enqueue(position, i, piece, owned, cdict, want_sha));
     }
     if (chunk_count > 1) {
       // SHA-256 cannot be split across chunks: hash on this thread once the
       // chunks are queued, while the workers compress them.
-      entries[index].sha256 = sha256(content);
+      index.entry(position).sha256 = sha256(content);
     }
     return {};
   }
@@ -645,17 +350,18 @@ struct BundleWriter::Impl {
   // chunk per thread in flight, whatever the entry's size. A source that
   // fails, or yields more or fewer bytes than it declared, makes the
   // writer unusable (the entry is already in the index).
-  Result<void> submit_stream(size_t index, ContentSource& source) {
-    const ZSTD_CDict* cdict = choose_dictionary(index);
-    const uint64_t size = entries[index].original_size;
+  Result<void> submit_stream(size_t position, ContentSource& source) {
+    const ZSTD_CDict* cdict = choose_dictionary(position);
+    const uint64_t size = index.entry(position).original_size;
     const uint64_t chunk = options.chunk_size;
     const size_t chunk_count = size == 0 ? 0 : (size + chunk - 1) / chunk;
-    entries[index].chunk_count = chunk_count;
+    index.entry(position).chunk_count = chunk_count;
+    const std::string& key = index.entry(position).key;
     auto broken = [&](std::string why) {
       return fail(
           Error(ErrorCode::kDataLoss, ErrorReason::kLengthOverrun,
                 "content of " + std::to_string(size) + " declared bytes " + why,
-                ErrorLocation{.key = entries[index].key}));
+                ErrorLocation{.key = key}));
     };
     Sha256 sha;
     ByteSpan pending;
@@ -667,9 +373,7 @@ struct BundleWriter::Impl {
       while (owned->size() < want) {
         if (pending.empty()) {
           auto piece = source.next();
-          if (!piece) {
-            return fail(std::move(piece.error()).with_key(entries[index].key));
-          }
+          if (!piece) return fail(std::move(piece.error()).with_key(key));
           if (piece->empty()) return broken("ended early");
           pending = *piece;
         }
@@ -678,90 +382,19 @@ struct BundleWriter::Impl {
         pending = pending.subspan(take);
       }
       sha.update(*owned);
-      CP_TRY(enqueue(index, i, *owned, owned, cdict, false));
+      CP_TRY(enqueue(position, i, *owned, owned, cdict, false));
     }
     if (!pending.empty()) return broken("went on past the declared size");
     auto end = source.next();  // A digest check may report here.
-    if (!end) return fail(std::move(end.error()).with_key(entries[index].key));
+    if (!end) return fail(std::move(end.error()).with_key(key));
     if (!end->empty()) return broken("went on past the declared size");
-    entries[index].sha256 = sha.finish();
-    if (chunk_count == 0) entries[index].xxh3 = xxh3_128(ByteSpan());
+    index.entry(position).sha256 = sha.finish();
+    if (chunk_count == 0) index.entry(position).xxh3 = xxh3_128(ByteSpan());
     return {};
   }
 
-  kj::Array<capnp::word> build_index() {
-    capnp::MallocMessageBuilder message;
-    auto root = message.initRoot<sc::BundleIndex>();
-    auto t = root.initTypes(types.size());
-    for (size_t i = 0; i < types.size(); ++i) t.set(i, types[i]);
-    auto es = root.initEntries(entries.size());
-    for (size_t i = 0; i < entries.size(); ++i) {
-      const EntryRecord& r = entries[i];
-      auto e = es[i];
-      e.setTypeId(r.type_id);
-      e.setKey(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(r.key.data()), r.key.size()));
-      e.setOffset(r.offset);
-      e.setStoredSize(r.stored_size);
-      e.setOriginalSize(r.original_size);
-      e.setCodec(to_schema(r.codec));
-      e.setXxh3High(xxh128_high(r.xxh3));
-      e.setXxh3Low(xxh128_low(r.xxh3));
-      e.setSha256(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(r.sha256.data()), 32));
-      e.setDictionary(r.dictionary);
-      if (r.chunks.size() > 1) {
-        auto cs = e.initChunks(r.chunks.size());
-        for (size_t j = 0; j < r.chunks.size(); ++j) {
-          cs[j].setStoredSize(r.chunks[j].stored_size);
-          cs[j].setOriginalSize(r.chunks[j].original_size);
-          cs[j].setCodec(to_schema(r.chunks[j].codec));
-          cs[j].setXxh3High(xxh128_high(r.chunks[j].xxh3));
-          cs[j].setXxh3Low(xxh128_low(r.chunks[j].xxh3));
-        }
-      }
-    }
-    std::vector<uint32_t> order(entries.size());
-    for (size_t i = 0; i < order.size(); ++i)
-      order[i] = static_cast<uint32_t>(i);
-    std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-      const EntryRecord& x = entries[a];
-      const EntryRecord& y = entries[b];
-      if (x.type_id != y.type_id) return x.type_id < y.type_id;
-      return std::string_view(x.key) < std::string_view(y.key);
-    });
-    auto lookup = root.initLookup(order.size());
-    for (size_t i = 0; i < order.size(); ++i) lookup.set(i, order[i]);
-    auto meta = root.initMetadata();
-    meta.setProducer(producer);
-    meta.setProducerVersion(producer_version);
-    meta.setHasCreationTime(has_creation_time);
-    meta.setCreationUnixSeconds(has_creation_time ? creation_time : 0);
-    auto kvs = meta.initUser(user.size());
-    size_t k = 0;
-    for (auto& [key, value] : user) {
-      kvs[k].setKey(key);
-      kvs[k].setValue(value);
-      ++k;
-    }
-    auto ds = root.initDictionaries(dictionaries.size());
-    for (size_t i = 0; i < dictionaries.size(); ++i) {
-      ds[i].setType(dictionaries[i].first);
-      ds[i].setContent(capnp::Data::Reader(
-          reinterpret_cast<const kj::byte*>(dictionaries[i].second.data()),
-          dictionaries[i].second.size()));
-    }
-    if (grouped) {
-      auto gs = root.initGroups(groups.size());
-      for (size_t i = 0; i < groups.size(); ++i) {
-        gs[i].setTypeId(groups[i].type_id);
-        gs[i].setCount(groups[i].count);
-      }
-    }
-    root.setChunkSize(options.chunk_size);
-    return capnp::messageToFlatArray(message);
-  }
-
+  // Writes what is still held back or in flight, then the index, the
+  // signatures and the footer, and puts the file in place.
   Result<WriteStats> finish() {
     CP_TRY(check());
     if (training) {
@@ -769,19 +402,9 @@ struct BundleWriter::Impl {
     }
     CP_TRY(drain(0));
     pool.reset();
-    static const std::byte zeros[8] = {};
-    if (out.pos() % 8 != 0) {
-      CP_TRY(out.write(ByteSpan(zeros, 8 - out.pos() % 8)));
-    }
-    kj::Array<capnp::word> index;
-    try {
-      index = build_index();
-    } catch (const kj::Exception& e) {
-      return make_error(
-          ErrorCode::kInternal,
-          std::string("building the index: ") + e.getDescription().cStr());
-    }
-    ByteSpan index_bytes = word_bytes(index);
+    CP_TRY(pad_to_word());
+    CP_ASSIGN_OR_RETURN(auto words, index.encode(options.chunk_size));
+    ByteSpan index_bytes = word_bytes(words);
     Footer footer;
     footer.index_offset = out.pos();
     footer.index_size = index_bytes.size();
@@ -790,37 +413,48 @@ struct BundleWriter::Impl {
     CP_TRY(out.write(index_bytes));
     Bytes signatures;
     if (!options.signing_keys.empty()) {
-      auto header = encode_header(Header{});
-      auto message = signature_message(header, index_bytes);
-      for (const SigningKey* key : options.signing_keys) {
-        CP_ASSIGN_OR_RETURN(auto sig, key->sign(message));
-        PublicKey pub = key->public_key();
-        append_bytes(signatures, pub);
-        append_bytes(signatures, sig);
-      }
+      CP_ASSIGN_OR_RETURN(signatures, sign_index(index_bytes));
       footer.signatures_offset = out.pos();
       footer.signature_count = options.signing_keys.size();
       CP_TRY(out.write(signatures));
     }
-    uint64_t footer_at = out.pos();
-    auto first56 = encode_footer(footer);
-    footer.checksum =
-        footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
-    auto encoded = encode_footer(footer);
-    CP_TRY(out.write(encoded));
+    CP_TRY(out.write(seal_footer(footer, signatures, out.pos())));
     CP_TRY(out.flush());
     stats.file_size = out.pos();
-    if (replacement) {
-      CP_TRY(replacement->commit(options.fsync));
-    } else {
-      if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
-        return io_error("fsync", path, errno);
-      }
-      CP_TRY(out.close());
-    }
+    CP_TRY(commit());
     finished = true;
-    stats.entries = entries.size();
+    stats.entries = index.size();
     return stats;
+  }
+
+  // The index starts on an 8-byte boundary (Cap'n Proto words).
+  Result<void> pad_to_word() {
+    static const std::byte zeros[8] = {};
+    if (out.pos() % 8 == 0) return {};
+    return out.write(ByteSpan(zeros, 8 - out.pos() % 8));
+  }
+
+  // The signature block: (public key, signature) per signing key.
+  Result<Bytes> sign_index(ByteSpan index_bytes) const {
+    auto message = signature_message(encode_header(Header{}), index_bytes);
+    Bytes signatures;
+    for (const SigningKey* key : options.signing_keys) {
+      CP_ASSIGN_OR_RETURN(auto sig, key->sign(message));
+      PublicKey pub = key->public_key();
+      append_bytes(signatures, pub);
+      append_bytes(signatures, sig);
+    }
+    return signatures;
+  }
+
+  // A new bundle is renamed into place; an append is fsynced if asked and
+  // closed; a stream is left to its owner.
+  Result<void> commit() {
+    if (replacement) return replacement->commit(options.fsync);
+    if (options.fsync && !streaming && ::fsync(out.fd()) != 0) {
+      return io_error("fsync", path, errno);
+    }
+    return out.close();
   }
 };
 
@@ -835,9 +469,9 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
-  CP_TRY(impl->setup_compression());
+  CP_TRY(impl->setup());
   CP_ASSIGN_OR_RETURN(auto file, ReplacementFile::create(path));
-  impl->out = OutputFile(file.fd(), file.temp_path(), 0, /*owned=*/false);
+  impl->out = BufferedWriter::borrowing(file.fd(), file.temp_path(), 0);
   impl->replacement.emplace(std::move(file));
   auto header = encode_header(Header{});
   CP_TRY(impl->out.write(header));
@@ -850,8 +484,8 @@ Result<BundleWriter> BundleWriter::to_stream(int fd, WriterOptions options,
   impl->options = std::move(options);
   impl->path = std::move(name);
   impl->streaming = true;
-  CP_TRY(impl->setup_compression());
-  impl->out = OutputFile(fd, impl->path, 0, /*owned=*/false);
+  CP_TRY(impl->setup());
+  impl->out = BufferedWriter::borrowing(fd, impl->path, 0);
   auto header = encode_header(Header{});
   CP_TRY(impl->out.write(header));
   return BundleWriter(std::move(impl));
@@ -862,76 +496,32 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   impl->path = path;
-  CP_ASSIGN_OR_RETURN(auto locked, open_locked(path));
-  Fd fd(locked);
+  CP_ASSIGN_OR_RETURN(Fd fd, open_locked(path));
   {
     // Everything needed from the old index is copied out before the file
     // is truncated (the mapping must not outlive that).
     CP_ASSIGN_OR_RETURN(auto reader,
                         BundleReader::open(path, repairing_reader_options()));
     CP_TRY(check_tail(reader, path, impl->options.discard_damaged_tail));
-    CP_ASSIGN_OR_RETURN(auto old, reader.entries());
-    CP_ASSIGN_OR_RETURN(auto groups, reader.groups());
-    CP_ASSIGN_OR_RETURN(auto dicts, reader.dictionaries());
-    for (const std::string& t : reader.types()) impl->type_id(t);
-    for (EntryInfo& e : old) {
-      EntryRecord r;
-      r.type_id = impl->type_ids.at(e.type);
-      r.key = std::move(e.key);
-      r.offset = e.offset;
-      r.stored_size = e.stored_size;
-      r.original_size = e.original_size;
-      r.codec = e.codec;
-      r.xxh3 = e.xxh3;
-      r.sha256 = e.sha256;
-      r.dictionary = e.dictionary;
-      r.chunk_count = std::max<size_t>(e.chunks.size(), 1);
-      if (e.chunks.size() > 1) {
-        for (const ChunkInfo& c : e.chunks) {
-          r.chunks.push_back({c.stored_size, c.original_size, c.codec, c.xxh3});
-        }
-      }
-      impl->entries.push_back(std::move(r));
-    }
-    impl->grouped = !groups.empty() || old.empty();
-    for (const GroupInfo& g : groups) {
-      impl->groups.push_back({impl->type_ids.at(g.type), g.count});
-    }
-    for (auto& [type, dict] : dicts) {
-      impl->dictionaries.emplace_back(type, std::move(dict));
-      impl->dictionary_of_type[type] =
-          static_cast<uint32_t>(impl->dictionaries.size());
-    }
-    const Metadata& m = reader.metadata();
-    impl->producer = m.producer;
-    impl->producer_version = m.producer_version;
-    impl->user = m.user;
-    if (m.creation_unix_seconds) {
-      impl->has_creation_time = true;
-      impl->creation_time = *m.creation_unix_seconds;
-    }
+    CP_ASSIGN_OR_RETURN(impl->index, IndexBuilder::of_bundle(reader));
     impl->previous_footer = reader.footer_offset();
     impl->append_start = reader.footer_offset() + kFooterSize;
   }
-  CP_TRY(impl->setup_compression());
+  CP_TRY(impl->setup());
   // Drops what an interrupted append left after the last valid footer.
   if (::ftruncate(fd.get(), static_cast<off_t>(impl->append_start)) != 0 ||
       ::lseek(fd.get(), static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {
     return io_error("truncate", path, errno);
   }
   // Only now may the writer's clean-up truncate the file back.
-  impl->out = OutputFile(fd.release(), path, impl->append_start);
+  impl->out = BufferedWriter(std::move(fd), path, impl->append_start);
   return BundleWriter(std::move(impl));
 }
 
 Result<void> BundleWriter::begin_group(std::string_view type) {
   CP_TRY(impl_->check());
   if (type.empty()) return invalid("artifact type is empty");
-  uint32_t tid = impl_->type_id(type);
-  if (impl_->grouped) {
-    impl_->groups.push_back({tid, 0});
-    impl_->in_group = true;
-  }
+  impl_->index.begin_group(impl_->index.type_id(type));
   return {};
 }
 
@@ -958,146 +548,5 @@ Result<void> BundleWriter::flush() {
 }
 
 Result<WriteStats> BundleWriter::finish() { return impl_->finish(); }
-
-Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
-                               size_t capacity) {
-  Bytes joined;
-  std::vector<size_t> sizes;
-  for (ByteSpan s : samples) {
-    if (s.empty()) continue;
-    append_bytes(joined, s);
-    sizes.push_back(s.size());
-  }
-  if (sizes.size() < 8) {
-    return invalid("a dictionary needs at least 8 non-empty samples, got " +
-                   std::to_string(sizes.size()));
-  }
-  Bytes dict(capacity);
-  size_t n =
-      ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(),
-                            sizes.data(), static_cast<unsigned>(sizes.size()));
-  if (ZDICT_isError(n)) {
-    return invalid(std::string("zstd could not train a dictionary: ") +
-                   ZDICT_getErrorName(n));
-  }
-  dict.resize(n);
-  return dict;
-}
-
-Result<Bytes> raw_content_dictionary(std::span<const ByteSpan> samples,
-                                     size_t capacity) {
-  size_t non_empty = 0;
-  for (ByteSpan s : samples) non_empty += s.empty() ? 0 : 1;
-  if (non_empty < 8) {
-    return invalid("a dictionary needs at least 8 non-empty samples, got " +
-                   std::to_string(non_empty));
-  }
-  Bytes dict;
-  dict.reserve(capacity);
-  size_t slice = std::max<size_t>(1024, capacity / non_empty);
-  for (size_t taken = 0; dict.size() < capacity; taken += slice) {
-    size_t before = dict.size();
-    for (ByteSpan s : samples) {
-      if (s.size() <= taken || dict.size() >= capacity) continue;
-      size_t n = std::min({slice, s.size() - taken, capacity - dict.size()});
-      append_bytes(dict, s.subspan(taken, n));
-    }
-    if (dict.size() == before) break;  // Every sample used up.
-  }
-  // zstd reads a dictionary that starts with its magic as a trained one.
-  constexpr uint8_t kMagic[4] = {0x37, 0xa4, 0x30, 0xec};
-  while (dict.size() >= 4 && std::memcmp(dict.data(), kMagic, 4) == 0) {
-    dict.erase(dict.begin());
-  }
-  return dict;
-}
-
-std::map<std::string, Bytes> train_dictionaries(
-    std::span<const std::pair<std::string_view, ByteSpan>> samples,
-    size_t capacity, DictionaryKind kind) {
-  if (capacity == 0) {
-    capacity =
-        kind == DictionaryKind::kTrained ? 110 * 1024 : kRawDictionaryCapacity;
-  }
-  // Each sample is an entry's first 64 KiB (a dictionary mostly helps an
-  // entry's beginning), at most 4 MiB of them per type so training stays
-  // well under a second; zstd wants several times more sample bytes than
-  // the dictionary holds.
-  constexpr size_t kSampleSize = 64 * 1024;
-  constexpr size_t kSampleBytesPerType = 4 << 20;
-  std::map<std::string, std::vector<ByteSpan>, std::less<>> by_type;
-  std::map<std::string, size_t, std::less<>> bytes_by_type;
-  std::map<std::string, uint64_t, std::less<>> content_by_type;
-  for (const auto& [type, content] : samples) {
-    if (content.empty()) continue;
-    content_by_type[std::string(type)] += content.size();
-    ByteSpan sample = content.first(std::min(content.size(), kSampleSize));
-    auto it = bytes_by_type.try_emplace(std::string(type), 0).first;
-    if (it->second + sample.size() > kSampleBytesPerType) continue;
-    it->second += sample.size();
-    by_type[it->first].push_back(sample);
-  }
-  std::map<std::string, Bytes> out;
-  for (auto& [type, list] : by_type) {
-    // A dictionary is stored in the bundle: keep it at most an eighth of
-    // the bytes it was made from (a raw one fills its capacity).
-    size_t cap = kind == DictionaryKind::kTrained
-                     ? std::min(capacity, bytes_by_type[type] / 8)
-                     : static_cast<size_t>(std::min<uint64_t>(
-                           capacity, content_by_type[type] / 8));
-    if (cap < 1024) continue;
-    auto dict = kind == DictionaryKind::kTrained
-                    ? train_dictionary(list, cap)
-                    : raw_content_dictionary(list, cap);
-    if (dict) out.emplace(type, std::move(*dict));
-  }
-  return out;
-}
-
-Result<void> sign_bundle(const std::string& path, const SigningKey& key,
-                         bool fsync, bool discard_damaged_tail) {
-  CP_ASSIGN_OR_RETURN(auto locked, open_locked(path));
-  Fd fd(locked);
-  Footer footer;
-  uint64_t end = 0;
-  Bytes signatures;
-  PublicKey pub = key.public_key();
-  {
-    CP_ASSIGN_OR_RETURN(auto reader,
-                        BundleReader::open(path, repairing_reader_options()));
-    CP_TRY(check_tail(reader, path, discard_damaged_tail));
-    CP_ASSIGN_OR_RETURN(auto mapped, MappedFile::open(path));
-    ByteSpan data = mapped.bytes();
-    auto message = signature_message(
-        data.first(kHeaderSize),
-        data.subspan(reader.footer().index_offset, reader.footer().index_size));
-    for (const SignatureInfo& s : reader.signatures()) {
-      if (!s.valid || s.public_key == pub) continue;
-      append_bytes(signatures, s.public_key);
-      append_bytes(signatures, s.signature);
-    }
-    CP_ASSIGN_OR_RETURN(auto sig, key.sign(message));
-    append_bytes(signatures, pub);
-    append_bytes(signatures, sig);
-    footer = reader.footer();
-    end = reader.footer_offset() + kFooterSize;
-    footer.previous_footer_offset = reader.footer_offset();
-  }
-  footer.signatures_offset = end;
-  footer.signature_count = signatures.size() / kSignatureRecordSize;
-  uint64_t footer_at = end + signatures.size();
-  auto first56 = encode_footer(footer);
-  footer.checksum =
-      footer_checksum(ByteSpan(first56).first(56), signatures, footer_at);
-  auto encoded = encode_footer(footer);
-  append_bytes(signatures, encoded);
-  if (::ftruncate(fd.get(), static_cast<off_t>(end)) != 0) {
-    return io_error("truncate", path, errno);
-  }
-  CP_TRY(pwrite_all(fd.get(), signatures, end, path));
-  if (fsync && ::fsync(fd.get()) != 0) return io_error("fsync", path, errno);
-  if (::close(fd.release()) != 0) return io_error("close", path, errno);
-  return {};
-}
 
 }  // namespace cachepack::bundle

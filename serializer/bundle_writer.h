@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "serializer/bundle_dictionary.h"
 #include "serializer/bundle_format.h"
 #include "serializer/bundle_signing.h"
 #include "util/bytes.h"
@@ -24,17 +25,8 @@ namespace cachepack::bundle {
 
 inline constexpr std::string_view kProducer = "cachepack";
 inline constexpr std::string_view kProducerVersion = "0.1.0";
-
-// How dictionaries are made from a bundle's first entries.
-enum class DictionaryKind {
-  // Slices of the sample entries used directly as zstd raw-content
-  // dictionaries: no training, so no pack-time cost, and on compile caches
-  // (shared names and opcodes across entries) as good as or better than
-  // trained ones. The default.
-  kRawContent,
-  // ZDICT_trainFromBuffer: smaller dictionaries, much slower to make.
-  kTrained,
-};
+// WriterOptions::threads is 1..kMaxWriterThreads.
+inline constexpr int kMaxWriterThreads = 256;
 
 struct WriterOptions {
   int level = 3;    // zstd level 1..22; 0 stores every entry raw.
@@ -43,8 +35,9 @@ struct WriterOptions {
   // Recorded only when set: bundles are deterministic by default.
   std::optional<int64_t> creation_unix_seconds;
   std::map<std::string, std::string> user_metadata;
-  // zstd dictionaries by type (see train_dictionary); entries of these types
-  // are compressed with them and the dictionaries stored in the index.
+  // zstd dictionaries by type (serializer/bundle_dictionary.h); entries of
+  // these types are compressed with them and the dictionaries stored in the
+  // index.
   std::map<std::string, Bytes> dictionaries;
   // When > 0, train dictionaries from the bundle's own entries: the first
   // entries, up to this many bytes, are held back (memory stays bounded by
@@ -141,38 +134,6 @@ class BundleWriter {
   explicit BundleWriter(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// Trains a zstd dictionary of at most `capacity` bytes from sample contents
-// (ZDICT_trainFromBuffer). kInvalidArgument when the samples are too few or
-// too uniform for zstd to build one.
-Result<Bytes> train_dictionary(std::span<const ByteSpan> samples,
-                               size_t capacity = 64 * 1024);
-
-// zstd derives a dictionary's compression parameters from its size; past
-// 256 KiB it switches to its large-input table, which on bundle benchmarks
-// packed 10% slower and 1.5% larger. Raw dictionaries stay well below.
-inline constexpr size_t kRawDictionaryCapacity = 200 * 1024;
-
-// A raw-content dictionary of at most `capacity` bytes: the start of every
-// sample in turn, round robin, so each contributes. Never begins with zstd's
-// dictionary magic (it would then be parsed as a trained dictionary).
-// kInvalidArgument when there are fewer than 8 non-empty samples.
-Result<Bytes> raw_content_dictionary(std::span<const ByteSpan> samples,
-                                     size_t capacity = kRawDictionaryCapacity);
-
-// One dictionary per type that has enough non-empty samples, from
-// (type, content) pairs; what add() uses with train_dictionaries_bytes.
-// `capacity` 0 means the kind's default (110 KiB trained, 200 KiB raw).
-std::map<std::string, Bytes> train_dictionaries(
-    std::span<const std::pair<std::string_view, ByteSpan>> samples,
-    size_t capacity = 0, DictionaryKind kind = DictionaryKind::kTrained);
-
-// Adds a signature by `key` to an existing bundle without rewriting it: a
-// new signature block (the old signatures plus this one) and a new footer
-// are appended, so an interrupted sign leaves the bundle as it was. A
-// damaged newest footer is handled as in WriterOptions::discard_damaged_tail.
-Result<void> sign_bundle(const std::string& path, const SigningKey& key,
-                         bool fsync = false, bool discard_damaged_tail = false);
 
 }  // namespace cachepack::bundle
 

@@ -64,7 +64,7 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
       ->check(CLI::Range(1, 256));
   cmd->add_option("--chunk-size", f.chunk_size,
                   "Entries above this many bytes are split into chunks")
-      ->check(CLI::Range(uint64_t{4096}, uint64_t{256} << 20));
+      ->check(CLI::Range(bundle::kMinChunkSize, bundle::kMaxChunkSize));
   cmd->add_flag("--dict", f.dict,
                 "Make a zstd dictionary per artifact type from the first "
                 "16 MiB of artifacts and store it in the bundle");

@@ -11,7 +11,6 @@
 #include <random>
 
 namespace cachepack {
-namespace {}  // namespace
 
 Fd& Fd::operator=(Fd&& other) noexcept {
   if (this != &other) {
@@ -36,6 +35,70 @@ Result<void> write_all(int fd, ByteSpan data, const std::string& path) {
     }
     data = data.subspan(static_cast<size_t>(n));
   }
+  return {};
+}
+
+Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
+                        const std::string& path) {
+  while (!data.empty()) {
+    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(at));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("write", path, errno);
+    }
+    data = data.subspan(static_cast<size_t>(n));
+    at += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+BufferedWriter::BufferedWriter(Fd fd, std::string path, uint64_t pos)
+    : owned_(std::move(fd)),
+      fd_(owned_.get()),
+      path_(std::move(path)),
+      pos_(pos) {
+  buffer_.reserve(kBufferSize);
+}
+
+BufferedWriter BufferedWriter::borrowing(int fd, std::string path,
+                                         uint64_t pos) {
+  BufferedWriter out(Fd(), std::move(path), pos);
+  out.fd_ = fd;
+  return out;
+}
+
+Result<void> BufferedWriter::write(ByteSpan data) {
+  pos_ += data.size();
+  if (buffer_.size() + data.size() <= kBufferSize) {
+    buffer_.insert(buffer_.end(), data.begin(), data.end());
+    return {};
+  }
+  CP_TRY(flush());
+  if (data.size() >= kBufferSize) return write_all(fd_, data, path_);
+  buffer_.insert(buffer_.end(), data.begin(), data.end());
+  return {};
+}
+
+Result<void> BufferedWriter::flush() {
+  auto ok = write_all(fd_, buffer_, path_);
+  buffer_.clear();
+  return ok;
+}
+
+Result<void> BufferedWriter::close() {
+  fd_ = -1;
+  if (owned_.valid() && owned_.close() != 0) {
+    return io_error("close", path_, errno);
+  }
+  return {};
+}
+
+Result<void> fsync_directory_of(const std::string& path) {
+  std::string dir = std::filesystem::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return io_error("open directory", dir, errno);
+  if (::fsync(fd.get()) != 0) return io_error("fsync", dir, errno);
   return {};
 }
 
@@ -146,10 +209,8 @@ Result<void> write_file_atomic(const std::string& path, ByteSpan data,
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     return fail(io_error("rename", path, errno));
   }
-  if (options.fsync) {
-    Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dfd.get() >= 0) ::fsync(dfd.get());
-  }
+  // Best effort: the new file is in place whether or not this succeeds.
+  if (options.fsync) (void)fsync_directory_of(path);
   return {};
 }
 

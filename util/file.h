@@ -1,9 +1,11 @@
 // File helpers with RAII ownership: a read-only memory map for zero-copy
-// reading, and an atomic whole-file write (temp file, optional fsync, rename)
-// so a reader never sees a half-written file.
+// reading, a buffered writer for many small writes, and an atomic whole-file
+// write (temp file, optional fsync, rename) so a reader never sees a
+// half-written file.
 #ifndef CACHEPACK_UTIL_FILE_H_
 #define CACHEPACK_UTIL_FILE_H_
 
+#include <cstdint>
 #include <string>
 
 #include "util/bytes.h"
@@ -77,6 +79,46 @@ Result<void> write_file_atomic(const std::string& path, ByteSpan data,
 // Writes all of `data` to `fd`, retrying short writes and EINTR; `path`
 // names the file in errors.
 Result<void> write_all(int fd, ByteSpan data, const std::string& path);
+
+// Writes all of `data` at file offset `at` (pwrite: the file position is
+// unchanged), retrying short writes and EINTR; `path` names the file in
+// errors.
+Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
+                        const std::string& path);
+
+// Writes to a descriptor through a 1 MiB buffer, so many small writes cost
+// few system calls. Owns the descriptor (closes it) or borrows it (its owner
+// closes it). pos() is the file offset of the next byte written.
+class BufferedWriter {
+ public:
+  BufferedWriter() = default;
+  // Takes ownership of `fd`.
+  BufferedWriter(Fd fd, std::string path, uint64_t pos);
+  // Writes to `fd` without owning it.
+  static BufferedWriter borrowing(int fd, std::string path, uint64_t pos);
+
+  int fd() const { return fd_; }
+  uint64_t pos() const { return pos_; }
+
+  Result<void> write(ByteSpan data);
+  Result<void> flush();
+  // Closes an owned descriptor; a borrowed one is left to its owner. The
+  // writer has no descriptor afterwards.
+  Result<void> close();
+
+ private:
+  static constexpr size_t kBufferSize = 1 << 20;
+
+  Fd owned_;     // Invalid when the descriptor is borrowed.
+  int fd_ = -1;  // owned_.get() or the borrowed descriptor.
+  std::string path_;
+  uint64_t pos_ = 0;
+  Bytes buffer_;
+};
+
+// fsyncs the directory that holds `path`, so a rename or creation in it is
+// durable.
+Result<void> fsync_directory_of(const std::string& path);
 
 // Reads from offset 0 until `out` is full or the file ends, retrying short
 // reads and EINTR; returns the bytes read (fewer at end of file).

@@ -70,13 +70,6 @@ bool parse_temp_suffix(std::string_view suffix, std::string& host, pid_t& pid) {
   return pid > 0;
 }
 
-Result<void> fsync_directory(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return io_error("open directory", dir, errno);
-  if (::fsync(fd.get()) != 0) return io_error("fsync", dir, errno);
-  return {};
-}
-
 std::string directory_of(const std::string& path) {
   std::string dir = std::filesystem::path(path).parent_path().string();
   return dir.empty() ? "." : dir;
@@ -266,7 +259,7 @@ Result<void> ReplacementFile::commit(bool fsync) {
   }
   committed_ = true;
   temp_path_.clear();
-  if (fsync) return fsync_directory(directory_of(path_));
+  if (fsync) return fsync_directory_of(path_);
   return {};
 }
 

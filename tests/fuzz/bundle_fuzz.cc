@@ -40,9 +40,7 @@ Bytes wrap(ByteSpan in) {
   footer.index_xxh3 =
       xxh3_128(ByteSpan(out).subspan(footer.index_offset, footer.index_size));
   uint64_t at = out.size();
-  auto first = encode_footer(footer);
-  footer.checksum = footer_checksum(ByteSpan(first).first(56), {}, at);
-  append_bytes(out, encode_footer(footer));
+  append_bytes(out, seal_footer(footer, {}, at));
   return out;
 }
 
