@@ -1,6 +1,6 @@
 #include "artifacts/pytorch_hash.h"
 
-#include "util/hash.h"
+#include "cachepack/hash.h"
 
 namespace cachepack {
 

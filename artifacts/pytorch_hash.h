@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "util/bytes.h"
-#include "util/hash.h"
+#include "cachepack/bytes.h"
+#include "cachepack/hash.h"
 
 namespace cachepack {
 

@@ -1,7 +1,7 @@
-#include "backends/all_backends.h"
+#include "cachepack/all_backends.h"
 
-#include "backends/register_builtin_backends.h"
-#include "backends/register_remote_backends.h"
+#include "cachepack/register_builtin_backends.h"
+#include "cachepack/register_remote_backends.h"
 
 namespace cachepack {
 

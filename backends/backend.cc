@@ -1,4 +1,4 @@
-#include "backends/backend.h"
+#include "cachepack/backend.h"
 
 #include <algorithm>
 

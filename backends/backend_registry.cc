@@ -1,4 +1,4 @@
-#include "backends/backend_registry.h"
+#include "cachepack/backend_registry.h"
 
 #include <mutex>
 
@@ -12,29 +12,29 @@ Result<void> BackendRegistry::register_scheme(std::string scheme,
                       "backend scheme '" + scheme + "' needs an open function");
   }
   std::unique_lock lock(mutex_);
-  if (entries_.contains(scheme)) {
+  if (openers_.contains(scheme)) {
     return make_error(ErrorCode::kAlreadyExists,
                       "backend scheme '" + scheme + "' is already registered");
   }
-  entries_.emplace(std::move(scheme),
-                   Entry{std::string(url_form), std::move(open)});
+  openers_.emplace(std::move(scheme),
+                   Opener{std::string(url_form), std::move(open)});
   return {};
 }
 
 Result<std::unique_ptr<Backend>> BackendRegistry::open(
     std::string_view text) const {
   CP_ASSIGN_OR_RETURN(auto scheme, parse_url_scheme(text));
-  Entry entry{std::string(kGenericUrlForm), nullptr};
+  Opener opener{std::string(kGenericUrlForm), nullptr};
   {
     std::shared_lock lock(mutex_);
-    if (auto it = entries_.find(scheme); it != entries_.end()) {
-      entry = it->second;
+    if (auto it = openers_.find(scheme); it != openers_.end()) {
+      opener = it->second;
     }
   }
   // Parsed and opened outside the lock: an open function may come back
   // (tiered:// opens its inner URLs here).
-  CP_ASSIGN_OR_RETURN(auto url, parse_backend_url(text, entry.url_form));
-  if (!entry.open) {
+  CP_ASSIGN_OR_RETURN(auto url, parse_backend_url(text, opener.url_form));
+  if (!opener.open) {
     std::string known;
     for (const auto& s : schemes()) {
       known += known.empty() ? "" : ", ";
@@ -45,14 +45,14 @@ Result<std::unique_ptr<Backend>> BackendRegistry::open(
                           "\": unknown scheme '" + url.scheme +
                           "'; registered: " + known);
   }
-  return entry.open(url);
+  return opener.open(url);
 }
 
 std::vector<BackendRegistry::Scheme> BackendRegistry::schemes() const {
   std::shared_lock lock(mutex_);
   std::vector<Scheme> out;
-  for (const auto& [scheme, entry] : entries_) {
-    out.push_back(Scheme{scheme, entry.url_form});
+  for (const auto& [scheme, opener] : openers_) {
+    out.push_back(Scheme{scheme, opener.url_form});
   }
   return out;
 }

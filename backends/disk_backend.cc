@@ -11,8 +11,8 @@
 
 #include "backends/key_rules.h"
 #include "backends/local_fs.h"
+#include "cachepack/hash.h"
 #include "util/file.h"
-#include "util/hash.h"
 #include "xxhash.h"
 
 namespace cachepack {

@@ -22,10 +22,10 @@
 #include <mutex>
 #include <string>
 
-#include "backends/backend.h"
 #include "backends/local_fs.h"
 #include "backends/maintenance.h"
-#include "backends/url.h"
+#include "cachepack/backend.h"
+#include "cachepack/url.h"
 
 namespace cachepack {
 

@@ -14,7 +14,7 @@
 #include <system_error>
 #include <thread>
 
-#include "util/hash.h"
+#include "cachepack/hash.h"
 #include "util/sigpipe.h"
 #include "util/text.h"
 

@@ -13,8 +13,8 @@
 #include <mutex>
 #include <string>
 
-#include "backends/backend.h"
-#include "backends/url.h"
+#include "cachepack/backend.h"
+#include "cachepack/url.h"
 
 namespace cachepack {
 

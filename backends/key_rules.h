@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "backends/backend.h"
-#include "util/error.h"
+#include "cachepack/backend.h"
+#include "cachepack/error.h"
 #include "util/text.h"
 
 namespace cachepack {

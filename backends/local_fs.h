@@ -18,9 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/backend.h"
-#include "util/bytes.h"
-#include "util/error.h"
+#include "cachepack/backend.h"
+#include "cachepack/bytes.h"
+#include "cachepack/error.h"
 #include "util/file.h"
 
 namespace cachepack::local_fs {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "util/error.h"
+#include "cachepack/error.h"
 
 namespace cachepack {
 

@@ -10,9 +10,9 @@
 #include <mutex>
 #include <string>
 
-#include "backends/backend.h"
 #include "backends/maintenance.h"
-#include "backends/url.h"
+#include "cachepack/backend.h"
+#include "cachepack/url.h"
 
 namespace cachepack {
 

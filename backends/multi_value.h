@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "backends/backend.h"
-#include "util/bytes.h"
-#include "util/content_source.h"
-#include "util/error.h"
+#include "cachepack/backend.h"
+#include "cachepack/bytes.h"
+#include "cachepack/content_source.h"
+#include "cachepack/error.h"
 
 namespace cachepack {
 

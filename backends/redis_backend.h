@@ -12,8 +12,8 @@
 #include <optional>
 #include <string>
 
-#include "backends/backend.h"
-#include "backends/url.h"
+#include "cachepack/backend.h"
+#include "cachepack/url.h"
 
 struct redisContext;
 

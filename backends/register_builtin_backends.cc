@@ -1,4 +1,4 @@
-#include "backends/register_builtin_backends.h"
+#include "cachepack/register_builtin_backends.h"
 
 #include "backends/disk_backend.h"
 #include "backends/memory_backend.h"

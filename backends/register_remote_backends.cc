@@ -1,4 +1,4 @@
-#include "backends/register_remote_backends.h"
+#include "cachepack/register_remote_backends.h"
 
 #include "backends/http_backend.h"
 #include "backends/redis_backend.h"

@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
-#include "backends/backend_registry.h"
 #include "backends/maintenance.h"
-#include "backends/url.h"
+#include "cachepack/backend.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/url.h"
 
 namespace cachepack {
 

@@ -4,11 +4,11 @@
 #include <cerrno>
 
 #include "artifacts/pytorch_hash.h"
-#include "artifacts/type_registry.h"
 #include "backends/key_rules.h"
 #include "backends/local_fs.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/hash.h"
 #include "util/file.h"
-#include "util/hash.h"
 #include "util/text.h"
 
 namespace cachepack {

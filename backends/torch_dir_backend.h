@@ -35,10 +35,10 @@
 #include <span>
 #include <string>
 
-#include "backends/backend.h"
 #include "backends/local_fs.h"
 #include "backends/multi_value.h"
-#include "backends/url.h"
+#include "cachepack/backend.h"
+#include "cachepack/url.h"
 
 namespace cachepack {
 

@@ -1,4 +1,4 @@
-#include "backends/url.h"
+#include "cachepack/url.h"
 
 #include <charconv>
 

@@ -23,11 +23,11 @@
 #include <thread>
 #include <vector>
 
-#include "serializer/bundle_reader.h"
-#include "serializer/bundle_writer.h"
-#include "serializer/megacache.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/bundle_writer.h"
+#include "cachepack/hash.h"
+#include "cachepack/megacache.h"
 #include "util/file.h"
-#include "util/hash.h"
 
 namespace cachepack::bundle {
 namespace {
@@ -311,7 +311,7 @@ void megacache_throughput(uint64_t total) {
   std::printf("== Mega-Cache blob write/read, %.0f MiB\n", total / 1048576.0);
   Corpus corpus = make_corpus(total, 3);
   std::vector<std::string> keys;
-  std::vector<megacache::Entry> entries;
+  std::vector<megacache::KeyedContent> entries;
   keys.reserve(corpus.entries.size());
   for (size_t i = 0; i < corpus.entries.size(); ++i) {
     keys.push_back(key_of(i) + "abcdefghijklmnopqrstuvwxyz234567abcdefghij");

@@ -24,7 +24,7 @@
 
 #include "backends/disk_backend.h"
 #include "backends/torch_dir_backend.h"
-#include "registry/populate.h"
+#include "cachepack/populate.h"
 
 namespace cachepack {
 namespace {

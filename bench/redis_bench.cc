@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend_registry.h"
 #include "backends/redis_backend.h"
-#include "backends/register_remote_backends.h"
-#include "registry/populate.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/populate.h"
+#include "cachepack/register_remote_backends.h"
 #include "tests/server_fixture.h"
 
 namespace cachepack {

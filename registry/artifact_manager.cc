@@ -1,8 +1,8 @@
-#include "registry/artifact_manager.h"
+#include "cachepack/artifact_manager.h"
 
 #include <algorithm>
 
-#include "util/hash.h"
+#include "cachepack/hash.h"
 
 namespace cachepack {
 std::string artifact_identity(std::string_view type, std::string_view key,
@@ -23,7 +23,7 @@ std::string artifact_identity(std::string_view type, std::string_view key,
   return id;
 }
 
-ArtifactManager::ArtifactManager(const TypeRegistry& types) : types_(types) {}
+ArtifactManager::ArtifactManager(const ArtifactTypes& types) : types_(types) {}
 
 Result<bool> ArtifactManager::record(std::string_view type,
                                      std::string_view key, ByteSpan content) {
@@ -51,7 +51,7 @@ bool ArtifactManager::need_serialize() const {
 Result<std::optional<SavedBlob>> ArtifactManager::serialize() {
   std::lock_guard lock(mutex_);
   for (const auto& [type, artifacts] : state_.pending) {
-    std::vector<megacache::Entry> entries;
+    std::vector<megacache::KeyedContent> entries;
     entries.reserve(artifacts.size());
     for (const auto& a : artifacts) entries.push_back({a.key, a.content});
     CP_TRY(state_.writer.append_group(type, entries));
@@ -80,16 +80,16 @@ ArtifactManager::State ArtifactManager::swap_state(State next) {
   return next;
 }
 
-Result<std::vector<TypeGroup>> load_groups(
+Result<std::vector<ArtifactsOfType>> load_groups(
     ByteSpan blob, GroupPolicy policy, const megacache::ReadOptions& options) {
   CP_ASSIGN_OR_RETURN(auto parsed, megacache::parse(blob, options));
-  std::vector<TypeGroup> out;
+  std::vector<ArtifactsOfType> out;
   for (auto& group : parsed.groups) {
     auto existing = std::find_if(
         out.begin(), out.end(),
-        [&group](const TypeGroup& g) { return g.type == group.type; });
+        [&group](const ArtifactsOfType& g) { return g.type == group.type; });
     if (existing == out.end()) {
-      out.push_back(TypeGroup{group.type, std::move(group.artifacts)});
+      out.push_back(ArtifactsOfType{group.type, std::move(group.artifacts)});
     } else if (policy == GroupPolicy::kMerge) {
       existing->artifacts.insert(
           existing->artifacts.end(),
@@ -102,7 +102,7 @@ Result<std::vector<TypeGroup>> load_groups(
   return out;
 }
 
-CacheInfo cache_info_of(const std::vector<TypeGroup>& groups) {
+CacheInfo cache_info_of(const std::vector<ArtifactsOfType>& groups) {
   CacheInfo info;
   for (const auto& g : groups) {
     for (const auto& a : g.artifacts) info.add(g.type, a.key);

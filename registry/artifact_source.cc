@@ -1,4 +1,4 @@
-#include "registry/artifact_source.h"
+#include "cachepack/artifact_source.h"
 
 #include "serializer/bundle_stream.h"
 

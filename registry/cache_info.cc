@@ -1,4 +1,4 @@
-#include "registry/cache_info.h"
+#include "cachepack/cache_info.h"
 
 namespace cachepack {
 

@@ -1,4 +1,4 @@
-#include "registry/pack.h"
+#include "cachepack/pack.h"
 
 #include <algorithm>
 #include <set>
@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "backends/multi_value.h"
-#include "registry/artifact_manager.h"
-#include "util/hash.h"
+#include "cachepack/artifact_manager.h"
+#include "cachepack/hash.h"
 
 namespace cachepack {
 namespace {

@@ -1,4 +1,4 @@
-#include "registry/populate.h"
+#include "cachepack/populate.h"
 
 #include <algorithm>
 #include <functional>
@@ -8,9 +8,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "artifacts/type_registry.h"
 #include "backends/multi_value.h"
-#include "util/hash.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/hash.h"
 #include "util/text.h"
 
 namespace cachepack {

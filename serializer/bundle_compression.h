@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "serializer/bundle_format.h"
-#include "util/bytes.h"
-#include "util/hash.h"
+#include "cachepack/bundle_format.h"
+#include "cachepack/bytes.h"
+#include "cachepack/hash.h"
 
 namespace cachepack::bundle {
 

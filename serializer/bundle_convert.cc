@@ -1,4 +1,4 @@
-#include "serializer/bundle_convert.h"
+#include "cachepack/bundle_convert.h"
 
 #include <algorithm>
 
@@ -102,7 +102,7 @@ Result<Bytes> bundle_to_megacache(const BundleReader& reader) {
   for (const auto& [type, members] : plan) {
     std::vector<Bytes> contents;
     contents.reserve(members.size());
-    std::vector<megacache::Entry> group;
+    std::vector<megacache::KeyedContent> group;
     for (size_t p : members) {
       CP_ASSIGN_OR_RETURN(auto content, reader.read(entries[p]));
       contents.push_back(std::move(content));

@@ -1,4 +1,4 @@
-#include "serializer/bundle_dictionary.h"
+#include "cachepack/bundle_dictionary.h"
 
 #include <zdict.h>
 

@@ -7,8 +7,8 @@
 
 #include <string>
 
-#include "serializer/bundle_reader.h"
-#include "util/error.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/error.h"
 #include "util/file.h"
 
 namespace cachepack::bundle {

@@ -1,10 +1,10 @@
-#include "serializer/bundle_format.h"
+#include "cachepack/bundle_format.h"
 
 #include <algorithm>
 #include <cstring>
 #include <string>
 
-#include "util/hash.h"
+#include "cachepack/hash.h"
 
 // Inlined xxHash: the distro's shared library leaves ~2.5x of XXH3's speed
 // on the table for in-cache data (docs/anchors numbers).

@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
+#include "cachepack/bundle_writer.h"
 #include "serializer/bundle.capnp.h"
-#include "serializer/bundle_writer.h"
 
 namespace cachepack::bundle {
 namespace {

@@ -17,11 +17,11 @@
 #include <utility>
 #include <vector>
 
-#include "serializer/bundle_format.h"
-#include "serializer/bundle_reader.h"
-#include "util/bytes.h"
-#include "util/error.h"
-#include "util/hash.h"
+#include "cachepack/bundle_format.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/bytes.h"
+#include "cachepack/error.h"
+#include "cachepack/hash.h"
 
 namespace cachepack::bundle {
 

@@ -1,4 +1,4 @@
-#include "serializer/bundle_reader.h"
+#include "cachepack/bundle_reader.h"
 
 #include <capnp/serialize.h>
 #include <zstd.h>
@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "serializer/bundle.capnp.h"
+#include "util/file.h"
 
 namespace cachepack::bundle {
 namespace {

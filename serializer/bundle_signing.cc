@@ -1,4 +1,4 @@
-#include "serializer/bundle_signing.h"
+#include "cachepack/bundle_signing.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cachepack/bundle_reader.h"
 #include "serializer/bundle_file.h"
-#include "serializer/bundle_reader.h"
 #include "util/file.h"
 
 namespace cachepack::bundle {

@@ -4,8 +4,8 @@
 #ifndef CACHEPACK_SERIALIZER_BUNDLE_STREAM_H_
 #define CACHEPACK_SERIALIZER_BUNDLE_STREAM_H_
 
-#include "serializer/bundle_reader.h"
-#include "util/content_source.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/content_source.h"
 
 namespace cachepack::bundle {
 

@@ -1,4 +1,4 @@
-#include "serializer/bundle_writer.h"
+#include "cachepack/bundle_writer.h"
 
 #include <capnp/common.h>
 #include <fcntl.h>
@@ -12,13 +12,13 @@
 #include <map>
 #include <utility>
 
+#include "cachepack/bundle_reader.h"
+#include "cachepack/hash.h"
 #include "serializer/bundle_compression.h"
 #include "serializer/bundle_file.h"
 #include "serializer/bundle_index.h"
-#include "serializer/bundle_reader.h"
 #include "util/file.h"
 #include "util/file_lock.h"
-#include "util/hash.h"
 
 namespace cachepack::bundle {
 namespace {

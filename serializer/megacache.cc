@@ -1,10 +1,10 @@
-#include "serializer/megacache.h"
+#include "cachepack/megacache.h"
 
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
 
-#include "util/hash.h"
+#include "cachepack/hash.h"
 #include "util/text.h"
 
 namespace cachepack::megacache {
@@ -187,7 +187,8 @@ void Writer::clear() {
   crc_end_ = 4;
 }
 
-uint64_t group_size(std::string_view type, std::span<const Entry> entries) {
+uint64_t group_size(std::string_view type,
+                    std::span<const KeyedContent> entries) {
   uint64_t size = 8 + base64_encoded_size(type.size()) + 8;
   for (const auto& e : entries) {
     size += 8 + base64_encoded_size(e.key.size()) + 8 + e.content.size();
@@ -196,7 +197,7 @@ uint64_t group_size(std::string_view type, std::span<const Entry> entries) {
 }
 
 Result<void> Writer::append_group(std::string_view type,
-                                  std::span<const Entry> entries) {
+                                  std::span<const KeyedContent> entries) {
   if (!is_valid_utf8(type)) {
     return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidUtf8,
                       "type name is not valid UTF-8");

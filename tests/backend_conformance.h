@@ -26,7 +26,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/backend.h"
+#include "cachepack/backend.h"
 
 namespace cachepack::testing {
 

@@ -13,10 +13,10 @@
 #include <fstream>
 #include <set>
 
-#include "backends/backend_registry.h"
 #include "backends/disk_backend.h"
-#include "backends/register_builtin_backends.h"
-#include "backends/url.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/register_builtin_backends.h"
+#include "cachepack/url.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 

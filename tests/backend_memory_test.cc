@@ -2,9 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backends/backend_registry.h"
 #include "backends/memory_backend.h"
-#include "backends/register_builtin_backends.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/register_builtin_backends.h"
 #include "tests/testing/result_matchers.h"
 
 namespace cachepack {

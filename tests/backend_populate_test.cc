@@ -10,16 +10,16 @@
 #include <filesystem>
 #include <map>
 
-#include "artifacts/type_registry.h"
 #include "backends/disk_backend.h"
 #include "backends/memory_backend.h"
 #include "backends/torch_dir_backend.h"
-#include "registry/populate.h"
-#include "serializer/megacache.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/hash.h"
+#include "cachepack/megacache.h"
+#include "cachepack/populate.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 #include "util/file.h"
-#include "util/hash.h"
 
 namespace cachepack {
 namespace {

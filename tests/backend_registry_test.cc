@@ -1,13 +1,13 @@
 // BackendRegistry: schemes users register themselves, duplicates, unknown
 // schemes, URL forms in messages, and tiered:// opening its inner URLs
 // through the registry it was registered with.
-#include "backends/backend_registry.h"
+#include "cachepack/backend_registry.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "backends/memory_backend.h"
-#include "backends/register_builtin_backends.h"
+#include "cachepack/register_builtin_backends.h"
 #include "tests/testing/result_matchers.h"
 
 namespace cachepack {

@@ -3,10 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "backends/backend_registry.h"
 #include "backends/memory_backend.h"
-#include "backends/register_builtin_backends.h"
 #include "backends/tiered_backend.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/register_builtin_backends.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 

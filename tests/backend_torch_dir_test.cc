@@ -14,10 +14,10 @@
 #include <thread>
 
 #include "artifacts/pytorch_hash.h"
-#include "artifacts/type_registry.h"
-#include "backends/backend_registry.h"
-#include "backends/register_builtin_backends.h"
 #include "backends/torch_dir_backend.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/register_builtin_backends.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 #include "util/file.h"

@@ -14,10 +14,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "artifacts/type_registry.h"
 #include "backends/disk_backend.h"
 #include "backends/local_fs.h"
 #include "backends/torch_dir_backend.h"
+#include "cachepack/artifact_types.h"
 #include "tests/backend_test_util.h"
 #include "tests/testing/result_matchers.h"
 #include "util/file.h"

@@ -4,8 +4,8 @@
 #include <iostream>
 #include <string>
 
-#include "serializer/bundle_test_util.h"
-#include "util/hash.h"
+#include "cachepack/hash.h"
+#include "tests/testing/bundle_test_util.h"
 
 namespace cachepack::bundle {
 namespace {

@@ -1,7 +1,7 @@
 // How an Error prints: code, reason, message, then where (file, offset,
 // key), with long keys cut short in print but kept whole in the location;
 // and how CP_TRY / CP_ASSIGN_OR_RETURN pass an error up unchanged.
-#include "util/error.h"
+#include "cachepack/error.h"
 
 #include <gtest/gtest.h>
 

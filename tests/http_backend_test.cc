@@ -15,13 +15,13 @@
 #include <sstream>
 #include <thread>
 
-#include "backends/backend_registry.h"
-#include "backends/register_remote_backends.h"
-#include "backends/url.h"
-#include "registry/populate.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/hash.h"
+#include "cachepack/populate.h"
+#include "cachepack/register_remote_backends.h"
+#include "cachepack/url.h"
 #include "tests/server_fixture.h"
 #include "tests/testing/result_matchers.h"
-#include "util/hash.h"
 
 namespace cachepack {
 namespace {

@@ -3,10 +3,10 @@
 // protocol cannot list, which its capabilities say.
 #include <atomic>
 
-#include "backends/backend_registry.h"
 #include "backends/http_backend.h"
-#include "backends/register_remote_backends.h"
-#include "backends/url.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/register_remote_backends.h"
+#include "cachepack/url.h"
 #include "tests/backend_conformance.h"
 #include "tests/server_fixture.h"
 #include "tests/testing/result_matchers.h"

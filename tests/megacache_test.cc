@@ -1,14 +1,14 @@
 // Our own Mega-Cache codec tests beyond PyTorch's vectors: round trips,
 // truncation at every offset, CRC-valid corruption, and exact sizes.
-#include "serializer/megacache.h"
+#include "cachepack/megacache.h"
 
 #include <gtest/gtest.h>
 
 #include <random>
 #include <set>
 
+#include "cachepack/hash.h"
 #include "tests/testing/result_matchers.h"
-#include "util/hash.h"
 #include "util/text.h"
 
 namespace cachepack {
@@ -16,7 +16,7 @@ namespace {
 
 using testing::IsOk;
 
-using megacache::Entry;
+using megacache::KeyedContent;
 
 // Fixes the CRC of a hand-edited blob so corruption past the checksum is what
 // the reader sees.
@@ -28,9 +28,10 @@ Bytes small_blob() {
   megacache::Writer w;
   std::string c1 = "content one";
   std::string c2(40, '\0');
-  std::vector<Entry> inductor = {{"fkey1", as_bytes(c1)}, {"", as_bytes(c2)}};
+  std::vector<KeyedContent> inductor = {{"fkey1", as_bytes(c1)},
+                                        {"", as_bytes(c2)}};
   EXPECT_TRUE(w.append_group("inductor", inductor));
-  std::vector<Entry> pgo = {{"job:0:tag", as_bytes("x")}};
+  std::vector<KeyedContent> pgo = {{"job:0:tag", as_bytes("x")}};
   EXPECT_TRUE(w.append_group("pgo", pgo));
   ByteSpan b = w.bytes();
   return Bytes(b.begin(), b.end());
@@ -44,7 +45,7 @@ TEST(MegaCacheWriter, EmptyBlobIsTwelveKnownBytes) {
 
 TEST(MegaCacheWriter, WritesPyTorchsFieldLayout) {
   megacache::Writer w;
-  std::vector<Entry> e = {{"k", as_bytes("abc")}};
+  std::vector<KeyedContent> e = {{"k", as_bytes("abc")}};
   ASSERT_TRUE(w.append_group("pgo", e));
   ByteSpan b = w.bytes();
   // type: len 4 + "cGdv"; count 1; key: len 4 + "aw=="; content: len 3 + abc.
@@ -61,7 +62,7 @@ TEST(MegaCacheWriter, WritesPyTorchsFieldLayout) {
 
 TEST(MegaCacheWriter, BytesCanBeTakenRepeatedlyWhileAppending) {
   megacache::Writer w;
-  std::vector<Entry> e = {{"k", as_bytes("v")}};
+  std::vector<KeyedContent> e = {{"k", as_bytes("v")}};
   ASSERT_TRUE(w.append_group("pgo", e));
   Bytes first(w.bytes().begin(), w.bytes().end());
   ASSERT_TRUE(w.append_group("pgo", e));
@@ -76,7 +77,7 @@ TEST(MegaCacheWriter, BytesCanBeTakenRepeatedlyWhileAppending) {
 
 TEST(MegaCacheWriter, RejectsKeysThatAreNotUtf8) {
   megacache::Writer w;
-  std::vector<Entry> e = {{"\xc0\x80", as_bytes("v")}};
+  std::vector<KeyedContent> e = {{"\xc0\x80", as_bytes("v")}};
   auto r = w.append_group("pgo", e);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().reason(), ErrorReason::kInvalidUtf8);
@@ -109,7 +110,7 @@ TEST(MegaCacheRoundTrip, RandomArtifactsSurviveWriteAndRead) {
     }
     megacache::Writer w;
     for (const auto& [type, artifacts] : groups) {
-      std::vector<Entry> entries;
+      std::vector<KeyedContent> entries;
       for (const auto& [k, c] : artifacts) entries.push_back({k, as_bytes(c)});
       ASSERT_TRUE(w.append_group(type, entries));
     }
@@ -134,7 +135,7 @@ TEST(MegaCacheRoundTrip, HugeContentIsAViewNotACopy) {
   Bytes huge(64 << 20);
   for (size_t i = 0; i < huge.size(); i += 4096) huge[i] = std::byte(i >> 12);
   megacache::Writer w;
-  std::vector<Entry> e = {{"fbig", huge}, {"fempty", {}}};
+  std::vector<KeyedContent> e = {{"fbig", huge}, {"fempty", {}}};
   ASSERT_TRUE(w.append_group("inductor", e));
   ByteSpan blob = w.bytes();
   auto parsed = megacache::parse(blob);
@@ -218,7 +219,7 @@ TEST(MegaCacheReader, RejectsInductorTritonKeyThatIsNotTheContentHash) {
   megacache::Writer w;
   std::string content = "kernel";
   std::string wrong(64, 'a');
-  std::vector<Entry> e = {{wrong, as_bytes(content)}};
+  std::vector<KeyedContent> e = {{wrong, as_bytes(content)}};
   ASSERT_TRUE(w.append_group("inductor_triton", e));
   auto parsed = megacache::parse(w.bytes());
   ASSERT_FALSE(parsed);
@@ -227,14 +228,14 @@ TEST(MegaCacheReader, RejectsInductorTritonKeyThatIsNotTheContentHash) {
   // With the right key it loads.
   megacache::Writer ok;
   std::string right = sha256_hex(as_bytes(content));
-  std::vector<Entry> e2 = {{right, as_bytes(content)}};
+  std::vector<KeyedContent> e2 = {{right, as_bytes(content)}};
   ASSERT_TRUE(ok.append_group("inductor_triton", e2));
   EXPECT_TRUE(megacache::parse(ok.bytes()));
 }
 
 TEST(MegaCacheReader, CarriesUnregisteredTypesUnlessStrict) {
   megacache::Writer w;
-  std::vector<Entry> e = {{"k", as_bytes("v")}};
+  std::vector<KeyedContent> e = {{"k", as_bytes("v")}};
   ASSERT_TRUE(w.append_group("my_custom_type", e));
   auto carried = megacache::parse(w.bytes());
   ASSERT_TRUE(carried);

@@ -7,12 +7,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "registry/artifact_manager.h"
-#include "serializer/megacache.h"
+#include "cachepack/artifact_manager.h"
+#include "cachepack/hash.h"
+#include "cachepack/megacache.h"
 #include "tests/testing/result_matchers.h"
 #include "tests/vectors.h"
 #include "util/file.h"
-#include "util/hash.h"
 #include "util/text.h"
 
 namespace cachepack {
@@ -82,7 +82,7 @@ TEST_P(ValidVector, WriterRebuildsTheBlobByteForByte) {
   storage.reserve(2 * manifest["artifacts"]
                           .size());  // No reallocation: views into it are kept.
   for (const auto& group : manifest["groups"]) {
-    std::vector<megacache::Entry> entries;
+    std::vector<megacache::KeyedContent> entries;
     for (size_t i = 0; i < group["count"].get<size_t>(); ++i, ++next) {
       const json& a = manifest["artifacts"][next];
       std::string content;
@@ -250,7 +250,7 @@ TEST(UnknownTypeVector, IsCarriedUnchangedUnlessStrict) {
   EXPECT_EQ(blob->groups[0].type, "not_a_registered_type_main");
   megacache::Writer w;
   for (const auto& g : blob->groups) {
-    std::vector<megacache::Entry> entries;
+    std::vector<megacache::KeyedContent> entries;
     for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
     ASSERT_TRUE(w.append_group(g.type, entries));
   }
@@ -302,7 +302,7 @@ TEST(QuirkVector, TrailingZeroCountGroupIsAcceptedAsAnEmptyGroup) {
   // Writing the same groups gives the same bytes back.
   megacache::Writer writer;
   for (const auto& g : blob->groups) {
-    std::vector<megacache::Entry> entries;
+    std::vector<megacache::KeyedContent> entries;
     for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
     ASSERT_TRUE(writer.append_group(g.type, entries));
   }

@@ -12,10 +12,10 @@
 #include <thread>
 #include <tuple>
 
-#include "backends/backend_registry.h"
-#include "backends/register_remote_backends.h"
-#include "backends/url.h"
-#include "registry/populate.h"
+#include "cachepack/backend_registry.h"
+#include "cachepack/populate.h"
+#include "cachepack/register_remote_backends.h"
+#include "cachepack/url.h"
 #include "tests/server_fixture.h"
 #include "tests/testing/result_matchers.h"
 

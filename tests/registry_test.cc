@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <thread>
 
-#include "artifacts/type_registry.h"
-#include "registry/artifact_manager.h"
-#include "util/hash.h"
+#include "cachepack/artifact_manager.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/hash.h"
 
 namespace cachepack {
 namespace {
@@ -159,16 +159,16 @@ TEST(ArtifactManager, ConcurrentRecordingKeepsEveryDistinctArtifactOnce) {
   EXPECT_EQ(keys.size(), blob->artifact_count());
 }
 
-TEST(TypeRegistry, HoldsPyTorchsTypes) {
-  TypeRegistry r;
+TEST(ArtifactTypes, HoldsPyTorchsTypes) {
+  ArtifactTypes r;
   EXPECT_EQ(r.names(),
             (std::vector<std::string>{"aot_autograd", "autotune", "inductor",
                                       "inductor_cpp", "inductor_triton", "pgo",
                                       "precompile", "triton_runtime"}));
 }
 
-TEST(TypeRegistry, NewerInProcessTypesAreKeyedByTheirContentsSha256) {
-  TypeRegistry r;
+TEST(ArtifactTypes, NewerInProcessTypesAreKeyedByTheirContentsSha256) {
+  ArtifactTypes r;
   Bytes content = to_bytes("kernels");
   for (std::string_view type : {kTritonRuntime, kInductorCpp}) {
     EXPECT_TRUE(r.check(type, sha256_hex(content), content)) << type;
@@ -178,8 +178,8 @@ TEST(TypeRegistry, NewerInProcessTypesAreKeyedByTheirContentsSha256) {
   }
 }
 
-TEST(TypeRegistry, RegistersUserTypesAndRefusesDuplicates) {
-  TypeRegistry r;
+TEST(ArtifactTypes, RegistersUserTypesAndRefusesDuplicates) {
+  ArtifactTypes r;
   ASSERT_TRUE(r.register_type({"test", "anything", nullptr, nullptr}));
   EXPECT_TRUE(r.contains("test"));
   auto again = r.register_type({"test", "", nullptr, nullptr});
@@ -193,8 +193,8 @@ TEST(TypeRegistry, RegistersUserTypesAndRefusesDuplicates) {
   EXPECT_TRUE(m.record("test", "k", as_bytes("v")));
 }
 
-TEST(TypeRegistry, CanonicalChecksMatchPyTorchsKeyForms) {
-  TypeRegistry r;
+TEST(ArtifactTypes, CanonicalChecksMatchPyTorchsKeyForms) {
+  ArtifactTypes r;
   auto ok = [&r](std::string_view type, std::string_view key,
                  std::string_view content = "{}") {
     return r.check(type, key, as_bytes(content), CheckLevel::kCanonical)

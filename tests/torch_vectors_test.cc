@@ -14,12 +14,12 @@
 #include <string>
 
 #include "backends/torch_dir_backend.h"
-#include "registry/populate.h"
-#include "serializer/bundle_convert.h"
-#include "serializer/megacache.h"
+#include "cachepack/bundle_convert.h"
+#include "cachepack/hash.h"
+#include "cachepack/megacache.h"
+#include "cachepack/populate.h"
 #include "tests/backend_test_util.h"
 #include "util/file.h"
-#include "util/hash.h"
 
 namespace cachepack {
 namespace {
@@ -31,10 +31,10 @@ using nlohmann::json;
 fs::path vectors_dir() {
   const char* runfiles = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");
-  fs::path base = runfiles != nullptr ? fs::path(runfiles) / (workspace != nullptr
-                                                                  ? workspace
-                                                                  : "cachepack")
-                                      : fs::current_path();
+  fs::path base = runfiles != nullptr
+                      ? fs::path(runfiles) /
+                            (workspace != nullptr ? workspace : "cachepack")
+                      : fs::current_path();
   return base / "tests" / "vectors" / "torch-2.13";
 }
 

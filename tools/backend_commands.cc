@@ -8,17 +8,17 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "backends/all_backends.h"
 #include "backends/maintenance.h"
-#include "registry/artifact_manager.h"
-#include "registry/artifact_source.h"
-#include "registry/pack.h"
-#include "registry/populate.h"
-#include "serializer/bundle_reader.h"
-#include "serializer/bundle_signing.h"
-#include "serializer/bundle_tools.h"
-#include "serializer/bundle_writer.h"
-#include "serializer/megacache.h"
+#include "cachepack/all_backends.h"
+#include "cachepack/artifact_manager.h"
+#include "cachepack/artifact_source.h"
+#include "cachepack/bundle_listing.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/bundle_signing.h"
+#include "cachepack/bundle_writer.h"
+#include "cachepack/megacache.h"
+#include "cachepack/pack.h"
+#include "cachepack/populate.h"
 #include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "util/file.h"
@@ -335,7 +335,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         std::string type;
         std::vector<Artifact> group;
         Result<void> flush() {
-          std::vector<megacache::Entry> entries;
+          std::vector<megacache::KeyedContent> entries;
           for (const auto& a : group) entries.push_back({a.key, a.content});
           auto r =
               group.empty() ? Result<void>() : w.append_group(type, entries);

@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "serializer/bundle_convert.h"
-#include "serializer/bundle_reader.h"
-#include "serializer/bundle_signing.h"
-#include "serializer/bundle_tools.h"
-#include "serializer/bundle_writer.h"
-#include "serializer/megacache.h"
+#include "cachepack/bundle_convert.h"
+#include "cachepack/bundle_listing.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/bundle_signing.h"
+#include "cachepack/bundle_writer.h"
+#include "cachepack/megacache.h"
 #include "tools/bundle_input.h"
 #include "tools/cli_output.h"
 #include "tools/commands.h"
@@ -146,7 +146,7 @@ Result<std::string> convert(const std::string& in, const std::string& out,
       if (!parsed) return tl::unexpected(std::move(parsed.error()).in_file(in));
       megacache::Writer writer;
       for (const auto& g : parsed->groups) {
-        std::vector<megacache::Entry> entries;
+        std::vector<megacache::KeyedContent> entries;
         for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
         CP_TRY(writer.append_group(g.type, entries));
       }

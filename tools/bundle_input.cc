@@ -2,8 +2,8 @@
 
 #include <iostream>
 
-#include "artifacts/type_registry.h"
-#include "serializer/bundle_signing.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/bundle_signing.h"
 #include "util/text.h"
 
 namespace cachepack::cli {
@@ -22,7 +22,7 @@ void add_strict_types_flag(CLI::App* cmd, bool& strict_types) {
 }
 
 bool registered_type(std::string_view type) {
-  return TypeRegistry::global().contains(type);
+  return ArtifactTypes::global().contains(type);
 }
 
 Result<void> require_registered(std::span<const std::string> types,

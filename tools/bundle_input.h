@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "serializer/bundle_reader.h"
-#include "util/error.h"
+#include "cachepack/bundle_reader.h"
+#include "cachepack/error.h"
 
 namespace cachepack::cli {
 
@@ -32,7 +32,7 @@ void add_allow_older_version_flag(CLI::App* cmd, BundleReadFlags& flags);
 // marked unregistered; with it they are an error.
 void add_strict_types_flag(CLI::App* cmd, bool& strict_types);
 
-// Whether cachepack knows `type` (TypeRegistry::global()).
+// Whether cachepack knows `type` (ArtifactTypes::global()).
 bool registered_type(std::string_view type);
 
 // kUnimplemented / kUnknownType naming the first of `types` that is not

@@ -8,7 +8,7 @@
 #ifndef CACHEPACK_TOOLS_CLI_OUTPUT_H_
 #define CACHEPACK_TOOLS_CLI_OUTPUT_H_
 
-#include "util/error.h"
+#include "cachepack/error.h"
 
 namespace cachepack::cli {
 

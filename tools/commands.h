@@ -10,7 +10,7 @@
 #include <functional>
 #include <string>
 
-#include "util/error.h"
+#include "cachepack/error.h"
 
 namespace cachepack::cli {
 
@@ -36,7 +36,7 @@ void add_verify_command(CLI::App& app, int& exit_code);
 void add_sample_command(CLI::App& app, int& exit_code);
 
 // Bundle commands (tools/bundle_commands.cc). ls and verify above also
-// accept bundles (serializer/bundle_tools.h).
+// accept bundles (cachepack/bundle_listing.h).
 void add_convert_command(CLI::App& app, int& exit_code);
 void add_inspect_command(CLI::App& app, int& exit_code);
 void add_cat_command(CLI::App& app, int& exit_code);

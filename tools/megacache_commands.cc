@@ -5,14 +5,14 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "registry/artifact_manager.h"
-#include "serializer/bundle_tools.h"
-#include "serializer/megacache.h"
+#include "cachepack/artifact_manager.h"
+#include "cachepack/bundle_listing.h"
+#include "cachepack/hash.h"
+#include "cachepack/megacache.h"
 #include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "tools/sample.h"
 #include "util/file.h"
-#include "util/hash.h"
 #include "util/text.h"
 
 namespace cachepack::cli {
@@ -198,8 +198,8 @@ void add_verify_command(CLI::App& app, int& exit_code) {
     if (args->canonical_keys) {
       for (const auto& a : blob.artifacts()) {
         if (!registered_type(a.type)) continue;  // No rules known.
-        auto ok = TypeRegistry::global().check(a.type, a.key, a.content,
-                                               CheckLevel::kCanonical);
+        auto ok = ArtifactTypes::global().check(a.type, a.key, a.content,
+                                                CheckLevel::kCanonical);
         if (!ok) {
           return tl::unexpected(std::move(ok.error())
                                     .in_file(args->path)

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "artifacts/pytorch_hash.h"
-#include "artifacts/type_registry.h"
-#include "util/hash.h"
+#include "cachepack/artifact_types.h"
+#include "cachepack/hash.h"
 
 namespace cachepack {
 namespace {

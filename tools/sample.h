@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "artifacts/artifact.h"
+#include "cachepack/artifact.h"
 
 namespace cachepack {
 

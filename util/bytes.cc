@@ -1,4 +1,4 @@
-#include "util/bytes.h"
+#include "cachepack/bytes.h"
 
 namespace cachepack {
 

@@ -1,4 +1,4 @@
-#include "util/content_source.h"
+#include "cachepack/content_source.h"
 
 #include <new>
 #include <string>

@@ -1,4 +1,4 @@
-#include "util/error.h"
+#include "cachepack/error.h"
 
 #include <string>
 

@@ -8,8 +8,8 @@
 #include <cstdint>
 #include <string>
 
-#include "util/bytes.h"
-#include "util/error.h"
+#include "cachepack/bytes.h"
+#include "cachepack/error.h"
 
 namespace cachepack {
 

@@ -19,8 +19,8 @@
 #include <optional>
 #include <string>
 
-#include "util/bytes.h"
-#include "util/error.h"
+#include "cachepack/bytes.h"
+#include "cachepack/error.h"
 #include "util/file.h"
 
 namespace cachepack {

@@ -1,4 +1,4 @@
-#include "util/hash.h"
+#include "cachepack/hash.h"
 
 #include <openssl/evp.h>
 #include <zlib.h>

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "util/bytes.h"
+#include "cachepack/bytes.h"
 
 namespace cachepack {
 

@@ -11,8 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "serializer/bundle_format.h"
-#include "serializer/bundle_reader.h"
+#include "cachepack/bundle_format.h"
+#include "cachepack/bundle_reader.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "serializer/megacache.h"
-#include "util/hash.h"
+#include "cachepack/hash.h"
+#include "cachepack/megacache.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace cachepack;

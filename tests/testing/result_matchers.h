@@ -20,7 +20,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "util/error.h"
+#include "cachepack/error.h"
 
 namespace cachepack {
 
