@@ -115,11 +115,10 @@ Result<bool> Backend::put_stream(std::string_view ns, std::string_view key,
 Result<bool> Backend::do_put_stream(std::string_view ns, std::string_view key,
                                     ContentSource& source, PutMode mode,
                                     Deadline deadline) {
-  auto value = read_all(source, std::string(ns) + " artifact");
-  if (!value) {
-    return tl::unexpected(std::move(value.error()).with_key(std::string(key)));
-  }
-  return do_put(ns, key, *value, mode, deadline);
+  CP_ASSIGN_OR_RETURN(auto value,
+                      with_key(read_all(source, std::string(ns) + " artifact"),
+                               std::string(key)));
+  return do_put(ns, key, value, mode, deadline);
 }
 
 Result<bool> Backend::contains(std::string_view ns, std::string_view key,

@@ -342,14 +342,12 @@ Result<bool> DiskBackend::do_remove(std::string_view ns, std::string_view key,
                                     Deadline deadline) {
   CP_TRY(check_ns_key(*this, "remove", ns, key));
   Paths p = paths(ns, key);
-  auto dir = objects_.find_dir(p.shard);
-  if (!dir) {
-    return tl::unexpected(std::move(dir.error()).with_key(std::string(key)));
-  }
-  if (!*dir) return false;
+  CP_ASSIGN_OR_RETURN(auto dir,
+                      with_key(objects_.find_dir(p.shard), std::string(key)));
+  if (!dir) return false;
   CP_ASSIGN_OR_RETURN(auto lock, FileLock::acquire(locks_, p.lock, deadline,
                                                    options_.lock_timeout));
-  return (*dir)->unlink(p.hash);
+  return dir->unlink(p.hash);
 }
 
 Result<std::vector<std::string>> DiskBackend::do_list(std::string_view ns,

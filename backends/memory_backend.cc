@@ -116,11 +116,10 @@ Result<bool> MemoryBackend::do_put_stream(std::string_view ns,
   CP_TRY(check_ns_key(*this, "put", ns, key));
   CP_TRY(check_budget(ns, key, source.size()));
   // Read straight into the value that is kept: one copy of the content.
-  auto value = read_all(source, std::string(ns) + " artifact");
-  if (!value) {
-    return tl::unexpected(std::move(value.error()).with_key(std::string(key)));
-  }
-  return store(ns, key, std::move(*value), mode);
+  CP_ASSIGN_OR_RETURN(auto value,
+                      with_key(read_all(source, std::string(ns) + " artifact"),
+                               std::string(key)));
+  return store(ns, key, std::move(value), mode);
 }
 
 Result<bool> MemoryBackend::store(std::string_view ns, std::string_view key,

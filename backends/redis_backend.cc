@@ -680,8 +680,8 @@ Result<std::vector<std::pair<std::string, std::string>>> RedisBackend::scan(
   do {
     Command cmd{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
     auto replies = Pipeline(*this, op, deadline).run(std::span(&cmd, 1));
-    if (!replies[0]) return tl::unexpected(std::move(replies[0]).error());
-    const redisReply* r = replies[0]->get();
+    CP_ASSIGN_OR_RETURN(auto reply, std::move(replies[0]));
+    const redisReply* r = reply.get();
     if (r->type == REDIS_REPLY_ERROR) {
       return backend_error(reply_error_code(text(r)), op,
                            "redis replied " + std::string(text(r)), "");

@@ -598,27 +598,26 @@ Result<bool> TorchDirBackend::do_remove(std::string_view ns,
                                         std::string_view key,
                                         Deadline deadline) {
   CP_ASSIGN_OR_RETURN(auto loc, locate("remove", ns, key));
-  auto dir = root_.find_dir(loc.dir);
-  if (!dir)
-    return tl::unexpected(std::move(dir.error()).with_key(std::string(key)));
-  if (!*dir) return false;
+  CP_ASSIGN_OR_RETURN(auto dir,
+                      with_key(root_.find_dir(loc.dir), std::string(key)));
+  if (!dir) return false;
   bool removed = false;
   {
     CP_ASSIGN_OR_RETURN(
         auto lock,
         loc.lock.empty()
-            ? FileLock::acquire_dir(**dir, deadline, options_.lock_timeout)
-            : FileLock::acquire(**dir, loc.lock, deadline,
+            ? FileLock::acquire_dir(*dir, deadline, options_.lock_timeout)
+            : FileLock::acquire(*dir, loc.lock, deadline,
                                 options_.lock_timeout));
     std::vector<std::string> files;
     if (loc.file.empty()) {
-      CP_ASSIGN_OR_RETURN(auto listed, entry_files(**dir));
+      CP_ASSIGN_OR_RETURN(auto listed, entry_files(*dir));
       files = std::move(listed);
     } else {
       files.push_back(loc.file);
     }
     for (const auto& f : files) {
-      CP_ASSIGN_OR_RETURN(auto gone, (*dir)->unlink(f));
+      CP_ASSIGN_OR_RETURN(auto gone, dir->unlink(f));
       removed = removed || gone;
     }
   }

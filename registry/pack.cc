@@ -111,10 +111,9 @@ class Packer {
         CP_TRY(add(type, a.key, *digest, *content));
         continue;
       }
-      auto bytes = read_all(*content, type + " artifact");
-      if (!bytes)
-        return tl::unexpected(std::move(bytes.error()).with_key(a.key));
-      CP_TRY(add(type, a.key, *bytes));
+      CP_ASSIGN_OR_RETURN(
+          auto bytes, with_key(read_all(*content, type + " artifact"), a.key));
+      CP_TRY(add(type, a.key, bytes));
     }
     return {};
   }

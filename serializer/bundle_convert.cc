@@ -60,7 +60,7 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path,
   auto added = add_megacache(writer, file.bytes(), blob_options);
   // A parse error is in the blob; a write error names the output already.
   if (!added && added.error().where().file.empty()) {
-    return tl::unexpected(std::move(added.error()).in_file(path));
+    return in_file(std::move(added), path);
   }
   return added;
 }

@@ -99,9 +99,7 @@ Result<SigningKey> SigningKey::from_pem(std::string_view pem) {
 
 Result<SigningKey> SigningKey::load_pem(const std::string& path) {
   CP_ASSIGN_OR_RETURN(auto text, read_text(path));
-  auto key = from_pem(text);
-  if (!key) return tl::unexpected(std::move(key.error()).in_file(path));
-  return key;
+  return in_file(from_pem(text), path);
 }
 
 PublicKey SigningKey::public_key() const {
@@ -163,9 +161,7 @@ Result<PublicKey> public_key_from_pem(std::string_view pem) {
 
 Result<PublicKey> load_public_key(const std::string& path) {
   CP_ASSIGN_OR_RETURN(auto text, read_text(path));
-  auto key = public_key_from_pem(text);
-  if (!key) return tl::unexpected(std::move(key.error()).in_file(path));
-  return key;
+  return in_file(public_key_from_pem(text), path);
 }
 
 bool verify_signature(const PublicKey& key, ByteSpan message,
@@ -196,10 +192,10 @@ Result<PublicKey> write_key_pair(const std::string& path) {
                       ErrorLocation{.file = pub_path});
   }
   CP_TRY(write_new_file(path, key.private_pem(), 0600));
-  if (auto ok = write_new_file(pub_path, key.public_pem(), 0644); !ok) {
-    ::unlink(path.c_str());
-    return tl::unexpected(ok.error());
-  }
+  // A private key without its public half would refuse the next keygen.
+  UnlinkUnlessKept private_file(path);
+  CP_TRY(write_new_file(pub_path, key.public_pem(), 0644));
+  private_file.keep();
   return key.public_key();
 }
 

@@ -161,17 +161,13 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
     for (uint64_t i = 0; i < count; ++i) {
       size_t artifact_at = in.pos();
       CP_ASSIGN_OR_RETURN(auto key, in.str("key", options.base64));
-      auto content = in.bytes("content");
-      if (!content)
-        return tl::unexpected(std::move(content.error()).with_key(key));
+      CP_ASSIGN_OR_RETURN(auto content, with_key(in.bytes("content"), key));
       if (descriptor && descriptor->required) {
-        if (auto ok = descriptor->required(key, *content); !ok) {
-          return tl::unexpected(std::move(ok.error()).at_offset(artifact_at));
-        }
+        CP_TRY(at_offset(descriptor->required(key, content), artifact_at));
       }
-      uint64_t content_offset = in.pos() - content->size();
+      uint64_t content_offset = in.pos() - content.size();
       group.artifacts.push_back(
-          ArtifactView{group.type, std::move(key), *content, content_offset});
+          ArtifactView{group.type, std::move(key), content, content_offset});
     }
     blob.groups.push_back(std::move(group));
   }

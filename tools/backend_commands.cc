@@ -69,10 +69,10 @@ Result<LoadedInput> load_input(const std::string& path,
   CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
   megacache::ReadOptions blob_options;
   blob_options.strict_types = flags.strict_types;
-  auto blob = megacache::parse(file.bytes(), blob_options);
-  if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
+  CP_ASSIGN_OR_RETURN(
+      auto blob, in_file(megacache::parse(file.bytes(), blob_options), path));
   LoadedInput input{.format = "pytorch-megacache", .file = std::move(file)};
-  input.views = blob->artifacts();
+  input.views = blob.artifacts();
   input.source = std::make_unique<ViewArtifactSource>(input.views);
   return input;
 }
@@ -357,10 +357,8 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         }
       } sink;
       stats = packed(sink);
-      if (stats) {
-        if (auto r = sink.flush(); !r) stats = tl::unexpected(r.error());
-      }
       CP_TRY(stats);
+      CP_TRY(sink.flush());
       CP_TRY(write_file_replacing(args->out, sink.w.bytes()));
       written = sink.w.size();
     }

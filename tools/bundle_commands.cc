@@ -136,16 +136,16 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   if (!to_bundle) {
     Bytes blob;
     if (source) {
-      auto made = bundle::bundle_to_megacache(*source);
-      if (!made) return tl::unexpected(std::move(made.error()).in_file(in));
-      blob = std::move(*made);
+      CP_ASSIGN_OR_RETURN(blob,
+                          in_file(bundle::bundle_to_megacache(*source), in));
     } else {
       CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(in));
       // Blob to blob: parsed and rewritten, which normalises it.
-      auto parsed = megacache::parse(file.bytes(), flags.blob_options());
-      if (!parsed) return tl::unexpected(std::move(parsed.error()).in_file(in));
+      CP_ASSIGN_OR_RETURN(
+          auto parsed,
+          in_file(megacache::parse(file.bytes(), flags.blob_options()), in));
       megacache::Writer writer;
-      for (const auto& g : parsed->groups) {
+      for (const auto& g : parsed.groups) {
         std::vector<megacache::KeyedContent> entries;
         for (const auto& a : g.artifacts) entries.push_back({a.key, a.content});
         CP_TRY(writer.append_group(g.type, entries));
@@ -466,11 +466,7 @@ void add_append_command(CLI::App& app, int& exit_code) {
                                   BundleUse::kIndex);
         CP_TRY(reader);
       }
-      if (auto added =
-              bundle::add_file(*writer, source, args->pack.blob_options());
-          !added) {
-        return tl::unexpected(added.error());
-      }
+      CP_TRY(bundle::add_file(*writer, source, args->pack.blob_options()));
     }
     auto stats = writer->finish();
     CP_TRY(stats);

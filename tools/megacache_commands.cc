@@ -83,9 +83,9 @@ struct OpenedBlob {
 Result<OpenedBlob> open_blob(const std::string& path,
                              const megacache::ReadOptions& options) {
   CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
-  auto blob = megacache::parse(file.bytes(), options);
-  if (!blob) return tl::unexpected(std::move(blob.error()).in_file(path));
-  return OpenedBlob{std::move(file), std::move(*blob)};
+  CP_ASSIGN_OR_RETURN(auto blob,
+                      in_file(megacache::parse(file.bytes(), options), path));
+  return OpenedBlob{std::move(file), std::move(blob)};
 }
 
 // `ls` of a bundle: the same lines and JSON shape as for a blob, with
@@ -198,13 +198,11 @@ void add_verify_command(CLI::App& app, int& exit_code) {
     if (args->canonical_keys) {
       for (const auto& a : blob.artifacts()) {
         if (!registered_type(a.type)) continue;  // No rules known.
-        auto ok = ArtifactTypes::global().check(a.type, a.key, a.content,
-                                                CheckLevel::kCanonical);
-        if (!ok) {
-          return tl::unexpected(std::move(ok.error())
-                                    .in_file(args->path)
-                                    .at_offset(a.content_offset));
-        }
+        CP_TRY(in_file(
+            at_offset(ArtifactTypes::global().check(a.type, a.key, a.content,
+                                                    CheckLevel::kCanonical),
+                      a.content_offset),
+            args->path));
       }
     }
     std::set<std::string> types;

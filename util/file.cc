@@ -183,6 +183,10 @@ Result<Bytes> read_file(const std::string& path) {
   return Bytes(b.begin(), b.end());
 }
 
+UnlinkUnlessKept::~UnlinkUnlessKept() {
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
 Result<void> write_file_atomic(const std::string& path, ByteSpan data,
                                WriteOptions options) {
   namespace fs = std::filesystem;
@@ -195,20 +199,16 @@ Result<void> write_file_atomic(const std::string& path, ByteSpan data,
           .string();
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) return io_error("create temp file", tmp, errno);
-  auto fail = [&tmp](tl::unexpected<Error> e) {
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  if (auto w = write_all(fd.get(), data, tmp); !w) {
-    return fail(tl::unexpected(w.error()));
-  }
+  UnlinkUnlessKept temp_file(tmp);
+  CP_TRY(write_all(fd.get(), data, tmp));
   if (options.fsync && ::fsync(fd.get()) != 0) {
-    return fail(io_error("fsync", tmp, errno));
+    return io_error("fsync", tmp, errno);
   }
-  if (fd.close() != 0) return fail(io_error("close", tmp, errno));
+  if (fd.close() != 0) return io_error("close", tmp, errno);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return fail(io_error("rename", path, errno));
+    return io_error("rename", path, errno);
   }
+  temp_file.keep();
   // Best effort: the new file is in place whether or not this succeeds.
   if (options.fsync) (void)fsync_directory_of(path);
   return {};

@@ -86,6 +86,20 @@ Result<void> write_all(int fd, ByteSpan data, const std::string& path);
 Result<void> pwrite_all(int fd, ByteSpan data, uint64_t at,
                         const std::string& path);
 
+// Removes a half-made file on every error path: unlinks `path` when it goes
+// out of scope unless keep() was called once the file is complete.
+class UnlinkUnlessKept {
+ public:
+  explicit UnlinkUnlessKept(std::string path) : path_(std::move(path)) {}
+  UnlinkUnlessKept(const UnlinkUnlessKept&) = delete;
+  UnlinkUnlessKept& operator=(const UnlinkUnlessKept&) = delete;
+  ~UnlinkUnlessKept();
+  void keep() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
 // Writes to a descriptor through a 1 MiB buffer, so many small writes cost
 // few system calls. Owns the descriptor (closes it) or borrows it (its owner
 // closes it). pos() is the file offset of the next byte written.

@@ -129,6 +129,27 @@ std::string_view to_string(ErrorReason reason);
 template <typename T>
 using Result = tl::expected<T, Error>;
 
+// Add where a failure happened as it propagates, so the location is part of
+// the propagating expression rather than a hand-written error branch:
+//   CP_ASSIGN_OR_RETURN(auto key, in_file(SigningKey::from_pem(text), path));
+template <typename T>
+Result<T> in_file(Result<T>&& result, std::string file) {
+  if (!result) return tl::unexpected(std::move(result.error()).in_file(file));
+  return std::move(result);
+}
+template <typename T>
+Result<T> with_key(Result<T>&& result, std::string key) {
+  if (!result) return tl::unexpected(std::move(result.error()).with_key(key));
+  return std::move(result);
+}
+template <typename T>
+Result<T> at_offset(Result<T>&& result, uint64_t offset) {
+  if (!result) {
+    return tl::unexpected(std::move(result.error()).at_offset(offset));
+  }
+  return std::move(result);
+}
+
 // Shorthand for returning an error from a function returning Result<T>.
 inline tl::unexpected<Error> make_error(ErrorCode code, ErrorReason reason,
                                         std::string message,
