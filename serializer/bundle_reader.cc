@@ -26,6 +26,11 @@ tl::unexpected<Error> limit(uint64_t at, std::string message) {
                     std::move(message), ErrorLocation{.offset = at});
 }
 
+// What entries() and read() reserve at most ahead of decoding: the count
+// and size they would go by are untrusted until then.
+constexpr size_t kMaxReservedEntries = size_t{1} << 16;
+constexpr uint64_t kMaxReservedBytes = uint64_t{64} << 20;
+
 struct DDictFree {
   void operator()(ZSTD_DDict* d) const { ZSTD_freeDDict(d); }
 };
@@ -37,8 +42,6 @@ ZSTD_DCtx* thread_dctx() {
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
   return dctx.get();
 }
-
-constexpr uint64_t kMaxZstdExpansion = 32768;
 
 ByteSpan data_bytes(capnp::Data::Reader d) {
   return {reinterpret_cast<const std::byte*>(d.begin()), d.size()};
@@ -91,8 +94,9 @@ struct BundleReader::State {
   template <typename Fn>
   auto with_index(Fn&& fn) const -> decltype(fn(sc::BundleIndex::Reader())) {
     capnp::ReaderOptions ro;
-    ro.traversalLimitInWords = words.size() * 4 + 1024;
-    ro.nestingLimit = 16;
+    ro.traversalLimitInWords =
+        words.size() * kIndexTraversalFactor + kIndexTraversalSlack;
+    ro.nestingLimit = kIndexNestingLimit;
     try {
       capnp::FlatArrayMessageReader message(words, ro);
       return fn(message.getRoot<sc::BundleIndex>());
@@ -177,9 +181,10 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
     auto f = decode_footer(data, at);
     if (!f) return f;
     if (f->index_size > lim.max_index_size) {
-      return limit(at + 8, "index of " + std::to_string(f->index_size) +
-                               " bytes exceeds the limit of " +
-                               std::to_string(lim.max_index_size));
+      return limit(at + footer_field::kIndexSize,
+                   "index of " + std::to_string(f->index_size) +
+                       " bytes exceeds the limit of " +
+                       std::to_string(lim.max_index_size));
     }
     if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
         f->index_xxh3) {
@@ -196,7 +201,7 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
                          " bytes, too short for a header and a footer");
   }
   uint64_t last = data.size() - kFooterSize;
-  if (last % 8 == 0) {
+  if (last % kAlignment == 0) {
     auto f = try_footer(last);
     if (f) {
       footer = *f;
@@ -215,9 +220,11 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
     // named in the error so that a damaged newest version is never mistaken
     // for a missing one, nor silently replaced by the version before it.
     std::optional<uint64_t> older_at;
-    for (uint64_t at = last / 8 * 8; at >= kHeaderSize && !older_at; at -= 8) {
+    for (uint64_t at = last / kAlignment * kAlignment;
+         at >= kHeaderSize && !older_at; at -= kAlignment) {
       if (at == last) continue;
-      if (std::memcmp(data.data() + at + 64, kFooterMagic.data(), 8) != 0) {
+      if (std::memcmp(data.data() + at + footer_field::kMagic,
+                      kFooterMagic.data(), kFooterMagic.size()) != 0) {
         continue;
       }
       if (auto f = try_footer(at)) {
@@ -300,7 +307,7 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
   CP_TRY(parsed);
 
   if (s->footer.signature_count > lim.max_signatures) {
-    return limit(s->footer_offset + 40,
+    return limit(s->footer_offset + footer_field::kSignatureCount,
                  "bundle carries " + std::to_string(s->footer.signature_count) +
                      " signatures, over the limit of " +
                      std::to_string(lim.max_signatures));
@@ -417,8 +424,8 @@ Result<EntryInfo> BundleReader::State::decode_entry(
       info.stored_size > data_end - info.offset) {
     return fail("stored range [" + std::to_string(info.offset) + ", +" +
                 std::to_string(info.stored_size) +
-                ") is outside the data region [16, " +
-                std::to_string(data_end) + ")");
+                ") is outside the data region [" + std::to_string(kHeaderSize) +
+                ", " + std::to_string(data_end) + ")");
   }
   if (info.original_size > lim.max_entry_size) {
     return make_error(
@@ -441,8 +448,11 @@ Result<EntryInfo> BundleReader::State::decode_entry(
   info.codec = *codec;
   info.xxh3 = xxh128_from_words(e.getXxh3High(), e.getXxh3Low());
   auto sha = e.getSha256();
-  if (sha.size() != 32) return fail("SHA-256 is not 32 bytes");
-  std::memcpy(info.sha256.data(), sha.begin(), 32);
+  if (sha.size() != info.sha256.size()) {
+    return fail("SHA-256 is not " + std::to_string(info.sha256.size()) +
+                " bytes");
+  }
+  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
   info.dictionary = e.getDictionary();
   if (info.dictionary > dictionary_count) return fail("no such dictionary");
 
@@ -462,8 +472,6 @@ Result<EntryInfo> BundleReader::State::decode_entry(
     if (c.codec == Codec::kZstd && c.stored_size == 0) {
       return fail("empty zstd chunk");
     }
-    // No zstd frame expands more than this (an RLE block: 4 bytes for
-    // 128 KiB), so a larger claim is false and must not size an allocation.
     if (c.codec == Codec::kZstd &&
         c.original_size / kMaxZstdExpansion > c.stored_size) {
       return fail("chunk of " + std::to_string(c.stored_size) +
@@ -517,7 +525,7 @@ Result<std::vector<EntryInfo>> BundleReader::entries() const {
         std::vector<EntryInfo> out;
         // The count is untrusted until the entries decode: no large
         // allocation on its word alone.
-        out.reserve(std::min<size_t>(list.size(), 1 << 16));
+        out.reserve(std::min<size_t>(list.size(), kMaxReservedEntries));
         for (size_t i = 0; i < list.size(); ++i) {
           CP_ASSIGN_OR_RETURN(auto e, s_->decode_entry(list, i));
           out.push_back(std::move(e));
@@ -653,7 +661,7 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
       std::min<size_t>(std::max(s_->options.threads, 1), entry.chunks.size());
   Bytes out(workers > 1 ? entry.original_size : 0);
   if (workers <= 1)
-    out.reserve(std::min<uint64_t>(entry.original_size, 64 << 20));
+    out.reserve(std::min<uint64_t>(entry.original_size, kMaxReservedBytes));
   std::vector<uint64_t> starts;
   uint64_t pos = 0;
   for (const ChunkInfo& c : entry.chunks) {
@@ -898,7 +906,7 @@ Result<void> BundleReader::check_byte_coverage() const {
     }
     if (r.begin > cursor) {
       uint64_t gap = r.begin - cursor;
-      bool zero = gap < 8;
+      bool zero = gap < kAlignment;
       for (uint64_t p = cursor; zero && p < r.begin; ++p) {
         zero = s_->data[p] == std::byte{0};
       }
@@ -906,7 +914,8 @@ Result<void> BundleReader::check_byte_coverage() const {
         return s_->located(ErrorReason::kBadIndex, cursor,
                            std::to_string(gap) +
                                " bytes belong to nothing (padding must be "
-                               "fewer than 8 zero bytes)");
+                               "fewer than " +
+                               std::to_string(kAlignment) + " zero bytes)");
       }
     }
     cursor = r.end;
