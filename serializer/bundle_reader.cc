@@ -130,6 +130,22 @@ struct BundleReader::State {
   };
   Result<std::vector<Span>> version_spans() const;
 
+  // Opening, in order (see open_state).
+  Result<void> find_footer();
+  void map_index_words();
+  Result<void> read_index_summary();
+  Result<void> read_signatures();
+  // Steps of find_footer.
+  Result<Footer> footer_at(uint64_t at) const;
+  Result<Footer> newest_footer(uint64_t last) const;
+  std::optional<std::pair<uint64_t, Footer>> older_footer(uint64_t last) const;
+  Result<void> fall_back_to_older_footer(uint64_t last,
+                                         const Error& newest_error);
+  // Steps of read_index_summary.
+  Result<void> read_types(capnp::List<capnp::Text>::Reader names);
+  Result<void> read_counts(sc::BundleIndex::Reader root);
+  void read_metadata(sc::Metadata::Reader meta);
+
   Result<EntryInfo> decode_entry(capnp::List<sc::Entry>::Reader list,
                                  size_t position) const;
   Result<std::optional<size_t>> find(sc::BundleIndex::Reader root,
@@ -167,172 +183,214 @@ Result<BundleReader> BundleReader::from_bytes(ByteSpan data,
   return open_state(std::move(state));
 }
 
+// Opening reads the header, then the newest footer (or, when asked, the
+// newest intact earlier one), the index's summary and the signatures; a
+// trusted signature and the structural checks are required when asked for.
 Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
-  ByteSpan data = s->data;
-  CP_ASSIGN_OR_RETURN(auto header, decode_header(data));
-  s->header = header;
-  const ReaderLimits& lim = s->options.limits;
+  CP_ASSIGN_OR_RETURN(s->header, decode_header(s->data));
+  CP_TRY(s->find_footer());
+  s->map_index_words();
+  CP_TRY(s->read_index_summary());
+  CP_TRY(s->read_signatures());
+  BundleReader reader(std::move(s));
+  ReaderOptions& options = reader.s_->options;
+  if (!options.trusted_keys.empty()) {
+    CP_TRY(reader.require_trusted(options.trusted_keys));
+    options.verify_sha256_on_read = true;
+  }
+  if (options.verify_structure) {
+    CP_TRY(reader.verify_structure());
+  }
+  return reader;
+}
 
-  // The newest footer is the last 72 bytes. If they are not a footer whose
-  // index checks out, an append or sign was interrupted: the previous
-  // version's footer is the last valid one before them (footers are
-  // 8-aligned, so only aligned offsets are tried).
-  auto try_footer = [&](uint64_t at) -> Result<Footer> {
-    auto f = decode_footer(data, at);
-    if (!f) return f;
-    if (f->index_size > lim.max_index_size) {
-      return limit(at + footer_field::kIndexSize,
-                   "index of " + std::to_string(f->index_size) +
-                       " bytes exceeds the limit of " +
-                       std::to_string(lim.max_index_size));
-    }
-    if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
-        f->index_xxh3) {
-      return data_loss(ErrorReason::kChecksumMismatch, f->index_offset,
-                       "index XXH3-128 does not match the footer");
-    }
-    return f;
-  };
-  std::optional<Error> first_error;
-  std::optional<Footer> footer;
+// The newest footer is the last kFooterSize bytes. If they are not a footer
+// whose index checks out, an append or sign was interrupted (or the file was
+// damaged or extended after it): the previous version's footer is the last
+// valid one before them.
+Result<void> BundleReader::State::find_footer() {
   if (data.size() < kHeaderSize + kFooterSize) {
     return data_loss(ErrorReason::kTooShort, data.size(),
                      "file is " + std::to_string(data.size()) +
                          " bytes, too short for a header and a footer");
   }
   uint64_t last = data.size() - kFooterSize;
-  if (last % kAlignment == 0) {
-    auto f = try_footer(last);
-    if (f) {
-      footer = *f;
-      s->footer_offset = last;
-    } else {
-      first_error = f.error();
-    }
+  auto newest = newest_footer(last);
+  if (newest) {
+    footer = *newest;
+    footer_offset = last;
   } else {
-    first_error = Error(ErrorCode::kDataLoss, ErrorReason::kBadFooter,
-                        "file size " + std::to_string(data.size()) +
-                            " does not end with an aligned footer",
-                        ErrorLocation{.offset = last});
+    CP_TRY(fall_back_to_older_footer(last, newest.error()));
   }
-  if (!footer) {
-    // The newest intact earlier footer: opened only when asked for, else
-    // named in the error so that a damaged newest version is never mistaken
-    // for a missing one, nor silently replaced by the version before it.
-    std::optional<uint64_t> older_at;
-    for (uint64_t at = last / kAlignment * kAlignment;
-         at >= kHeaderSize && !older_at; at -= kAlignment) {
-      if (at == last) continue;
-      if (std::memcmp(data.data() + at + footer_field::kMagic,
-                      kFooterMagic.data(), kFooterMagic.size()) != 0) {
-        continue;
-      }
-      if (auto f = try_footer(at)) {
-        footer = *f;
-        older_at = at;
-      }
-    }
-    if (!older_at) return tl::unexpected(*first_error);
-    uint64_t tail = data.size() - *older_at - kFooterSize;
-    if (!s->options.allow_older_version) {
-      std::string message = "newest version: " + first_error->message() +
-                            "; the " + std::to_string(tail) +
-                            " bytes after the intact footer at offset " +
-                            std::to_string(*older_at) +
-                            " are not a valid newer version (refusing to "
-                            "fall back to an older version; "
-                            "--allow-older-version opens it)";
-      return tl::unexpected(Error(first_error->code(), first_error->reason(),
-                                  std::move(message), first_error->where()));
-    }
-    s->footer_offset = *older_at;
-  }
-  s->footer = *footer;
-  s->ignored_tail = data.size() - s->footer_offset - kFooterSize;
+  ignored_tail = data.size() - footer_offset - kFooterSize;
+  return {};
+}
 
-  ByteSpan index = s->index_bytes();
+// The footer at `at`, if it decodes, its index is within the size limit and
+// the index matches its XXH3-128.
+Result<Footer> BundleReader::State::footer_at(uint64_t at) const {
+  CP_ASSIGN_OR_RETURN(Footer f, decode_footer(data, at));
+  const uint64_t max_index_size = options.limits.max_index_size;
+  if (f.index_size > max_index_size) {
+    return limit(at + footer_field::kIndexSize,
+                 "index of " + std::to_string(f.index_size) +
+                     " bytes exceeds the limit of " +
+                     std::to_string(max_index_size));
+  }
+  if (xxh3_128(data.subspan(f.index_offset, f.index_size)) != f.index_xxh3) {
+    return data_loss(ErrorReason::kChecksumMismatch, f.index_offset,
+                     "index XXH3-128 does not match the footer");
+  }
+  return f;
+}
+
+// The footer at `last`, the end of the file; footers are kAlignment-aligned.
+Result<Footer> BundleReader::State::newest_footer(uint64_t last) const {
+  if (last % kAlignment != 0) {
+    return data_loss(ErrorReason::kBadFooter, last,
+                     "file size " + std::to_string(data.size()) +
+                         " does not end with an aligned footer");
+  }
+  return footer_at(last);
+}
+
+// The newest intact footer before `last` and its offset. Only aligned
+// offsets that end in the footer magic are tried.
+std::optional<std::pair<uint64_t, Footer>> BundleReader::State::older_footer(
+    uint64_t last) const {
+  for (uint64_t at = last / kAlignment * kAlignment; at >= kHeaderSize;
+       at -= kAlignment) {
+    if (at == last) continue;
+    if (std::memcmp(data.data() + at + footer_field::kMagic,
+                    kFooterMagic.data(), kFooterMagic.size()) != 0) {
+      continue;
+    }
+    if (auto f = footer_at(at)) return std::pair{at, *f};
+  }
+  return std::nullopt;
+}
+
+// The newest footer failed with `newest_error`. The newest intact earlier
+// footer is opened only when asked for, else named in the error, so that a
+// damaged newest version is never mistaken for a missing one, nor silently
+// replaced by the version before it.
+Result<void> BundleReader::State::fall_back_to_older_footer(
+    uint64_t last, const Error& newest_error) {
+  auto older = older_footer(last);
+  if (!older) return tl::unexpected(newest_error);
+  auto [at, f] = *older;
+  if (!options.allow_older_version) {
+    uint64_t tail = data.size() - at - kFooterSize;
+    std::string message = "newest version: " + newest_error.message() +
+                          "; the " + std::to_string(tail) +
+                          " bytes after the intact footer at offset " +
+                          std::to_string(at) +
+                          " are not a valid newer version (refusing to "
+                          "fall back to an older version; "
+                          "--allow-older-version opens it)";
+    return make_error(newest_error.code(), newest_error.reason(),
+                      std::move(message), newest_error.where());
+  }
+  footer = f;
+  footer_offset = at;
+  return {};
+}
+
+// The index as Cap'n Proto words: in place when it is word-aligned in
+// memory, else copied once (a from_bytes buffer need not be aligned).
+void BundleReader::State::map_index_words() {
+  ByteSpan index = index_bytes();
   if (reinterpret_cast<uintptr_t>(index.data()) % sizeof(capnp::word) == 0) {
-    s->words = kj::ArrayPtr<const capnp::word>(
+    words = kj::ArrayPtr<const capnp::word>(
         reinterpret_cast<const capnp::word*>(index.data()),
         index.size() / sizeof(capnp::word));
   } else {
-    s->aligned = kj::heapArray<capnp::word>(index.size() / sizeof(capnp::word));
-    std::memcpy(s->aligned.begin(), index.data(), index.size());
-    s->words =
-        kj::ArrayPtr<const capnp::word>(s->aligned.begin(), s->aligned.size());
+    aligned = kj::heapArray<capnp::word>(index.size() / sizeof(capnp::word));
+    std::memcpy(aligned.begin(), index.data(), index.size());
+    words = kj::ArrayPtr<const capnp::word>(aligned.begin(), aligned.size());
   }
+}
 
-  uint64_t index_at = s->footer.index_offset;
-  auto parsed =
-      s->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
-        auto types = root.getTypes();
-        for (auto t : types) {
-          if (t.size() == 0) return bad_index(index_at, "empty type name");
-          s->types.push_back(text_string(t));
-        }
-        auto entries = root.getEntries();
-        if (entries.size() > lim.max_entries) {
-          return limit(index_at, "bundle declares " +
-                                     std::to_string(entries.size()) +
-                                     " entries, over the limit of " +
-                                     std::to_string(lim.max_entries));
-        }
-        s->entry_count = entries.size();
-        if (root.getLookup().size() != entries.size()) {
-          return bad_index(
-              index_at, "lookup table has " +
-                            std::to_string(root.getLookup().size()) +
-                            " positions for " + std::to_string(entries.size()) +
-                            " entries");
-        }
-        s->dictionary_count = root.getDictionaries().size();
-        for (auto d : root.getDictionaries()) {
-          if (d.getContent().size() > lim.max_dictionary_size) {
-            return limit(index_at, "dictionary over the size limit");
-          }
-        }
-        s->chunk_size = root.getChunkSize();
-        auto meta = root.getMetadata();
-        s->metadata.producer = text_string(meta.getProducer());
-        s->metadata.producer_version = text_string(meta.getProducerVersion());
-        if (meta.getHasCreationTime()) {
-          s->metadata.creation_unix_seconds = meta.getCreationUnixSeconds();
-        }
-        for (auto kv : meta.getUser()) {
-          s->metadata.user[text_string(kv.getKey())] =
-              text_string(kv.getValue());
-        }
-        return {};
-      });
-  CP_TRY(parsed);
+// What the reader keeps from the index for its lifetime: type names, the
+// entry and dictionary counts (checked against the limits and the lookup
+// table), the chunk size and the metadata. Entries decode when used.
+Result<void> BundleReader::State::read_index_summary() {
+  return with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
+    CP_TRY(read_types(root.getTypes()));
+    CP_TRY(read_counts(root));
+    chunk_size = root.getChunkSize();
+    read_metadata(root.getMetadata());
+    return {};
+  });
+}
 
-  if (s->footer.signature_count > lim.max_signatures) {
-    return limit(s->footer_offset + footer_field::kSignatureCount,
-                 "bundle carries " + std::to_string(s->footer.signature_count) +
-                     " signatures, over the limit of " +
-                     std::to_string(lim.max_signatures));
+Result<void> BundleReader::State::read_types(
+    capnp::List<capnp::Text>::Reader names) {
+  for (auto t : names) {
+    if (t.size() == 0) return bad_index(footer.index_offset, "empty type name");
+    types.push_back(text_string(t));
   }
-  if (s->footer.signature_count > 0) {
-    auto message = signature_message(data.first(kHeaderSize), index);
-    for (uint64_t i = 0; i < s->footer.signature_count; ++i) {
-      const std::byte* rec =
-          data.data() + s->footer.signatures_offset + i * kSignatureRecordSize;
-      SignatureInfo sig;
-      std::memcpy(sig.public_key.data(), rec, kPublicKeySize);
-      std::memcpy(sig.signature.data(), rec + kPublicKeySize, kSignatureSize);
-      sig.valid = verify_signature(sig.public_key, message, sig.signature);
-      s->signatures.push_back(sig);
+  return {};
+}
+
+Result<void> BundleReader::State::read_counts(sc::BundleIndex::Reader root) {
+  const ReaderLimits& lim = options.limits;
+  const uint64_t at = footer.index_offset;
+  auto entries = root.getEntries();
+  if (entries.size() > lim.max_entries) {
+    return limit(at, "bundle declares " + std::to_string(entries.size()) +
+                         " entries, over the limit of " +
+                         std::to_string(lim.max_entries));
+  }
+  entry_count = entries.size();
+  if (root.getLookup().size() != entries.size()) {
+    return bad_index(at, "lookup table has " +
+                             std::to_string(root.getLookup().size()) +
+                             " positions for " +
+                             std::to_string(entries.size()) + " entries");
+  }
+  dictionary_count = root.getDictionaries().size();
+  for (auto d : root.getDictionaries()) {
+    if (d.getContent().size() > lim.max_dictionary_size) {
+      return limit(at, "dictionary over the size limit");
     }
   }
-  BundleReader reader(std::move(s));
-  if (!reader.s_->options.trusted_keys.empty()) {
-    CP_TRY(reader.require_trusted(reader.s_->options.trusted_keys));
-    reader.s_->options.verify_sha256_on_read = true;
+  return {};
+}
+
+void BundleReader::State::read_metadata(sc::Metadata::Reader meta) {
+  metadata.producer = text_string(meta.getProducer());
+  metadata.producer_version = text_string(meta.getProducerVersion());
+  if (meta.getHasCreationTime()) {
+    metadata.creation_unix_seconds = meta.getCreationUnixSeconds();
   }
-  if (reader.s_->options.verify_structure) {
-    CP_TRY(reader.verify_structure());
+  for (auto kv : meta.getUser()) {
+    metadata.user[text_string(kv.getKey())] = text_string(kv.getValue());
   }
-  return reader;
+}
+
+// Each signature record, verified over the header and the index; whether
+// its key is trusted is require_trusted's question.
+Result<void> BundleReader::State::read_signatures() {
+  const uint64_t count = footer.signature_count;
+  if (count > options.limits.max_signatures) {
+    return limit(footer_offset + footer_field::kSignatureCount,
+                 "bundle carries " + std::to_string(count) +
+                     " signatures, over the limit of " +
+                     std::to_string(options.limits.max_signatures));
+  }
+  if (count == 0) return {};
+  auto message = signature_message(data.first(kHeaderSize), index_bytes());
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::byte* rec =
+        data.data() + footer.signatures_offset + i * kSignatureRecordSize;
+    SignatureInfo sig;
+    std::memcpy(sig.public_key.data(), rec, kPublicKeySize);
+    std::memcpy(sig.signature.data(), rec + kPublicKeySize, kSignatureSize);
+    sig.valid = verify_signature(sig.public_key, message, sig.signature);
+    signatures.push_back(sig);
+  }
+  return {};
 }
 
 const std::string& BundleReader::path() const { return s_->path; }
