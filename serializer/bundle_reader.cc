@@ -1,14 +1,12 @@
 #include "serializer/bundle_reader.h"
 
 #include <capnp/serialize.h>
-#include <zstd.h>
 
 #include <algorithm>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "serializer/bundle.capnp.h"
+#include "serializer/bundle_decompress.h"
 
 namespace cachepack::bundle {
 namespace {
@@ -58,22 +56,9 @@ std::optional<Codec> codec_of(sc::Codec c) {
   return std::nullopt;
 }
 
-// What entries() and read() reserve at most ahead of decoding: the count
-// and size they would go by are untrusted until then.
+// The most entries() reserves ahead of decoding: the count it would go by
+// is untrusted until then.
 constexpr size_t kMaxReservedEntries = size_t{1} << 16;
-constexpr uint64_t kMaxReservedBytes = uint64_t{64} << 20;
-
-struct DDictFree {
-  void operator()(ZSTD_DDict* d) const { ZSTD_freeDDict(d); }
-};
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
-
-ZSTD_DCtx* thread_dctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
-  return dctx.get();
-}
 
 ByteSpan data_bytes(capnp::Data::Reader d) {
   return {reinterpret_cast<const std::byte*>(d.begin()), d.size()};
@@ -112,8 +97,7 @@ struct BundleReader::State {
   std::vector<std::string> types;
   Metadata metadata;
   std::vector<SignatureInfo> signatures;
-  mutable std::mutex ddict_mutex;
-  mutable std::map<uint32_t, std::unique_ptr<ZSTD_DDict, DDictFree>> ddicts;
+  std::optional<ChunkDecompressor> decompressor;  // Made by open_state.
 
   ByteSpan index_bytes() const {
     return data.subspan(footer.index_offset, footer.index_size);
@@ -190,9 +174,7 @@ struct BundleReader::State {
   Result<std::optional<size_t>> find(sc::BundleIndex::Reader root,
                                      std::string_view type,
                                      std::string_view key) const;
-  Result<const ZSTD_DDict*> ddict(uint32_t number) const;
-  Result<void> decompress(const ChunkInfo& chunk, uint32_t dictionary,
-                          std::byte* out) const;
+  Result<ByteSpan> dictionary_bytes(uint32_t number) const;
 };
 
 BundleReader::BundleReader(std::unique_ptr<State> state)
@@ -231,6 +213,11 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
   s->map_index_words();
   CP_TRY(s->read_index_summary());
   CP_TRY(s->read_signatures());
+  const State* state = s.get();
+  s->decompressor.emplace(
+      s->data,
+      [state](uint32_t number) { return state->dictionary_bytes(number); },
+      s->footer.index_offset);
   BundleReader reader(std::move(s));
   ReaderOptions& options = reader.s_->options;
   if (!options.trusted_keys.empty()) {
@@ -702,76 +689,17 @@ Result<std::optional<size_t>> BundleReader::find(std::string_view type,
       [&](sc::BundleIndex::Reader root) { return s_->find(root, type, key); }));
 }
 
-Result<const ZSTD_DDict*> BundleReader::State::ddict(uint32_t number) const {
-  std::lock_guard<std::mutex> lock(ddict_mutex);
-  auto it = ddicts.find(number);
-  if (it != ddicts.end()) return it->second.get();
-  auto made = with_index(
-      [&](sc::BundleIndex::Reader root) -> Result<const ZSTD_DDict*> {
-        auto dicts = root.getDictionaries();
-        if (number == 0 || number > dicts.size()) {
-          return bad_index(footer.index_offset,
-                           "no dictionary " + std::to_string(number));
-        }
-        auto content = dicts[number - 1].getContent();
-        std::unique_ptr<ZSTD_DDict, DDictFree> d(
-            ZSTD_createDDict(content.begin(), content.size()));
-        if (!d) {
-          return data_loss(ErrorReason::kDecompression, footer.index_offset,
-                           "dictionary " + std::to_string(number) +
-                               " is not usable by zstd");
-        }
-        const ZSTD_DDict* raw = d.get();
-        ddicts.emplace(number, std::move(d));
-        return raw;
-      });
-  return made;
-}
-
-Result<void> BundleReader::State::decompress(const ChunkInfo& chunk,
-                                             uint32_t dictionary,
-                                             std::byte* out) const {
-  ByteSpan src = data.subspan(chunk.offset, chunk.stored_size);
-  if (chunk.codec == Codec::kRaw) {
-    if (!src.empty()) std::memcpy(out, src.data(), src.size());
-    return {};
-  }
-  auto fail = [&](std::string what) {
-    return data_loss(ErrorReason::kDecompression, chunk.offset,
-                     std::move(what));
-  };
-  unsigned long long declared =
-      ZSTD_getFrameContentSize(src.data(), src.size());
-  if (declared == ZSTD_CONTENTSIZE_ERROR) {
-    return fail("stored bytes are not a zstd frame");
-  }
-  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != chunk.original_size) {
-    return fail("zstd frame declares " + std::to_string(declared) +
-                " bytes but the index declares " +
-                std::to_string(chunk.original_size));
-  }
-  ZSTD_DCtx* dctx = thread_dctx();
-  size_t n;
-  // The output buffer is exactly the declared size: zstd stops with an
-  // error instead of writing more, so a frame cannot expand past it.
-  if (dictionary != 0) {
-    CP_ASSIGN_OR_RETURN(auto d, ddict(dictionary));
-    n = ZSTD_decompress_usingDDict(dctx, out, chunk.original_size, src.data(),
-                                   src.size(), d);
-  } else {
-    n = ZSTD_decompressDCtx(dctx, out, chunk.original_size, src.data(),
-                            src.size());
-  }
-  if (ZSTD_isError(n)) {
-    return fail(std::string("zstd: ") + ZSTD_getErrorName(n) +
-                " (declared size " + std::to_string(chunk.original_size) + ")");
-  }
-  if (n != chunk.original_size) {
-    return fail("decompressed to " + std::to_string(n) +
-                " bytes, index declares " +
-                std::to_string(chunk.original_size));
-  }
-  return {};
+// The dictionary bytes stay valid after the message reader is gone: they
+// lie in the index words, which the state owns or maps.
+Result<ByteSpan> BundleReader::State::dictionary_bytes(uint32_t number) const {
+  return with_index([&](sc::BundleIndex::Reader root) -> Result<ByteSpan> {
+    auto dicts = root.getDictionaries();
+    if (number == 0 || number > dicts.size()) {
+      return bad_index(footer.index_offset,
+                       "no dictionary " + std::to_string(number));
+    }
+    return data_bytes(dicts[number - 1].getContent());
+  });
 }
 
 Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
@@ -784,53 +712,12 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
         ErrorLocation{
             .file = s_->path, .offset = entry.offset, .key = entry.key});
   }
-  // On one thread the output grows chunk by chunk, so memory follows what
-  // actually decompresses rather than what the index claims.
-  size_t workers =
-      std::min<size_t>(std::max(s_->options.threads, 1), entry.chunks.size());
-  Bytes out(workers > 1 ? entry.original_size : 0);
-  if (workers <= 1)
-    out.reserve(std::min<uint64_t>(entry.original_size, kMaxReservedBytes));
-  std::vector<uint64_t> starts;
-  uint64_t pos = 0;
-  for (const ChunkInfo& c : entry.chunks) {
-    starts.push_back(pos);
-    pos += c.original_size;
+  auto out = s_->decompressor->decompress_entry(entry, s_->options.threads);
+  if (!out) {
+    return tl::unexpected(
+        std::move(out.error()).in_file(s_->path).with_key(entry.key));
   }
-  auto decompress = [&](size_t i) -> Result<void> {
-    if (workers <= 1) out.resize(starts[i] + entry.chunks[i].original_size);
-    auto ok = s_->decompress(entry.chunks[i], entry.dictionary,
-                             out.data() + starts[i]);
-    if (!ok) {
-      return tl::unexpected(
-          std::move(ok.error()).in_file(s_->path).with_key(entry.key));
-    }
-    return {};
-  };
-  if (workers <= 1) {
-    for (size_t i = 0; i < entry.chunks.size(); ++i) {
-      CP_TRY(decompress(i));
-    }
-  } else {
-    // Chunks are independent frames: each thread takes every n-th one.
-    std::mutex mutex;
-    std::optional<Error> first_error;
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&, w] {
-        for (size_t i = w; i < entry.chunks.size(); i += workers) {
-          if (auto ok = decompress(i); !ok) {
-            std::lock_guard<std::mutex> lock(mutex);
-            if (!first_error) first_error = ok.error();
-            return;
-          }
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    if (first_error) return tl::unexpected(*first_error);
-  }
-  if (s_->options.verify_sha256_on_read && sha256(out) != entry.sha256) {
+  if (s_->options.verify_sha256_on_read && sha256(*out) != entry.sha256) {
     return make_error(
         ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
         "content of entry " + std::to_string(entry.position) +
@@ -879,7 +766,8 @@ Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
         ErrorLocation{.file = s_->path, .offset = c.offset, .key = entry.key});
   }
   Bytes out(c.original_size);
-  if (auto ok = s_->decompress(c, entry.dictionary, out.data()); !ok) {
+  if (auto ok = s_->decompressor->decompress(c, entry.dictionary, out.data());
+      !ok) {
     return tl::unexpected(
         std::move(ok.error()).in_file(s_->path).with_key(entry.key));
   }
