@@ -1,12 +1,11 @@
 #include "serializer/bundle_reader.h"
 
-#include <capnp/serialize.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "serializer/bundle.capnp.h"
 #include "serializer/bundle_decompress.h"
+#include "serializer/bundle_reader_state.h"
 
 namespace cachepack::bundle {
 namespace {
@@ -68,114 +67,7 @@ std::string text_string(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
 }
 
-std::string_view key_view(sc::Entry::Reader e) {
-  auto k = e.getKey();
-  return {reinterpret_cast<const char*>(k.begin()), k.size()};
-}
-
-// Where entry `e` sorts against (type_id, key) in the lookup table.
-int compare_to(sc::Entry::Reader e, uint32_t type_id, std::string_view key) {
-  return compare_lookup_order(e.getTypeId(), key_view(e), type_id, key);
-}
-
 }  // namespace
-
-struct BundleReader::State {
-  ReaderOptions options;
-  std::optional<MappedFile> file;
-  std::string path;
-  ByteSpan data;
-  Header header;
-  Footer footer;
-  uint64_t footer_offset = 0;
-  uint64_t ignored_tail = 0;
-  kj::Array<capnp::word> aligned;  // Only when the index is misaligned.
-  kj::ArrayPtr<const capnp::word> words;
-  uint64_t chunk_size = 0;
-  size_t entry_count = 0;
-  size_t dictionary_count = 0;
-  std::vector<std::string> types;
-  Metadata metadata;
-  std::vector<SignatureInfo> signatures;
-  std::optional<ChunkDecompressor> decompressor;  // Made by open_state.
-
-  ByteSpan index_bytes() const {
-    return data.subspan(footer.index_offset, footer.index_size);
-  }
-
-  // Runs `fn(root)` over a fresh message reader whose traversal budget is
-  // derived from the index size: each public operation walks the index at
-  // most a small constant number of times. Cap'n Proto throws on malformed
-  // messages; that becomes a typed error naming the index offset.
-  template <typename Fn>
-  auto with_index(Fn&& fn) const -> decltype(fn(sc::BundleIndex::Reader())) {
-    capnp::ReaderOptions ro;
-    ro.traversalLimitInWords =
-        words.size() * kIndexTraversalFactor + kIndexTraversalSlack;
-    ro.nestingLimit = kIndexNestingLimit;
-    try {
-      capnp::FlatArrayMessageReader message(words, ro);
-      return fn(message.getRoot<sc::BundleIndex>());
-    } catch (const kj::Exception& e) {
-      return bad_index(footer.index_offset,
-                       "index is not a valid Cap'n Proto message: " +
-                           std::string(e.getDescription().cStr()));
-    }
-  }
-
-  // Every error a reader returns names its file (none for from_bytes).
-  Error named(Error e) const {
-    if (e.where().file.empty()) e.in_file(path);
-    return e;
-  }
-  template <typename T>
-  Result<T> named(Result<T> r) const {
-    if (!r) return tl::unexpected(named(std::move(r.error())));
-    return r;
-  }
-  tl::unexpected<Error> located(ErrorReason reason, uint64_t at,
-                                std::string what) const {
-    return tl::unexpected<Error>(
-        Error(ErrorCode::kDataLoss, reason, std::move(what),
-              ErrorLocation{.file = path, .offset = at}));
-  }
-
-  struct Span {
-    uint64_t begin, end;
-    const char* what;
-  };
-  Result<std::vector<Span>> version_spans() const;
-
-  // Opening, in order (see open_state).
-  Result<void> find_footer();
-  void map_index_words();
-  Result<void> read_index_summary();
-  Result<void> read_signatures();
-  // Steps of find_footer.
-  Result<Footer> footer_at(uint64_t at) const;
-  Result<Footer> newest_footer(uint64_t last) const;
-  std::optional<std::pair<uint64_t, Footer>> older_footer(uint64_t last) const;
-  Result<void> fall_back_to_older_footer(uint64_t last,
-                                         const Error& newest_error);
-  // Steps of read_index_summary.
-  Result<void> read_types(capnp::List<capnp::Text>::Reader names);
-  Result<void> read_counts(sc::BundleIndex::Reader root);
-  void read_metadata(sc::Metadata::Reader meta);
-
-  Result<EntryInfo> decode_entry(capnp::List<sc::Entry>::Reader list,
-                                 size_t position) const;
-  // Steps of decode_entry, in order.
-  Result<void> decode_type_and_key(sc::Entry::Reader e, EntryInfo& info) const;
-  Result<void> decode_sizes(sc::Entry::Reader e, EntryInfo& info) const;
-  Result<void> decode_codec_and_digests(sc::Entry::Reader e,
-                                        EntryInfo& info) const;
-  Result<void> decode_chunks(sc::Entry::Reader e, EntryInfo& info) const;
-  Result<void> check_chunk(const EntryInfo& info, const ChunkInfo& c) const;
-  Result<std::optional<size_t>> find(sc::BundleIndex::Reader root,
-                                     std::string_view type,
-                                     std::string_view key) const;
-  Result<ByteSpan> dictionary_bytes(uint32_t number) const;
-};
 
 BundleReader::BundleReader(std::unique_ptr<State> state)
     : s_(std::move(state)) {}
@@ -669,7 +561,7 @@ Result<std::optional<size_t>> BundleReader::State::find(
                                                 std::to_string(pos) + " of " +
                                                 std::to_string(entries.size()));
     }
-    if (compare_to(entries[pos], type_id, key) <= 0) {
+    if (State::compare_to(entries[pos], type_id, key) <= 0) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -677,7 +569,7 @@ Result<std::optional<size_t>> BundleReader::State::find(
   }
   if (lo == 0) return std::optional<size_t>();
   uint32_t pos = lookup[lo - 1];
-  if (compare_to(entries[pos], type_id, key) != 0) {
+  if (State::compare_to(entries[pos], type_id, key) != 0) {
     return std::optional<size_t>();
   }
   return std::optional<size_t>(pos);
@@ -799,33 +691,6 @@ Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
   return out;
 }
 
-Result<void> BundleReader::verify_entry(size_t position) const {
-  CP_ASSIGN_OR_RETURN(auto e, entry(position));
-  auto fail = [&](std::string what, uint64_t at) {
-    return make_error(
-        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch, std::move(what),
-        ErrorLocation{.file = s_->path, .offset = at, .key = e.key});
-  };
-  if (e.chunks.size() > 1) {
-    for (size_t i = 0; i < e.chunks.size(); ++i) {
-      const ChunkInfo& c = e.chunks[i];
-      if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
-        return fail("chunk " + std::to_string(i) + " of entry " +
-                        std::to_string(position) +
-                        " does not match its XXH3-128",
-                    c.offset);
-      }
-    }
-  }
-  CP_ASSIGN_OR_RETURN(auto content, read(e));
-  if (sha256(content) != e.sha256) {
-    return fail("content of entry " + std::to_string(position) +
-                    " does not match its SHA-256",
-                e.offset);
-  }
-  return {};
-}
-
 Result<void> BundleReader::require_trusted(
     std::span<const PublicKey> trusted) const {
   if (s_->signatures.empty()) {
@@ -847,199 +712,6 @@ Result<void> BundleReader::require_trusted(
       any_valid ? "no valid signature by a trusted key"
                 : "signature does not verify",
       ErrorLocation{.file = s_->path, .offset = s_->footer.signatures_offset});
-}
-
-// The byte ranges that the footers describe: the header, then each
-// version's index, signature block and footer, newest first, following
-// previous_footer_offset. Each earlier footer must be intact, lie before the
-// one that names it, and match its index.
-Result<std::vector<BundleReader::State::Span>>
-BundleReader::State::version_spans() const {
-  std::vector<Span> spans;
-  spans.push_back({0, kHeaderSize, "header"});
-  auto add_version = [&](const Footer& f, uint64_t at) {
-    spans.push_back({f.index_offset, f.index_offset + f.index_size, "index"});
-    if (f.signature_count > 0) {
-      spans.push_back(
-          {f.signatures_offset,
-           f.signatures_offset + f.signature_count * kSignatureRecordSize,
-           "signatures"});
-    }
-    spans.push_back({at, at + kFooterSize, "footer"});
-  };
-  add_version(footer, footer_offset);
-  for (uint64_t at = footer.previous_footer_offset, prev = footer_offset;
-       at != 0;) {
-    if (at >= prev) {
-      return located(ErrorReason::kBadFooter, at,
-                     "previous-footer chain does not go backwards");
-    }
-    auto f = decode_footer(data, at);
-    if (!f) return tl::unexpected(named(std::move(f.error())));
-    if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
-        f->index_xxh3) {
-      return located(ErrorReason::kChecksumMismatch, f->index_offset,
-                     "earlier index does not match its footer");
-    }
-    add_version(*f, at);
-    prev = at;
-    at = f->previous_footer_offset;
-  }
-  return spans;
-}
-
-Result<void> BundleReader::check_footer_chain() const {
-  CP_TRY(s_->version_spans());
-  return {};
-}
-
-Result<void> BundleReader::check_byte_coverage() const {
-  uint64_t end = s_->footer_offset + kFooterSize;
-  if (s_->ignored_tail > 0 && !s_->options.allow_older_version) {
-    return s_->located(ErrorReason::kTrailingBytes, end,
-                       std::to_string(s_->ignored_tail) +
-                           " bytes after the last valid footer");
-  }
-  CP_ASSIGN_OR_RETURN(auto spans, s_->version_spans());
-  CP_ASSIGN_OR_RETURN(auto list, entries());
-  for (const EntryInfo& e : list) {
-    if (e.stored_size > 0) {
-      spans.push_back({e.offset, e.offset + e.stored_size, "entry"});
-    }
-  }
-  std::sort(spans.begin(), spans.end(),
-            [](const State::Span& a, const State::Span& b) {
-              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-            });
-  uint64_t cursor = 0;
-  for (size_t i = 0; i < spans.size(); ++i) {
-    const State::Span& r = spans[i];
-    if (i > 0 && r.begin == spans[i - 1].begin && r.end == spans[i - 1].end) {
-      continue;  // An index shared by two versions (after sign).
-    }
-    if (r.begin < cursor) {
-      return s_->located(ErrorReason::kBadIndex, r.begin,
-                         std::string(r.what) + " overlaps the bytes before it");
-    }
-    if (r.begin > cursor) {
-      uint64_t gap = r.begin - cursor;
-      bool zero = gap < kAlignment;
-      for (uint64_t p = cursor; zero && p < r.begin; ++p) {
-        zero = s_->data[p] == std::byte{0};
-      }
-      if (!zero) {
-        return s_->located(ErrorReason::kBadIndex, cursor,
-                           std::to_string(gap) +
-                               " bytes belong to nothing (padding must be "
-                               "fewer than " +
-                               std::to_string(kAlignment) + " zero bytes)");
-      }
-    }
-    cursor = r.end;
-  }
-  if (cursor != end) {
-    return s_->located(ErrorReason::kTrailingBytes, cursor,
-                       "bytes after the footer");
-  }
-  return {};
-}
-
-Result<void> BundleReader::check_lookup_order() const {
-  std::vector<std::string> sorted_types = s_->types;
-  std::sort(sorted_types.begin(), sorted_types.end());
-  if (std::adjacent_find(sorted_types.begin(), sorted_types.end()) !=
-      sorted_types.end()) {
-    return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                       "type names repeat");
-  }
-  return s_->named(
-      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
-        auto lookup = root.getLookup();
-        auto es = root.getEntries();
-        std::vector<bool> seen(es.size());
-        for (size_t i = 0; i < lookup.size(); ++i) {
-          uint32_t p = lookup[i];
-          if (p >= es.size() || seen[p]) {
-            return s_->located(
-                ErrorReason::kBadIndex, s_->footer.index_offset,
-                "lookup table is not a permutation of the entries");
-          }
-          seen[p] = true;
-          if (i == 0) continue;
-          uint32_t q = lookup[i - 1];
-          int c = compare_to(es[q], es[p].getTypeId(), key_view(es[p]));
-          if (c > 0 || (c == 0 && q > p)) {
-            return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                               "lookup table is not sorted");
-          }
-        }
-        return {};
-      }));
-}
-
-Result<void> BundleReader::check_groups() const {
-  return s_->named(
-      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
-        auto es = root.getEntries();
-        auto groups = root.getGroups();
-        if (groups.size() == 0) return {};
-        std::vector<uint64_t> counts;
-        for (auto g : groups) counts.push_back(g.getCount());
-        auto problem =
-            group_partition_error(counts, es.size(), [&](size_t g, uint64_t e) {
-              return es[e].getTypeId() == groups[g].getTypeId();
-            });
-        if (problem) {
-          return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                             std::string(*problem));
-        }
-        return {};
-      }));
-}
-
-Result<void> BundleReader::check_signatures() const {
-  for (const SignatureInfo& sig : s_->signatures) {
-    if (!sig.valid) {
-      return s_->located(ErrorReason::kSignature, s_->footer.signatures_offset,
-                         "a signature does not verify");
-    }
-  }
-  return {};
-}
-
-Result<VerifyReport> BundleReader::verify_structure() const {
-  for (auto check :
-       {&BundleReader::check_footer_chain, &BundleReader::check_byte_coverage,
-        &BundleReader::check_lookup_order, &BundleReader::check_groups,
-        &BundleReader::check_signatures}) {
-    CP_TRY((this->*check)());
-  }
-  CP_ASSIGN_OR_RETURN(auto list, entries());
-  VerifyReport report;
-  report.entries = list.size();
-  for (const EntryInfo& e : list) {
-    report.original_bytes += e.original_size;
-    report.stored_bytes += e.stored_size;
-  }
-  for (const SignatureInfo& sig : s_->signatures) {
-    ++report.valid_signatures;  // check_signatures: all are valid.
-    for (const PublicKey& key : s_->options.trusted_keys) {
-      if (key == sig.public_key) {
-        ++report.trusted_signatures;
-        break;
-      }
-    }
-  }
-  return report;
-}
-
-Result<VerifyReport> BundleReader::verify_all() const {
-  auto report = verify_structure();
-  if (!report) return report;
-  for (size_t i = 0; i < size(); ++i) {
-    CP_TRY(verify_entry(i));
-  }
-  return report;
 }
 
 }  // namespace cachepack::bundle
