@@ -12,49 +12,6 @@ namespace {
 
 namespace sc = ::cachepack::bundle::schema;
 
-tl::unexpected<Error> bad_index(uint64_t at, std::string message) {
-  return data_loss(ErrorReason::kBadIndex, at, std::move(message));
-}
-
-// A declared size or count over a ReaderLimits value, at the offset of the
-// field (or index) that declares it.
-tl::unexpected<Error> limit(uint64_t at, std::string message) {
-  return make_error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
-                    std::move(message), ErrorLocation{.offset = at});
-}
-
-// "entry N: what": every message about an entry names its position.
-std::string about_entry(const EntryInfo& info, const std::string& what) {
-  return "entry " + std::to_string(info.position) + ": " + what;
-}
-
-// A malformed entry whose key is known: kBadIndex at the index, with the key.
-tl::unexpected<Error> bad_entry(const EntryInfo& info, uint64_t index_offset,
-                                const std::string& what) {
-  return make_error(ErrorCode::kDataLoss, ErrorReason::kBadIndex,
-                    about_entry(info, what),
-                    ErrorLocation{.offset = index_offset, .key = info.key});
-}
-
-// An entry's declared size over a ReaderLimits value, with the key.
-tl::unexpected<Error> entry_over_limit(const EntryInfo& info,
-                                       uint64_t index_offset,
-                                       const std::string& what) {
-  return make_error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
-                    about_entry(info, what),
-                    ErrorLocation{.offset = index_offset, .key = info.key});
-}
-
-std::optional<Codec> codec_of(sc::Codec c) {
-  switch (c) {
-    case sc::Codec::RAW:
-      return Codec::kRaw;
-    case sc::Codec::ZSTD:
-      return Codec::kZstd;
-  }
-  return std::nullopt;
-}
-
 // The most entries() reserves ahead of decoding: the count it would go by
 // is untrusted until then.
 constexpr size_t kMaxReservedEntries = size_t{1} << 16;
@@ -150,10 +107,10 @@ Result<Footer> BundleReader::State::footer_at(uint64_t at) const {
   CP_ASSIGN_OR_RETURN(Footer f, decode_footer(data, at));
   const uint64_t max_index_size = options.limits.max_index_size;
   if (f.index_size > max_index_size) {
-    return limit(at + footer_field::kIndexSize,
-                 "index of " + std::to_string(f.index_size) +
-                     " bytes exceeds the limit of " +
-                     std::to_string(max_index_size));
+    return over_limit(at + footer_field::kIndexSize,
+                      "index of " + std::to_string(f.index_size) +
+                          " bytes exceeds the limit of " +
+                          std::to_string(max_index_size));
   }
   if (xxh3_128(data.subspan(f.index_offset, f.index_size)) != f.index_xxh3) {
     return data_loss(ErrorReason::kChecksumMismatch, f.index_offset,
@@ -245,7 +202,7 @@ Result<void> BundleReader::State::read_index_summary() {
 Result<void> BundleReader::State::read_types(
     capnp::List<capnp::Text>::Reader names) {
   for (auto t : names) {
-    if (t.size() == 0) return bad_index(footer.index_offset, "empty type name");
+    if (t.size() == 0) return bad_index("empty type name");
     types.push_back(text_string(t));
   }
   return {};
@@ -256,21 +213,20 @@ Result<void> BundleReader::State::read_counts(sc::BundleIndex::Reader root) {
   const uint64_t at = footer.index_offset;
   auto entries = root.getEntries();
   if (entries.size() > lim.max_entries) {
-    return limit(at, "bundle declares " + std::to_string(entries.size()) +
-                         " entries, over the limit of " +
-                         std::to_string(lim.max_entries));
+    return over_limit(at, "bundle declares " + std::to_string(entries.size()) +
+                              " entries, over the limit of " +
+                              std::to_string(lim.max_entries));
   }
   entry_count = entries.size();
   if (root.getLookup().size() != entries.size()) {
-    return bad_index(at, "lookup table has " +
-                             std::to_string(root.getLookup().size()) +
-                             " positions for " +
-                             std::to_string(entries.size()) + " entries");
+    return bad_index(
+        "lookup table has " + std::to_string(root.getLookup().size()) +
+        " positions for " + std::to_string(entries.size()) + " entries");
   }
   dictionary_count = root.getDictionaries().size();
   for (auto d : root.getDictionaries()) {
     if (d.getContent().size() > lim.max_dictionary_size) {
-      return limit(at, "dictionary over the size limit");
+      return over_limit(at, "dictionary over the size limit");
     }
   }
   return {};
@@ -292,10 +248,10 @@ void BundleReader::State::read_metadata(sc::Metadata::Reader meta) {
 Result<void> BundleReader::State::read_signatures() {
   const uint64_t count = footer.signature_count;
   if (count > options.limits.max_signatures) {
-    return limit(footer_offset + footer_field::kSignatureCount,
-                 "bundle carries " + std::to_string(count) +
-                     " signatures, over the limit of " +
-                     std::to_string(options.limits.max_signatures));
+    return over_limit(footer_offset + footer_field::kSignatureCount,
+                      "bundle carries " + std::to_string(count) +
+                          " signatures, over the limit of " +
+                          std::to_string(options.limits.max_signatures));
   }
   if (count == 0) return {};
   auto message = signature_message(data.first(kHeaderSize), index_bytes());
@@ -333,8 +289,7 @@ Result<std::vector<GroupInfo>> BundleReader::groups() const {
         std::vector<GroupInfo> out;
         for (auto g : root.getGroups()) {
           if (g.getTypeId() >= s_->types.size()) {
-            return bad_index(s_->footer.index_offset,
-                             "group names type " +
+            return s_->bad_index("group names type " +
                                  std::to_string(g.getTypeId()) + " of " +
                                  std::to_string(s_->types.size()));
           }
@@ -357,167 +312,6 @@ Result<std::vector<std::pair<std::string, Bytes>>> BundleReader::dictionaries()
         }
         return out;
       }));
-}
-
-// Entry `position` of `list`, each field checked against the file, the
-// types, the dictionaries and the limits before anything uses it.
-Result<EntryInfo> BundleReader::State::decode_entry(
-    capnp::List<sc::Entry>::Reader list, size_t position) const {
-  if (position >= list.size()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "entry position " + std::to_string(position) +
-                          " is past the " + std::to_string(list.size()) +
-                          " entries");
-  }
-  auto e = list[position];
-  EntryInfo info;
-  info.position = position;
-  CP_TRY(decode_type_and_key(e, info));
-  CP_TRY(decode_sizes(e, info));
-  CP_TRY(decode_codec_and_digests(e, info));
-  CP_TRY(decode_chunks(e, info));
-  return info;
-}
-
-// Until the key is decoded, an error names only the entry's position.
-Result<void> BundleReader::State::decode_type_and_key(sc::Entry::Reader e,
-                                                      EntryInfo& info) const {
-  const uint64_t at = footer.index_offset;
-  if (e.getTypeId() >= types.size()) {
-    return bad_index(
-        at, about_entry(info, "type id " + std::to_string(e.getTypeId()) +
-                                  " is not one of the " +
-                                  std::to_string(types.size()) + " types"));
-  }
-  info.type = types[e.getTypeId()];
-  auto key = e.getKey();
-  const uint64_t max_key_size = options.limits.max_key_size;
-  if (key.size() > max_key_size) {
-    return limit(at, about_entry(info, "key of " + std::to_string(key.size()) +
-                                           " bytes exceeds the limit of " +
-                                           std::to_string(max_key_size)));
-  }
-  info.key.assign(reinterpret_cast<const char*>(key.begin()), key.size());
-  return {};
-}
-
-// The stored bytes lie in the data region, between the header and the
-// index; the declared original size is within max_entry_size.
-Result<void> BundleReader::State::decode_sizes(sc::Entry::Reader e,
-                                               EntryInfo& info) const {
-  const uint64_t at = footer.index_offset;
-  info.offset = e.getOffset();
-  info.stored_size = e.getStoredSize();
-  info.original_size = e.getOriginalSize();
-  const uint64_t data_end = footer.index_offset;
-  if (info.offset < kHeaderSize || info.offset > data_end ||
-      info.stored_size > data_end - info.offset) {
-    return bad_entry(info, at,
-                     "stored range [" + std::to_string(info.offset) + ", +" +
-                         std::to_string(info.stored_size) +
-                         ") is outside the data region [" +
-                         std::to_string(kHeaderSize) + ", " +
-                         std::to_string(data_end) + ")");
-  }
-  const uint64_t max_entry_size = options.limits.max_entry_size;
-  if (info.original_size > max_entry_size) {
-    return entry_over_limit(
-        info, at,
-        "declared size " + std::to_string(info.original_size) +
-            " exceeds the limit of " + std::to_string(max_entry_size));
-  }
-  return {};
-}
-
-Result<void> BundleReader::State::decode_codec_and_digests(
-    sc::Entry::Reader e, EntryInfo& info) const {
-  const uint64_t at = footer.index_offset;
-  auto codec = codec_of(e.getCodec());
-  if (!codec) return bad_entry(info, at, "unknown codec");
-  info.codec = *codec;
-  info.xxh3 = xxh128_from_words(e.getXxh3High(), e.getXxh3Low());
-  auto sha = e.getSha256();
-  if (sha.size() != info.sha256.size()) {
-    return bad_entry(
-        info, at,
-        "SHA-256 is not " + std::to_string(info.sha256.size()) + " bytes");
-  }
-  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
-  info.dictionary = e.getDictionary();
-  if (info.dictionary > dictionary_count) {
-    return bad_entry(info, at, "no such dictionary");
-  }
-  return {};
-}
-
-// An entry without a chunk list is one chunk (none when it is empty); a
-// list has at least two, laid end to end from the entry's offset, and they
-// add up to the entry's sizes.
-Result<void> BundleReader::State::decode_chunks(sc::Entry::Reader e,
-                                                EntryInfo& info) const {
-  const uint64_t at = footer.index_offset;
-  auto chunks = e.getChunks();
-  if (chunks.size() == 0) {
-    ChunkInfo c{info.offset, info.stored_size, info.original_size, info.codec,
-                info.xxh3};
-    CP_TRY(check_chunk(info, c));
-    if (info.original_size > 0) info.chunks.push_back(c);
-    return {};
-  }
-  if (chunks.size() < 2) return bad_entry(info, at, "chunk list of one chunk");
-  uint64_t offset = info.offset, stored = 0, original = 0;
-  info.chunks.reserve(chunks.size());
-  for (auto ch : chunks) {
-    auto codec = codec_of(ch.getCodec());
-    if (!codec) return bad_entry(info, at, "unknown chunk codec");
-    ChunkInfo c{offset, ch.getStoredSize(), ch.getOriginalSize(), *codec,
-                xxh128_from_words(ch.getXxh3High(), ch.getXxh3Low())};
-    CP_TRY(check_chunk(info, c));
-    if (c.stored_size > info.stored_size - stored ||
-        c.original_size > info.original_size - original) {
-      return bad_entry(info, at, "chunks exceed the entry's sizes");
-    }
-    stored += c.stored_size;
-    original += c.original_size;
-    offset += c.stored_size;
-    info.chunks.push_back(c);
-  }
-  if (stored != info.stored_size || original != info.original_size) {
-    return bad_entry(info, at,
-                     "chunk sizes do not add up to the entry's sizes");
-  }
-  return {};
-}
-
-// A chunk's original size is within max_chunk_size and possible for its
-// codec: a raw chunk stores exactly its size, a zstd chunk at least one
-// byte and at least 1 / kMaxZstdExpansion of it.
-Result<void> BundleReader::State::check_chunk(const EntryInfo& info,
-                                              const ChunkInfo& c) const {
-  const uint64_t at = footer.index_offset;
-  if (c.original_size > options.limits.max_chunk_size) {
-    return entry_over_limit(info, at,
-                            "chunk of " + std::to_string(c.original_size) +
-                                " bytes exceeds the chunk limit");
-  }
-  if (c.codec == Codec::kRaw && c.stored_size != c.original_size) {
-    return bad_entry(info, at,
-                     "raw chunk with stored size " +
-                         std::to_string(c.stored_size) + " != original size " +
-                         std::to_string(c.original_size));
-  }
-  if (c.codec == Codec::kZstd && c.stored_size == 0) {
-    return bad_entry(info, at, "empty zstd chunk");
-  }
-  if (c.codec == Codec::kZstd &&
-      c.original_size / kMaxZstdExpansion > c.stored_size) {
-    return bad_entry(info, at,
-                     "chunk of " + std::to_string(c.stored_size) +
-                         " stored bytes claims " +
-                         std::to_string(c.original_size) +
-                         " bytes, more than zstd can expand to");
-  }
-  return {};
 }
 
 Result<EntryInfo> BundleReader::entry(size_t position) const {
@@ -557,11 +351,10 @@ Result<std::optional<size_t>> BundleReader::State::find(
     size_t mid = lo + (hi - lo) / 2;
     uint32_t pos = lookup[mid];
     if (pos >= entries.size()) {
-      return bad_index(footer.index_offset, "lookup table names entry " +
-                                                std::to_string(pos) + " of " +
-                                                std::to_string(entries.size()));
+      return bad_index("lookup table names entry " + std::to_string(pos) +
+                       " of " + std::to_string(entries.size()));
     }
-    if (State::compare_to(entries[pos], type_id, key) <= 0) {
+    if (compare_to(entries[pos], type_id, key) <= 0) {
       lo = mid + 1;
     } else {
       hi = mid;
@@ -569,7 +362,7 @@ Result<std::optional<size_t>> BundleReader::State::find(
   }
   if (lo == 0) return std::optional<size_t>();
   uint32_t pos = lookup[lo - 1];
-  if (State::compare_to(entries[pos], type_id, key) != 0) {
+  if (compare_to(entries[pos], type_id, key) != 0) {
     return std::optional<size_t>();
   }
   return std::optional<size_t>(pos);
@@ -587,8 +380,7 @@ Result<ByteSpan> BundleReader::State::dictionary_bytes(uint32_t number) const {
   return with_index([&](sc::BundleIndex::Reader root) -> Result<ByteSpan> {
     auto dicts = root.getDictionaries();
     if (number == 0 || number > dicts.size()) {
-      return bad_index(footer.index_offset,
-                       "no dictionary " + std::to_string(number));
+      return bad_index("no dictionary " + std::to_string(number));
     }
     return data_bytes(dicts[number - 1].getContent());
   });

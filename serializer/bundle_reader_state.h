@@ -1,8 +1,8 @@
 // What a BundleReader holds: the bytes, the opened version's footer, what
 // open() read from the index, and the index itself as Cap'n Proto words,
-// with the steps that fill and read them. Opening, entries and reading are
-// in bundle_reader.cc; the verify pass is in bundle_verify.cc. Internal to
-// serializer/.
+// with the steps that fill and read them. Opening and reading are in
+// bundle_reader.cc, decoding an entry in bundle_entry_decode.cc, the verify
+// pass in bundle_verify.cc. Internal to serializer/.
 #ifndef CACHEPACK_SERIALIZER_BUNDLE_READER_STATE_H_
 #define CACHEPACK_SERIALIZER_BUNDLE_READER_STATE_H_
 
@@ -64,10 +64,23 @@ struct BundleReader::State {
       capnp::FlatArrayMessageReader message(words, ro);
       return fn(message.getRoot<schema::BundleIndex>());
     } catch (const kj::Exception& e) {
-      return data_loss(ErrorReason::kBadIndex, footer.index_offset,
-                       "index is not a valid Cap'n Proto message: " +
-                           std::string(e.getDescription().cStr()));
+      return bad_index("index is not a valid Cap'n Proto message: " +
+                       std::string(e.getDescription().cStr()));
     }
+  }
+
+  // kBadIndex at the index's offset: the index contradicts itself or the
+  // file.
+  tl::unexpected<Error> bad_index(std::string what) const {
+    return data_loss(ErrorReason::kBadIndex, footer.index_offset,
+                     std::move(what));
+  }
+  // A declared size or count over a ReaderLimits value, at the offset of
+  // the field (or index) that declares it.
+  static tl::unexpected<Error> over_limit(uint64_t at, std::string what) {
+    return make_error(ErrorCode::kResourceExhausted,
+                      ErrorReason::kLimitExceeded, std::move(what),
+                      ErrorLocation{.offset = at});
   }
 
   // Every error a reader returns names its file (none for from_bytes).
@@ -113,7 +126,7 @@ struct BundleReader::State {
   Result<void> read_counts(schema::BundleIndex::Reader root);
   void read_metadata(schema::Metadata::Reader meta);
 
-  // Entries and lookups (bundle_reader.cc).
+  // Entries (bundle_entry_decode.cc).
   Result<EntryInfo> decode_entry(capnp::List<schema::Entry>::Reader list,
                                  size_t position) const;
   // Steps of decode_entry, in order.
@@ -124,6 +137,8 @@ struct BundleReader::State {
                                         EntryInfo& info) const;
   Result<void> decode_chunks(schema::Entry::Reader e, EntryInfo& info) const;
   Result<void> check_chunk(const EntryInfo& info, const ChunkInfo& c) const;
+
+  // Lookups (bundle_reader.cc).
   Result<std::optional<size_t>> find(schema::BundleIndex::Reader root,
                                      std::string_view type,
                                      std::string_view key) const;
