@@ -12,8 +12,7 @@ namespace {
 
 namespace sc = ::cachepack::bundle::schema;
 
-// The most entries() reserves ahead of decoding: the count it would go by
-// is untrusted until then.
+// The most entries() reserves before the entries decode.
 constexpr size_t kMaxReservedEntries = size_t{1} << 16;
 
 ByteSpan data_bytes(capnp::Data::Reader d) {
@@ -419,17 +418,16 @@ Result<Bytes> BundleReader::read(size_t position) const {
 
 Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
                                                std::string_view key) const {
-  auto e = s_->with_index(
+  auto lookup =
       [&](sc::BundleIndex::Reader root) -> Result<std::optional<EntryInfo>> {
-        CP_ASSIGN_OR_RETURN(auto pos, s_->find(root, type, key));
-        if (!pos) return std::optional<EntryInfo>();
-        CP_ASSIGN_OR_RETURN(auto info,
-                            s_->decode_entry(root.getEntries(), *pos));
-        return std::optional<EntryInfo>(std::move(info));
-      });
-  if (!e) return tl::unexpected(s_->named(std::move(e.error())));
-  if (!*e) return std::optional<Bytes>();
-  CP_ASSIGN_OR_RETURN(auto content, read(**e));
+    CP_ASSIGN_OR_RETURN(auto pos, s_->find(root, type, key));
+    if (!pos) return std::optional<EntryInfo>();
+    CP_ASSIGN_OR_RETURN(auto info, s_->decode_entry(root.getEntries(), *pos));
+    return std::optional<EntryInfo>(std::move(info));
+  };
+  CP_ASSIGN_OR_RETURN(auto e, s_->named(s_->with_index(lookup)));
+  if (!e) return std::optional<Bytes>();
+  CP_ASSIGN_OR_RETURN(auto content, read(*e));
   return std::optional<Bytes>(std::move(content));
 }
 
