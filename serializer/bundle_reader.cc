@@ -1,14 +1,11 @@
 #include "cachepack/bundle_reader.h"
 
-#include <capnp/serialize.h>
-#include <zstd.h>
-
 #include <algorithm>
 #include <cstring>
-#include <mutex>
-#include <thread>
 
 #include "serializer/bundle.capnp.h"
+#include "serializer/bundle_decompress.h"
+#include "serializer/bundle_reader_state.h"
 #include "util/file.h"
 
 namespace cachepack::bundle {
@@ -16,30 +13,8 @@ namespace {
 
 namespace sc = ::cachepack::bundle::schema;
 
-tl::unexpected<Error> bad_index(uint64_t at, std::string message) {
-  return data_loss(ErrorReason::kBadIndex, at, std::move(message));
-}
-
-// A declared size or count over a ReaderLimits value, at the offset of the
-// field (or index) that declares it.
-tl::unexpected<Error> limit(uint64_t at, std::string message) {
-  return make_error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
-                    std::move(message), ErrorLocation{.offset = at});
-}
-
-struct DDictFree {
-  void operator()(ZSTD_DDict* d) const { ZSTD_freeDDict(d); }
-};
-struct DCtxFree {
-  void operator()(ZSTD_DCtx* d) const { ZSTD_freeDCtx(d); }
-};
-
-ZSTD_DCtx* thread_dctx() {
-  thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx(ZSTD_createDCtx());
-  return dctx.get();
-}
-
-constexpr uint64_t kMaxZstdExpansion = 32768;
+// The most entries() reserves before the entries decode.
+constexpr size_t kMaxReservedEntries = size_t{1} << 16;
 
 ByteSpan data_bytes(capnp::Data::Reader d) {
   return {reinterpret_cast<const std::byte*>(d.begin()), d.size()};
@@ -49,93 +24,7 @@ std::string text_string(capnp::Text::Reader t) {
   return std::string(t.begin(), t.size());
 }
 
-std::string_view key_view(sc::Entry::Reader e) {
-  auto k = e.getKey();
-  return {reinterpret_cast<const char*>(k.begin()), k.size()};
-}
-
-// Where entry `e` sorts against (type_id, key) in the lookup table.
-int compare_to(sc::Entry::Reader e, uint32_t type_id, std::string_view key) {
-  return compare_lookup_order(e.getTypeId(), key_view(e), type_id, key);
-}
-
 }  // namespace
-
-struct BundleReader::State {
-  ReaderOptions options;
-  std::optional<MappedFile> file;
-  std::string path;
-  ByteSpan data;
-  Header header;
-  Footer footer;
-  uint64_t footer_offset = 0;
-  uint64_t ignored_tail = 0;
-  kj::Array<capnp::word> aligned;  // Only when the index is misaligned.
-  kj::ArrayPtr<const capnp::word> words;
-  uint64_t chunk_size = 0;
-  size_t entry_count = 0;
-  size_t dictionary_count = 0;
-  std::vector<std::string> types;
-  Metadata metadata;
-  std::vector<SignatureInfo> signatures;
-  mutable std::mutex ddict_mutex;
-  mutable std::map<uint32_t, std::unique_ptr<ZSTD_DDict, DDictFree>> ddicts;
-
-  ByteSpan index_bytes() const {
-    return data.subspan(footer.index_offset, footer.index_size);
-  }
-
-  // Runs `fn(root)` over a fresh message reader whose traversal budget is
-  // derived from the index size: each public operation walks the index at
-  // most a small constant number of times. Cap'n Proto throws on malformed
-  // messages; that becomes a typed error naming the index offset.
-  template <typename Fn>
-  auto with_index(Fn&& fn) const -> decltype(fn(sc::BundleIndex::Reader())) {
-    capnp::ReaderOptions ro;
-    ro.traversalLimitInWords = words.size() * 4 + 1024;
-    ro.nestingLimit = 16;
-    try {
-      capnp::FlatArrayMessageReader message(words, ro);
-      return fn(message.getRoot<sc::BundleIndex>());
-    } catch (const kj::Exception& e) {
-      return bad_index(footer.index_offset,
-                       "index is not a valid Cap'n Proto message: " +
-                           std::string(e.getDescription().cStr()));
-    }
-  }
-
-  // Every error a reader returns names its file (none for from_bytes).
-  Error named(Error e) const {
-    if (e.where().file.empty()) e.in_file(path);
-    return e;
-  }
-  template <typename T>
-  Result<T> named(Result<T> r) const {
-    if (!r) return tl::unexpected(named(std::move(r.error())));
-    return r;
-  }
-  tl::unexpected<Error> located(ErrorReason reason, uint64_t at,
-                                std::string what) const {
-    return tl::unexpected<Error>(
-        Error(ErrorCode::kDataLoss, reason, std::move(what),
-              ErrorLocation{.file = path, .offset = at}));
-  }
-
-  struct Span {
-    uint64_t begin, end;
-    const char* what;
-  };
-  Result<std::vector<Span>> version_spans() const;
-
-  Result<EntryInfo> decode_entry(capnp::List<sc::Entry>::Reader list,
-                                 size_t position) const;
-  Result<std::optional<size_t>> find(sc::BundleIndex::Reader root,
-                                     std::string_view type,
-                                     std::string_view key) const;
-  Result<const ZSTD_DDict*> ddict(uint32_t number) const;
-  Result<void> decompress(const ChunkInfo& chunk, uint32_t dictionary,
-                          std::byte* out) const;
-};
 
 BundleReader::BundleReader(std::unique_ptr<State> state)
     : s_(std::move(state)) {}
@@ -151,9 +40,7 @@ Result<BundleReader> BundleReader::open(const std::string& path,
   state->data = file.bytes();
   state->file.emplace(std::move(file));
   state->path = path;
-  auto reader = open_state(std::move(state));
-  if (!reader) return tl::unexpected(std::move(reader.error()).in_file(path));
-  return reader;
+  return in_file(open_state(std::move(state)), path);
 }
 
 Result<BundleReader> BundleReader::from_bytes(ByteSpan data,
@@ -164,169 +51,218 @@ Result<BundleReader> BundleReader::from_bytes(ByteSpan data,
   return open_state(std::move(state));
 }
 
+// Opening reads the header, then the newest footer (or, when asked, the
+// newest intact earlier one), the index's summary and the signatures; a
+// trusted signature and the structural checks are required when asked for.
 Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
-  ByteSpan data = s->data;
-  CP_ASSIGN_OR_RETURN(auto header, decode_header(data));
-  s->header = header;
-  const ReaderLimits& lim = s->options.limits;
+  CP_ASSIGN_OR_RETURN(s->header, decode_header(s->data));
+  CP_TRY(s->find_footer());
+  s->map_index_words();
+  CP_TRY(s->read_index_summary());
+  CP_TRY(s->read_signatures());
+  const State* state = s.get();
+  s->decompressor.emplace(
+      s->data,
+      [state](uint32_t number) { return state->dictionary_bytes(number); },
+      s->footer.index_offset);
+  BundleReader reader(std::move(s));
+  ReaderOptions& options = reader.s_->options;
+  if (!options.trusted_keys.empty()) {
+    CP_TRY(reader.require_trusted(options.trusted_keys));
+    options.verify_sha256_on_read = true;
+  }
+  if (options.verify_structure) {
+    CP_TRY(reader.verify_structure());
+  }
+  return reader;
+}
 
-  // The newest footer is the last 72 bytes. If they are not a footer whose
-  // index checks out, an append or sign was interrupted: the previous
-  // version's footer is the last valid one before them (footers are
-  // 8-aligned, so only aligned offsets are tried).
-  auto try_footer = [&](uint64_t at) -> Result<Footer> {
-    auto f = decode_footer(data, at);
-    if (!f) return f;
-    if (f->index_size > lim.max_index_size) {
-      return limit(at + 8, "index of " + std::to_string(f->index_size) +
-                               " bytes exceeds the limit of " +
-                               std::to_string(lim.max_index_size));
-    }
-    if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
-        f->index_xxh3) {
-      return data_loss(ErrorReason::kChecksumMismatch, f->index_offset,
-                       "index XXH3-128 does not match the footer");
-    }
-    return f;
-  };
-  std::optional<Error> first_error;
-  std::optional<Footer> footer;
+// The newest footer is the last kFooterSize bytes. If they are not a footer
+// whose index checks out, an append or sign was interrupted (or the file was
+// damaged or extended after it): the previous version's footer is the last
+// valid one before them.
+Result<void> BundleReader::State::find_footer() {
   if (data.size() < kHeaderSize + kFooterSize) {
     return data_loss(ErrorReason::kTooShort, data.size(),
                      "file is " + std::to_string(data.size()) +
                          " bytes, too short for a header and a footer");
   }
   uint64_t last = data.size() - kFooterSize;
-  if (last % 8 == 0) {
-    auto f = try_footer(last);
-    if (f) {
-      footer = *f;
-      s->footer_offset = last;
-    } else {
-      first_error = f.error();
-    }
+  auto newest = newest_footer(last);
+  if (newest) {
+    footer = *newest;
+    footer_offset = last;
   } else {
-    first_error = Error(ErrorCode::kDataLoss, ErrorReason::kBadFooter,
-                        "file size " + std::to_string(data.size()) +
-                            " does not end with an aligned footer",
-                        ErrorLocation{.offset = last});
+    CP_TRY(fall_back_to_older_footer(last, newest.error()));
   }
-  if (!footer) {
-    // The newest intact earlier footer: opened only when asked for, else
-    // named in the error so that a damaged newest version is never mistaken
-    // for a missing one, nor silently replaced by the version before it.
-    std::optional<uint64_t> older_at;
-    for (uint64_t at = last / 8 * 8; at >= kHeaderSize && !older_at; at -= 8) {
-      if (at == last) continue;
-      if (std::memcmp(data.data() + at + 64, kFooterMagic.data(), 8) != 0) {
-        continue;
-      }
-      if (auto f = try_footer(at)) {
-        footer = *f;
-        older_at = at;
-      }
-    }
-    if (!older_at) return tl::unexpected(*first_error);
-    uint64_t tail = data.size() - *older_at - kFooterSize;
-    if (!s->options.allow_older_version) {
-      std::string message = "newest version: " + first_error->message() +
-                            "; the " + std::to_string(tail) +
-                            " bytes after the intact footer at offset " +
-                            std::to_string(*older_at) +
-                            " are not a valid newer version (refusing to "
-                            "fall back to an older version; "
-                            "--allow-older-version opens it)";
-      return tl::unexpected(Error(first_error->code(), first_error->reason(),
-                                  std::move(message), first_error->where()));
-    }
-    s->footer_offset = *older_at;
-  }
-  s->footer = *footer;
-  s->ignored_tail = data.size() - s->footer_offset - kFooterSize;
+  ignored_tail = data.size() - footer_offset - kFooterSize;
+  return {};
+}
 
-  ByteSpan index = s->index_bytes();
+// The footer at `at`, if it decodes, its index is within the size limit and
+// the index matches its XXH3-128.
+Result<Footer> BundleReader::State::footer_at(uint64_t at) const {
+  CP_ASSIGN_OR_RETURN(Footer f, decode_footer(data, at));
+  const uint64_t max_index_size = options.limits.max_index_size;
+  if (f.index_size > max_index_size) {
+    return over_limit(at + footer_field::kIndexSize,
+                      "index of " + std::to_string(f.index_size) +
+                          " bytes exceeds the limit of " +
+                          std::to_string(max_index_size));
+  }
+  if (xxh3_128(data.subspan(f.index_offset, f.index_size)) != f.index_xxh3) {
+    return data_loss(ErrorReason::kChecksumMismatch, f.index_offset,
+                     "index XXH3-128 does not match the footer");
+  }
+  return f;
+}
+
+// The footer at `last`, the end of the file; footers are kAlignment-aligned.
+Result<Footer> BundleReader::State::newest_footer(uint64_t last) const {
+  if (last % kAlignment != 0) {
+    return data_loss(ErrorReason::kBadFooter, last,
+                     "file size " + std::to_string(data.size()) +
+                         " does not end with an aligned footer");
+  }
+  return footer_at(last);
+}
+
+// The newest intact footer before `last` and its offset. Only aligned
+// offsets that end in the footer magic are tried.
+std::optional<std::pair<uint64_t, Footer>> BundleReader::State::older_footer(
+    uint64_t last) const {
+  for (uint64_t at = last / kAlignment * kAlignment; at >= kHeaderSize;
+       at -= kAlignment) {
+    if (at == last) continue;
+    if (std::memcmp(data.data() + at + footer_field::kMagic,
+                    kFooterMagic.data(), kFooterMagic.size()) != 0) {
+      continue;
+    }
+    if (auto f = footer_at(at)) return std::pair{at, *f};
+  }
+  return std::nullopt;
+}
+
+// The newest footer failed with `newest_error`. The newest intact earlier
+// footer is opened only when asked for, else named in the error, so that a
+// damaged newest version is never mistaken for a missing one, nor silently
+// replaced by the version before it.
+Result<void> BundleReader::State::fall_back_to_older_footer(
+    uint64_t last, const Error& newest_error) {
+  auto older = older_footer(last);
+  if (!older) return tl::unexpected(newest_error);
+  auto [at, f] = *older;
+  if (!options.allow_older_version) {
+    uint64_t tail = data.size() - at - kFooterSize;
+    std::string message = "newest version: " + newest_error.message() +
+                          "; the " + std::to_string(tail) +
+                          " bytes after the intact footer at offset " +
+                          std::to_string(at) +
+                          " are not a valid newer version (refusing to "
+                          "fall back to an older version; "
+                          "--allow-older-version opens it)";
+    return make_error(newest_error.code(), newest_error.reason(),
+                      std::move(message), newest_error.where());
+  }
+  footer = f;
+  footer_offset = at;
+  return {};
+}
+
+// The index as Cap'n Proto words: in place when it is word-aligned in
+// memory, else copied once (a from_bytes buffer need not be aligned).
+void BundleReader::State::map_index_words() {
+  ByteSpan index = index_bytes();
   if (reinterpret_cast<uintptr_t>(index.data()) % sizeof(capnp::word) == 0) {
-    s->words = kj::ArrayPtr<const capnp::word>(
+    words = kj::ArrayPtr<const capnp::word>(
         reinterpret_cast<const capnp::word*>(index.data()),
         index.size() / sizeof(capnp::word));
   } else {
-    s->aligned = kj::heapArray<capnp::word>(index.size() / sizeof(capnp::word));
-    std::memcpy(s->aligned.begin(), index.data(), index.size());
-    s->words =
-        kj::ArrayPtr<const capnp::word>(s->aligned.begin(), s->aligned.size());
+    aligned = kj::heapArray<capnp::word>(index.size() / sizeof(capnp::word));
+    std::memcpy(aligned.begin(), index.data(), index.size());
+    words = kj::ArrayPtr<const capnp::word>(aligned.begin(), aligned.size());
   }
+}
 
-  uint64_t index_at = s->footer.index_offset;
-  auto parsed =
-      s->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
-        auto types = root.getTypes();
-        for (auto t : types) {
-          if (t.size() == 0) return bad_index(index_at, "empty type name");
-          s->types.push_back(text_string(t));
-        }
-        auto entries = root.getEntries();
-        if (entries.size() > lim.max_entries) {
-          return limit(index_at, "bundle declares " +
-                                     std::to_string(entries.size()) +
-                                     " entries, over the limit of " +
-                                     std::to_string(lim.max_entries));
-        }
-        s->entry_count = entries.size();
-        if (root.getLookup().size() != entries.size()) {
-          return bad_index(
-              index_at, "lookup table has " +
-                            std::to_string(root.getLookup().size()) +
-                            " positions for " + std::to_string(entries.size()) +
-                            " entries");
-        }
-        s->dictionary_count = root.getDictionaries().size();
-        for (auto d : root.getDictionaries()) {
-          if (d.getContent().size() > lim.max_dictionary_size) {
-            return limit(index_at, "dictionary over the size limit");
-          }
-        }
-        s->chunk_size = root.getChunkSize();
-        auto meta = root.getMetadata();
-        s->metadata.producer = text_string(meta.getProducer());
-        s->metadata.producer_version = text_string(meta.getProducerVersion());
-        if (meta.getHasCreationTime()) {
-          s->metadata.creation_unix_seconds = meta.getCreationUnixSeconds();
-        }
-        for (auto kv : meta.getUser()) {
-          s->metadata.user[text_string(kv.getKey())] =
-              text_string(kv.getValue());
-        }
-        return {};
-      });
-  CP_TRY(parsed);
+// What the reader keeps from the index for its lifetime: type names, the
+// entry and dictionary counts (checked against the limits and the lookup
+// table), the chunk size and the metadata. Entries decode when used.
+Result<void> BundleReader::State::read_index_summary() {
+  return with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
+    CP_TRY(read_types(root.getTypes()));
+    CP_TRY(read_counts(root));
+    chunk_size = root.getChunkSize();
+    read_metadata(root.getMetadata());
+    return {};
+  });
+}
 
-  if (s->footer.signature_count > lim.max_signatures) {
-    return limit(s->footer_offset + 40,
-                 "bundle carries " + std::to_string(s->footer.signature_count) +
-                     " signatures, over the limit of " +
-                     std::to_string(lim.max_signatures));
+Result<void> BundleReader::State::read_types(
+    capnp::List<capnp::Text>::Reader names) {
+  for (auto t : names) {
+    if (t.size() == 0) return bad_index("empty type name");
+    types.push_back(text_string(t));
   }
-  if (s->footer.signature_count > 0) {
-    auto message = signature_message(data.first(kHeaderSize), index);
-    for (uint64_t i = 0; i < s->footer.signature_count; ++i) {
-      const std::byte* rec =
-          data.data() + s->footer.signatures_offset + i * kSignatureRecordSize;
-      SignatureInfo sig;
-      std::memcpy(sig.public_key.data(), rec, kPublicKeySize);
-      std::memcpy(sig.signature.data(), rec + kPublicKeySize, kSignatureSize);
-      sig.valid = verify_signature(sig.public_key, message, sig.signature);
-      s->signatures.push_back(sig);
+  return {};
+}
+
+Result<void> BundleReader::State::read_counts(sc::BundleIndex::Reader root) {
+  const ReaderLimits& lim = options.limits;
+  const uint64_t at = footer.index_offset;
+  auto entries = root.getEntries();
+  if (entries.size() > lim.max_entries) {
+    return over_limit(at, "bundle declares " + std::to_string(entries.size()) +
+                              " entries, over the limit of " +
+                              std::to_string(lim.max_entries));
+  }
+  entry_count = entries.size();
+  if (root.getLookup().size() != entries.size()) {
+    return bad_index(
+        "lookup table has " + std::to_string(root.getLookup().size()) +
+        " positions for " + std::to_string(entries.size()) + " entries");
+  }
+  dictionary_count = root.getDictionaries().size();
+  for (auto d : root.getDictionaries()) {
+    if (d.getContent().size() > lim.max_dictionary_size) {
+      return over_limit(at, "dictionary over the size limit");
     }
   }
-  BundleReader reader(std::move(s));
-  if (!reader.s_->options.trusted_keys.empty()) {
-    CP_TRY(reader.require_trusted(reader.s_->options.trusted_keys));
-    reader.s_->options.verify_sha256_on_read = true;
+  return {};
+}
+
+void BundleReader::State::read_metadata(sc::Metadata::Reader meta) {
+  metadata.producer = text_string(meta.getProducer());
+  metadata.producer_version = text_string(meta.getProducerVersion());
+  if (meta.getHasCreationTime()) {
+    metadata.creation_unix_seconds = meta.getCreationUnixSeconds();
   }
-  if (reader.s_->options.verify_structure) {
-    CP_TRY(reader.verify_structure());
+  for (auto kv : meta.getUser()) {
+    metadata.user[text_string(kv.getKey())] = text_string(kv.getValue());
   }
-  return reader;
+}
+
+// Each signature record, verified over the header and the index; whether
+// its key is trusted is require_trusted's question.
+Result<void> BundleReader::State::read_signatures() {
+  const uint64_t count = footer.signature_count;
+  if (count > options.limits.max_signatures) {
+    return over_limit(footer_offset + footer_field::kSignatureCount,
+                      "bundle carries " + std::to_string(count) +
+                          " signatures, over the limit of " +
+                          std::to_string(options.limits.max_signatures));
+  }
+  if (count == 0) return {};
+  auto message = signature_message(data.first(kHeaderSize), index_bytes());
+  for (uint64_t i = 0; i < count; ++i) {
+    const std::byte* rec =
+        data.data() + footer.signatures_offset + i * kSignatureRecordSize;
+    SignatureInfo sig;
+    std::memcpy(sig.public_key.data(), rec, kPublicKeySize);
+    std::memcpy(sig.signature.data(), rec + kPublicKeySize, kSignatureSize);
+    sig.valid = verify_signature(sig.public_key, message, sig.signature);
+    signatures.push_back(sig);
+  }
+  return {};
 }
 
 const std::string& BundleReader::path() const { return s_->path; }
@@ -351,8 +287,7 @@ Result<std::vector<GroupInfo>> BundleReader::groups() const {
         std::vector<GroupInfo> out;
         for (auto g : root.getGroups()) {
           if (g.getTypeId() >= s_->types.size()) {
-            return bad_index(s_->footer.index_offset,
-                             "group names type " +
+            return s_->bad_index("group names type " +
                                  std::to_string(g.getTypeId()) + " of " +
                                  std::to_string(s_->types.size()));
           }
@@ -377,134 +312,6 @@ Result<std::vector<std::pair<std::string, Bytes>>> BundleReader::dictionaries()
       }));
 }
 
-Result<EntryInfo> BundleReader::State::decode_entry(
-    capnp::List<sc::Entry>::Reader list, size_t position) const {
-  const ReaderLimits& lim = options.limits;
-  uint64_t at = footer.index_offset;
-  auto where = [&](std::string what) {
-    return "entry " + std::to_string(position) + ": " + what;
-  };
-  if (position >= list.size()) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      "entry position " + std::to_string(position) +
-                          " is past the " + std::to_string(list.size()) +
-                          " entries");
-  }
-  auto e = list[position];
-  EntryInfo info;
-  info.position = position;
-  if (e.getTypeId() >= types.size()) {
-    return bad_index(at, where("type id " + std::to_string(e.getTypeId()) +
-                               " is not one of the " +
-                               std::to_string(types.size()) + " types"));
-  }
-  info.type = types[e.getTypeId()];
-  auto key = e.getKey();
-  if (key.size() > lim.max_key_size) {
-    return limit(at, where("key of " + std::to_string(key.size()) +
-                           " bytes exceeds the limit of " +
-                           std::to_string(lim.max_key_size)));
-  }
-  info.key.assign(reinterpret_cast<const char*>(key.begin()), key.size());
-  info.offset = e.getOffset();
-  info.stored_size = e.getStoredSize();
-  info.original_size = e.getOriginalSize();
-  auto fail = [&](std::string what) {
-    return make_error(ErrorCode::kDataLoss, ErrorReason::kBadIndex, where(what),
-                      ErrorLocation{.offset = at, .key = info.key});
-  };
-  uint64_t data_end = footer.index_offset;
-  if (info.offset < kHeaderSize || info.offset > data_end ||
-      info.stored_size > data_end - info.offset) {
-    return fail("stored range [" + std::to_string(info.offset) + ", +" +
-                std::to_string(info.stored_size) +
-                ") is outside the data region [16, " +
-                std::to_string(data_end) + ")");
-  }
-  if (info.original_size > lim.max_entry_size) {
-    return make_error(
-        ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
-        where("declared size " + std::to_string(info.original_size) +
-              " exceeds the limit of " + std::to_string(lim.max_entry_size)),
-        ErrorLocation{.offset = at, .key = info.key});
-  }
-  auto codec_of = [](sc::Codec c) -> std::optional<Codec> {
-    switch (c) {
-      case sc::Codec::RAW:
-        return Codec::kRaw;
-      case sc::Codec::ZSTD:
-        return Codec::kZstd;
-    }
-    return std::nullopt;
-  };
-  auto codec = codec_of(e.getCodec());
-  if (!codec) return fail("unknown codec");
-  info.codec = *codec;
-  info.xxh3 = xxh128_from_words(e.getXxh3High(), e.getXxh3Low());
-  auto sha = e.getSha256();
-  if (sha.size() != 32) return fail("SHA-256 is not 32 bytes");
-  std::memcpy(info.sha256.data(), sha.begin(), 32);
-  info.dictionary = e.getDictionary();
-  if (info.dictionary > dictionary_count) return fail("no such dictionary");
-
-  auto check_chunk = [&](const ChunkInfo& c) -> Result<void> {
-    if (c.original_size > lim.max_chunk_size) {
-      return make_error(ErrorCode::kResourceExhausted,
-                        ErrorReason::kLimitExceeded,
-                        where("chunk of " + std::to_string(c.original_size) +
-                              " bytes exceeds the chunk limit"),
-                        ErrorLocation{.offset = at, .key = info.key});
-    }
-    if (c.codec == Codec::kRaw && c.stored_size != c.original_size) {
-      return fail("raw chunk with stored size " +
-                  std::to_string(c.stored_size) + " != original size " +
-                  std::to_string(c.original_size));
-    }
-    if (c.codec == Codec::kZstd && c.stored_size == 0) {
-      return fail("empty zstd chunk");
-    }
-    // No zstd frame expands more than this (an RLE block: 4 bytes for
-    // 128 KiB), so a larger claim is false and must not size an allocation.
-    if (c.codec == Codec::kZstd &&
-        c.original_size / kMaxZstdExpansion > c.stored_size) {
-      return fail("chunk of " + std::to_string(c.stored_size) +
-                  " stored bytes claims " + std::to_string(c.original_size) +
-                  " bytes, more than zstd can expand to");
-    }
-    return {};
-  };
-  auto chunks = e.getChunks();
-  if (chunks.size() == 0) {
-    ChunkInfo c{info.offset, info.stored_size, info.original_size, info.codec,
-                info.xxh3};
-    CP_TRY(check_chunk(c));
-    if (info.original_size > 0) info.chunks.push_back(c);
-  } else {
-    if (chunks.size() < 2) return fail("chunk list of one chunk");
-    uint64_t offset = info.offset, stored = 0, original = 0;
-    info.chunks.reserve(chunks.size());
-    for (auto ch : chunks) {
-      auto cc = codec_of(ch.getCodec());
-      if (!cc) return fail("unknown chunk codec");
-      ChunkInfo c{offset, ch.getStoredSize(), ch.getOriginalSize(), *cc,
-                  xxh128_from_words(ch.getXxh3High(), ch.getXxh3Low())};
-      CP_TRY(check_chunk(c));
-      if (c.stored_size > info.stored_size - stored ||
-          c.original_size > info.original_size - original) {
-        return fail("chunks exceed the entry's sizes");
-      }
-      stored += c.stored_size;
-      original += c.original_size;
-      offset += c.stored_size;
-      info.chunks.push_back(c);
-    }
-    if (stored != info.stored_size || original != info.original_size) {
-      return fail("chunk sizes do not add up to the entry's sizes");
-    }
-  }
-  return info;
-}
-
 Result<EntryInfo> BundleReader::entry(size_t position) const {
   return s_->named(s_->with_index([&](sc::BundleIndex::Reader root) {
     return s_->decode_entry(root.getEntries(), position);
@@ -518,7 +325,7 @@ Result<std::vector<EntryInfo>> BundleReader::entries() const {
         std::vector<EntryInfo> out;
         // The count is untrusted until the entries decode: no large
         // allocation on its word alone.
-        out.reserve(std::min<size_t>(list.size(), 1 << 16));
+        out.reserve(std::min<size_t>(list.size(), kMaxReservedEntries));
         for (size_t i = 0; i < list.size(); ++i) {
           CP_ASSIGN_OR_RETURN(auto e, s_->decode_entry(list, i));
           out.push_back(std::move(e));
@@ -542,9 +349,8 @@ Result<std::optional<size_t>> BundleReader::State::find(
     size_t mid = lo + (hi - lo) / 2;
     uint32_t pos = lookup[mid];
     if (pos >= entries.size()) {
-      return bad_index(footer.index_offset, "lookup table names entry " +
-                                                std::to_string(pos) + " of " +
-                                                std::to_string(entries.size()));
+      return bad_index("lookup table names entry " + std::to_string(pos) +
+                       " of " + std::to_string(entries.size()));
     }
     if (compare_to(entries[pos], type_id, key) <= 0) {
       lo = mid + 1;
@@ -566,76 +372,16 @@ Result<std::optional<size_t>> BundleReader::find(std::string_view type,
       [&](sc::BundleIndex::Reader root) { return s_->find(root, type, key); }));
 }
 
-Result<const ZSTD_DDict*> BundleReader::State::ddict(uint32_t number) const {
-  std::lock_guard<std::mutex> lock(ddict_mutex);
-  auto it = ddicts.find(number);
-  if (it != ddicts.end()) return it->second.get();
-  auto made = with_index(
-      [&](sc::BundleIndex::Reader root) -> Result<const ZSTD_DDict*> {
-        auto dicts = root.getDictionaries();
-        if (number == 0 || number > dicts.size()) {
-          return bad_index(footer.index_offset,
-                           "no dictionary " + std::to_string(number));
-        }
-        auto content = dicts[number - 1].getContent();
-        std::unique_ptr<ZSTD_DDict, DDictFree> d(
-            ZSTD_createDDict(content.begin(), content.size()));
-        if (!d) {
-          return data_loss(ErrorReason::kDecompression, footer.index_offset,
-                           "dictionary " + std::to_string(number) +
-                               " is not usable by zstd");
-        }
-        const ZSTD_DDict* raw = d.get();
-        ddicts.emplace(number, std::move(d));
-        return raw;
-      });
-  return made;
-}
-
-Result<void> BundleReader::State::decompress(const ChunkInfo& chunk,
-                                             uint32_t dictionary,
-                                             std::byte* out) const {
-  ByteSpan src = data.subspan(chunk.offset, chunk.stored_size);
-  if (chunk.codec == Codec::kRaw) {
-    if (!src.empty()) std::memcpy(out, src.data(), src.size());
-    return {};
-  }
-  auto fail = [&](std::string what) {
-    return data_loss(ErrorReason::kDecompression, chunk.offset,
-                     std::move(what));
-  };
-  unsigned long long declared =
-      ZSTD_getFrameContentSize(src.data(), src.size());
-  if (declared == ZSTD_CONTENTSIZE_ERROR) {
-    return fail("stored bytes are not a zstd frame");
-  }
-  if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != chunk.original_size) {
-    return fail("zstd frame declares " + std::to_string(declared) +
-                " bytes but the index declares " +
-                std::to_string(chunk.original_size));
-  }
-  ZSTD_DCtx* dctx = thread_dctx();
-  size_t n;
-  // The output buffer is exactly the declared size: zstd stops with an
-  // error instead of writing more, so a frame cannot expand past it.
-  if (dictionary != 0) {
-    CP_ASSIGN_OR_RETURN(auto d, ddict(dictionary));
-    n = ZSTD_decompress_usingDDict(dctx, out, chunk.original_size, src.data(),
-                                   src.size(), d);
-  } else {
-    n = ZSTD_decompressDCtx(dctx, out, chunk.original_size, src.data(),
-                            src.size());
-  }
-  if (ZSTD_isError(n)) {
-    return fail(std::string("zstd: ") + ZSTD_getErrorName(n) +
-                " (declared size " + std::to_string(chunk.original_size) + ")");
-  }
-  if (n != chunk.original_size) {
-    return fail("decompressed to " + std::to_string(n) +
-                " bytes, index declares " +
-                std::to_string(chunk.original_size));
-  }
-  return {};
+// The dictionary bytes stay valid after the message reader is gone: they
+// lie in the index words, which the state owns or maps.
+Result<ByteSpan> BundleReader::State::dictionary_bytes(uint32_t number) const {
+  return with_index([&](sc::BundleIndex::Reader root) -> Result<ByteSpan> {
+    auto dicts = root.getDictionaries();
+    if (number == 0 || number > dicts.size()) {
+      return bad_index("no dictionary " + std::to_string(number));
+    }
+    return data_bytes(dicts[number - 1].getContent());
+  });
 }
 
 Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
@@ -648,53 +394,12 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
         ErrorLocation{
             .file = s_->path, .offset = entry.offset, .key = entry.key});
   }
-  // On one thread the output grows chunk by chunk, so memory follows what
-  // actually decompresses rather than what the index claims.
-  size_t workers =
-      std::min<size_t>(std::max(s_->options.threads, 1), entry.chunks.size());
-  Bytes out(workers > 1 ? entry.original_size : 0);
-  if (workers <= 1)
-    out.reserve(std::min<uint64_t>(entry.original_size, 64 << 20));
-  std::vector<uint64_t> starts;
-  uint64_t pos = 0;
-  for (const ChunkInfo& c : entry.chunks) {
-    starts.push_back(pos);
-    pos += c.original_size;
+  auto out = s_->decompressor->decompress_entry(entry, s_->options.threads);
+  if (!out) {
+    return tl::unexpected(
+        std::move(out.error()).in_file(s_->path).with_key(entry.key));
   }
-  auto decompress = [&](size_t i) -> Result<void> {
-    if (workers <= 1) out.resize(starts[i] + entry.chunks[i].original_size);
-    auto ok = s_->decompress(entry.chunks[i], entry.dictionary,
-                             out.data() + starts[i]);
-    if (!ok) {
-      return tl::unexpected(
-          std::move(ok.error()).in_file(s_->path).with_key(entry.key));
-    }
-    return {};
-  };
-  if (workers <= 1) {
-    for (size_t i = 0; i < entry.chunks.size(); ++i) {
-      CP_TRY(decompress(i));
-    }
-  } else {
-    // Chunks are independent frames: each thread takes every n-th one.
-    std::mutex mutex;
-    std::optional<Error> first_error;
-    std::vector<std::thread> threads;
-    for (size_t w = 0; w < workers; ++w) {
-      threads.emplace_back([&, w] {
-        for (size_t i = w; i < entry.chunks.size(); i += workers) {
-          if (auto ok = decompress(i); !ok) {
-            std::lock_guard<std::mutex> lock(mutex);
-            if (!first_error) first_error = ok.error();
-            return;
-          }
-        }
-      });
-    }
-    for (auto& t : threads) t.join();
-    if (first_error) return tl::unexpected(*first_error);
-  }
-  if (s_->options.verify_sha256_on_read && sha256(out) != entry.sha256) {
+  if (s_->options.verify_sha256_on_read && sha256(*out) != entry.sha256) {
     return make_error(
         ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
         "content of entry " + std::to_string(entry.position) +
@@ -712,17 +417,16 @@ Result<Bytes> BundleReader::read(size_t position) const {
 
 Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
                                                std::string_view key) const {
-  auto e = s_->with_index(
+  auto lookup =
       [&](sc::BundleIndex::Reader root) -> Result<std::optional<EntryInfo>> {
-        CP_ASSIGN_OR_RETURN(auto pos, s_->find(root, type, key));
-        if (!pos) return std::optional<EntryInfo>();
-        CP_ASSIGN_OR_RETURN(auto info,
-                            s_->decode_entry(root.getEntries(), *pos));
-        return std::optional<EntryInfo>(std::move(info));
-      });
-  if (!e) return tl::unexpected(s_->named(std::move(e.error())));
-  if (!*e) return std::optional<Bytes>();
-  CP_ASSIGN_OR_RETURN(auto content, read(**e));
+    CP_ASSIGN_OR_RETURN(auto pos, s_->find(root, type, key));
+    if (!pos) return std::optional<EntryInfo>();
+    CP_ASSIGN_OR_RETURN(auto info, s_->decode_entry(root.getEntries(), *pos));
+    return std::optional<EntryInfo>(std::move(info));
+  };
+  CP_ASSIGN_OR_RETURN(auto e, s_->named(s_->with_index(lookup)));
+  if (!e) return std::optional<Bytes>();
+  CP_ASSIGN_OR_RETURN(auto content, read(*e));
   return std::optional<Bytes>(std::move(content));
 }
 
@@ -743,7 +447,8 @@ Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
         ErrorLocation{.file = s_->path, .offset = c.offset, .key = entry.key});
   }
   Bytes out(c.original_size);
-  if (auto ok = s_->decompress(c, entry.dictionary, out.data()); !ok) {
+  if (auto ok = s_->decompressor->decompress(c, entry.dictionary, out.data());
+      !ok) {
     return tl::unexpected(
         std::move(ok.error()).in_file(s_->path).with_key(entry.key));
   }
@@ -775,33 +480,6 @@ Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
   return out;
 }
 
-Result<void> BundleReader::verify_entry(size_t position) const {
-  CP_ASSIGN_OR_RETURN(auto e, entry(position));
-  auto fail = [&](std::string what, uint64_t at) {
-    return make_error(
-        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch, std::move(what),
-        ErrorLocation{.file = s_->path, .offset = at, .key = e.key});
-  };
-  if (e.chunks.size() > 1) {
-    for (size_t i = 0; i < e.chunks.size(); ++i) {
-      const ChunkInfo& c = e.chunks[i];
-      if (xxh3_128(s_->data.subspan(c.offset, c.stored_size)) != c.xxh3) {
-        return fail("chunk " + std::to_string(i) + " of entry " +
-                        std::to_string(position) +
-                        " does not match its XXH3-128",
-                    c.offset);
-      }
-    }
-  }
-  CP_ASSIGN_OR_RETURN(auto content, read(e));
-  if (sha256(content) != e.sha256) {
-    return fail("content of entry " + std::to_string(position) +
-                    " does not match its SHA-256",
-                e.offset);
-  }
-  return {};
-}
-
 Result<void> BundleReader::require_trusted(
     std::span<const PublicKey> trusted) const {
   if (s_->signatures.empty()) {
@@ -823,198 +501,6 @@ Result<void> BundleReader::require_trusted(
       any_valid ? "no valid signature by a trusted key"
                 : "signature does not verify",
       ErrorLocation{.file = s_->path, .offset = s_->footer.signatures_offset});
-}
-
-// The byte ranges that the footers describe: the header, then each
-// version's index, signature block and footer, newest first, following
-// previous_footer_offset. Each earlier footer must be intact, lie before the
-// one that names it, and match its index.
-Result<std::vector<BundleReader::State::Span>>
-BundleReader::State::version_spans() const {
-  std::vector<Span> spans;
-  spans.push_back({0, kHeaderSize, "header"});
-  auto add_version = [&](const Footer& f, uint64_t at) {
-    spans.push_back({f.index_offset, f.index_offset + f.index_size, "index"});
-    if (f.signature_count > 0) {
-      spans.push_back(
-          {f.signatures_offset,
-           f.signatures_offset + f.signature_count * kSignatureRecordSize,
-           "signatures"});
-    }
-    spans.push_back({at, at + kFooterSize, "footer"});
-  };
-  add_version(footer, footer_offset);
-  for (uint64_t at = footer.previous_footer_offset, prev = footer_offset;
-       at != 0;) {
-    if (at >= prev) {
-      return located(ErrorReason::kBadFooter, at,
-                     "previous-footer chain does not go backwards");
-    }
-    auto f = decode_footer(data, at);
-    if (!f) return tl::unexpected(named(std::move(f.error())));
-    if (xxh3_128(data.subspan(f->index_offset, f->index_size)) !=
-        f->index_xxh3) {
-      return located(ErrorReason::kChecksumMismatch, f->index_offset,
-                     "earlier index does not match its footer");
-    }
-    add_version(*f, at);
-    prev = at;
-    at = f->previous_footer_offset;
-  }
-  return spans;
-}
-
-Result<void> BundleReader::check_footer_chain() const {
-  CP_TRY(s_->version_spans());
-  return {};
-}
-
-Result<void> BundleReader::check_byte_coverage() const {
-  uint64_t end = s_->footer_offset + kFooterSize;
-  if (s_->ignored_tail > 0 && !s_->options.allow_older_version) {
-    return s_->located(ErrorReason::kTrailingBytes, end,
-                       std::to_string(s_->ignored_tail) +
-                           " bytes after the last valid footer");
-  }
-  CP_ASSIGN_OR_RETURN(auto spans, s_->version_spans());
-  CP_ASSIGN_OR_RETURN(auto list, entries());
-  for (const EntryInfo& e : list) {
-    if (e.stored_size > 0) {
-      spans.push_back({e.offset, e.offset + e.stored_size, "entry"});
-    }
-  }
-  std::sort(spans.begin(), spans.end(),
-            [](const State::Span& a, const State::Span& b) {
-              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-            });
-  uint64_t cursor = 0;
-  for (size_t i = 0; i < spans.size(); ++i) {
-    const State::Span& r = spans[i];
-    if (i > 0 && r.begin == spans[i - 1].begin && r.end == spans[i - 1].end) {
-      continue;  // An index shared by two versions (after sign).
-    }
-    if (r.begin < cursor) {
-      return s_->located(ErrorReason::kBadIndex, r.begin,
-                         std::string(r.what) + " overlaps the bytes before it");
-    }
-    if (r.begin > cursor) {
-      uint64_t gap = r.begin - cursor;
-      bool zero = gap < 8;
-      for (uint64_t p = cursor; zero && p < r.begin; ++p) {
-        zero = s_->data[p] == std::byte{0};
-      }
-      if (!zero) {
-        return s_->located(ErrorReason::kBadIndex, cursor,
-                           std::to_string(gap) +
-                               " bytes belong to nothing (padding must be "
-                               "fewer than 8 zero bytes)");
-      }
-    }
-    cursor = r.end;
-  }
-  if (cursor != end) {
-    return s_->located(ErrorReason::kTrailingBytes, cursor,
-                       "bytes after the footer");
-  }
-  return {};
-}
-
-Result<void> BundleReader::check_lookup_order() const {
-  std::vector<std::string> sorted_types = s_->types;
-  std::sort(sorted_types.begin(), sorted_types.end());
-  if (std::adjacent_find(sorted_types.begin(), sorted_types.end()) !=
-      sorted_types.end()) {
-    return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                       "type names repeat");
-  }
-  return s_->named(
-      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
-        auto lookup = root.getLookup();
-        auto es = root.getEntries();
-        std::vector<bool> seen(es.size());
-        for (size_t i = 0; i < lookup.size(); ++i) {
-          uint32_t p = lookup[i];
-          if (p >= es.size() || seen[p]) {
-            return s_->located(
-                ErrorReason::kBadIndex, s_->footer.index_offset,
-                "lookup table is not a permutation of the entries");
-          }
-          seen[p] = true;
-          if (i == 0) continue;
-          uint32_t q = lookup[i - 1];
-          int c = compare_to(es[q], es[p].getTypeId(), key_view(es[p]));
-          if (c > 0 || (c == 0 && q > p)) {
-            return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                               "lookup table is not sorted");
-          }
-        }
-        return {};
-      }));
-}
-
-Result<void> BundleReader::check_groups() const {
-  return s_->named(
-      s_->with_index([&](sc::BundleIndex::Reader root) -> Result<void> {
-        auto es = root.getEntries();
-        auto groups = root.getGroups();
-        if (groups.size() == 0) return {};
-        std::vector<uint64_t> counts;
-        for (auto g : groups) counts.push_back(g.getCount());
-        auto problem =
-            group_partition_error(counts, es.size(), [&](size_t g, uint64_t e) {
-              return es[e].getTypeId() == groups[g].getTypeId();
-            });
-        if (problem) {
-          return s_->located(ErrorReason::kBadIndex, s_->footer.index_offset,
-                             std::string(*problem));
-        }
-        return {};
-      }));
-}
-
-Result<void> BundleReader::check_signatures() const {
-  for (const SignatureInfo& sig : s_->signatures) {
-    if (!sig.valid) {
-      return s_->located(ErrorReason::kSignature, s_->footer.signatures_offset,
-                         "a signature does not verify");
-    }
-  }
-  return {};
-}
-
-Result<VerifyReport> BundleReader::verify_structure() const {
-  for (auto check :
-       {&BundleReader::check_footer_chain, &BundleReader::check_byte_coverage,
-        &BundleReader::check_lookup_order, &BundleReader::check_groups,
-        &BundleReader::check_signatures}) {
-    CP_TRY((this->*check)());
-  }
-  CP_ASSIGN_OR_RETURN(auto list, entries());
-  VerifyReport report;
-  report.entries = list.size();
-  for (const EntryInfo& e : list) {
-    report.original_bytes += e.original_size;
-    report.stored_bytes += e.stored_size;
-  }
-  for (const SignatureInfo& sig : s_->signatures) {
-    ++report.valid_signatures;  // check_signatures: all are valid.
-    for (const PublicKey& key : s_->options.trusted_keys) {
-      if (key == sig.public_key) {
-        ++report.trusted_signatures;
-        break;
-      }
-    }
-  }
-  return report;
-}
-
-Result<VerifyReport> BundleReader::verify_all() const {
-  auto report = verify_structure();
-  if (!report) return report;
-  for (size_t i = 0; i < size(); ++i) {
-    CP_TRY(verify_entry(i));
-  }
-  return report;
 }
 
 }  // namespace cachepack::bundle

@@ -31,6 +31,9 @@ inline constexpr uint32_t kKnownFlags = 0;
 
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kFooterSize = 72;
+// The index and every footer start at a multiple of this (a Cap'n Proto
+// word); the zero padding before an index is shorter than it.
+inline constexpr size_t kAlignment = 8;
 inline constexpr size_t kPublicKeySize = 32;
 inline constexpr size_t kSignatureSize = 64;
 inline constexpr size_t kSignatureRecordSize = kPublicKeySize + kSignatureSize;
@@ -42,6 +45,16 @@ inline constexpr uint64_t kMaxChunkSize = uint64_t{256} << 20;
 // The longest key a writer accepts; the reader's default
 // ReaderLimits::max_key_size.
 inline constexpr uint64_t kMaxKeySize = uint64_t{1} << 20;
+// No zstd frame expands more than this (an RLE block: 4 bytes for 128 KiB),
+// so a zstd chunk claiming more than this many times its stored size is
+// false, and is refused before it sizes an allocation.
+inline constexpr uint64_t kMaxZstdExpansion = 32768;
+// A reader walks the index with a Cap'n Proto traversal limit of
+// kIndexTraversalFactor x its size in words + kIndexTraversalSlack, and
+// nesting limit kIndexNestingLimit, never the library's 64 MiB default.
+inline constexpr uint64_t kIndexTraversalFactor = 4;
+inline constexpr uint64_t kIndexTraversalSlack = 1024;
+inline constexpr int kIndexNestingLimit = 16;
 
 // The Ed25519 message is this 32-byte context, the 16-byte header and the
 // SHA-256 of the index bytes: the index holds every entry's digests and the

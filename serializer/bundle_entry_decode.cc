@@ -1,0 +1,216 @@
+// Decoding one entry of a bundle's index into an EntryInfo: type, key,
+// stored range, sizes, codec, digests, dictionary and chunk list, each
+// checked against the file, the type table, the dictionaries and the
+// ReaderLimits before anything uses it (docs/FORMAT.md, "Reading and the
+// checks a reader makes", step 5).
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "cachepack/bundle_format.h"
+#include "cachepack/bundle_reader.h"
+#include "serializer/bundle.capnp.h"
+#include "serializer/bundle_reader_state.h"
+
+namespace cachepack::bundle {
+namespace {
+
+namespace sc = ::cachepack::bundle::schema;
+
+// "entry N: what": every message about an entry names its position.
+std::string about_entry(const EntryInfo& info, const std::string& what) {
+  return "entry " + std::to_string(info.position) + ": " + what;
+}
+
+// A malformed entry whose key is known: kBadIndex at the index, with the key.
+tl::unexpected<Error> bad_entry(const EntryInfo& info, uint64_t index_offset,
+                                const std::string& what) {
+  return make_error(ErrorCode::kDataLoss, ErrorReason::kBadIndex,
+                    about_entry(info, what),
+                    ErrorLocation{.offset = index_offset, .key = info.key});
+}
+
+// An entry's declared size over a ReaderLimits value, with the key.
+tl::unexpected<Error> entry_over_limit(const EntryInfo& info,
+                                       uint64_t index_offset,
+                                       const std::string& what) {
+  return make_error(ErrorCode::kResourceExhausted, ErrorReason::kLimitExceeded,
+                    about_entry(info, what),
+                    ErrorLocation{.offset = index_offset, .key = info.key});
+}
+
+std::optional<Codec> codec_of(sc::Codec c) {
+  switch (c) {
+    case sc::Codec::RAW:
+      return Codec::kRaw;
+    case sc::Codec::ZSTD:
+      return Codec::kZstd;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// Entry `position` of `list`, each field checked against the file, the
+// types, the dictionaries and the limits before anything uses it.
+Result<EntryInfo> BundleReader::State::decode_entry(
+    capnp::List<sc::Entry>::Reader list, size_t position) const {
+  if (position >= list.size()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "entry position " + std::to_string(position) +
+                          " is past the " + std::to_string(list.size()) +
+                          " entries");
+  }
+  auto e = list[position];
+  EntryInfo info;
+  info.position = position;
+  CP_TRY(decode_type_and_key(e, info));
+  CP_TRY(decode_sizes(e, info));
+  CP_TRY(decode_codec_and_digests(e, info));
+  CP_TRY(decode_chunks(e, info));
+  return info;
+}
+
+// Until the key is decoded, an error names only the entry's position.
+Result<void> BundleReader::State::decode_type_and_key(sc::Entry::Reader e,
+                                                      EntryInfo& info) const {
+  const uint64_t at = footer.index_offset;
+  if (e.getTypeId() >= types.size()) {
+    return bad_index(
+        about_entry(info, "type id " + std::to_string(e.getTypeId()) +
+                              " is not one of the " +
+                              std::to_string(types.size()) + " types"));
+  }
+  info.type = types[e.getTypeId()];
+  auto key = e.getKey();
+  const uint64_t max_key_size = options.limits.max_key_size;
+  if (key.size() > max_key_size) {
+    return over_limit(at,
+                      about_entry(info, "key of " + std::to_string(key.size()) +
+                                            " bytes exceeds the limit of " +
+                                            std::to_string(max_key_size)));
+  }
+  info.key.assign(reinterpret_cast<const char*>(key.begin()), key.size());
+  return {};
+}
+
+// The stored bytes lie in the data region, between the header and the
+// index; the declared original size is within max_entry_size.
+Result<void> BundleReader::State::decode_sizes(sc::Entry::Reader e,
+                                               EntryInfo& info) const {
+  const uint64_t at = footer.index_offset;
+  info.offset = e.getOffset();
+  info.stored_size = e.getStoredSize();
+  info.original_size = e.getOriginalSize();
+  const uint64_t data_end = footer.index_offset;
+  if (info.offset < kHeaderSize || info.offset > data_end ||
+      info.stored_size > data_end - info.offset) {
+    return bad_entry(info, at,
+                     "stored range [" + std::to_string(info.offset) + ", +" +
+                         std::to_string(info.stored_size) +
+                         ") is outside the data region [" +
+                         std::to_string(kHeaderSize) + ", " +
+                         std::to_string(data_end) + ")");
+  }
+  const uint64_t max_entry_size = options.limits.max_entry_size;
+  if (info.original_size > max_entry_size) {
+    return entry_over_limit(
+        info, at,
+        "declared size " + std::to_string(info.original_size) +
+            " exceeds the limit of " + std::to_string(max_entry_size));
+  }
+  return {};
+}
+
+Result<void> BundleReader::State::decode_codec_and_digests(
+    sc::Entry::Reader e, EntryInfo& info) const {
+  const uint64_t at = footer.index_offset;
+  auto codec = codec_of(e.getCodec());
+  if (!codec) return bad_entry(info, at, "unknown codec");
+  info.codec = *codec;
+  info.xxh3 = xxh128_from_words(e.getXxh3High(), e.getXxh3Low());
+  auto sha = e.getSha256();
+  if (sha.size() != info.sha256.size()) {
+    return bad_entry(
+        info, at,
+        "SHA-256 is not " + std::to_string(info.sha256.size()) + " bytes");
+  }
+  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
+  info.dictionary = e.getDictionary();
+  if (info.dictionary > dictionary_count) {
+    return bad_entry(info, at, "no such dictionary");
+  }
+  return {};
+}
+
+// An entry without a chunk list is one chunk (none when it is empty); a
+// list has at least two, laid end to end from the entry's offset, and they
+// add up to the entry's sizes.
+Result<void> BundleReader::State::decode_chunks(sc::Entry::Reader e,
+                                                EntryInfo& info) const {
+  const uint64_t at = footer.index_offset;
+  auto chunks = e.getChunks();
+  if (chunks.size() == 0) {
+    ChunkInfo c{info.offset, info.stored_size, info.original_size, info.codec,
+                info.xxh3};
+    CP_TRY(check_chunk(info, c));
+    if (info.original_size > 0) info.chunks.push_back(c);
+    return {};
+  }
+  if (chunks.size() < 2) return bad_entry(info, at, "chunk list of one chunk");
+  uint64_t offset = info.offset, stored = 0, original = 0;
+  info.chunks.reserve(chunks.size());
+  for (auto ch : chunks) {
+    auto codec = codec_of(ch.getCodec());
+    if (!codec) return bad_entry(info, at, "unknown chunk codec");
+    ChunkInfo c{offset, ch.getStoredSize(), ch.getOriginalSize(), *codec,
+                xxh128_from_words(ch.getXxh3High(), ch.getXxh3Low())};
+    CP_TRY(check_chunk(info, c));
+    if (c.stored_size > info.stored_size - stored ||
+        c.original_size > info.original_size - original) {
+      return bad_entry(info, at, "chunks exceed the entry's sizes");
+    }
+    stored += c.stored_size;
+    original += c.original_size;
+    offset += c.stored_size;
+    info.chunks.push_back(c);
+  }
+  if (stored != info.stored_size || original != info.original_size) {
+    return bad_entry(info, at,
+                     "chunk sizes do not add up to the entry's sizes");
+  }
+  return {};
+}
+
+// A chunk's original size is within max_chunk_size and possible for its
+// codec: a raw chunk stores exactly its size, a zstd chunk at least one
+// byte and at least 1 / kMaxZstdExpansion of it.
+Result<void> BundleReader::State::check_chunk(const EntryInfo& info,
+                                              const ChunkInfo& c) const {
+  const uint64_t at = footer.index_offset;
+  if (c.original_size > options.limits.max_chunk_size) {
+    return entry_over_limit(info, at,
+                            "chunk of " + std::to_string(c.original_size) +
+                                " bytes exceeds the chunk limit");
+  }
+  if (c.codec == Codec::kRaw && c.stored_size != c.original_size) {
+    return bad_entry(info, at,
+                     "raw chunk with stored size " +
+                         std::to_string(c.stored_size) + " != original size " +
+                         std::to_string(c.original_size));
+  }
+  if (c.codec == Codec::kZstd && c.stored_size == 0) {
+    return bad_entry(info, at, "empty zstd chunk");
+  }
+  if (c.codec == Codec::kZstd &&
+      c.original_size / kMaxZstdExpansion > c.stored_size) {
+    return bad_entry(info, at,
+                     "chunk of " + std::to_string(c.stored_size) +
+                         " stored bytes claims " +
+                         std::to_string(c.original_size) +
+                         " bytes, more than zstd can expand to");
+  }
+  return {};
+}
+
+}  // namespace cachepack::bundle
