@@ -16,11 +16,13 @@
 #include "cachepack/bundle_reader.h"
 #include "cachepack/bundle_signing.h"
 #include "cachepack/bundle_writer.h"
+#include "cachepack/environment.h"
 #include "cachepack/megacache.h"
 #include "cachepack/pack.h"
 #include "cachepack/populate.h"
 #include "tools/bundle_input.h"
 #include "tools/commands.h"
+#include "tools/environment_flags.h"
 #include "util/file.h"
 #include "util/file_lock.h"
 
@@ -39,6 +41,8 @@ struct LoadedInput {
   std::optional<MappedFile> file;  // A blob's mapping, which views borrow.
   std::vector<ArtifactView> views;
   std::unique_ptr<ArtifactSource> source;
+  // The bundle's reader (owned by `source`), null for a blob.
+  const bundle::BundleReader* bundle = nullptr;
 };
 
 // The one place that turns an input file into artifacts: a cachepack bundle
@@ -57,7 +61,9 @@ Result<LoadedInput> load_input(const std::string& path,
                         open_bundle(path, flags, BundleUse::kEverything));
     CP_ASSIGN_OR_RETURN(auto source,
                         BundleArtifactSource::open(std::move(reader)));
-    return LoadedInput{.format = "cachepack", .source = std::move(source)};
+    const bundle::BundleReader* opened = &source->reader();
+    return LoadedInput{
+        .format = "cachepack", .source = std::move(source), .bundle = opened};
   }
   if (!trusted_key_files.empty()) {
     return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
@@ -75,6 +81,71 @@ Result<LoadedInput> load_input(const std::string& path,
   input.views = blob.artifacts();
   input.source = std::make_unique<ViewArtifactSource>(input.views);
   return input;
+}
+
+// Before populate: the environment a bundle recorded against the one it
+// is populated for. Blocking differences refuse (nothing is written)
+// unless ignored; the rest, and ignored ones, are warnings on stderr. A
+// blob, or a bundle that recorded nothing, passes silently.
+Result<void> check_environment(const LoadedInput& input,
+                               const std::string& path,
+                               const std::string& env_file, bool ignore) {
+  if (input.bundle == nullptr) return {};
+  auto recorded = environment_of(*input.bundle);
+  if (ignore && !recorded) {
+    std::cerr << "cachepack: warning: " << recorded.error().to_string()
+              << " (--ignore-env)\n";
+    return {};
+  }
+  CP_TRY(recorded);
+  if (!*recorded) return {};
+  CP_ASSIGN_OR_RETURN(auto here, environment_here(env_file));
+  if (ignore) {
+    for (const auto& d : compare_environments(**recorded, here)) {
+      std::cerr << "cachepack: warning: " << d.message()
+                << (d.severity == EnvironmentSeverity::kBlocks
+                        ? " (--ignore-env)"
+                        : "")
+                << "\n";
+    }
+    return {};
+  }
+  CP_ASSIGN_OR_RETURN(auto warnings,
+                      require_compatible_environment(**recorded, here, path));
+  for (const auto& d : warnings) {
+    std::cerr << "cachepack: warning: " << d.message() << "\n";
+  }
+  return {};
+}
+
+// What pack records without --env: the environment its sources agree on,
+// as recorded (every source a bundle recording the same one). A cache
+// directory or a blob says nothing of where its artifacts were made, so a
+// mix records none, and a note says so when some source recorded one.
+std::optional<std::string> shared_environment(
+    size_t sources, const std::vector<LoadedInput>& inputs) {
+  std::vector<std::optional<std::string>> recorded;
+  for (const LoadedInput& input : inputs) {
+    std::optional<std::string> text;
+    if (input.bundle) {
+      const auto& user = input.bundle->metadata().user;
+      auto it = user.find(std::string(kEnvironmentMetadataKey));
+      if (it != user.end()) text = it->second;
+    }
+    recorded.push_back(std::move(text));
+  }
+  bool agree =
+      inputs.size() == sources && !recorded.empty() && recorded.front() &&
+      std::all_of(recorded.begin(), recorded.end(),
+                  [&](const auto& r) { return r == recorded.front(); });
+  if (agree) return recorded.front();
+  if (std::any_of(recorded.begin(), recorded.end(),
+                  [](const auto& r) { return r.has_value(); })) {
+    std::cerr << "cachepack: note: the sources do not all record one "
+                 "environment, so the output records none (--env FILE "
+                 "records one)\n";
+  }
+  return std::nullopt;
 }
 
 // One line per thing a backend skipped instead of failing on.
@@ -157,6 +228,8 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     unsigned threads = 1;
     bool quiet = false;
     bool progress = false;
+    std::string env_file;
+    bool ignore_env = false;
     BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
@@ -186,10 +259,26 @@ void add_populate_command(CLI::App& app, int& exit_code) {
                   "Public key (PEM); the bundle must be signed by one of the "
                   "given keys, else nothing is written")
       ->take_all();
+  add_target_env_flag(cmd, args->env_file);
+  cmd->add_flag("--ignore-env", args->ignore_env,
+                "Populate even where the bundle's recorded environment "
+                "differs from the target's in PyTorch's cache keys (the "
+                "differences are printed as warnings)");
   add_allow_older_version_flag(cmd, args->read);
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto input = load_input(args->input, args->read);
     CP_TRY(input);
+    if (auto checked = check_environment(*input, args->input, args->env_file,
+                                         args->ignore_env);
+        !checked) {
+      if (checked.error().reason() != ErrorReason::kEnvironmentMismatch) {
+        CP_TRY(checked);
+      }
+      report(checked.error());
+      std::cerr << "cachepack: nothing written; --ignore-env populates "
+                   "anyway, cachepack explain shows more\n";
+      return kExitFailed;
+    }
     auto backend = open_url(args->url);
     CP_TRY(backend);
     PopulateOptions options{.policy = *parse_populate_policy(args->policy),
@@ -246,6 +335,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::vector<std::string> sources;
     std::string out;
+    std::string env_file;
     BundleReadFlags read;
   };
   auto args = std::make_shared<Args>();
@@ -263,9 +353,13 @@ void add_pack_command(CLI::App& app, int& exit_code) {
       ->expected(2, -1);
   add_allow_older_version_flag(cmd, args->read);
   add_strict_types_flag(cmd, args->read.strict_types);
+  add_record_env_flag(cmd, args->env_file);
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     args->out = args->sources.back();
     args->sources.pop_back();
+    bool to_bundle = bundle::has_bundle_extension(args->out);
+    if (!to_bundle) CP_TRY(refuse_env_for_blob(args->env_file, args->out));
+    CP_ASSIGN_OR_RETURN(auto env, environment_to_record(args->env_file));
     std::vector<std::unique_ptr<Backend>> backends;
     std::vector<LoadedInput> inputs;
     std::vector<PackSource> sources;
@@ -307,8 +401,15 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     };
     Result<PackStats> stats = PackStats{};
     uint64_t written = 0;
-    if (bundle::has_bundle_extension(args->out)) {
-      auto writer = bundle::BundleWriter::create(args->out);
+    if (to_bundle) {
+      bundle::WriterOptions options;
+      if (env) {
+        record_environment(options, *env);
+      } else if (auto shared =
+                     shared_environment(args->sources.size(), inputs)) {
+        options.user_metadata[std::string(kEnvironmentMetadataKey)] = *shared;
+      }
+      auto writer = bundle::BundleWriter::create(args->out, options);
       CP_TRY(writer);
       // One artifact at a time goes to the writer, which compresses it.
       struct BundleSink final : PackSink {

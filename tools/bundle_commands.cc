@@ -13,10 +13,12 @@
 #include "cachepack/bundle_reader.h"
 #include "cachepack/bundle_signing.h"
 #include "cachepack/bundle_writer.h"
+#include "cachepack/environment.h"
 #include "cachepack/megacache.h"
 #include "tools/bundle_input.h"
 #include "tools/cli_output.h"
 #include "tools/commands.h"
+#include "tools/environment_flags.h"
 #include "util/file.h"
 #include "util/file_lock.h"
 #include "util/text.h"
@@ -45,6 +47,7 @@ struct PackFlags {
   std::string dict_kind = "raw";
   std::string sign_key;
   std::vector<std::string> meta;
+  std::string env_file;
   bool timestamp = false;
   bool lenient_base64 = false;
   bool strict_types = false;
@@ -81,6 +84,7 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
                 "(keys are then stored decoded, so the blob written back "
                 "uses canonical base64)");
   add_strict_types_flag(cmd, f.strict_types);
+  add_record_env_flag(cmd, f.env_file);
   cmd->add_flag("--timestamp", f.timestamp,
                 "Record the creation time (bundles are byte-reproducible "
                 "without it)");
@@ -100,6 +104,10 @@ Result<WriterOptions> writer_options(const PackFlags& f,
     }
     o.user_metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
+  // After --meta, so that the reserved key always holds a valid
+  // environment when --env is given.
+  CP_ASSIGN_OR_RETURN(auto env, environment_to_record(f.env_file));
+  if (env) record_environment(o, *env);
   if (f.timestamp) o.creation_unix_seconds = ::time(nullptr);
   if (f.dict) o.train_dictionaries_bytes = kDictionaryTrainingBytes;
   o.dictionary_kind = f.dict_kind == "trained"
@@ -111,6 +119,31 @@ Result<WriterOptions> writer_options(const PackFlags& f,
     o.signing_keys.push_back(key.get());
   }
   return o;
+}
+
+// append --env replaces the environment a bundle recorded. Where the two
+// differ in PyTorch's cache keys, the older artifacts cannot hit where the
+// newer ones can, and the bundle no longer says so: warn, once per
+// difference. A bundle that cannot be read here is left to append to
+// report.
+void warn_if_environment_changes(const std::string& path,
+                                 const WriterOptions& options) {
+  auto it = options.user_metadata.find(std::string(kEnvironmentMetadataKey));
+  if (it == options.user_metadata.end()) return;
+  auto reader = BundleReader::open(
+      path, bundle::ReaderOptions{.allow_older_version = true});
+  if (!reader) return;
+  auto before = environment_of(*reader);
+  auto after = environment_from_json(it->second);
+  if (!before || !*before || !after) return;
+  for (const auto& d : compare_environments(**before, *after)) {
+    if (d.severity != EnvironmentSeverity::kBlocks) continue;
+    std::cerr << "cachepack: warning: " << path << ": --env changes " << d.field
+              << " from " << printable(d.recorded) << " to "
+              << printable(d.target)
+              << "; the artifacts already in the bundle cannot hit where the "
+                 "new ones do\n";
+  }
 }
 
 std::string ratio_text(uint64_t original, uint64_t stored) {
@@ -134,6 +167,7 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   bool to_bundle =
       to.empty() ? bundle::has_bundle_extension(out) : to == "cachepack";
   if (!to_bundle) {
+    CP_TRY(refuse_env_for_blob(flags.env_file, out));
     Bytes blob;
     if (source) {
       CP_ASSIGN_OR_RETURN(blob,
@@ -165,6 +199,15 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   }
   std::unique_ptr<bundle::SigningKey> key;
   CP_ASSIGN_OR_RETURN(auto options, writer_options(flags, key));
+  // A bundle's environment goes with its artifacts, as recorded (unless
+  // --env says otherwise).
+  const std::string env_key(kEnvironmentMetadataKey);
+  if (source && flags.env_file.empty()) {
+    const auto& user = source->metadata().user;
+    if (auto it = user.find(env_key); it != user.end()) {
+      options.user_metadata[env_key] = it->second;
+    }
+  }
   CP_ASSIGN_OR_RETURN(
       auto writer,
       out == "-" ? BundleWriter::to_stream(STDOUT_FILENO, options, kStdoutName)
@@ -458,6 +501,7 @@ void add_append_command(CLI::App& app, int& exit_code) {
     auto options = writer_options(args->pack, key);
     CP_TRY(options);
     options->discard_damaged_tail = args->discard;
+    warn_if_environment_changes(args->path, *options);
     auto writer = BundleWriter::append(args->path, *options);
     CP_TRY(writer);
     for (const std::string& source : args->sources) {

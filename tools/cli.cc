@@ -41,6 +41,8 @@ int run_cli(int argc, char** argv) {
   add_pack_command(app, exit_code);
   add_stats_command(app, exit_code);
   add_gc_command(app, exit_code);
+  add_env_command(app, exit_code);
+  add_explain_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -74,6 +74,10 @@ std::string_view to_string(ErrorReason reason) {
       return "unsafe path";
     case ErrorReason::kBrokenPipe:
       return "broken pipe";
+    case ErrorReason::kInvalidJson:
+      return "invalid JSON";
+    case ErrorReason::kEnvironmentMismatch:
+      return "environment mismatch";
   }
   return "";
 }

@@ -63,9 +63,12 @@ enum class ErrorReason {
   kBadFooter,           // A bundle's footer is missing or malformed.
   kBadIndex,            // A bundle's index is malformed or inconsistent.
   kDecompression,       // Stored bytes do not decompress to what they claim.
-  kUnsafePath,  // A link, FIFO or device inside a cache root where a file or
-                // directory belongs: never followed or opened.
-  kBrokenPipe,  // The reader of a pipe or socket has gone (EPIPE).
+  kUnsafePath,   // A link, FIFO or device inside a cache root where a file or
+                 // directory belongs: never followed or opened.
+  kBrokenPipe,   // The reader of a pipe or socket has gone (EPIPE).
+  kInvalidJson,  // Text that should be JSON of a given shape is not.
+  kEnvironmentMismatch,  // A bundle's recorded environment differs from the
+                         // target's where PyTorch's cache keys differ.
 };
 
 struct ErrorLocation {
