@@ -58,5 +58,7 @@ for path in paths:
         else:
             passed += 1
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed else 0)
 PY
+[ $? -eq 0 ] || status=1
 exit $status
