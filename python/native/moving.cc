@@ -1,5 +1,7 @@
 #include "python/native/moving.h"
 
+#include <pybind11/stl.h>
+
 #include <chrono>
 #include <memory>
 #include <optional>
