@@ -50,7 +50,7 @@ def _keys(trusted_keys: Iterable[TrustedKey] | None) -> list[str | bytes] | None
         return None
     if isinstance(trusted_keys, str | bytes | os.PathLike):
         trusted_keys = [trusted_keys]
-    return [k if isinstance(k, bytes) else os.fspath(k) for k in trusted_keys]
+    return [os.fspath(k) if isinstance(k, os.PathLike) else k for k in trusted_keys]
 
 
 class Bundle:
