@@ -23,7 +23,7 @@ namespace {
 namespace py = pybind11;
 
 // The CLI's bound on --threads.
-constexpr unsigned kMaxPopulateThreads = 256;
+constexpr int kMaxPopulateThreads = 256;
 
 Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
   CP_ASSIGN_OR_RETURN(auto backends, registry_with_all_backends());
@@ -31,7 +31,7 @@ Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
 }
 
 py::dict populate_artifacts(py::handle source, const std::string& url,
-                            const std::string& policy_text, unsigned threads,
+                            const std::string& policy_text, int threads,
                             py::handle trusted_keys) {
   if (threads < 1 || threads > kMaxPopulateThreads) {
     throw_invalid_argument("threads must be 1.." +
@@ -49,7 +49,7 @@ py::dict populate_artifacts(py::handle source, const std::string& url,
     auto start = std::chrono::steady_clock::now();
     PopulateOptions options;
     options.policy = unwrap(parse_populate_policy(policy_text));
-    options.threads = threads;
+    options.threads = static_cast<unsigned>(threads);
     auto loaded = unwrap(load_artifacts(input, trusted));
     auto backend = unwrap(open_url(url));
     report.emplace(unwrap(populate(*loaded->source, *backend, options)));

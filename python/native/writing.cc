@@ -53,6 +53,11 @@ bundle::WriteStats add_input_and_finish(BundleWriter& writer,
 // before the next is taken, and finishes.
 bundle::WriteStats add_triples_and_finish(BundleWriter& writer,
                                           py::handle source) {
+  if (!py::isinstance<py::iterable>(source)) {
+    throw_invalid_argument(
+        "a source is the bytes of a blob or bundle, a path, a Bundle, or an "
+        "iterable of (type, key, content)");
+  }
   for (py::handle item : py::iter(source)) {
     if (!py::isinstance<py::sequence>(item) || py::len(item) != 3) {
       throw_invalid_argument("artifacts are (type, key, content) triples");
