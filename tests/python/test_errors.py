@@ -129,6 +129,10 @@ def test_bad_options_are_invalid_arguments(tmp_path: Path, sample_blob: Path) ->
         cachepack.write(tmp_path / "x.cpk", [("inductor", "k", "a str is not bytes")])
     with pytest.raises(cachepack.InvalidArgumentError, match="trusted key"):
         cachepack.open(sample_blob, trusted_keys=[42])
+    with pytest.raises(cachepack.InvalidArgumentError, match="source"):
+        cachepack.write(tmp_path / "x.cpk", 42)
+    with pytest.raises(cachepack.InvalidArgumentError, match="threads"):
+        cachepack.populate(sample_blob, "mem://", threads=-1)
 
 
 def test_an_untrusted_signature_is_a_signature_error(
