@@ -82,12 +82,25 @@ def _workspace() -> Path:
     )
 
 
+def _bazel_env() -> dict[str, str]:
+    """The environment for Bazel: the target interpreter, and PATH as the
+    user has it. Bazel hands the client's PATH to every action, so pip's
+    isolated build environment, which puts a new temporary directory first
+    on PATH, would otherwise change every action's key: the whole library
+    rebuilt on each install, and again by the next plain `bazel build`."""
+    env = dict(os.environ, CACHEPACK_PYTHON=sys.executable)
+    path = env.get("PATH", "").split(os.pathsep)
+    env["PATH"] = os.pathsep.join(p for p in path if "pip-build-env-" not in p)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
 def _bazel(workspace: Path, *args: str) -> str:
     bazel = os.environ.get("BAZEL") or shutil.which("bazel")
     if not bazel:
         raise BuildError("bazel is not installed: run tools/setup.sh (Debian's bazel-bootstrap)")
     flags = shlex.split(os.environ.get("CACHEPACK_BAZEL_FLAGS", ""))
-    env = dict(os.environ, CACHEPACK_PYTHON=sys.executable)
+    env = _bazel_env()
     command = [bazel, args[0], *flags, *args[1:]]
     done = subprocess.run(
         command, cwd=workspace, env=env, stdout=subprocess.PIPE, text=True, check=False
