@@ -10,7 +10,7 @@ PACKAGES=(
   bazel-bootstrap default-jdk-headless g++ git
   capnproto libcapnp-dev libzstd-dev zstd libxxhash-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev
-  libcli11-dev nlohmann-json3-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev pybind11-dev
   libhiredis-dev libcurl4-openssl-dev redis-server redis-tools nginx-core
   clang-format clang python3 openssl
 )

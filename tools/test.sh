@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Runs every cachepack test and ends with one line "N passed, N failed".
-# Installs what it needs first. The PyTorch test vectors are read from
+# Installs what it needs first, the cachepack Python package into .venv
+# included (tools/install_python.sh). The PyTorch test vectors are read from
 # ../shared/vectors/pytorch-megacache (or $CACHEPACK_VECTORS); tests that need
 # them skip with a message when neither exists. After the Bazel tests, the
 # real-PyTorch suite (tests/torch, docs/PYTORCH.md) runs with .venv's torch
 # against bazel-bin/tools/cachepack; its cases are in the count, and its
-# timings go to bazel-testlogs/torch/timings.json.
+# timings go to bazel-testlogs/torch/timings.json. So are the cases of the
+# Python package's tests (tests/python), run against the installed package.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 tools/setup.sh
+install_status=0
+tools/install_python.sh || install_status=1
 
 vectors="${CACHEPACK_VECTORS:-$root/../shared/vectors/pytorch-megacache}"
 env_args=()
@@ -21,6 +25,18 @@ fi
 
 bazel test //... --keep_going "${env_args[@]}" "$@"
 status=$?
+[ $install_status -eq 0 ] || status=1
+
+# The Python package, installed in .venv: run from the repository root, where
+# `import cachepack` finds only the installed package (tests/python/conftest.py
+# refuses anything else).
+python_logs="$root/bazel-testlogs/python"
+mkdir -p "$python_logs"
+rm -f "$python_logs/junit.xml"
+if [ $install_status -eq 0 ]; then
+  CACHEPACK_VECTORS="$vectors" "$root/.venv/bin/python" -m pytest tests/python -q \
+    --junitxml="$python_logs/junit.xml" || status=1
+fi
 
 # A few minutes: every scenario runs PyTorch in fresh processes, 2 at a time.
 torch_logs="$root/bazel-testlogs/torch"
@@ -30,15 +46,15 @@ rm -f "$torch_logs/junit.xml"
   --junitxml="$torch_logs/junit.xml" --timings-json="$torch_logs/timings.json" ||
   status=1
 
-# Count test cases (not just targets) from each target's JUnit XML and the
-# PyTorch suite's.
+# Count test cases (not just targets) from each target's JUnit XML, the
+# PyTorch suite's and the Python package's.
 targets=$(bazel query 'tests(//...)' 2>/dev/null)
-python3 - "$root" "$torch_logs/junit.xml" $targets <<'PY'
+python3 - "$root" "$torch_logs/junit.xml" "$python_logs/junit.xml" $targets <<'PY'
 import os, sys, xml.etree.ElementTree as ET
-root, torch_xml, targets = sys.argv[1], sys.argv[2], sys.argv[3:]
+root, torch_xml, python_xml, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 passed = failed = skipped = 0
 paths = [os.path.join(root, "bazel-testlogs", t.lstrip("/").replace(":", "/"), "test.xml")
-         for t in targets] + [torch_xml]
+         for t in targets] + [torch_xml, python_xml]
 for path in paths:
     if not os.path.exists(path):
         failed += 1  # Never ran (build failure).
