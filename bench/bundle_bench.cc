@@ -28,6 +28,7 @@
 #include "cachepack/hash.h"
 #include "cachepack/megacache.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 
 namespace cachepack::bundle {
 namespace {
@@ -144,7 +145,7 @@ void pack_and_unpack(const Corpus& corpus, const std::string& dir, int level,
   copy = Bytes();
 
   std::string raw = dir + "/corpus.raw";
-  check(write_file_atomic(raw, corpus.data), "write corpus");
+  check(write_file_replacing(raw, corpus.data), "write corpus");
   std::string zst = dir + "/corpus.zst";
 
   std::string cpk = dir + "/corpus.cpk";

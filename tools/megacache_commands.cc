@@ -13,6 +13,7 @@
 #include "tools/commands.h"
 #include "tools/sample.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 #include "util/text.h"
 
 namespace cachepack::cli {
@@ -238,16 +239,11 @@ void add_sample_command(CLI::App& app, int& exit_code) {
     for (const auto& a : sample_artifacts(args->graphs, args->seed)) {
       CP_TRY(manager.record(a.type, a.key, a.content));
     }
-    auto saved = manager.serialize();
-    if (!saved || !*saved) {
-      return tl::unexpected(saved ? Error(ErrorCode::kInternal,
-                                          ErrorReason::kUnspecified,
-                                          "nothing was recorded")
-                                  : saved.error());
-    }
-    CP_TRY(write_file_atomic(args->path, (*saved)->bytes));
-    std::cout << "wrote " << args->path << ": " << (*saved)->info.total()
-              << " artifacts, " << (*saved)->bytes.size() << " bytes\n";
+    CP_ASSIGN_OR_RETURN(auto saved, manager.serialize());
+    if (!saved) return make_error(ErrorCode::kInternal, "nothing was recorded");
+    CP_TRY(write_file_replacing(args->path, saved->bytes));
+    std::cout << "wrote " << args->path << ": " << saved->info.total()
+              << " artifacts, " << saved->bytes.size() << " bytes\n";
     return kExitOk;
   }));
 }

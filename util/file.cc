@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <random>
 
 namespace cachepack {
 
@@ -185,33 +184,6 @@ Result<Bytes> read_file(const std::string& path) {
 
 UnlinkUnlessKept::~UnlinkUnlessKept() {
   if (!path_.empty()) ::unlink(path_.c_str());
-}
-
-Result<void> write_file_atomic(const std::string& path, ByteSpan data,
-                               WriteOptions options) {
-  namespace fs = std::filesystem;
-  fs::path target(path);
-  fs::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  std::random_device rd;
-  std::string tmp =
-      (dir / ("." + target.filename().string() + ".tmp." +
-              std::to_string(::getpid()) + "." + std::to_string(rd())))
-          .string();
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return io_error("create temp file", tmp, errno);
-  UnlinkUnlessKept temp_file(tmp);
-  CP_TRY(write_all(fd.get(), data, tmp));
-  if (options.fsync && ::fsync(fd.get()) != 0) {
-    return io_error("fsync", tmp, errno);
-  }
-  if (fd.close() != 0) return io_error("close", tmp, errno);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return io_error("rename", path, errno);
-  }
-  temp_file.keep();
-  // Best effort: the new file is in place whether or not this succeeds.
-  if (options.fsync) (void)fsync_directory_of(path);
-  return {};
 }
 
 }  // namespace cachepack

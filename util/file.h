@@ -66,15 +66,8 @@ class MappedFile {
 
 Result<Bytes> read_file(const std::string& path);
 
-struct WriteOptions {
-  bool fsync = false;  // fsync the file and its directory before returning.
-};
-
-// Writes `data` to `path` through a temp file in the same directory and a
-// rename: either the old file or the complete new one is visible, never a
-// mix. The temp file is removed on failure.
-Result<void> write_file_atomic(const std::string& path, ByteSpan data,
-                               WriteOptions options = {});
+// Whole files are replaced through util/file_lock.h's write_file_replacing:
+// one temp-file-and-rename writer, under the writers' lock.
 
 // Writes all of `data` to `fd`, retrying short writes and EINTR; `path`
 // names the file in errors.
