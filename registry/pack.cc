@@ -137,4 +137,43 @@ Result<PackStats> pack(std::span<const PackSource> sources, PackSink& sink,
   return packer.stats();
 }
 
+Result<void> BundlePackSink::begin_group(std::string_view type) {
+  return writer_.begin_group(type);
+}
+
+Result<void> BundlePackSink::add(std::string_view type, std::string_view key,
+                                 ContentSource& content) {
+  return writer_.add_stream(type, key, content);
+}
+
+Result<void> MegacachePackSink::begin_group(std::string_view type) {
+  CP_TRY(write_group());
+  type_ = type;
+  return {};
+}
+
+Result<void> MegacachePackSink::add(std::string_view type, std::string_view key,
+                                    ContentSource& content) {
+  CP_ASSIGN_OR_RETURN(auto bytes,
+                      read_all(content, std::string(type) + " artifact"));
+  group_.push_back(
+      Artifact{std::string(type), std::string(key), std::move(bytes)});
+  return {};
+}
+
+Result<void> MegacachePackSink::write_group() {
+  if (group_.empty()) return {};
+  std::vector<megacache::KeyedContent> entries;
+  entries.reserve(group_.size());
+  for (const auto& a : group_) entries.push_back({a.key, a.content});
+  auto appended = writer_.append_group(type_, entries);
+  group_.clear();
+  return appended;
+}
+
+Result<ByteSpan> MegacachePackSink::finish() {
+  CP_TRY(write_group());
+  return writer_.bytes();
+}
+
 }  // namespace cachepack

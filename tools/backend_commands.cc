@@ -411,57 +411,19 @@ void add_pack_command(CLI::App& app, int& exit_code) {
       }
       auto writer = bundle::BundleWriter::create(args->out, options);
       CP_TRY(writer);
-      // One artifact at a time goes to the writer, which compresses it.
-      struct BundleSink final : PackSink {
-        bundle::BundleWriter& w;
-        explicit BundleSink(bundle::BundleWriter& writer) : w(writer) {}
-        Result<void> begin_group(std::string_view type) override {
-          return w.begin_group(type);
-        }
-        Result<void> add(std::string_view type, std::string_view key,
-                         ContentSource& content) override {
-          return w.add_stream(type, key, content);
-        }
-      } sink(*writer);
+      BundlePackSink sink(*writer);
       stats = packed(sink);
       CP_TRY(stats);
       auto done = writer->finish();
       CP_TRY(done);
       written = done->file_size;
     } else {
-      // A Mega-Cache group's count precedes its artifacts: one type's
-      // artifacts are held until the next type starts.
-      struct BlobSink final : PackSink {
-        megacache::Writer w;
-        std::string type;
-        std::vector<Artifact> group;
-        Result<void> flush() {
-          std::vector<megacache::KeyedContent> entries;
-          for (const auto& a : group) entries.push_back({a.key, a.content});
-          auto r =
-              group.empty() ? Result<void>() : w.append_group(type, entries);
-          group.clear();
-          return r;
-        }
-        Result<void> begin_group(std::string_view t) override {
-          auto r = flush();
-          type = t;
-          return r;
-        }
-        Result<void> add(std::string_view t, std::string_view key,
-                         ContentSource& content) override {
-          CP_ASSIGN_OR_RETURN(auto bytes,
-                              read_all(content, std::string(t) + " artifact"));
-          group.push_back(
-              Artifact{std::string(t), std::string(key), std::move(bytes)});
-          return {};
-        }
-      } sink;
+      MegacachePackSink sink;
       stats = packed(sink);
       CP_TRY(stats);
-      CP_TRY(sink.flush());
-      CP_TRY(write_file_replacing(args->out, sink.w.bytes()));
-      written = sink.w.size();
+      CP_ASSIGN_OR_RETURN(ByteSpan blob, sink.finish());
+      CP_TRY(write_file_replacing(args->out, blob));
+      written = blob.size();
     }
     std::cout << "packed " << stats->artifacts << " artifacts of "
               << stats->types << " types into " << args->out << " ("

@@ -14,9 +14,11 @@
 
 #include "cachepack/artifact_source.h"
 #include "cachepack/backend.h"
+#include "cachepack/bundle_writer.h"
 #include "cachepack/bytes.h"
 #include "cachepack/content_source.h"
 #include "cachepack/error.h"
+#include "cachepack/megacache.h"
 
 namespace cachepack {
 
@@ -46,6 +48,37 @@ struct PackStats {
 
 Result<PackStats> pack(std::span<const PackSource> sources, PackSink& sink,
                        Deadline deadline = Deadline::never());
+
+// Packs into a bundle: each artifact is streamed into the writer, which
+// compresses it; the caller finishes the writer.
+class BundlePackSink final : public PackSink {
+ public:
+  explicit BundlePackSink(bundle::BundleWriter& writer) : writer_(writer) {}
+  Result<void> begin_group(std::string_view type) override;
+  Result<void> add(std::string_view type, std::string_view key,
+                   ContentSource& content) override;
+
+ private:
+  bundle::BundleWriter& writer_;
+};
+
+// Packs into a Mega-Cache blob. A group's count precedes its artifacts, so
+// one type's artifacts are held until the next type starts (or finish()).
+class MegacachePackSink final : public PackSink {
+ public:
+  Result<void> begin_group(std::string_view type) override;
+  Result<void> add(std::string_view type, std::string_view key,
+                   ContentSource& content) override;
+  // Writes the last group; the blob is complete until the next add().
+  Result<ByteSpan> finish();
+
+ private:
+  Result<void> write_group();
+
+  megacache::Writer writer_;
+  std::string type_;
+  std::vector<Artifact> group_;
+};
 
 }  // namespace cachepack
 

@@ -86,55 +86,6 @@ py::dict populate_artifacts(py::handle source, const std::string& url,
   return out;
 }
 
-// Packed artifacts into a bundle writer, each streamed into it.
-class BundleSink final : public PackSink {
- public:
-  explicit BundleSink(bundle::BundleWriter& writer) : writer_(writer) {}
-  Result<void> begin_group(std::string_view type) override {
-    return writer_.begin_group(type);
-  }
-  Result<void> add(std::string_view type, std::string_view key,
-                   ContentSource& content) override {
-    return writer_.add_stream(type, key, content);
-  }
-
- private:
-  bundle::BundleWriter& writer_;
-};
-
-// Packed artifacts into a Mega-Cache blob, whose group count precedes its
-// artifacts: one type's artifacts are held until the next type starts.
-class BlobSink final : public PackSink {
- public:
-  Result<void> begin_group(std::string_view type) override {
-    auto flushed = flush();
-    type_ = type;
-    return flushed;
-  }
-  Result<void> add(std::string_view type, std::string_view key,
-                   ContentSource& content) override {
-    CP_ASSIGN_OR_RETURN(auto bytes,
-                        read_all(content, std::string(type) + " artifact"));
-    group_.push_back(
-        Artifact{std::string(type), std::string(key), std::move(bytes)});
-    return {};
-  }
-  Result<void> flush() {
-    if (group_.empty()) return {};
-    std::vector<megacache::KeyedContent> entries;
-    for (const auto& a : group_) entries.push_back({a.key, a.content});
-    auto appended = writer_.append_group(type_, entries);
-    group_.clear();
-    return appended;
-  }
-  ByteSpan bytes() { return writer_.bytes(); }
-
- private:
-  megacache::Writer writer_;
-  std::string type_;
-  std::vector<Artifact> group_;
-};
-
 // One source of pack(): a backend URL, or a bundle or blob.
 struct PackInput {
   std::string url;
@@ -173,14 +124,13 @@ py::tuple pack_artifacts(py::handle sources, const std::string& out) {
     }
     if (to_bundle) {
       auto writer = unwrap(bundle::BundleWriter::create(out));
-      BundleSink sink(writer);
+      BundlePackSink sink(writer);
       stats = unwrap(pack(pack_sources, sink));
       written = unwrap(writer.finish()).file_size;
     } else {
-      BlobSink sink;
+      MegacachePackSink sink;
       stats = unwrap(pack(pack_sources, sink));
-      unwrap(sink.flush());
-      ByteSpan bytes = sink.bytes();
+      ByteSpan bytes = unwrap(sink.finish());
       blob.assign(bytes.begin(), bytes.end());
       written = blob.size();
     }
