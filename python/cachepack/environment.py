@@ -69,7 +69,11 @@ def compare(recorded: Environment, target: Environment) -> list[Difference]:
 def require_compatible(
     recorded: Environment, target: Environment, source: str = ""
 ) -> list[Difference]:
-    """The warnings, or :class:`cachepack.EnvironmentMismatchError` naming each blocking difference."""
+    """The warning differences when nothing blocks.
+
+    Else raises :class:`cachepack.EnvironmentMismatchError` naming every
+    blocking difference, one per line (``source`` as its file).
+    """
     return _differences(_native.require_compatible_environment(recorded, target, source))
 
 

@@ -23,7 +23,8 @@ import torch
 
 from cachepack import _write, environment
 from cachepack._bundle import TrustedKey, open
-from cachepack._explain import Explanation, explain as _explain
+from cachepack._explain import Explanation
+from cachepack._explain import explain as _explain
 from cachepack._populate import populate
 from cachepack.errors import EnvironmentMismatchError, NotFoundError
 
