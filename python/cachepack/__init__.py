@@ -4,19 +4,24 @@ Read a bundle (``.cpk``) or a Mega-Cache blob (``torch.compiler.
 save_cache_artifacts()``) with :func:`open`, make bundles with :func:`write`
 and :func:`append`, fill a cache (a PyTorch cache directory, a file tree,
 Redis, HTTP) with :func:`populate`, and gather caches into one file with
-:func:`pack`. The work is done by cachepack's C++ library, which releases
+:func:`pack`, and say why a bundle would not hit with :func:`explain`
+(environments: :mod:`cachepack.environment`; PyTorch's own cache in one call:
+:mod:`cachepack.torch`). The work is done by cachepack's C++ library, which releases
 the GIL; every failure is a :class:`cachepack.Error` (module
 :mod:`cachepack.errors`). Importing cachepack never imports torch.
 See docs/PYTHON.md.
 """
 
+from cachepack import environment
 from cachepack._bundle import ENVIRONMENT_KEY, Artifact, Bundle, VerifyReport, open
+from cachepack._explain import Explanation, TypeExplanation, explain
 from cachepack._populate import PackStats, PopulateReport, TypeSummary, pack, populate
 from cachepack._write import WriteStats, append, keygen, write
 from cachepack.errors import (
     AlreadyExistsError,
     DataLossError,
     DeadlineExceededError,
+    EnvironmentMismatchError,
     Error,
     ErrorCode,
     ErrorReason,
@@ -40,9 +45,11 @@ __all__ = [
     "Bundle",
     "DataLossError",
     "DeadlineExceededError",
+    "EnvironmentMismatchError",
     "Error",
     "ErrorCode",
     "ErrorReason",
+    "Explanation",
     "InternalError",
     "InvalidArgumentError",
     "LocalIOError",
@@ -52,6 +59,7 @@ __all__ = [
     "PopulateReport",
     "ResourceExhaustedError",
     "SignatureError",
+    "TypeExplanation",
     "TypeSummary",
     "UnavailableError",
     "UnsupportedError",
@@ -59,6 +67,8 @@ __all__ = [
     "WriteStats",
     "__version__",
     "append",
+    "environment",
+    "explain",
     "keygen",
     "open",
     "pack",

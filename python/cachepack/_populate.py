@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from cachepack import _native
 from cachepack._bundle import Bundle, TrustedKey, _keys
@@ -40,6 +41,9 @@ class PopulateReport:
     failures: list[tuple[str, str, Error]] = field(default_factory=list)
     # What the backend skipped rather than failed on (links in a cache root...).
     notices: list[str] = field(default_factory=list)
+    # Environment differences that did not stop the populate (docs/ENVIRONMENT.md):
+    # the warning ones, and with ignore_environment the blocking ones too.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def stored(self) -> int:
@@ -93,6 +97,8 @@ def populate(
     policy: str = "skip-existing",
     threads: int | None = None,
     trusted_keys: Iterable[TrustedKey] | None = None,
+    environment: dict[str, Any] | None = None,
+    ignore_environment: bool = False,
 ) -> PopulateReport:
     """Writes every artifact of a bundle or blob into the cache at ``url``.
 
@@ -106,14 +112,31 @@ def populate(
     is written (:class:`SignatureError`). A bundle's structure is checked
     before anything is written. Failures of single artifacts do not raise:
     they are in the report's :attr:`~PopulateReport.failures`.
+
+    With ``environment`` (a dict as :func:`cachepack.environment.current`
+    returns, put over this machine's native fields), a bundle that recorded
+    the environment its artifacts were made in is compared with it first:
+    blocking differences raise :class:`EnvironmentMismatchError` naming each
+    of them, and nothing is written, unless ``ignore_environment``; the
+    other differences are in the report's :attr:`~PopulateReport.warnings`.
+    Without ``environment`` nothing is compared.
     """
-    raw = _native.populate(_native_input(source), url, policy, threads or 1, _keys(trusted_keys))
+    raw = _native.populate(
+        _native_input(source),
+        url,
+        policy,
+        threads or 1,
+        _keys(trusted_keys),
+        environment,
+        ignore_environment,
+    )
     return PopulateReport(
         url=raw["url"],
         seconds=raw["seconds"],
         by_type={t: TypeSummary(**s) for t, s in raw["by_type"].items()},
         failures=list(raw["failures"]),
         notices=list(raw["notices"]),
+        warnings=list(raw["warnings"]),
     )
 
 

@@ -53,6 +53,8 @@ class ErrorReason(enum.StrEnum):
     DECOMPRESSION = "decompression"
     UNSAFE_PATH = "unsafe_path"
     BROKEN_PIPE = "broken_pipe"
+    INVALID_JSON = "invalid_json"
+    ENVIRONMENT_MISMATCH = "environment_mismatch"
 
 
 class Error(Exception):
@@ -110,6 +112,14 @@ class InvalidArgumentError(Error):
     """The caller passed something wrong (a bad URL, option or value)."""
 
     default_code = ErrorCode.INVALID_ARGUMENT
+
+
+class EnvironmentMismatchError(InvalidArgumentError):
+    """A bundle's artifacts were made where PyTorch's cache keys differ from here.
+
+    Raised before anything is written, with one line per blocking difference
+    (docs/ENVIRONMENT.md); ``ignore_environment=True`` goes on anyway.
+    """
 
 
 class NotFoundError(Error):
@@ -209,4 +219,6 @@ def _from_native(
     cls = _BY_CODE[ErrorCode(code)]
     if cls is PermissionDeniedError and error_reason is ErrorReason.SIGNATURE:
         cls = SignatureError
+    if cls is InvalidArgumentError and error_reason is ErrorReason.ENVIRONMENT_MISMATCH:
+        cls = EnvironmentMismatchError
     return cls(message, reason=error_reason, file=file, url=url, offset=offset, key=key, text=text)

@@ -306,10 +306,14 @@ Result<BundleReader> read_whole_bundle(
 }
 
 Result<std::unique_ptr<LoadedArtifacts>> load_artifacts(
-    const InputBytes& input, const std::vector<bundle::PublicKey>& trusted) {
+    const InputBytes& input, const std::vector<bundle::PublicKey>& trusted,
+    bool read_environment) {
   auto out = std::make_unique<LoadedArtifacts>();
   if (bundle::is_bundle(input.data)) {
     CP_ASSIGN_OR_RETURN(auto reader, read_whole_bundle(input, trusted));
+    if (read_environment) {
+      out->environment = named(environment_of(reader), input.name);
+    }
     CP_ASSIGN_OR_RETURN(
         out->source,
         named(BundleArtifactSource::open(std::move(reader)), input.name));

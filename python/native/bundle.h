@@ -18,6 +18,7 @@
 #include "cachepack/artifact_source.h"
 #include "cachepack/bundle_reader.h"
 #include "cachepack/bundle_signing.h"
+#include "cachepack/environment.h"
 #include "cachepack/megacache.h"
 #include "python/native/mapped_file.h"
 
@@ -90,9 +91,14 @@ struct LoadedArtifacts {
   std::optional<megacache::Blob> blob;
   std::vector<ArtifactView> views;
   std::unique_ptr<ArtifactSource> source;
+  // With read_environment: what the bundle recorded (environment_of()),
+  // empty for a blob or a bundle that recorded none; or why it could not be
+  // read (kDataLoss / kInvalidJson).
+  Result<std::optional<Environment>> environment = std::nullopt;
 };
 Result<std::unique_ptr<LoadedArtifacts>> load_artifacts(
-    const InputBytes& input, const std::vector<bundle::PublicKey>& trusted);
+    const InputBytes& input, const std::vector<bundle::PublicKey>& trusted,
+    bool read_environment = false);
 
 void register_bundle(py::module_& m);
 

@@ -76,6 +76,10 @@ const char* reason_name(ErrorReason reason) {
       return "unsafe_path";
     case ErrorReason::kBrokenPipe:
       return "broken_pipe";
+    case ErrorReason::kInvalidJson:
+      return "invalid_json";
+    case ErrorReason::kEnvironmentMismatch:
+      return "environment_mismatch";
   }
   return "unspecified";
 }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "python/native/bundle.h"
+#include "python/native/environment.h"
 #include "python/native/errors.h"
 #include "python/native/mapped_file.h"
 #include "python/native/moving.h"
@@ -40,5 +41,6 @@ PYBIND11_MODULE(_native, m) {
   python::register_bundle(m);
   python::register_writing(m);
   python::register_moving(m);
+  python::register_environment(m);
   m.def("run_cli", &python::run_cli, pybind11::arg("argv"));
 }

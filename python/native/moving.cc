@@ -15,6 +15,7 @@
 #include "cachepack/pack.h"
 #include "cachepack/populate.h"
 #include "python/native/bundle.h"
+#include "python/native/environment.h"
 #include "python/native/errors.h"
 
 namespace cachepack::python {
@@ -30,19 +31,57 @@ Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
   return backends->open(url);
 }
 
+// Before anything is written, as `cachepack populate --env` checks: the
+// environment the bundle recorded against `target`. Blocking differences
+// throw kInvalidArgument / kEnvironmentMismatch unless `ignore`; the
+// warnings (and, ignored, the blocking differences) are returned as lines.
+std::vector<std::string> check_environment(const LoadedArtifacts& loaded,
+                                           const Environment& target,
+                                           const std::string& source,
+                                           bool ignore) {
+  std::vector<std::string> warnings;
+  if (!loaded.environment && ignore) {
+    warnings.push_back(loaded.environment.error().to_string() +
+                       " (ignore_environment)");
+    return warnings;
+  }
+  std::optional<Environment> recorded = unwrap(loaded.environment);
+  if (!recorded) return warnings;
+  if (ignore) {
+    for (const auto& d : compare_environments(*recorded, target)) {
+      warnings.push_back(d.message() +
+                         (d.severity == EnvironmentSeverity::kBlocks
+                              ? " (ignore_environment)"
+                              : ""));
+    }
+    return warnings;
+  }
+  for (const auto& d :
+       unwrap(require_compatible_environment(*recorded, target, source))) {
+    warnings.push_back(d.message());
+  }
+  return warnings;
+}
+
 py::dict populate_artifacts(py::handle source, const std::string& url,
                             const std::string& policy_text, int threads,
-                            py::handle trusted_keys) {
+                            py::handle trusted_keys, py::handle environment,
+                            bool ignore_environment) {
   if (threads < 1 || threads > kMaxPopulateThreads) {
     throw_invalid_argument("threads must be 1.." +
                            std::to_string(kMaxPopulateThreads) + ", not " +
                            std::to_string(threads));
   }
   auto trusted = trusted_keys_from_python(trusted_keys);
+  // Without an environment nothing is compared: the bundle's recorded one
+  // is not even read.
+  std::optional<Environment> target;
+  if (!environment.is_none()) target = environment_from_python(environment);
   InputBytes input(source);
   std::optional<PopulateReport> report;
   std::string backend_url;
   std::vector<std::string> notices;
+  std::vector<std::string> warnings;
   double seconds = 0;
   {
     py::gil_scoped_release release;
@@ -50,7 +89,12 @@ py::dict populate_artifacts(py::handle source, const std::string& url,
     PopulateOptions options;
     options.policy = unwrap(parse_populate_policy(policy_text));
     options.threads = static_cast<unsigned>(threads);
-    auto loaded = unwrap(load_artifacts(input, trusted));
+    auto loaded = unwrap(load_artifacts(input, trusted, target.has_value()));
+    if (target) {
+      warnings = check_environment(
+          *loaded, merge_environments(current_native_environment(), *target),
+          input.name, ignore_environment);
+    }
     auto backend = unwrap(open_url(url));
     report.emplace(unwrap(populate(*loaded->source, *backend, options)));
     backend_url = backend->url();
@@ -82,6 +126,7 @@ py::dict populate_artifacts(py::handle source, const std::string& url,
   out["failures"] = failures;
   out["url"] = backend_url;
   out["notices"] = notices;
+  out["warnings"] = warnings;
   out["seconds"] = seconds;
   return out;
 }
@@ -152,7 +197,9 @@ py::tuple pack_artifacts(py::handle sources, const std::string& out) {
 
 void register_moving(py::module_& m) {
   m.def("populate", &populate_artifacts, py::arg("source"), py::arg("url"),
-        py::arg("policy"), py::arg("threads"), py::arg("trusted_keys"));
+        py::arg("policy"), py::arg("threads"), py::arg("trusted_keys"),
+        py::arg("environment") = py::none(),
+        py::arg("ignore_environment") = false);
   m.def("pack", &pack_artifacts, py::arg("sources"), py::arg("out"));
 }
 
