@@ -215,3 +215,14 @@ def test_a_closed_bundle_passed_on_is_an_invalid_argument(sample_bundle: Path) -
     bundle.close()
     with pytest.raises(cachepack.InvalidArgumentError):
         cachepack.populate(bundle, "mem://")
+
+
+def test_a_full_memory_cache_is_resource_exhausted_per_artifact(sample_bundle: Path) -> None:
+    # A 16-byte budget holds none of the sample's artifacts.
+    report = cachepack.populate(sample_bundle, "mem://?max_bytes=16")
+    assert not report.ok
+    assert report.failures
+    for _, key, error in report.failures:
+        assert isinstance(error, cachepack.ResourceExhaustedError)
+        assert error.code is ErrorCode.RESOURCE_EXHAUSTED
+        assert error.key == key
