@@ -28,8 +28,9 @@ status=$?
 [ $install_status -eq 0 ] || status=1
 
 # Steps that run Bazel themselves, which a Bazel test cannot: installing
-# without Bazel (tools/install.sh, docs/BUILDING.md). Each is one case in
-# the count, from bazel-testlogs/steps/junit.xml.
+# without Bazel (tools/install.sh, docs/BUILDING.md) and the example
+# workspace that uses cachepack as an external repository. Each is one case
+# in the count, from bazel-testlogs/steps/junit.xml.
 steps_logs="$root/bazel-testlogs/steps"
 mkdir -p "$steps_logs"
 steps_cases=""
@@ -49,6 +50,7 @@ install_prefix=$(mktemp -d)
 run_step install bash -c 'tools/install.sh --prefix "$1" &&
   tests/install_check.sh "$1" examples/quickstart.cc' _ "$install_prefix"
 rm -rf "$install_prefix"
+run_step example_bazel tools/test_example_bazel.sh
 echo "<testsuite>$steps_cases</testsuite>" >"$steps_logs/junit.xml"
 
 # The Python package, installed in .venv: run from the repository root, where
