@@ -12,7 +12,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev pybind11-dev
   libhiredis-dev libcurl4-openssl-dev redis-server redis-tools nginx-core
-  clang-format clang python3 openssl
+  clang-format clang python3 openssl pkgconf
 )
 
 missing=()

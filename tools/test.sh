@@ -27,6 +27,32 @@ bazel test //... --keep_going "${env_args[@]}" "$@"
 status=$?
 [ $install_status -eq 0 ] || status=1
 
+# Steps that run Bazel themselves, which a Bazel test cannot: installing
+# without Bazel (tools/install.sh, docs/BUILDING.md) and the example
+# workspace that uses cachepack as an external repository. Each is one case
+# in the count, from bazel-testlogs/steps/junit.xml.
+steps_logs="$root/bazel-testlogs/steps"
+mkdir -p "$steps_logs"
+steps_cases=""
+run_step() {
+  local name=$1
+  shift
+  if "$@" >"$steps_logs/$name.log" 2>&1; then
+    steps_cases+="<testcase name=\"$name\"/>"
+  else
+    echo "test: $name failed:"
+    cat "$steps_logs/$name.log"
+    steps_cases+="<testcase name=\"$name\"><failure/></testcase>"
+    status=1
+  fi
+}
+install_prefix=$(mktemp -d)
+run_step install bash -c 'tools/install.sh --prefix "$1" &&
+  tests/install_check.sh "$1" examples/quickstart.cc' _ "$install_prefix"
+rm -rf "$install_prefix"
+run_step example_bazel tools/test_example_bazel.sh
+echo "<testsuite>$steps_cases</testsuite>" >"$steps_logs/junit.xml"
+
 # The Python package, installed in .venv: run from the repository root, where
 # `import cachepack` finds only the installed package (tests/python/conftest.py
 # refuses anything else).
@@ -49,12 +75,12 @@ rm -f "$torch_logs/junit.xml"
 # Count test cases (not just targets) from each target's JUnit XML, the
 # PyTorch suite's and the Python package's.
 targets=$(bazel query 'tests(//...)' 2>/dev/null)
-python3 - "$root" "$torch_logs/junit.xml" "$python_logs/junit.xml" $targets <<'PY'
+python3 - "$root" "$torch_logs/junit.xml" "$python_logs/junit.xml" "$steps_logs/junit.xml" $targets <<'PY'
 import os, sys, xml.etree.ElementTree as ET
-root, torch_xml, python_xml, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+root, torch_xml, python_xml, steps_xml, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
 passed = failed = skipped = 0
 paths = [os.path.join(root, "bazel-testlogs", t.lstrip("/").replace(":", "/"), "test.xml")
-         for t in targets] + [torch_xml, python_xml]
+         for t in targets] + [torch_xml, python_xml, steps_xml]
 for path in paths:
     if not os.path.exists(path):
         failed += 1  # Never ran (build failure).
