@@ -83,4 +83,8 @@ else
   echo "SKIP vector checks: CACHEPACK_VECTORS is not set (run tools/test.sh)"
 fi
 
+# --version prints the version bundles record as their producer's.
+expect_exit 0 --version
+grep -qx "cachepack [0-9][0-9.]*" "$tmp/out" || fail "--version: $(cat "$tmp/out")"
+
 finish "CLI checks"

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cachepack/bundle_writer.h"
 #include "tools/cli_output.h"
 #include "tools/commands.h"
 
@@ -27,6 +28,9 @@ int run_cli(int argc, char** argv) {
   install_stdout();
   CLI::App app{"cachepack: package, inspect and move compile-cache artifacts"};
   app.require_subcommand(1);
+  // The version bundles record as their producer's (and `env` reports).
+  app.set_version_flag("--version",
+                       "cachepack " + std::string(bundle::kProducerVersion));
   int exit_code = kExitOk;
   add_ls_command(app, exit_code);
   add_verify_command(app, exit_code);
@@ -48,6 +52,8 @@ int run_cli(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return finish_stdout(app.exit(e));
   } catch (const CLI::CallForAllHelp& e) {
+    return finish_stdout(app.exit(e));
+  } catch (const CLI::CallForVersion& e) {
     return finish_stdout(app.exit(e));
   } catch (const CLI::ParseError& e) {
     app.exit(e);
