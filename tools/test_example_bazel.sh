@@ -16,19 +16,19 @@ cd "$root/examples/bazel"
 # No bazel-* links in the example folder: the main workspace would see them.
 startup=(--max_idle_secs=300)
 if ! timeout 900 bazel "${startup[@]}" build --noshow_progress --symlink_prefix=/ \
-  //:bundle_roundtrip >"$tmp/log" 2>&1; then
+  //:quickstart >"$tmp/log" 2>&1; then
   echo "FAIL: examples/bazel does not build:"
   tail -30 "$tmp/log"
   exit 1
 fi
 bin=$(bazel "${startup[@]}" info bazel-bin 2>/dev/null)
-out=$("$bin/bundle_roundtrip" "$tmp/run" 2>&1) || {
-  echo "FAIL: examples/bazel's bundle_roundtrip exited $?: $out"
+out=$("$bin/quickstart" "$tmp/run" 2>&1) || {
+  echo "FAIL: examples/bazel's quickstart exited $?: $out"
   exit 1
 }
 want="populated: 2 stored, 0 skipped, 0 failed"
 [[ $out == *"$want"* ]] || {
-  echo "FAIL: bundle_roundtrip output lacks '$want': $out"
+  echo "FAIL: quickstart output lacks '$want': $out"
   exit 1
 }
 
