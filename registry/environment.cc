@@ -310,6 +310,32 @@ Result<std::vector<EnvironmentDifference>> require_compatible_environment(
                     ErrorLocation{.file = std::string(source)});
 }
 
+Result<std::vector<std::string>> environment_warnings(
+    const Result<std::optional<Environment>>& recorded,
+    const Environment& target, std::string_view source, bool ignore,
+    std::string_view override_name) {
+  const std::string overridden = " (" + std::string(override_name) + ")";
+  std::vector<std::string> warnings;
+  if (!recorded) {
+    if (!ignore) return tl::unexpected(recorded.error());
+    warnings.push_back(recorded.error().to_string() + overridden);
+    return warnings;
+  }
+  if (!*recorded) return warnings;
+  if (ignore) {
+    for (const auto& d : compare_environments(**recorded, target)) {
+      warnings.push_back(
+          d.message() +
+          (d.severity == EnvironmentSeverity::kBlocks ? overridden : ""));
+    }
+    return warnings;
+  }
+  CP_ASSIGN_OR_RETURN(auto differences, require_compatible_environment(
+                                            **recorded, target, source));
+  for (const auto& d : differences) warnings.push_back(d.message());
+  return warnings;
+}
+
 Result<std::optional<Environment>> environment_of(
     const bundle::BundleReader& reader) {
   const auto& user = reader.metadata().user;

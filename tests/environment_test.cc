@@ -367,6 +367,47 @@ TEST(EnvironmentCheck, WarningsAloneAreReturnedAndDoNotBlock) {
       *r, ElementsAre(::testing::Field(&EnvironmentDifference::field, "libc")));
 }
 
+TEST(EnvironmentWarnings, WithoutIgnoreABlockingDifferenceIsTheError) {
+  Environment target = every_field();
+  target.torch_version = "2.14.1";
+  Result<std::optional<Environment>> recorded = every_field();
+  EXPECT_THAT(
+      environment_warnings(recorded, target, "b.cpk", false, "--x"),
+      HasError(ErrorCode::kInvalidArgument, ErrorReason::kEnvironmentMismatch));
+}
+
+TEST(EnvironmentWarnings, IgnoredBlockingDifferencesAreMarkedWithTheOverride) {
+  Environment target = every_field();
+  target.torch_version = "2.14.1";
+  target.libc = "glibc 2.31";
+  Result<std::optional<Environment>> recorded = every_field();
+  auto lines = environment_warnings(recorded, target, "b.cpk", true, "--x");
+  ASSERT_THAT(lines, IsOk());
+  ASSERT_EQ(lines->size(), 2u);
+  EXPECT_THAT((*lines)[0], HasSubstr("torch 2.13.0+cpu; here 2.14.1"));
+  EXPECT_THAT((*lines)[0], HasSubstr(" (--x)"));
+  EXPECT_THAT((*lines)[1], HasSubstr("libc"));
+  EXPECT_THAT((*lines)[1], ::testing::Not(HasSubstr("(--x)")));
+}
+
+TEST(EnvironmentWarnings, AnUnreadableRecordFailsUnlessIgnored) {
+  Result<std::optional<Environment>> recorded = tl::unexpected(
+      Error(ErrorCode::kDataLoss, ErrorReason::kInvalidJson, "bad"));
+  EXPECT_THAT(environment_warnings(recorded, every_field(), "b", false, "--x"),
+              HasError(ErrorCode::kDataLoss, ErrorReason::kInvalidJson));
+  auto lines = environment_warnings(recorded, every_field(), "b", true, "--x");
+  ASSERT_THAT(lines, IsOk());
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_THAT((*lines)[0], HasSubstr("bad"));
+  EXPECT_THAT((*lines)[0], HasSubstr(" (--x)"));
+}
+
+TEST(EnvironmentWarnings, NothingRecordedIsNothingToSay) {
+  Result<std::optional<Environment>> recorded = std::optional<Environment>();
+  EXPECT_THAT(environment_warnings(recorded, every_field(), "b", false, "--x"),
+              IsOkAndHolds(::testing::IsEmpty()));
+}
+
 TEST(EnvironmentBundle, RoundTripsThroughABundlesMetadata) {
   TempDir dir;
   bundle::WriterOptions options;

@@ -92,28 +92,17 @@ Result<void> check_environment(const LoadedInput& input,
                                const std::string& env_file, bool ignore) {
   if (input.bundle == nullptr) return {};
   auto recorded = environment_of(*input.bundle);
-  if (ignore && !recorded) {
-    std::cerr << "cachepack: warning: " << recorded.error().to_string()
-              << " (--ignore-env)\n";
-    return {};
+  if (recorded && !*recorded) return {};
+  // The target's environment is read only when there is one to compare.
+  Environment here;
+  if (recorded) {
+    CP_ASSIGN_OR_RETURN(here, environment_here(env_file));
   }
-  CP_TRY(recorded);
-  if (!*recorded) return {};
-  CP_ASSIGN_OR_RETURN(auto here, environment_here(env_file));
-  if (ignore) {
-    for (const auto& d : compare_environments(**recorded, here)) {
-      std::cerr << "cachepack: warning: " << d.message()
-                << (d.severity == EnvironmentSeverity::kBlocks
-                        ? " (--ignore-env)"
-                        : "")
-                << "\n";
-    }
-    return {};
-  }
-  CP_ASSIGN_OR_RETURN(auto warnings,
-                      require_compatible_environment(**recorded, here, path));
-  for (const auto& d : warnings) {
-    std::cerr << "cachepack: warning: " << d.message() << "\n";
+  CP_ASSIGN_OR_RETURN(
+      auto warnings,
+      environment_warnings(recorded, here, path, ignore, "--ignore-env"));
+  for (const auto& line : warnings) {
+    std::cerr << "cachepack: warning: " << line << "\n";
   }
   return {};
 }

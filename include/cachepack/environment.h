@@ -156,6 +156,17 @@ Result<std::vector<EnvironmentDifference>> require_compatible_environment(
     const Environment& recorded, const Environment& target,
     std::string_view source = {});
 
+// The check before using a bundle's artifacts, with its override: the
+// environment the bundle recorded (environment_of()'s result) against
+// `target`. Without `ignore`, a recorded environment that cannot be read or
+// differs in a blocking field is the error, as above. With it, those become
+// warnings marked "(<override_name>)", the flag or argument the caller
+// offers. Returns the warning lines; none when nothing was recorded.
+Result<std::vector<std::string>> environment_warnings(
+    const Result<std::optional<Environment>>& recorded,
+    const Environment& target, std::string_view source, bool ignore,
+    std::string_view override_name);
+
 // The environment a bundle recorded under kEnvironmentMetadataKey; empty
 // when it has none (Mega-Cache conversions without --env, bundles older
 // than this field). A recorded value that is not a valid environment is

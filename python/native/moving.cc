@@ -39,28 +39,8 @@ std::vector<std::string> check_environment(const LoadedArtifacts& loaded,
                                            const Environment& target,
                                            const std::string& source,
                                            bool ignore) {
-  std::vector<std::string> warnings;
-  if (!loaded.environment && ignore) {
-    warnings.push_back(loaded.environment.error().to_string() +
-                       " (ignore_environment)");
-    return warnings;
-  }
-  std::optional<Environment> recorded = unwrap(loaded.environment);
-  if (!recorded) return warnings;
-  if (ignore) {
-    for (const auto& d : compare_environments(*recorded, target)) {
-      warnings.push_back(d.message() +
-                         (d.severity == EnvironmentSeverity::kBlocks
-                              ? " (ignore_environment)"
-                              : ""));
-    }
-    return warnings;
-  }
-  for (const auto& d :
-       unwrap(require_compatible_environment(*recorded, target, source))) {
-    warnings.push_back(d.message());
-  }
-  return warnings;
+  return unwrap(environment_warnings(loaded.environment, target, source, ignore,
+                                     "ignore_environment"));
 }
 
 py::dict populate_artifacts(py::handle source, const std::string& url,
