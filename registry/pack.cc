@@ -56,8 +56,9 @@ class Packer {
  private:
   Result<void> add(std::string_view type, std::string_view key,
                    ByteSpan content) {
-    SpanSource source(content);
-    return add(type, key, sha256(content), source);
+    Sha256Digest digest = sha256(content);
+    SpanSource source(content, digest);
+    return add(type, key, digest, source);
   }
 
   Result<void> add(std::string_view type, std::string_view key,

@@ -527,19 +527,29 @@ Result<void> BundleWriter::begin_group(std::string_view type) {
 
 Result<void> BundleWriter::add(std::string_view type, std::string_view key,
                                ByteSpan content) {
-  return impl_->add(type, key, content, /*borrowed=*/false);
+  CP_TRY(impl_->add(type, key, content, /*borrowed=*/false));
+  report_progress();
+  return {};
 }
 
 Result<void> BundleWriter::add_borrowed(std::string_view type,
                                         std::string_view key,
                                         ByteSpan content) {
-  return impl_->add(type, key, content, /*borrowed=*/true);
+  CP_TRY(impl_->add(type, key, content, /*borrowed=*/true));
+  report_progress();
+  return {};
 }
 
 Result<void> BundleWriter::add_stream(std::string_view type,
                                       std::string_view key,
                                       ContentSource& content) {
-  return impl_->add_stream(type, key, content);
+  CP_TRY(impl_->add_stream(type, key, content));
+  report_progress();
+  return {};
+}
+
+void BundleWriter::report_progress() {
+  if (impl_->options.progress) impl_->options.progress(impl_->stats);
 }
 
 Result<void> BundleWriter::flush() {

@@ -2,7 +2,7 @@
 # Writers of one output path take turns, through the real binary with real
 # races: while a slow append, convert or pack writes a path, every other
 # writer of that path (append, sign, convert, pack) fails at once with exit
-# 1 instead of overwriting it, and the slow one's result is complete. A
+# 3 (busy: retry later) instead of overwriting it, and the slow one's result is complete. A
 # killed convert's temporary file is removed by the next writer of the same
 # output, never by a reader, and a live writer's is kept.
 source "$(dirname "$0")/cli_lib.sh" "$1"
@@ -38,9 +38,10 @@ locked() {
 }
 temp_exists() { compgen -G "$1.tmp-*" >/dev/null; }
 still_running() { kill -0 "$1" 2>/dev/null || fail "the slow writer finished before the race was run: $2"; }
-# refused ARGS...: another writer of the path is at work: exit 1, at once.
+# refused ARGS...: another writer of the path is at work: exit 3 (busy,
+# retry later; docs/CLI.md), at once.
 refused() {
-  expect_exit 1 "$@"
+  expect_exit 3 "$@"
   grep -q "^cachepack: unavailable: .*\(another cachepack process\)" "$tmp/err" \
     || fail "cachepack $*: not refused as busy: $(head -c 300 "$tmp/err")"
 }
@@ -79,10 +80,10 @@ wait $bg || fail "the background convert failed: $(cat "$tmp/bg.out")"
 "$CP" convert "$tmp/big.bin" "$tmp/new.cpk" --level 19 >"$tmp/bg.out" 2>&1 &
 bg=$!
 wait_until "convert creates its temporary file" temp_exists "$tmp/new.cpk"
-expect_exit 1 convert "$tmp/s.bin" "$tmp/new.cpk"
+expect_exit 3 convert "$tmp/s.bin" "$tmp/new.cpk"
 grep -q "unavailable: another cachepack process (pid $bg on .*) is writing this file" "$tmp/err" \
   || fail "second creator: $(cat "$tmp/err")"
-expect_exit 1 pack "$tmp/s.bin" "$tmp/new.cpk"
+expect_exit 3 pack "$tmp/s.bin" "$tmp/new.cpk"
 still_running $bg "convert to a new file"
 wait $bg || fail "the background convert failed: $(cat "$tmp/bg.out")"
 [ "$(count "$tmp/new.cpk")" -eq "$big_count" ] || fail "new.cpk is not the first convert's"

@@ -576,7 +576,9 @@ TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
 
 TEST_F(RedisBackendTest, PopulateIntoADeadServerFailsEveryArtifactFast) {
   server_->stop();
-  auto b = open_redis(url());
+  // A back-off longer than the test, so that one connect attempt is all
+  // there is however slow the machine.
+  auto b = open_redis(url("&backoff_ms=60000"));
   ASSERT_TRUE(b);
   auto artifacts = sample_artifacts(2000);
   auto views = views_of(artifacts);

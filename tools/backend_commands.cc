@@ -23,65 +23,13 @@
 #include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "tools/environment_flags.h"
+#include "tools/inputs.h"
+#include "tools/progress.h"
 #include "util/file.h"
 #include "util/file_lock.h"
 
 namespace cachepack::cli {
 namespace {
-
-Result<std::unique_ptr<Backend>> open_url(const std::string& url) {
-  CP_ASSIGN_OR_RETURN(auto backends, registry_with_all_backends());
-  return backends->open(url);
-}
-
-// Artifacts read from an input file: a bundle's entries, streamed as they
-// are used, or a mapped Mega-Cache blob's views.
-struct LoadedInput {
-  std::string format;
-  std::optional<MappedFile> file;  // A blob's mapping, which views borrow.
-  std::vector<ArtifactView> views;
-  std::unique_ptr<ArtifactSource> source;
-  // The bundle's reader (owned by `source`), null for a blob.
-  const bundle::BundleReader* bundle = nullptr;
-};
-
-// The one place that turns an input file into artifacts: a cachepack bundle
-// (recognised by its magic) or a PyTorch Mega-Cache blob (repeated type
-// groups all kept). A bundle is opened as every whole-reading command opens
-// it (tools/bundle_input.h): its structure checked as `verify` checks it
-// before anything is read, an older version only when asked for; with
-// trusted keys it must carry a valid signature by one of them, and every
-// entry's SHA-256 is checked as it is read. A Mega-Cache blob cannot be
-// signed, so trusted keys refuse it.
-Result<LoadedInput> load_input(const std::string& path,
-                               const BundleReadFlags& flags = {}) {
-  const std::vector<std::string>& trusted_key_files = flags.trusted_key_files;
-  if (bundle::is_bundle_file(path)) {
-    CP_ASSIGN_OR_RETURN(auto reader,
-                        open_bundle(path, flags, BundleUse::kEverything));
-    CP_ASSIGN_OR_RETURN(auto source,
-                        BundleArtifactSource::open(std::move(reader)));
-    const bundle::BundleReader* opened = &source->reader();
-    return LoadedInput{
-        .format = "cachepack", .source = std::move(source), .bundle = opened};
-  }
-  if (!trusted_key_files.empty()) {
-    return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
-                      "a PyTorch Mega-Cache blob carries no signature; "
-                      "convert it to a signed bundle (cachepack convert "
-                      "--sign) to populate with --trusted-key",
-                      ErrorLocation{.file = path});
-  }
-  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
-  megacache::ReadOptions blob_options;
-  blob_options.strict_types = flags.strict_types;
-  CP_ASSIGN_OR_RETURN(
-      auto blob, in_file(megacache::parse(file.bytes(), blob_options), path));
-  LoadedInput input{.format = "pytorch-megacache", .file = std::move(file)};
-  input.views = blob.artifacts();
-  input.source = std::make_unique<ViewArtifactSource>(input.views);
-  return input;
-}
 
 // Before populate: the environment a bundle recorded against the one it
 // is populated for. Blocking differences refuse (nothing is written)
@@ -144,8 +92,6 @@ void print_notices(const Backend& backend) {
   }
 }
 
-bool is_url(const std::string& s) { return s.find("://") != std::string::npos; }
-
 // "10G", "512M", "64k", "1000", "2GiB": a byte count, powers of 1024.
 std::optional<uint64_t> parse_size(std::string text) {
   if (text.ends_with("iB") || text.ends_with("ib"))
@@ -184,17 +130,31 @@ std::optional<uint64_t> parse_size(std::string text) {
   return n * scale;
 }
 
-std::string human(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
+// `populate --json` (docs/CLI.md).
+nlohmann::json populate_json(const PopulateReport& report,
+                             const std::string& url,
+                             const std::string& policy) {
+  nlohmann::json types = nlohmann::json::object();
+  for (const auto& [type, t] : report.by_type) {
+    types[type] = {
+        {"stored", t.stored},         {"skipped", t.skipped},
+        {"superseded", t.superseded}, {"unsupported", t.unsupported},
+        {"failed", t.failed},         {"bytes_stored", t.bytes_stored}};
   }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
+  nlohmann::json failures = nlohmann::json::array();
+  for (const auto& a : report.artifacts) {
+    if (a.outcome != PopulateOutcome::kFailed || !a.error) continue;
+    failures.push_back(
+        {{"type", a.type}, {"key", a.key}, {"error", error_json(*a.error)}});
+  }
+  return {{"ok", report.ok()},
+          {"url", url},
+          {"policy", policy},
+          {"stored", report.stored()},
+          {"skipped", report.skipped()},
+          {"failed", report.failed()},
+          {"types", std::move(types)},
+          {"failures", std::move(failures)}};
 }
 
 void print_counters(const BackendStats& s) {
@@ -215,8 +175,8 @@ void add_populate_command(CLI::App& app, int& exit_code) {
     std::string url;
     std::string policy = "skip-existing";
     unsigned threads = 1;
-    bool quiet = false;
-    bool progress = false;
+    bool json = false;
+    ProgressFlags progress;
     std::string env_file;
     bool ignore_env = false;
     BundleReadFlags read;
@@ -237,9 +197,8 @@ void add_populate_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"skip-existing", "overwrite", "verify"}));
   cmd->add_option("--threads", args->threads, "Parallel writers (default 1)")
       ->check(CLI::Range(1u, 256u));
-  cmd->add_flag("--quiet", args->quiet, "Print only failures");
-  cmd->add_flag("--progress", args->progress,
-                "Show artifacts and bytes written so far on stderr");
+  add_progress_flags(cmd, args->progress);
+  cmd->add_flag("--json", args->json, "One JSON object on stdout");
   cmd->add_flag("--strict-types", args->read.strict_types,
                 "Fail on artifacts of types cachepack does not know, or that "
                 "the backend has no place for (default: carry or skip them, "
@@ -254,70 +213,86 @@ void add_populate_command(CLI::App& app, int& exit_code) {
                 "differs from the target's in PyTorch's cache keys (the "
                 "differences are printed as warnings)");
   add_allow_older_version_flag(cmd, args->read);
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    auto input = load_input(args->input, args->read);
-    CP_TRY(input);
-    if (auto checked = check_environment(*input, args->input, args->env_file,
-                                         args->ignore_env);
-        !checked) {
-      if (checked.error().reason() != ErrorReason::kEnvironmentMismatch) {
-        CP_TRY(checked);
-      }
-      report(checked.error());
-      std::cerr << "cachepack: nothing written; --ignore-env populates "
-                   "anyway, cachepack explain shows more\n";
-      return kExitFailed;
-    }
-    auto backend = open_url(args->url);
-    CP_TRY(backend);
-    PopulateOptions options{.policy = *parse_populate_policy(args->policy),
-                            .threads = args->threads,
-                            .strict_types = args->read.strict_types};
-    if (args->progress) {
-      // About a hundred updates, whatever the number of artifacts.
-      options.progress = [](const PopulateProgress& p) {
-        uint64_t step = std::max<uint64_t>(1, p.total / 100);
-        if (p.done % step == 0 || p.done == p.total) {
-          std::fprintf(stderr, "\rpopulate: %llu/%llu artifacts, %s",
-                       static_cast<unsigned long long>(p.done),
-                       static_cast<unsigned long long>(p.total),
-                       human(p.bytes_done).c_str());
-          if (p.done == p.total) std::fputc('\n', stderr);
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack populate model.cpk torch:///tmp/torchinductor_$USER\n"
+      "  cachepack populate --trusted-key release.pem.pub model.cpk "
+      "redis://cache-host:6379 --threads 8\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        auto input = load_input(args->input, args->read);
+        CP_TRY(input);
+        if (auto checked = check_environment(*input, args->input,
+                                             args->env_file, args->ignore_env);
+            !checked) {
+          if (checked.error().reason() != ErrorReason::kEnvironmentMismatch) {
+            CP_TRY(checked);
+          }
+          report(checked.error());
+          std::cerr << "cachepack: nothing written; --ignore-env populates "
+                       "anyway, cachepack explain shows more\n";
+          return kExitFailed;
         }
-      };
-    }
-    auto result = populate(*input->source, **backend, options);
-    CP_TRY(result);
-    print_notices(**backend);
-    // Skipped types: one line per reason, not one per artifact.
-    std::map<std::pair<std::string, std::string>, uint64_t> unsupported;
-    for (const auto& a : result->artifacts) {
-      if (a.outcome == PopulateOutcome::kFailed) report(*a.error);
-      if (a.skip_reason == SkipReason::kUnsupported) {
-        ++unsupported[{a.type, a.note}];
-      }
-    }
-    for (const auto& [what, n] : unsupported) {
-      std::cerr << "cachepack: " << what.second << ": " << n << " skipped\n";
-    }
-    if (!args->quiet) {
-      for (const auto& [type, t] : result->by_type) {
-        std::cout << type << ": " << t.stored << " stored, " << t.skipped
-                  << " skipped, " << t.failed << " failed ("
-                  << human(t.bytes_stored) << " written)";
-        if (t.superseded != 0) {
-          std::cout << "; " << t.superseded
-                    << " superseded by newer artifacts with the same key";
+        auto backend = open_url(args->url);
+        CP_TRY(backend);
+        PopulateOptions options{.policy = *parse_populate_policy(args->policy),
+                                .threads = args->threads,
+                                .strict_types = args->read.strict_types};
+        ProgressLine progress("populate", args->progress.shown());
+        {
+          uint64_t bytes = 0;
+          for (size_t i = 0; i < input->source->size(); ++i) {
+            bytes += input->source->at(i).size;
+          }
+          progress.set_total(input->source->size(), bytes);
         }
-        std::cout << "\n";
-      }
-      std::cout << (result->ok() ? "ok: " : "FAILED: ") << result->stored()
-                << " stored, " << result->skipped() << " skipped, "
-                << result->failed() << " failed into " << (*backend)->url()
-                << " (policy " << args->policy << ")\n";
-    }
-    return result->ok() ? kExitOk : kExitFailed;
-  }));
+        options.progress = [&progress](const PopulateProgress& p) {
+          progress.update(p.done, p.bytes_done);
+        };
+        auto result = populate(*input->source, **backend, options);
+        CP_TRY(result);
+        print_notices(**backend);
+        // Skipped types: one line per reason, not one per artifact. A server
+        // that went away fails the command as unreachable (exit 3): retrying
+        // later may succeed, unlike bad data.
+        std::map<std::pair<std::string, std::string>, uint64_t> unsupported;
+        int failed_exit = kExitFailed;
+        for (const auto& a : result->artifacts) {
+          if (a.outcome == PopulateOutcome::kFailed) {
+            if (report(*a.error) == kExitUnavailable) {
+              failed_exit = kExitUnavailable;
+            }
+          }
+          if (a.skip_reason == SkipReason::kUnsupported) {
+            ++unsupported[{a.type, a.note}];
+          }
+        }
+        for (const auto& [what, n] : unsupported) {
+          std::cerr << "cachepack: " << what.second << ": " << n
+                    << " skipped\n";
+        }
+        if (args->json) {
+          print_json(populate_json(*result, (*backend)->url(), args->policy));
+        } else if (!args->progress.quiet) {
+          for (const auto& [type, t] : result->by_type) {
+            std::cout << type << ": " << t.stored << " stored, " << t.skipped
+                      << " skipped, " << t.failed << " failed ("
+                      << human(t.bytes_stored) << " written)";
+            if (t.superseded != 0) {
+              std::cout << "; " << t.superseded
+                        << " superseded by newer artifacts with the same key";
+            }
+            std::cout << "\n";
+          }
+          std::cout << (result->ok() ? "ok: " : "FAILED: ") << result->stored()
+                    << " stored, " << result->skipped() << " skipped, "
+                    << result->failed() << " failed into " << (*backend)->url()
+                    << " (policy " << args->policy << ")\n";
+        }
+        return result->ok() ? kExitOk : failed_exit;
+      },
+      &args->json));
 }
 
 void add_pack_command(CLI::App& app, int& exit_code) {
@@ -325,7 +300,9 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     std::vector<std::string> sources;
     std::string out;
     std::string env_file;
+    bool json = false;
     BundleReadFlags read;
+    ProgressFlags progress;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -343,82 +320,115 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   add_allow_older_version_flag(cmd, args->read);
   add_strict_types_flag(cmd, args->read.strict_types);
   add_record_env_flag(cmd, args->env_file);
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    args->out = args->sources.back();
-    args->sources.pop_back();
-    bool to_bundle = bundle::has_bundle_extension(args->out);
-    if (!to_bundle) CP_TRY(refuse_env_for_blob(args->env_file, args->out));
-    CP_ASSIGN_OR_RETURN(auto env, environment_to_record(args->env_file));
-    std::vector<std::unique_ptr<Backend>> backends;
-    std::vector<LoadedInput> inputs;
-    std::vector<PackSource> sources;
-    for (const auto& source : args->sources) {
-      if (is_url(source)) {
-        auto backend = open_url(source);
-        CP_TRY(backend);
-        backends.push_back(std::move(*backend));
-        sources.push_back({.backend = backends.back().get()});
-      } else {
-        auto input = load_input(source, args->read);
-        CP_TRY(input);
-        inputs.push_back(std::move(*input));
-        sources.push_back({.artifacts = inputs.back().source.get()});
-      }
-    }
-    // --strict-types: a type cachepack does not know stops the pack.
-    struct StrictSink final : PackSink {
-      PackSink& inner;
-      const std::string& out;
-      StrictSink(PackSink& sink, const std::string& path)
-          : inner(sink), out(path) {}
-      Result<void> begin_group(std::string_view type) override {
-        std::string t(type);
-        CP_TRY(require_registered(std::span(&t, 1), out));
-        return inner.begin_group(type);
-      }
-      Result<void> add(std::string_view type, std::string_view key,
-                       ContentSource& content) override {
-        return inner.add(type, key, content);
-      }
-    };
-    auto packed = [&](PackSink& sink) -> Result<PackStats> {
-      StrictSink strict(sink, args->out);
-      auto stats =
-          args->read.strict_types ? pack(sources, strict) : pack(sources, sink);
-      for (const auto& b : backends) print_notices(*b);
-      return stats;
-    };
-    Result<PackStats> stats = PackStats{};
-    uint64_t written = 0;
-    if (to_bundle) {
-      bundle::WriterOptions options;
-      if (env) {
-        record_environment(options, *env);
-      } else if (auto shared =
-                     shared_environment(args->sources.size(), inputs)) {
-        options.user_metadata[std::string(kEnvironmentMetadataKey)] = *shared;
-      }
-      auto writer = bundle::BundleWriter::create(args->out, options);
-      CP_TRY(writer);
-      BundlePackSink sink(*writer);
-      stats = packed(sink);
-      CP_TRY(stats);
-      auto done = writer->finish();
-      CP_TRY(done);
-      written = done->file_size;
-    } else {
-      MegacachePackSink sink;
-      stats = packed(sink);
-      CP_TRY(stats);
-      CP_ASSIGN_OR_RETURN(ByteSpan blob, sink.finish());
-      CP_TRY(write_file_replacing(args->out, blob));
-      written = blob.size();
-    }
-    std::cout << "packed " << stats->artifacts << " artifacts of "
-              << stats->types << " types into " << args->out << " ("
-              << human(written) << ")\n";
-    return kExitOk;
-  }));
+  cmd->add_flag("--json", args->json, "One JSON object on stdout");
+  add_progress_flags(cmd, args->progress);
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack pack torch:///tmp/torchinductor_$USER model.cpk\n"
+      "  cachepack pack redis://cache-host:6379 old.cpk everything.cpk\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        args->out = args->sources.back();
+        args->sources.pop_back();
+        bool to_bundle = bundle::has_bundle_extension(args->out);
+        if (!to_bundle) CP_TRY(refuse_env_for_blob(args->env_file, args->out));
+        CP_ASSIGN_OR_RETURN(auto env, environment_to_record(args->env_file));
+        std::vector<ArtifactInput> opened;
+        std::vector<PackSource> sources;
+        for (const auto& source : args->sources) {
+          CP_ASSIGN_OR_RETURN(auto input, open_input(source, args->read));
+          opened.push_back(std::move(input));
+        }
+        std::vector<LoadedInput> inputs;  // The files, for their environments.
+        for (auto& input : opened) {
+          sources.push_back(input.pack_source());
+          if (!input.backend) inputs.push_back(std::move(input.file));
+        }
+        // Files say how much they hold; a backend does not until listed.
+        ProgressLine progress("pack", args->progress.shown());
+        if (inputs.size() == opened.size()) {
+          uint64_t artifacts = 0, bytes = 0;
+          for (const auto& input : inputs) {
+            artifacts += input.source->size();
+            for (size_t i = 0; i < input.source->size(); ++i) {
+              bytes += input.source->at(i).size;
+            }
+          }
+          progress.set_total(artifacts, bytes);
+        }
+        // --strict-types: a type cachepack does not know stops the pack.
+        struct StrictSink final : PackSink {
+          PackSink& inner;
+          const std::string& out;
+          StrictSink(PackSink& sink, const std::string& path)
+              : inner(sink), out(path) {}
+          Result<void> begin_group(std::string_view type) override {
+            std::string t(type);
+            CP_TRY(require_registered(std::span(&t, 1), out));
+            return inner.begin_group(type);
+          }
+          Result<void> add(std::string_view type, std::string_view key,
+                           ContentSource& content) override {
+            return inner.add(type, key, content);
+          }
+        };
+        auto packed = [&](PackSink& sink) -> Result<PackStats> {
+          StrictSink strict(sink, args->out);
+          auto stats = args->read.strict_types ? pack(sources, strict)
+                                               : pack(sources, sink);
+          for (const auto& input : opened) {
+            if (input.backend) print_notices(*input.backend);
+          }
+          return stats;
+        };
+        Result<PackStats> stats = PackStats{};
+        uint64_t written = 0;
+        if (to_bundle) {
+          bundle::WriterOptions options;
+          if (env) {
+            record_environment(options, *env);
+          } else if (auto shared =
+                         shared_environment(args->sources.size(), inputs)) {
+            options.user_metadata[std::string(kEnvironmentMetadataKey)] =
+                *shared;
+          }
+          options.progress = [&progress](const bundle::WriteStats& s) {
+            progress.update(s.added, s.original_bytes);
+          };
+          auto writer = bundle::BundleWriter::create(args->out, options);
+          CP_TRY(writer);
+          BundlePackSink sink(*writer);
+          stats = packed(sink);
+          CP_TRY(stats);
+          auto done = writer->finish();
+          CP_TRY(done);
+          written = done->file_size;
+        } else {
+          MegacachePackSink sink;
+          stats = packed(sink);
+          CP_TRY(stats);
+          CP_ASSIGN_OR_RETURN(ByteSpan blob, sink.finish());
+          CP_TRY(write_file_replacing(args->out, blob));
+          written = blob.size();
+        }
+        if (args->json) {
+          print_json({{"ok", true},
+                      {"out", args->out},
+                      {"format", to_bundle ? "cachepack" : "pytorch-megacache"},
+                      {"artifacts", stats->artifacts},
+                      {"types", stats->types},
+                      {"duplicates", stats->duplicates},
+                      {"bytes", stats->bytes},
+                      {"file_size", written}});
+        } else if (!args->progress.quiet) {
+          std::cout << "packed " << stats->artifacts << " artifacts of "
+                    << stats->types << " types into " << args->out << " ("
+                    << human(written) << ")\n";
+        }
+        return kExitOk;
+      },
+      &args->json));
 }
 
 void add_stats_command(CLI::App& app, int& exit_code) {
@@ -431,64 +441,73 @@ void add_stats_command(CLI::App& app, int& exit_code) {
       "stats", "Entries and bytes per artifact type held by a backend");
   cmd->add_option("URL", args->url, "Backend URL")->required();
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    auto backend = open_url(args->url);
-    CP_TRY(backend);
-    std::vector<NamespaceUsage> usage;
-    if (auto* m = dynamic_cast<Maintainable*>(backend->get())) {
-      auto u = m->usage();
-      print_notices(**backend);
-      CP_TRY(u);
-      usage = std::move(*u);
-    } else {
-      // No cheap accounting: read everything once.
-      auto exported = export_artifacts(**backend);
-      print_notices(**backend);
-      CP_TRY(exported);
-      std::map<std::string, NamespaceUsage> by_ns;
-      for (const auto& a : *exported) {
-        auto& u = by_ns[a.type];
-        u.ns = a.type;
-        ++u.entries;
-        u.bytes += a.content.size();
-      }
-      for (auto& [_, u] : by_ns) usage.push_back(std::move(u));
-    }
-    uint64_t entries = 0, bytes = 0;
-    for (const auto& u : usage) {
-      entries += u.entries;
-      bytes += u.bytes;
-    }
-    BackendStats s = (*backend)->stats();
-    if (args->json) {
-      nlohmann::json doc = {{"url", (*backend)->url()},
-                            {"entries", entries},
-                            {"bytes", bytes},
-                            {"types", nlohmann::json::object()}};
-      for (const auto& u : usage) {
-        doc["types"][u.ns] = {{"entries", u.entries}, {"bytes", u.bytes}};
-      }
-      doc["operations"] = {
-          {"hits", s.hits},           {"misses", s.misses},
-          {"puts", s.puts},           {"skipped", s.puts_skipped},
-          {"removes", s.removes},     {"errors", s.errors},
-          {"bytes_in", s.bytes_in},   {"bytes_out", s.bytes_out},
-          {"time_ns", s.time.count()}};
-      std::cout << doc.dump(2) << "\n";
-    } else {
-      std::cout << "backend: " << (*backend)->url() << "\n";
-      for (const auto& u : usage) {
-        char line[128];
-        std::snprintf(line, sizeof line, "%-16s %10llu entries %12s\n",
-                      u.ns.c_str(), static_cast<unsigned long long>(u.entries),
-                      human(u.bytes).c_str());
-        std::cout << line;
-      }
-      std::cout << "total: " << entries << " entries, " << human(bytes) << "\n";
-      print_counters(s);
-    }
-    return kExitOk;
-  }));
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack stats file:///var/cache/cachepack\n"
+      "  cachepack stats redis://cache-host:6379 --json\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        auto backend = open_url(args->url);
+        CP_TRY(backend);
+        std::vector<NamespaceUsage> usage;
+        if (auto* m = dynamic_cast<Maintainable*>(backend->get())) {
+          auto u = m->usage();
+          print_notices(**backend);
+          CP_TRY(u);
+          usage = std::move(*u);
+        } else {
+          // No cheap accounting: read everything once.
+          auto exported = export_artifacts(**backend);
+          print_notices(**backend);
+          CP_TRY(exported);
+          std::map<std::string, NamespaceUsage> by_ns;
+          for (const auto& a : *exported) {
+            auto& u = by_ns[a.type];
+            u.ns = a.type;
+            ++u.entries;
+            u.bytes += a.content.size();
+          }
+          for (auto& [_, u] : by_ns) usage.push_back(std::move(u));
+        }
+        uint64_t entries = 0, bytes = 0;
+        for (const auto& u : usage) {
+          entries += u.entries;
+          bytes += u.bytes;
+        }
+        BackendStats s = (*backend)->stats();
+        if (args->json) {
+          nlohmann::json doc = {{"url", (*backend)->url()},
+                                {"entries", entries},
+                                {"bytes", bytes},
+                                {"types", nlohmann::json::object()}};
+          for (const auto& u : usage) {
+            doc["types"][u.ns] = {{"entries", u.entries}, {"bytes", u.bytes}};
+          }
+          doc["operations"] = {
+              {"hits", s.hits},           {"misses", s.misses},
+              {"puts", s.puts},           {"skipped", s.puts_skipped},
+              {"removes", s.removes},     {"errors", s.errors},
+              {"bytes_in", s.bytes_in},   {"bytes_out", s.bytes_out},
+              {"time_ns", s.time.count()}};
+          print_json(doc);
+        } else {
+          std::cout << "backend: " << (*backend)->url() << "\n";
+          for (const auto& u : usage) {
+            char line[128];
+            std::snprintf(line, sizeof line, "%-16s %10llu entries %12s\n",
+                          u.ns.c_str(),
+                          static_cast<unsigned long long>(u.entries),
+                          human(u.bytes).c_str());
+            std::cout << line;
+          }
+          std::cout << "total: " << entries << " entries, " << human(bytes)
+                    << "\n";
+          print_counters(s);
+        }
+        return kExitOk;
+      },
+      &args->json));
 }
 
 void add_gc_command(CLI::App& app, int& exit_code) {
@@ -507,6 +526,9 @@ void add_gc_command(CLI::App& app, int& exit_code) {
          "--max-size", args->max_size,
          "Size limit: bytes, or with a K, M, G or T suffix (1024-based)")
       ->required();
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack gc file:///var/cache/cachepack --max-size 10G\n");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto limit = parse_size(args->max_size);
     if (!limit) {

@@ -2,6 +2,7 @@
 // signing cachepack bundles (docs/BUNDLE.md).
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -19,6 +20,8 @@
 #include "tools/cli_output.h"
 #include "tools/commands.h"
 #include "tools/environment_flags.h"
+#include "tools/pack_flags.h"
+#include "tools/progress.h"
 #include "util/file.h"
 #include "util/file_lock.h"
 #include "util/text.h"
@@ -29,97 +32,6 @@ namespace {
 using bundle::BundleReader;
 using bundle::BundleWriter;
 using bundle::WriterOptions;
-
-// Keys need not be UTF-8 in a bundle; JSON output replaces what is not.
-std::string json_text(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-// What --dict holds back to train on: enough samples for every type of a
-// typical compile cache, little next to the bundle.
-constexpr uint64_t kDictionaryTrainingBytes = 16 << 20;
-
-struct PackFlags {
-  int level = 3;
-  int threads = 1;
-  uint64_t chunk_size = bundle::kDefaultChunkSize;
-  bool dict = false;
-  std::string dict_kind = "raw";
-  std::string sign_key;
-  std::vector<std::string> meta;
-  std::string env_file;
-  bool timestamp = false;
-  bool lenient_base64 = false;
-  bool strict_types = false;
-
-  megacache::ReadOptions blob_options() const {
-    megacache::ReadOptions o;
-    if (lenient_base64) o.base64 = megacache::Base64Mode::kLenient;
-    o.strict_types = strict_types;
-    return o;
-  }
-};
-
-void add_pack_flags(CLI::App* cmd, PackFlags& f) {
-  cmd->add_option("--level", f.level, "zstd level 1..22; 0 stores raw")
-      ->check(CLI::Range(0, 22));
-  cmd->add_option("--threads", f.threads, "Compression threads")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--chunk-size", f.chunk_size,
-                  "Entries above this many bytes are split into chunks")
-      ->check(CLI::Range(bundle::kMinChunkSize, bundle::kMaxChunkSize));
-  cmd->add_flag("--dict", f.dict,
-                "Make a zstd dictionary per artifact type from the first "
-                "16 MiB of artifacts and store it in the bundle");
-  cmd->add_option("--dict-kind", f.dict_kind,
-                  "raw (default: slices of the entries, no training cost) or "
-                  "trained (ZDICT: smaller, much slower to make)")
-      ->check(CLI::IsMember({"raw", "trained"}));
-  cmd->add_option("--sign", f.sign_key,
-                  "Sign the bundle with this Ed25519 private key (PEM)");
-  cmd->add_option("--meta", f.meta,
-                  "User metadata KEY=VALUE (repeatable), e.g. torch=2.5.1");
-  cmd->add_flag("--lenient-base64", f.lenient_base64,
-                "Blob inputs: accept base64 that PyTorch's reader accepts "
-                "(keys are then stored decoded, so the blob written back "
-                "uses canonical base64)");
-  add_strict_types_flag(cmd, f.strict_types);
-  add_record_env_flag(cmd, f.env_file);
-  cmd->add_flag("--timestamp", f.timestamp,
-                "Record the creation time (bundles are byte-reproducible "
-                "without it)");
-}
-
-Result<WriterOptions> writer_options(const PackFlags& f,
-                                     std::unique_ptr<bundle::SigningKey>& key) {
-  WriterOptions o;
-  o.level = f.level;
-  o.threads = f.threads;
-  o.chunk_size = f.chunk_size;
-  for (const std::string& kv : f.meta) {
-    size_t eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        "--meta wants KEY=VALUE, got '" + kv + "'");
-    }
-    o.user_metadata[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  // After --meta, so that the reserved key always holds a valid
-  // environment when --env is given.
-  CP_ASSIGN_OR_RETURN(auto env, environment_to_record(f.env_file));
-  if (env) record_environment(o, *env);
-  if (f.timestamp) o.creation_unix_seconds = ::time(nullptr);
-  if (f.dict) o.train_dictionaries_bytes = kDictionaryTrainingBytes;
-  o.dictionary_kind = f.dict_kind == "trained"
-                          ? bundle::DictionaryKind::kTrained
-                          : bundle::DictionaryKind::kRawContent;
-  if (!f.sign_key.empty()) {
-    CP_ASSIGN_OR_RETURN(auto loaded, bundle::SigningKey::load_pem(f.sign_key));
-    key = std::make_unique<bundle::SigningKey>(std::move(loaded));
-    o.signing_keys.push_back(key.get());
-  }
-  return o;
-}
 
 // append --env replaces the environment a bundle recorded. Where the two
 // differ in PyTorch's cache keys, the older artifacts cannot hit where the
@@ -155,7 +67,8 @@ std::string ratio_text(uint64_t original, uint64_t stored) {
 
 Result<std::string> convert(const std::string& in, const std::string& out,
                             const std::string& to, const PackFlags& flags,
-                            const BundleReadFlags& read_flags) {
+                            const BundleReadFlags& read_flags,
+                            ProgressLine& progress) {
   // A bundle input is opened (and its structure checked) before anything
   // is written.
   std::optional<BundleReader> source;
@@ -199,6 +112,15 @@ Result<std::string> convert(const std::string& in, const std::string& out,
   }
   std::unique_ptr<bundle::SigningKey> key;
   CP_ASSIGN_OR_RETURN(auto options, writer_options(flags, key));
+  options.progress = [&progress](const bundle::WriteStats& s) {
+    progress.update(s.added, s.original_bytes);
+  };
+  // A blob's size is about what it holds; a bundle's is after compression.
+  if (!source) {
+    std::error_code error;
+    uint64_t size = std::filesystem::file_size(in, error);
+    if (!error) progress.set_total(0, size);
+  }
   // A bundle's environment goes with its artifacts, as recorded (unless
   // --env says otherwise).
   const std::string env_key(kEnvironmentMetadataKey);
@@ -349,6 +271,7 @@ void add_convert_command(CLI::App& app, int& exit_code) {
     std::string in, out, to;
     PackFlags pack;
     BundleReadFlags read;
+    ProgressFlags progress;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -363,12 +286,24 @@ void add_convert_command(CLI::App& app, int& exit_code) {
       ->check(CLI::IsMember({"cachepack", "pytorch"}));
   add_pack_flags(cmd, args->pack);
   add_allow_older_version_flag(cmd, args->read);
+  add_progress_flags(cmd, args->progress);
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack convert megacache.bin model.cpk --level 3 --threads 2\n"
+      "  cachepack convert model.cpk megacache.bin\n"
+      "  cachepack convert megacache.bin - --to cachepack | ssh host ...\n");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     args->read.strict_types = args->pack.strict_types;
-    auto done = convert(args->in, args->out, args->to, args->pack, args->read);
-    CP_TRY(done);
+    std::string done;
+    {
+      ProgressLine progress("convert", args->progress.shown());
+      CP_ASSIGN_OR_RETURN(done, convert(args->in, args->out, args->to,
+                                        args->pack, args->read, progress));
+    }
     // With OUT "-" the data went to stdout; the summary goes to stderr.
-    (args->out == "-" ? std::cerr : std::cout) << *done << "\n";
+    if (!args->progress.quiet) {
+      (args->out == "-" ? std::cerr : std::cout) << done << "\n";
+    }
     return kExitOk;
   }));
 }
@@ -388,27 +323,34 @@ void add_inspect_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_allow_older_version_flag(cmd, args->read);
   add_strict_types_flag(cmd, args->read.strict_types);
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
-    CP_TRY(reader);
-    auto entries = reader->entries();
-    auto groups = reader->groups();
-    auto dicts = reader->dictionaries();
-    for (const Error* e : {entries ? nullptr : &entries.error(),
-                           groups ? nullptr : &groups.error(),
-                           dicts ? nullptr : &dicts.error()}) {
-      if (e) {
-        return tl::unexpected(*e);
-      }
-    }
-    nlohmann::json j = inspect_json(*reader, *entries, *groups, *dicts);
-    if (args->json) {
-      std::cout << json_text(j) << "\n";
-    } else {
-      print_inspect(j);
-    }
-    return kExitOk;
-  }));
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack inspect model.cpk\n"
+      "  cachepack inspect model.cpk --json | jq .types\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
+        CP_TRY(reader);
+        auto entries = reader->entries();
+        auto groups = reader->groups();
+        auto dicts = reader->dictionaries();
+        for (const Error* e : {entries ? nullptr : &entries.error(),
+                               groups ? nullptr : &groups.error(),
+                               dicts ? nullptr : &dicts.error()}) {
+          if (e) {
+            return tl::unexpected(*e);
+          }
+        }
+        nlohmann::json j = inspect_json(*reader, *entries, *groups, *dicts);
+        if (args->json) {
+          print_json(j);
+        } else {
+          print_inspect(j);
+        }
+        return kExitOk;
+      },
+      &args->json));
 }
 
 void add_cat_command(CLI::App& app, int& exit_code) {
@@ -425,6 +367,9 @@ void add_cat_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--trusted-key", args->read.trusted_key_files,
                   "Require a valid signature by this public key (repeatable)");
   add_allow_older_version_flag(cmd, args->read);
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack cat model.cpk inductor fx_graph_key > graph.pkl\n");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto reader = open_bundle(args->path, args->read, BundleUse::kIndex);
     CP_TRY(reader);
@@ -450,6 +395,9 @@ void add_keygen_command(CLI::App& app, int& exit_code) {
       "Make an Ed25519 key pair: private key PEM at KEYFILE (mode 0600), "
       "public key at KEYFILE.pub");
   cmd->add_option("--out", *out, "Private key file")->required();
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack keygen --out release.pem   # also writes release.pem.pub\n");
   cmd->callback(run(exit_code, [out]() -> Result<int> {
     auto pub = bundle::write_key_pair(*out);
     CP_TRY(pub);
@@ -468,6 +416,9 @@ void add_sign_command(CLI::App& app, int& exit_code) {
       "sign", "Add an Ed25519 signature over a bundle's index");
   cmd->add_option("BUNDLE", args->path, "cachepack bundle")->required();
   cmd->add_option("--key", args->key, "Private key PEM")->required();
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack sign model.cpk --key release.pem\n");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     auto key = bundle::SigningKey::load_pem(args->key);
     CP_TRY(key);
@@ -484,6 +435,7 @@ void add_append_command(CLI::App& app, int& exit_code) {
     std::vector<std::string> sources;
     PackFlags pack;
     bool discard = false;
+    ProgressFlags progress;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
@@ -496,11 +448,20 @@ void add_append_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--discard-damaged-tail", args->discard,
                 "If the newest version's footer is damaged, drop that version "
                 "and append to the previous one");
+  add_progress_flags(cmd, args->progress);
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack append model.cpk new_megacache.bin\n"
+      "  cachepack append --sign release.pem model.cpk a.bin b.cpk\n");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     std::unique_ptr<bundle::SigningKey> key;
     auto options = writer_options(args->pack, key);
     CP_TRY(options);
     options->discard_damaged_tail = args->discard;
+    ProgressLine progress("append", args->progress.shown());
+    options->progress = [&progress](const bundle::WriteStats& s) {
+      progress.update(s.added, s.original_bytes);
+    };
     warn_if_environment_changes(args->path, *options);
     auto writer = BundleWriter::append(args->path, *options);
     CP_TRY(writer);
@@ -514,6 +475,7 @@ void add_append_command(CLI::App& app, int& exit_code) {
     }
     auto stats = writer->finish();
     CP_TRY(stats);
+    if (args->progress.quiet) return kExitOk;
     std::cout << "appended " << stats->added << " entries to " << args->path
               << ": " << stats->entries << " entries, " << stats->file_size
               << " bytes" << (key ? ", signed" : "") << "\n";

@@ -11,16 +11,51 @@
 
 namespace cachepack::cli {
 
+int exit_code_of(const Error& error) {
+  switch (error.code()) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kDeadlineExceeded:
+      return kExitUnavailable;
+    default:
+      return kExitFailed;
+  }
+}
+
 int report(const Error& error) {
   if (is_closed_stdout(error)) return kExitOk;
   std::cerr << "cachepack: " << error.to_string() << "\n";
-  return kExitFailed;
+  return exit_code_of(error);
 }
 
-std::function<void()> run(int& exit_code, CommandBody body) {
-  return [&exit_code, body = std::move(body)] {
+void print_json(const nlohmann::json& doc) {
+  std::cout << doc.dump(-1, ' ', false,
+                        nlohmann::json::error_handler_t::replace)
+            << "\n";
+}
+
+nlohmann::json error_json(const Error& error) {
+  const ErrorLocation& where = error.where();
+  nlohmann::json j = {{"code", identifier(error.code())},
+                      {"reason", identifier(error.reason())},
+                      {"message", error.message()}};
+  if (!where.file.empty()) j["file"] = where.file;
+  if (!where.url.empty()) j["url"] = where.url;
+  if (where.offset) j["offset"] = *where.offset;
+  if (where.key) j["key"] = *where.key;
+  return j;
+}
+
+std::function<void()> run(int& exit_code, CommandBody body, const bool* json) {
+  return [&exit_code, body = std::move(body), json] {
     Result<int> outcome = body();
-    exit_code = outcome ? *outcome : report(outcome.error());
+    if (outcome) {
+      exit_code = *outcome;
+      return;
+    }
+    exit_code = report(outcome.error());
+    if (json != nullptr && *json && !is_closed_stdout(outcome.error())) {
+      print_json({{"ok", false}, {"error", error_json(outcome.error())}});
+    }
   };
 }
 
@@ -45,6 +80,8 @@ int run_cli(int argc, char** argv) {
   add_pack_command(app, exit_code);
   add_stats_command(app, exit_code);
   add_gc_command(app, exit_code);
+  add_diff_command(app, exit_code);
+  add_merge_command(app, exit_code);
   add_env_command(app, exit_code);
   add_explain_command(app, exit_code);
   try {

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cachepack/error.h"
@@ -17,18 +18,35 @@ namespace cachepack::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUnavailable = 3;
 
-// Prints "cachepack: <error>" on stderr and returns kExitFailed. A write to
-// stdout whose reader closed the pipe is not a failure (tools/cli_output.h):
-// nothing is printed and the result is kExitOk.
+// The exit code an error calls for: kExitUnavailable for a server that is
+// down or a deadline that expired, kExitFailed for anything else.
+int exit_code_of(const Error& error);
+
+// Prints "cachepack: <error>" on stderr and returns exit_code_of(error). A
+// write to stdout whose reader closed the pipe is not a failure
+// (tools/cli_output.h): nothing is printed and the result is kExitOk.
 int report(const Error& error);
+
+// Prints `doc` on stdout as one line of JSON; bytes that are not UTF-8 (keys
+// are opaque) become U+FFFD instead of failing.
+void print_json(const nlohmann::json& doc);
+
+// An error as `--json` output shows it (docs/CLI.md): {"code", "reason",
+// "message", and "file", "url", "offset", "key" where known}.
+nlohmann::json error_json(const Error& error);
 
 // A command's body: a typed error, or its exit code (kExitOk; kExitFailed
 // when it already reported a partial failure, as populate does per artifact).
 using CommandBody = std::function<Result<int>()>;
 
-// The CLI11 callback that runs `body` and stores its exit code.
-std::function<void()> run(int& exit_code, CommandBody body);
+// The CLI11 callback that runs `body` and stores its exit code. With
+// `json` pointing at a set --json flag, an error is also printed on stdout
+// as {"ok": false, "error": error_json(...)}, so a script reading stdout
+// always gets one JSON object.
+std::function<void()> run(int& exit_code, CommandBody body,
+                          const bool* json = nullptr);
 
 // Mega-Cache commands (tools/megacache_commands.cc).
 void add_ls_command(CLI::App& app, int& exit_code);
@@ -48,6 +66,9 @@ void add_populate_command(CLI::App& app, int& exit_code);
 void add_pack_command(CLI::App& app, int& exit_code);
 void add_stats_command(CLI::App& app, int& exit_code);
 void add_gc_command(CLI::App& app, int& exit_code);
+// Comparing and combining caches (tools/compare_commands.cc).
+void add_diff_command(CLI::App& app, int& exit_code);
+void add_merge_command(CLI::App& app, int& exit_code);
 // Environment commands (tools/environment_commands.cc).
 void add_env_command(CLI::App& app, int& exit_code);
 void add_explain_command(CLI::App& app, int& exit_code);

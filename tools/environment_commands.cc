@@ -26,6 +26,10 @@ void add_env_command(CLI::App& app, int& exit_code) {
                   "Put this JSON object's fields over it, as --env does "
                   "when a bundle is written")
       ->type_name("FILE");
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack env\n"
+      "  cachepack env --json > build-env.json\n");
   cmd->callback(run(exit_code, [file]() -> Result<int> {
     CP_ASSIGN_OR_RETURN(auto env, environment_here(*file));
     std::cout << environment_to_json(env, 2) << "\n";
@@ -57,39 +61,46 @@ void add_explain_command(CLI::App& app, int& exit_code) {
                   "Keys listed per type and direction (default 10); the "
                   "rest are counted");
   add_allow_older_version_flag(cmd, args->read);
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    ExplainOptions options{.max_keys = args->max_keys};
-    CP_ASSIGN_OR_RETURN(options.target_environment,
-                        environment_here(args->env_file));
-    std::unique_ptr<Backend> target;
-    if (!args->url.empty()) {
-      CP_ASSIGN_OR_RETURN(auto backends, registry_with_all_backends());
-      CP_ASSIGN_OR_RETURN(target, backends->open(args->url));
-      options.target = target.get();
-    }
-    Result<Explanation> explained = Explanation{};
-    if (bundle::is_bundle_file(args->path)) {
-      CP_ASSIGN_OR_RETURN(
-          auto reader, open_bundle(args->path, args->read, BundleUse::kIndex));
-      explained = explain(reader, options);
-    } else {
-      // A Mega-Cache blob records no environment; its keys still compare.
-      CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(args->path));
-      auto blob = megacache::parse(file.bytes());
-      if (!blob)
-        return tl::unexpected(std::move(blob.error()).in_file(args->path));
-      auto views = blob->artifacts();
-      ViewArtifactSource source(views);
-      explained = explain(source, std::nullopt, options);
-    }
-    CP_TRY(explained);
-    if (args->json) {
-      std::cout << explanation_to_json(*explained) << "\n";
-    } else {
-      std::cout << explanation_to_text(*explained);
-    }
-    return kExitOk;
-  }));
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack explain model.cpk\n"
+      "  cachepack explain model.cpk --env fleet-env.json --json\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        ExplainOptions options{.max_keys = args->max_keys};
+        CP_ASSIGN_OR_RETURN(options.target_environment,
+                            environment_here(args->env_file));
+        std::unique_ptr<Backend> target;
+        if (!args->url.empty()) {
+          CP_ASSIGN_OR_RETURN(auto backends, registry_with_all_backends());
+          CP_ASSIGN_OR_RETURN(target, backends->open(args->url));
+          options.target = target.get();
+        }
+        Result<Explanation> explained = Explanation{};
+        if (bundle::is_bundle_file(args->path)) {
+          CP_ASSIGN_OR_RETURN(auto reader, open_bundle(args->path, args->read,
+                                                       BundleUse::kIndex));
+          explained = explain(reader, options);
+        } else {
+          // A Mega-Cache blob records no environment; its keys still compare.
+          CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(args->path));
+          auto blob = megacache::parse(file.bytes());
+          if (!blob)
+            return tl::unexpected(std::move(blob.error()).in_file(args->path));
+          auto views = blob->artifacts();
+          ViewArtifactSource source(views);
+          explained = explain(source, std::nullopt, options);
+        }
+        CP_TRY(explained);
+        if (args->json) {
+          std::cout << explanation_to_json(*explained) << "\n";
+        } else {
+          std::cout << explanation_to_text(*explained);
+        }
+        return kExitOk;
+      },
+      &args->json));
 }
 
 }  // namespace cachepack::cli

@@ -56,6 +56,16 @@ void print_listed(const std::string& type, const std::string& key,
             << (registered_type(type) ? "" : "\tunregistered") << "\n";
 }
 
+// The types cachepack does not know among `artifacts`, sorted.
+template <typename Artifacts>
+std::vector<std::string> unregistered_types(const Artifacts& artifacts) {
+  std::set<std::string> names;
+  for (const auto& a : artifacts) {
+    if (!registered_type(a.type)) names.insert(a.type);
+  }
+  return {names.begin(), names.end()};
+}
+
 // "; 2 artifacts of types cachepack does not know, carried unchanged:
 // triton_runtime", or nothing.
 template <typename Artifacts>
@@ -103,9 +113,7 @@ Result<int> list_bundle_file(const std::string& path, bool json,
     }
     nlohmann::json out = {{"format", "cachepack"},
                           {"artifacts", std::move(artifacts)}};
-    std::cout << out.dump(-1, ' ', false,
-                          nlohmann::json::error_handler_t::replace)
-              << "\n";
+    print_json(out);
   } else {
     for (const auto& a : listed) print_listed(a.type, a.key, a.size, a.sha256);
   }
@@ -129,41 +137,51 @@ void add_ls_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_read_flags(cmd, args->read, args->bundle);
   add_allow_older_version_flag(cmd, args->bundle);
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    if (bundle::is_bundle_file(args->path)) {
-      return list_bundle_file(args->path, args->json, args->bundle);
-    }
-    auto opened =
-        open_blob(args->path, args->read.options(args->bundle.strict_types));
-    CP_TRY(opened);
-    if (args->json) {
-      nlohmann::json listed = nlohmann::json::array();
-      for (const auto& a : opened->blob.artifacts()) {
-        listed.push_back(listed_json(a.type, a.key, a.content.size(),
-                                     sha256_hex(a.content)));
-      }
-      nlohmann::json out = {{"format", "pytorch-megacache"},
-                            {"artifacts", std::move(listed)}};
-      std::cout << out.dump() << "\n";
-    } else {
-      for (const auto& a : opened->blob.artifacts()) {
-        print_listed(a.type, a.key, a.content.size(), sha256_hex(a.content));
-      }
-    }
-    return kExitOk;
-  }));
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack ls megacache.bin\n"
+      "  cachepack ls model.cpk --json | jq .artifacts[0]\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        if (bundle::is_bundle_file(args->path)) {
+          return list_bundle_file(args->path, args->json, args->bundle);
+        }
+        auto opened = open_blob(args->path,
+                                args->read.options(args->bundle.strict_types));
+        CP_TRY(opened);
+        if (args->json) {
+          nlohmann::json listed = nlohmann::json::array();
+          for (const auto& a : opened->blob.artifacts()) {
+            listed.push_back(listed_json(a.type, a.key, a.content.size(),
+                                         sha256_hex(a.content)));
+          }
+          nlohmann::json out = {{"format", "pytorch-megacache"},
+                                {"artifacts", std::move(listed)}};
+          print_json(out);
+        } else {
+          for (const auto& a : opened->blob.artifacts()) {
+            print_listed(a.type, a.key, a.content.size(),
+                         sha256_hex(a.content));
+          }
+        }
+        return kExitOk;
+      },
+      &args->json));
 }
 
 void add_verify_command(CLI::App& app, int& exit_code) {
   struct Args {
     std::string path;
     bool canonical_keys = false;
+    bool json = false;
     BundleReadFlags bundle;
     ReadFlags read;
   };
   auto args = std::make_shared<Args>();
   CLI::App* cmd = app.add_subcommand(
-      "verify", "Check a blob; exit 0 with a summary, 1 with the error");
+      "verify",
+      "Check a blob or bundle; exit 0 with a summary, 1 with the error");
   cmd->add_option("FILE", args->path, "Mega-Cache blob or cachepack bundle")
       ->required();
   cmd->add_option("--trusted-key", args->bundle.trusted_key_files,
@@ -174,50 +192,84 @@ void add_verify_command(CLI::App& app, int& exit_code) {
                 "produces for its type");
   add_read_flags(cmd, args->read, args->bundle);
   add_allow_older_version_flag(cmd, args->bundle);
-  cmd->callback(run(exit_code, [args]() -> Result<int> {
-    if (bundle::is_bundle_file(args->path)) {
-      auto reader =
-          open_bundle(args->path, args->bundle, BundleUse::kEverything);
-      CP_TRY(reader);
-      auto summary = bundle::verify_bundle(*reader, args->canonical_keys);
-      CP_TRY(summary);
-      auto listed = bundle::list_bundle(*reader);
-      std::cout << "ok: " << args->path << ": cachepack, " << *summary
-                << (listed ? unregistered_note(*listed) : "") << "\n";
-      return kExitOk;
-    }
-    if (!args->bundle.trusted_key_files.empty()) {
-      return make_error(ErrorCode::kPermissionDenied, ErrorReason::kSignature,
-                        "a Mega-Cache blob carries no signature; "
-                        "convert it to a signed bundle",
-                        ErrorLocation{.file = args->path});
-    }
-    auto opened =
-        open_blob(args->path, args->read.options(args->bundle.strict_types));
-    CP_TRY(opened);
-    const auto& blob = opened->blob;
-    if (args->canonical_keys) {
-      for (const auto& a : blob.artifacts()) {
-        if (!registered_type(a.type)) continue;  // No rules known.
-        CP_TRY(in_file(
-            at_offset(ArtifactTypes::global().check(a.type, a.key, a.content,
-                                                    CheckLevel::kCanonical),
-                      a.content_offset),
-            args->path));
-      }
-    }
-    std::set<std::string> types;
-    for (const auto& g : blob.groups) types.insert(g.type);
-    std::cout << "ok: " << args->path << ": pytorch-megacache, "
-              << blob.artifact_count() << " artifacts in " << blob.groups.size()
-              << " groups of " << types.size() << " types, " << blob.size
-              << " bytes, crc32 "
-              << to_hex(std::array<std::byte, 4>{
-                     std::byte(blob.crc >> 24), std::byte(blob.crc >> 16),
-                     std::byte(blob.crc >> 8), std::byte(blob.crc)})
-              << unregistered_note(blob.artifacts()) << "\n";
-    return kExitOk;
-  }));
+  cmd->add_flag("--json", args->json,
+                "One JSON object on stdout, {\"ok\": false, \"error\": ...} "
+                "on failure");
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack verify megacache.bin\n"
+      "  cachepack verify --trusted-key release.pem.pub model.cpk --json\n");
+  cmd->callback(run(
+      exit_code,
+      [args]() -> Result<int> {
+        if (bundle::is_bundle_file(args->path)) {
+          auto reader =
+              open_bundle(args->path, args->bundle, BundleUse::kEverything);
+          CP_TRY(reader);
+          auto summary = bundle::verify_bundle(*reader, args->canonical_keys);
+          CP_TRY(summary);
+          CP_ASSIGN_OR_RETURN(auto listed, bundle::list_bundle(*reader));
+          if (args->json) {
+            print_json({{"ok", true},
+                        {"file", args->path},
+                        {"format", "cachepack"},
+                        {"summary", *summary},
+                        {"artifacts", listed.size()},
+                        {"signatures", reader->signatures().size()},
+                        {"unregistered_types", unregistered_types(listed)}});
+          } else {
+            std::cout << "ok: " << args->path << ": cachepack, " << *summary
+                      << unregistered_note(listed) << "\n";
+          }
+          return kExitOk;
+        }
+        if (!args->bundle.trusted_key_files.empty()) {
+          return make_error(ErrorCode::kPermissionDenied,
+                            ErrorReason::kSignature,
+                            "a Mega-Cache blob carries no signature; "
+                            "convert it to a signed bundle",
+                            ErrorLocation{.file = args->path});
+        }
+        auto opened = open_blob(args->path,
+                                args->read.options(args->bundle.strict_types));
+        CP_TRY(opened);
+        const auto& blob = opened->blob;
+        if (args->canonical_keys) {
+          for (const auto& a : blob.artifacts()) {
+            if (!registered_type(a.type)) continue;  // No rules known.
+            CP_TRY(in_file(
+                at_offset(ArtifactTypes::global().check(
+                              a.type, a.key, a.content, CheckLevel::kCanonical),
+                          a.content_offset),
+                args->path));
+          }
+        }
+        std::set<std::string> types;
+        for (const auto& g : blob.groups) types.insert(g.type);
+        std::string crc = to_hex(std::array<std::byte, 4>{
+            std::byte(blob.crc >> 24), std::byte(blob.crc >> 16),
+            std::byte(blob.crc >> 8), std::byte(blob.crc)});
+        if (args->json) {
+          print_json(
+              {{"ok", true},
+               {"file", args->path},
+               {"format", "pytorch-megacache"},
+               {"artifacts", blob.artifact_count()},
+               {"groups", blob.groups.size()},
+               {"types", types.size()},
+               {"bytes", blob.size},
+               {"crc32", crc},
+               {"unregistered_types", unregistered_types(blob.artifacts())}});
+          return kExitOk;
+        }
+        std::cout << "ok: " << args->path << ": pytorch-megacache, "
+                  << blob.artifact_count() << " artifacts in "
+                  << blob.groups.size() << " groups of " << types.size()
+                  << " types, " << blob.size << " bytes, crc32 " << crc
+                  << unregistered_note(blob.artifacts()) << "\n";
+        return kExitOk;
+      },
+      &args->json));
 }
 
 void add_sample_command(CLI::App& app, int& exit_code) {
@@ -234,6 +286,9 @@ void add_sample_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--graphs", args->graphs, "Compiled graphs to simulate")
       ->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", args->seed, "Random seed (same seed, same bytes)");
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack sample demo.bin --graphs 8 --seed 7\n");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     ArtifactManager manager;
     for (const auto& a : sample_artifacts(args->graphs, args->seed)) {

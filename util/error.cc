@@ -78,8 +78,88 @@ std::string_view to_string(ErrorReason reason) {
       return "invalid JSON";
     case ErrorReason::kEnvironmentMismatch:
       return "environment mismatch";
+    case ErrorReason::kConflict:
+      return "conflict";
   }
   return "";
+}
+
+std::string_view identifier(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return "invalid_argument";
+    case ErrorCode::kNotFound:
+      return "not_found";
+    case ErrorCode::kAlreadyExists:
+      return "already_exists";
+    case ErrorCode::kDataLoss:
+      return "data_loss";
+    case ErrorCode::kUnimplemented:
+      return "unimplemented";
+    case ErrorCode::kPermissionDenied:
+      return "permission_denied";
+    case ErrorCode::kResourceExhausted:
+      return "resource_exhausted";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kDeadlineExceeded:
+      return "deadline_exceeded";
+    case ErrorCode::kIoError:
+      return "io_error";
+    case ErrorCode::kInternal:
+      return "internal";
+  }
+  return "internal";
+}
+
+std::string_view identifier(ErrorReason reason) {
+  switch (reason) {
+    case ErrorReason::kUnspecified:
+      return "unspecified";
+    case ErrorReason::kTooShort:
+      return "too_short";
+    case ErrorReason::kChecksumMismatch:
+      return "checksum_mismatch";
+    case ErrorReason::kUnsupportedVersion:
+      return "unsupported_version";
+    case ErrorReason::kUnknownType:
+      return "unknown_type";
+    case ErrorReason::kInvalidUtf8:
+      return "invalid_utf8";
+    case ErrorReason::kInvalidBase64:
+      return "invalid_base64";
+    case ErrorReason::kLengthOverrun:
+      return "length_overrun";
+    case ErrorReason::kTrailingBytes:
+      return "trailing_bytes";
+    case ErrorReason::kInvalidKey:
+      return "invalid_key";
+    case ErrorReason::kInvalidContent:
+      return "invalid_content";
+    case ErrorReason::kBadMagic:
+      return "bad_magic";
+    case ErrorReason::kLimitExceeded:
+      return "limit_exceeded";
+    case ErrorReason::kSignature:
+      return "signature";
+    case ErrorReason::kBadFooter:
+      return "bad_footer";
+    case ErrorReason::kBadIndex:
+      return "bad_index";
+    case ErrorReason::kDecompression:
+      return "decompression";
+    case ErrorReason::kUnsafePath:
+      return "unsafe_path";
+    case ErrorReason::kBrokenPipe:
+      return "broken_pipe";
+    case ErrorReason::kInvalidJson:
+      return "invalid_json";
+    case ErrorReason::kEnvironmentMismatch:
+      return "environment_mismatch";
+    case ErrorReason::kConflict:
+      return "conflict";
+  }
+  return "unspecified";
 }
 
 namespace {

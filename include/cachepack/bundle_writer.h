@@ -6,6 +6,7 @@
 #define CACHEPACK_BUNDLE_WRITER_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -27,6 +28,14 @@ inline constexpr std::string_view kProducer = "cachepack";
 inline constexpr std::string_view kProducerVersion = "0.1.0";
 // WriterOptions::threads is 1..kMaxWriterThreads.
 inline constexpr int kMaxWriterThreads = 256;
+
+struct WriteStats {
+  size_t entries = 0;  // In the whole bundle (after an append: old + new).
+  size_t added = 0;    // By this writer.
+  uint64_t original_bytes = 0;  // Added by this writer.
+  uint64_t stored_bytes = 0;
+  uint64_t file_size = 0;
+};
 
 struct WriterOptions {
   int level = 3;    // zstd level 1..22; 0 stores every entry raw.
@@ -52,14 +61,9 @@ struct WriterOptions {
   // append are always dropped. If instead the file ends in a complete but
   // damaged footer, append refuses (kBadFooter) unless this is set.
   bool discard_damaged_tail = false;
-};
-
-struct WriteStats {
-  size_t entries = 0;  // In the whole bundle (after an append: old + new).
-  size_t added = 0;    // By this writer.
-  uint64_t original_bytes = 0;  // Added by this writer.
-  uint64_t stored_bytes = 0;
-  uint64_t file_size = 0;
+  // Called on the adding thread after each entry is added, with this
+  // writer's counts so far (added, original_bytes): a progress display.
+  std::function<void(const WriteStats&)> progress;
 };
 
 class BundleWriter {
@@ -132,6 +136,7 @@ class BundleWriter {
  private:
   struct Impl;
   explicit BundleWriter(std::unique_ptr<Impl> impl);
+  void report_progress();
   std::unique_ptr<Impl> impl_;
 };
 

@@ -40,7 +40,11 @@ class SpanSource final : public ContentSource {
  public:
   explicit SpanSource(ByteSpan data, size_t piece = size_t{1} << 20)
       : data_(data), piece_(piece) {}
+  // Bytes whose SHA-256 the caller computed already (and vouches for).
+  SpanSource(ByteSpan data, const Sha256Digest& sha256)
+      : data_(data), piece_(size_t{1} << 20), sha256_(sha256) {}
   uint64_t size() const override { return data_.size(); }
+  std::optional<Sha256Digest> known_sha256() const override { return sha256_; }
   Result<ByteSpan> next() override {
     ByteSpan out = data_.subspan(at_, std::min(piece_, data_.size() - at_));
     at_ += out.size();
@@ -51,6 +55,7 @@ class SpanSource final : public ContentSource {
   ByteSpan data_;
   size_t piece_;
   size_t at_ = 0;
+  std::optional<Sha256Digest> sha256_;
 };
 
 // Reads a whole source into memory, its size reserved first;

@@ -69,6 +69,7 @@ enum class ErrorReason {
   kInvalidJson,  // Text that should be JSON of a given shape is not.
   kEnvironmentMismatch,  // A bundle's recorded environment differs from the
                          // target's where PyTorch's cache keys differ.
+  kConflict,  // One key holds different contents in two inputs (merge).
 };
 
 struct ErrorLocation {
@@ -128,6 +129,11 @@ class Error {
 
 std::string_view to_string(ErrorCode code);
 std::string_view to_string(ErrorReason reason);
+
+// Stable snake_case names ("data_loss", "checksum_mismatch"): what JSON
+// output and the Python package's exceptions call the codes and reasons.
+std::string_view identifier(ErrorCode code);
+std::string_view identifier(ErrorReason reason);
 
 template <typename T>
 using Result = tl::expected<T, Error>;
