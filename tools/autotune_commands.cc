@@ -217,6 +217,97 @@ void add_key_command(CLI::App& parent, int& exit_code) {
   }));
 }
 
+// One `autotune select` line: {"record": {...}, "configs_hash": "...",
+// "candidates": [{"kwargs": {...}, "num_warps": 4, "num_stages": 1}],
+// "coordinate_descent_tuning": false}.
+Result<Json> select_parsed(const std::string& line) {
+  Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("record") ||
+      !j.value("configs_hash", Json()).is_string()) {
+    return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidJson,
+                      "a select line needs \"record\" and a string "
+                      "\"configs_hash\": " +
+                          line);
+  }
+  CP_ASSIGN_OR_RETURN(Record record, Record::parse(j["record"].dump()));
+  std::vector<autotune::TritonConfig> candidates;
+  const Json candidate_list = j.value("candidates", Json::array());
+  for (const Json& c : candidate_list) {
+    autotune::TritonConfig config;
+    const Json kwargs = c.value("kwargs", Json::object());
+    for (const auto& [k, v] : kwargs.items()) {
+      config.kwargs.emplace_back(k, v.dump());
+    }
+    if (!c.value("num_warps", Json()).is_number_integer() ||
+        !c.value("num_stages", Json()).is_number_integer()) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          "a candidate needs integer num_warps and num_stages: " + c.dump());
+    }
+    config.num_warps = c["num_warps"].get<int64_t>();
+    config.num_stages = c["num_stages"].get<int64_t>();
+    candidates.push_back(std::move(config));
+  }
+  autotune::SelectOptions options{
+      .coordinate_descent_tuning = j.value("coordinate_descent_tuning", false)};
+  CP_ASSIGN_OR_RETURN(
+      auto selection,
+      autotune::select(record, j["configs_hash"].get<std::string>(), candidates,
+                       options));
+  Json out = Json::object();
+  if (!selection) {
+    out["selected"] = nullptr;
+    return out;
+  }
+  Json config = Json::object();
+  Json kwargs = Json::object();
+  for (const auto& [k, text] : selection->config.kwargs) {
+    kwargs[k] = Json::parse(text);
+  }
+  config["kwargs"] = std::move(kwargs);
+  config["num_warps"] = selection->config.num_warps;
+  config["num_stages"] = selection->config.num_stages;
+  out["selected"] = std::move(config);
+  out["candidate"] =
+      selection->candidate ? Json(*selection->candidate) : Json(nullptr);
+  out["found_by_coordesc"] = selection->found_by_coordesc;
+  out["extra_options"] = selection->extra_options
+                             ? Json::parse(*selection->extra_options)
+                             : Json(nullptr);
+  return out;
+}
+
+// select_parsed, with a field of the wrong JSON type (nlohmann throws on
+// value<bool>() of a string) as a usage error.
+Result<Json> select_line(const std::string& line) {
+  try {
+    return select_parsed(line);
+  } catch (const Json::exception& e) {
+    return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidJson,
+                      std::string("a select line has a field of the wrong "
+                                  "type (") +
+                          e.what() + "): " + line);
+  }
+}
+
+void add_select_subcommand(CLI::App& parent, int& exit_code) {
+  CLI::App* cmd = parent.add_subcommand(
+      "select",
+      "Which config PyTorch would use from a best-config record: reads one "
+      "JSON object per stdin line ({\"record\", \"configs_hash\", "
+      "\"candidates\": [{\"kwargs\", \"num_warps\", \"num_stages\"}], "
+      "\"coordinate_descent_tuning\"}) and prints one result per line");
+  cmd->callback(run(exit_code, []() -> Result<int> {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      CP_ASSIGN_OR_RETURN(Json out, select_line(line));
+      std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace)
+                << "\n";
+    }
+    return kExitOk;
+  }));
+}
+
 void add_ls_subcommand(CLI::App& parent, int& exit_code) {
   struct Args {
     std::string source;
@@ -433,6 +524,7 @@ void add_autotune_command(CLI::App& app, int& exit_code) {
   cmd->require_subcommand(1);
   add_key_command(*cmd, exit_code);
   add_ls_subcommand(*cmd, exit_code);
+  add_select_subcommand(*cmd, exit_code);
   add_bundle_subcommand(*cmd, exit_code);
   add_unbundle_subcommand(*cmd, exit_code);
 }
