@@ -14,9 +14,11 @@ JsonText compact(const Json& v) {
   return v.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// A field's value. Texts from parse() always parse; a caller's kwarg that
+// is not JSON is taken as a string, rather than lost.
 Json value_of(const JsonText& text) {
-  // Field texts come from parse() or from_config(), so they parse.
-  return Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  Json v = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return v.is_discarded() ? Json(text) : v;
 }
 
 std::optional<int64_t> integer_of(const std::optional<JsonText>& text) {

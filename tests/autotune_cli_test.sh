@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end checks of `cachepack autotune`: records written where torch 2.13
 # writes them are listed, bundled into one entry, unbundled byte for byte, read
-# from a .cpk bundle; bad records and bad flags get exit 1 or 2.
+# from a .cpk bundle and a Mega-Cache blob; bad records and bad flags get exit 1 or 2.
 source "$(dirname "$0")/cli_lib.sh" "$1"
 
 # Three records in PyTorch's cache-dir layout, as json.dumps writes them.
@@ -46,6 +46,11 @@ grep -q "^3 record(s), 42 ms of autotuning saved, 1 accepted$" "$tmp/out" || fai
 expect_exit 0 autotune bundle "$tmp/warm.cpk" "file://$tmp/disk2" "${flags[@]}"
 expect_exit 0 autotune unbundle "file://$tmp/disk2" "torch://$tmp/dst4" "${flags[@]}"
 diff -r "$src" "$tmp/dst4" >/dev/null || fail "round trip through .cpk differs"
+
+# And a Mega-Cache blob's (torch.compiler.save_cache_artifacts()).
+expect_exit 0 pack "torch://$src" "$tmp/warm.bin"
+expect_exit 0 autotune ls "$tmp/warm.bin" --configs-hash h1
+grep -q "^3 record(s), 42 ms of autotuning saved, 2 accepted$" "$tmp/out" || fail "ls of a blob: $(tail -1 "$tmp/out")"
 
 # key: the same keys as torch (tests/torch/test_autotune_keys.py checks 1,200).
 expect_exit 0 autotune key --kernel-file /tmp/torchinductor_u/ab/cabcdef.py \

@@ -9,6 +9,7 @@
 #include "cachepack/all_backends.h"
 #include "cachepack/autotune.h"
 #include "cachepack/bundle_listing.h"
+#include "cachepack/megacache.h"
 #include "tools/bundle_input.h"
 #include "tools/commands.h"
 #include "util/file.h"
@@ -132,6 +133,18 @@ Result<std::vector<Listed>> collect(const std::string& source,
     }
     return out;
   }
+  if (source.find("://") == std::string::npos) {
+    // A Mega-Cache blob (torch.compiler.save_cache_artifacts()).
+    CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(source));
+    CP_ASSIGN_OR_RETURN(auto blob,
+                        in_file(megacache::parse(file.bytes()), source));
+    for (const ArtifactView& a : blob.artifacts()) {
+      if (a.type != autotune::kLocalNamespace) continue;
+      out.push_back({"local", a.key,
+                     with_key(Record::parse(as_chars(a.content)), a.key)});
+    }
+    return out;
+  }
   CP_ASSIGN_OR_RETURN(auto backends, registry_with_all_backends());
   CP_ASSIGN_OR_RETURN(auto backend, backends->open(source));
   CP_ASSIGN_OR_RETURN(auto namespaces, backend->namespaces());
@@ -204,14 +217,16 @@ void add_key_command(CLI::App& parent, int& exit_code) {
         r.code = std::string(as_chars(file.bytes()));
       }
       CP_ASSIGN_OR_RETURN(Json out, compute_keys(r));
-      std::cout << out.dump(2) << "\n";
+      std::cout << out.dump(2, ' ', false, Json::error_handler_t::replace)
+                << "\n";
       return kExitOk;
     }
     std::string line;
     while (std::getline(std::cin, line)) {
       CP_ASSIGN_OR_RETURN(KeyRequest r, request_from_json(line));
       CP_ASSIGN_OR_RETURN(Json out, compute_keys(r));
-      std::cout << out.dump() << "\n";
+      std::cout << out.dump(-1, ' ', false, Json::error_handler_t::replace)
+                << "\n";
     }
     return kExitOk;
   }));
@@ -321,7 +336,8 @@ void add_ls_subcommand(CLI::App& parent, int& exit_code) {
       "Best-config records of a cache (URL) or bundle: kernel, config, the "
       "autotuning time it saves, and whether a kernel with --configs-hash "
       "would accept it");
-  cmd->add_option("SOURCE", args->source, "Backend URL or cachepack bundle")
+  cmd->add_option("SOURCE", args->source,
+                  "Backend URL, cachepack bundle or Mega-Cache blob")
       ->required();
   cmd->add_option("--configs-hash", args->configs_hash,
                   "Say per record whether it would be accepted");
@@ -424,7 +440,8 @@ void add_bundle_subcommand(CLI::App& parent, int& exit_code) {
       "bundle",
       "Bundle the local best-config records of SOURCE (URL or bundle) into "
       "one entry of DEST under PyTorch's bundled-autotune-v1 id and key");
-  cmd->add_option("SOURCE", args->source, "Backend URL or cachepack bundle")
+  cmd->add_option("SOURCE", args->source,
+                  "Backend URL, cachepack bundle or Mega-Cache blob")
       ->required();
   cmd->add_option("DEST", args->dest, "Backend URL")->required();
   add_bundle_key_flags(cmd, args->key);

@@ -86,6 +86,7 @@ KernelKeys kernel_keys(const KernelKeyInputs& in);
 // ---- Records ---------------------------------------------------------------
 
 // A JSON value, as its compact JSON text ("32", "true", "\"x\"", "null").
+// Text that is not JSON is taken as a JSON string of that text.
 using JsonText = std::string;
 
 // A Triton config: what a record is compared with and rebuilt into.
