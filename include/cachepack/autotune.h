@@ -215,7 +215,10 @@ Result<Expanded> expand_bundle(const BundleEntries& entries, Backend& local);
 // in `remote` (kBundleCacheId/bundle_key): on a hit it expands it into
 // `local` and collects nothing; on a miss it collects the records put()
 // during the compile, and end() stores them as one entry. Backends must
-// outlive the Bundler.
+// outlive the Bundler. A stored bundle that is not JSON, or whose entry is
+// not an object (torch would write it anyway), is kDataLoss. Not
+// thread-safe: one Bundler per compile, as torch keeps one per
+// CompileContext.
 class Bundler {
  public:
   static Result<Bundler> begin(Backend& remote, Backend& local,
