@@ -1,5 +1,6 @@
 #include "autotune/python_json.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace cachepack::autotune {
@@ -129,9 +130,39 @@ double as_double(const Json& v) {
   return v.get<double>();
 }
 
+// Deepest nesting of arrays and objects in `text`, strings skipped.
+// Parsing, printing and comparing recurse, so a stored record from anywhere
+// must not be able to nest without bound.
+size_t nesting_depth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 }  // namespace
 
 Result<Json> parse_json(std::string_view text, std::string_view what) {
+  if (nesting_depth(text) > kMaxJsonDepth) {
+    return make_error(ErrorCode::kDataLoss, ErrorReason::kLimitExceeded,
+                      std::string(what) + " nests deeper than " +
+                          std::to_string(kMaxJsonDepth) + " levels");
+  }
   try {
     return Json::parse(text);
   } catch (const Json::exception& e) {

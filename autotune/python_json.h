@@ -14,7 +14,11 @@ namespace cachepack::autotune {
 
 using Json = nlohmann::ordered_json;
 
-// Parses `text`; kDataLoss/kInvalidJson naming `what` when it is not JSON.
+// Records nest two levels (a bundle three); anything far deeper is hostile.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// Parses `text`; kDataLoss/kInvalidJson naming `what` when it is not JSON,
+// kDataLoss/kLimitExceeded when it nests deeper than kMaxJsonDepth.
 Result<Json> parse_json(std::string_view text, std::string_view what);
 
 // json.dumps(value): ", " and ": " separators, non-ASCII as \uXXXX.

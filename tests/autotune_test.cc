@@ -140,6 +140,43 @@ TEST(AutotuneRecord, ParseRejectsWhatIsNotAnObject) {
   }
 }
 
+TEST(AutotuneRecord, DeepNestingIsRefusedNotRecursedInto) {
+  std::string deep = R"({"XBLOCK": )" + std::string(100'000, '[') +
+                     std::string(100'000, ']') + "}";
+  auto r = Record::parse(deep);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().reason(), ErrorReason::kLimitExceeded);
+  auto b = parse_bundle(deep);
+  ASSERT_FALSE(b.has_value());
+  // Brackets inside strings do not count.
+  EXPECT_TRUE(Record::parse(R"({"s": ")" + std::string(1000, '[') + R"("})")
+                  .has_value());
+}
+
+TEST(AutotuneRecord, TruncationsAndByteFlipsNeverCrash) {
+  const std::string bundle =
+      R"({"0abc.best_config": {"XBLOCK": 8, "time_taken_ms": 40, "s": "é"}, )"
+      R"("0xyz.best_config": {"XBLOCK": [1, {"a": null}], "time_taken_ms": 2}})";
+  size_t parsed = 0;
+  for (size_t n = 0; n <= bundle.size(); ++n) {
+    parsed += parse_bundle(bundle.substr(0, n)).has_value();
+  }
+  for (size_t i = 0; i < bundle.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string flipped = bundle;
+      flipped[i] = static_cast<char>(flipped[i] ^ (1 << bit));
+      auto entries = parse_bundle(flipped);
+      if (!entries) continue;
+      ++parsed;
+      for (const auto& [name, record] : *entries) {
+        (void)bundle_entry_artifact_key(name);
+        EXPECT_TRUE(Record::parse(record.to_json()).has_value());
+      }
+    }
+  }
+  EXPECT_GT(parsed, 1u);  // The whole bundle, and harmless flips.
+}
+
 // ---- Selection (_load_cached_autotuning) -----------------------------------
 
 TEST(AutotuneSelect, PicksTheOneMatchingCandidate) {
