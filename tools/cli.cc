@@ -84,6 +84,7 @@ int run_cli(int argc, char** argv) {
   add_merge_command(app, exit_code);
   add_env_command(app, exit_code);
   add_explain_command(app, exit_code);
+  add_autotune_command(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

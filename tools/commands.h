@@ -72,6 +72,8 @@ void add_merge_command(CLI::App& app, int& exit_code);
 // Environment commands (tools/environment_commands.cc).
 void add_env_command(CLI::App& app, int& exit_code);
 void add_explain_command(CLI::App& app, int& exit_code);
+// PyTorch's autotune cache (tools/autotune_commands.cc).
+void add_autotune_command(CLI::App& app, int& exit_code);
 
 }  // namespace cachepack::cli
 
