@@ -45,6 +45,8 @@ int run_cli(int argc, char** argv) {
   add_pack_command(app, exit_code);
   add_stats_command(app, exit_code);
   add_gc_command(app, exit_code);
+  add_push_command(app, exit_code);
+  add_pull_command(app, exit_code);
   add_env_command(app, exit_code);
   add_explain_command(app, exit_code);
   try {

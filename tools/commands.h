@@ -48,6 +48,9 @@ void add_populate_command(CLI::App& app, int& exit_code);
 void add_pack_command(CLI::App& app, int& exit_code);
 void add_stats_command(CLI::App& app, int& exit_code);
 void add_gc_command(CLI::App& app, int& exit_code);
+// Shipping bundles through a backend (tools/ship_commands.cc).
+void add_push_command(CLI::App& app, int& exit_code);
+void add_pull_command(CLI::App& app, int& exit_code);
 // Environment commands (tools/environment_commands.cc).
 void add_env_command(CLI::App& app, int& exit_code);
 void add_explain_command(CLI::App& app, int& exit_code);
