@@ -172,6 +172,12 @@ Result<Manifest> decode_manifest(ByteSpan bytes, const ErrorLocation& where) {
     end = offset + data->size();
     m.literals.push_back({offset, to_bytes(*data)});
   }
+  // A bundle starts with its header and ends with its footer, never with
+  // entry data: so a size that no literal reaches is a lie.
+  if (m.literals.empty() || m.literals.front().offset != 0 ||
+      end != m.bundle_size) {
+    return bad("literals do not start at 0 and end at bundle_size");
+  }
   return m;
 }
 

@@ -337,6 +337,16 @@ TEST_F(ShipTest, ATamperedManifestOrBlobLeavesTheOutputAlone) {
               HasError(ErrorCode::kDataLoss));
   EXPECT_EQ(read_text(path("out.cpk")), before);
 
+  // A bundle size past the footer (the new file would be that large).
+  nlohmann::json grown = nlohmann::json::parse(as_chars(good));
+  grown["bundle_size"] = grown["bundle_size"].get<uint64_t>() + (1ull << 40);
+  ASSERT_THAT(cache->put(kShipManifestNamespace, "app", as_bytes(grown.dump()),
+                         PutMode::kOverwrite),
+              IsOk());
+  EXPECT_THAT(pull_bundle(*cache, "app", path("out.cpk")),
+              HasError(ErrorCode::kDataLoss, ErrorReason::kInvalidJson));
+  EXPECT_EQ(read_text(path("out.cpk")), before);
+
   // Not JSON at all.
   ASSERT_THAT(cache->put(kShipManifestNamespace, "app", as_bytes("{not json"),
                          PutMode::kOverwrite),
@@ -371,6 +381,12 @@ TEST_F(ShipTest, ATamperedManifestOrBlobLeavesTheOutputAlone) {
               IsOk());
   EXPECT_THAT(pull_bundle(*cache, "app", path("out.cpk")),
               HasError(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch));
+  EXPECT_EQ(read_text(path("out.cpk")), before);
+
+  // The blob gone (evicted by the server, removed by hand).
+  ASSERT_TRUE(cache->remove(kShipBlobNamespace, key).value());
+  EXPECT_THAT(pull_bundle(*cache, "app", path("out.cpk")),
+              HasError(ErrorCode::kNotFound));
   EXPECT_EQ(read_text(path("out.cpk")), before);
   EXPECT_THAT(other_files(dir_.path(), "out.cpk"),
               ::testing::UnorderedElementsAre("v1.cpk", "v2.cpk", "cache"));
