@@ -403,33 +403,33 @@ PreviousOutput open_previous(const std::string& out_path, std::string* note) {
 
 }  // namespace
 
-Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
-                               const std::string& out_path,
-                               const PullOptions& options) {
-  CP_TRY(check_name(name));
-  const ErrorLocation where{.url = backend.url(), .key = std::string(name)};
-  CP_ASSIGN_OR_RETURN(
-      auto got, backend.get(kShipManifestNamespace, name, options.deadline));
+namespace {
+
+Result<Manifest> fetch_manifest(Backend& backend, std::string_view name,
+                                Deadline deadline, const ErrorLocation& where,
+                                uint64_t* size) {
+  CP_ASSIGN_OR_RETURN(auto got,
+                      backend.get(kShipManifestNamespace, name, deadline));
   if (!got) {
     return make_error(ErrorCode::kNotFound,
                       "no bundle was pushed under this name", where);
   }
-  Bytes raw = std::move(*got);
-  if (raw.size() > kMaxShipManifestSize) {
+  if (got->size() > kMaxShipManifestSize) {
     return make_error(ErrorCode::kResourceExhausted,
                       ErrorReason::kLimitExceeded,
                       "shipped bundle manifest larger than 256 MiB", where);
   }
-  CP_ASSIGN_OR_RETURN(auto manifest, decode_manifest(raw, where));
-  PullReport report;
-  report.manifest_bytes = raw.size();
-  report.bundle_bytes = manifest.bundle_size;
-  raw = Bytes();
+  *size = got->size();
+  return decode_manifest(*got, where);
+}
 
-  // The new file: the manifest's bytes in place, entries' ranges left as
-  // holes, then checked as a bundle (header, footer, index, and the
-  // signatures) before anything is fetched.
-  CP_ASSIGN_OR_RETURN(auto out, ReplacementFile::create(out_path));
+// Writes the manifest's bytes into the new file, entries' ranges left as
+// holes, and opens that as a bundle: header, footer, index and, with
+// trusted keys, the signatures, before anything is fetched. Returns the
+// (signed) index's entries.
+Result<std::vector<bundle::EntryInfo>> write_skeleton(
+    const ReplacementFile& out, const Manifest& manifest,
+    const std::vector<bundle::PublicKey>& trusted, const ErrorLocation& where) {
   const std::string& temp = out.temp_path();
   if (::ftruncate(out.fd(), static_cast<off_t>(manifest.bundle_size)) != 0) {
     return io_error("ftruncate", temp, errno);
@@ -437,53 +437,61 @@ Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
   for (const auto& l : manifest.literals) {
     CP_TRY(pwrite_all(out.fd(), l.data, l.offset, temp));
   }
-  std::vector<bundle::EntryInfo> entries;
-  {
-    bundle::ReaderOptions read;
-    read.trusted_keys = options.trusted_keys;
-    auto skeleton = bundle::BundleReader::open(temp, read);
-    if (!skeleton) {
-      Error e = std::move(skeleton.error());
-      ErrorLocation loc = where;
-      loc.offset = e.where().offset;
-      return tl::unexpected(
-          Error(e.code(), e.reason(), "shipped bundle: " + e.message(), loc));
-    }
-    CP_ASSIGN_OR_RETURN(entries, skeleton->entries());
+  bundle::ReaderOptions read;
+  read.trusted_keys = trusted;
+  auto skeleton = bundle::BundleReader::open(temp, read);
+  if (!skeleton) {
+    const Error& e = skeleton.error();
+    ErrorLocation loc = where;
+    loc.offset = e.where().offset;
+    return tl::unexpected(
+        Error(e.code(), e.reason(), "shipped bundle: " + e.message(), loc));
   }
-  CP_ASSIGN_OR_RETURN(auto ranges,
-                      blob_ranges(entries, manifest.bundle_size, out_path));
-  CP_TRY(check_tiling(manifest, ranges, where));
-  manifest.literals.clear();
-  report.entries = entries.size();
+  return skeleton->entries();
+}
 
-  // Each distinct blob: from the old output, the local cache, or fetched.
-  std::map<std::string_view, std::vector<const BlobRange*>> by_key;
-  std::vector<const BlobRange*> blobs;
-  for (const auto& r : ranges) {
-    auto& at = by_key[r.key];
-    if (at.empty()) blobs.push_back(&r);
-    at.push_back(&r);
+// The new file's entry ranges, by blob: each blob is written to every
+// range that holds it.
+class Placement {
+ public:
+  Placement(const ReplacementFile& out, const std::vector<BlobRange>& ranges)
+      : out_(out) {
+    for (const auto& r : ranges) {
+      auto& at = by_key_[r.key];
+      if (at.empty()) blobs_.push_back(&r);
+      at.push_back(&r);
+    }
   }
-  report.blobs = blobs.size();
-  auto write_blob = [&](const BlobRange& b, ByteSpan data) -> Result<void> {
-    for (const BlobRange* r : by_key[b.key]) {
-      CP_TRY(pwrite_all(out.fd(), data, r->offset, temp));
+  // One per blob, in file order.
+  const std::vector<const BlobRange*>& blobs() const { return blobs_; }
+
+  Result<void> write(const BlobRange& blob, ByteSpan data) const {
+    for (const BlobRange* r : by_key_.at(blob.key)) {
+      CP_TRY(pwrite_all(out_.fd(), data, r->offset, out_.temp_path()));
     }
     return {};
-  };
+  }
 
+ private:
+  const ReplacementFile& out_;
+  std::map<std::string_view, std::vector<const BlobRange*>> by_key_;
+  std::vector<const BlobRange*> blobs_;
+};
+
+// Places every blob the previous output or the local cache holds; returns
+// the others.
+Result<std::vector<const BlobRange*>> place_local_blobs(
+    const Placement& placement, const std::string& out_path,
+    const PullOptions& options, PullReport& report, ShipProgress& progress) {
   PreviousOutput previous =
       open_previous(out_path, &report.previous_output_note);
-  ShipProgress progress{.blobs_total = blobs.size()};
-  for (const BlobRange* b : blobs) progress.bytes_total += b->size;
   std::vector<const BlobRange*> fetch;
-  for (const BlobRange* b : blobs) {
+  for (const BlobRange* b : placement.blobs()) {
     if (auto it = previous.blobs.find(b->key); it != previous.blobs.end()) {
       ByteSpan old =
           previous.file->bytes().subspan(it->second.first, it->second.second);
       if (old.size() == b->size && bundle::xxh3_128(old) == b->entry->xxh3) {
-        CP_TRY(write_blob(*b, old));
+        CP_TRY(placement.write(*b, old));
         ++report.blobs_from_out;
         report.bytes_from_out += b->size;
         ++progress.blobs_done;
@@ -494,7 +502,7 @@ Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
     if (options.have != nullptr) {
       if (auto stored =
               stored_from_have(*options.have, *b->entry, options.deadline)) {
-        CP_TRY(write_blob(*b, *stored));
+        CP_TRY(placement.write(*b, *stored));
         ++report.blobs_from_have;
         report.bytes_from_have += b->size;
         ++progress.blobs_done;
@@ -504,9 +512,15 @@ Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
     }
     fetch.push_back(b);
   }
-  previous = PreviousOutput{};
-  report_progress(options.progress, progress);
+  return fetch;
+}
 
+// Fetches `fetch` in rounds of options.batch_entries / batch_bytes, each
+// blob checked against the index before it is placed.
+Result<void> fetch_blobs(Backend& backend, std::string_view name,
+                         std::span<const BlobRange* const> fetch,
+                         const Placement& placement, const PullOptions& options,
+                         PullReport& report, ShipProgress& progress) {
   for (size_t i = 0; i < fetch.size();) {
     std::vector<KeyRef> keys;
     std::vector<const BlobRange*> batch;
@@ -540,7 +554,7 @@ Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
                           "the bundle's index records",
                           loc);
       }
-      CP_TRY(write_blob(b, *value));
+      CP_TRY(placement.write(b, *value));
       ++report.blobs_fetched;
       report.bytes_fetched += b.size;
     }
@@ -548,27 +562,69 @@ Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
     progress.bytes_done += batch_bytes;
     report_progress(options.progress, progress);
   }
+  return {};
+}
 
-  // The whole bundle checked as `verify` checks it, and as pushed.
-  {
-    CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(temp));
-    bundle::ReaderOptions read;
-    read.trusted_keys = options.trusted_keys;
-    read.verify_structure = true;
-    CP_ASSIGN_OR_RETURN(
-        auto reader,
-        in_file(bundle::BundleReader::from_bytes(file.bytes(), read), temp));
-    CP_ASSIGN_OR_RETURN(auto verified, in_file(reader.verify_all(), temp));
-    report.trusted_signatures = verified.trusted_signatures;
-    report.bundle_sha256 = sha256_hex(file.bytes());
-    if (report.bundle_sha256 != manifest.bundle_sha256) {
-      return make_error(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-                        "rebuilt bundle's SHA-256 " + report.bundle_sha256 +
-                            " differs from the pushed " +
-                            manifest.bundle_sha256,
-                        where);
-    }
+// The whole new file checked as `verify` checks it, and against the
+// SHA-256 of the bundle that was pushed.
+Result<void> verify_rebuilt(const std::string& temp,
+                            const std::vector<bundle::PublicKey>& trusted,
+                            const std::string& pushed_sha256,
+                            const ErrorLocation& where, PullReport& report) {
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(temp));
+  bundle::ReaderOptions read;
+  read.trusted_keys = trusted;
+  read.verify_structure = true;
+  CP_ASSIGN_OR_RETURN(
+      auto reader,
+      in_file(bundle::BundleReader::from_bytes(file.bytes(), read), temp));
+  CP_ASSIGN_OR_RETURN(auto verified, in_file(reader.verify_all(), temp));
+  report.trusted_signatures = verified.trusted_signatures;
+  report.bundle_sha256 = sha256_hex(file.bytes());
+  if (report.bundle_sha256 != pushed_sha256) {
+    return make_error(ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+                      "rebuilt bundle's SHA-256 " + report.bundle_sha256 +
+                          " differs from the pushed " + pushed_sha256,
+                      where);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
+                               const std::string& out_path,
+                               const PullOptions& options) {
+  CP_TRY(check_name(name));
+  const ErrorLocation where{.url = backend.url(), .key = std::string(name)};
+  PullReport report;
+  CP_ASSIGN_OR_RETURN(auto manifest,
+                      fetch_manifest(backend, name, options.deadline, where,
+                                     &report.manifest_bytes));
+  report.bundle_bytes = manifest.bundle_size;
+
+  CP_ASSIGN_OR_RETURN(auto out, ReplacementFile::create(out_path));
+  CP_ASSIGN_OR_RETURN(
+      auto entries, write_skeleton(out, manifest, options.trusted_keys, where));
+  report.entries = entries.size();
+  CP_ASSIGN_OR_RETURN(auto ranges,
+                      blob_ranges(entries, manifest.bundle_size, out_path));
+  CP_TRY(check_tiling(manifest, ranges, where));
+  manifest.literals.clear();
+
+  // Each distinct blob: from the old output, the local cache, or fetched.
+  Placement placement(out, ranges);
+  report.blobs = placement.blobs().size();
+  ShipProgress progress{.blobs_total = report.blobs};
+  for (const BlobRange* b : placement.blobs()) progress.bytes_total += b->size;
+  CP_ASSIGN_OR_RETURN(auto fetch, place_local_blobs(placement, out_path,
+                                                    options, report, progress));
+  report_progress(options.progress, progress);
+  CP_TRY(
+      fetch_blobs(backend, name, fetch, placement, options, report, progress));
+
+  CP_TRY(verify_rebuilt(out.temp_path(), options.trusted_keys,
+                        manifest.bundle_sha256, where, report));
   CP_TRY(out.commit(options.fsync));
   return report;
 }

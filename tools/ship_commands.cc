@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cachepack/all_backends.h"
-#include "cachepack/bundle_signing.h"
 #include "cachepack/ship.h"
+#include "tools/bundle_input.h"
 #include "tools/commands.h"
 
 namespace cachepack::cli {
@@ -118,10 +118,12 @@ void add_pull_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   cmd->callback(run(exit_code, [args]() -> Result<int> {
     PullOptions options;
-    for (const auto& file : args->trusted_key_files) {
-      CP_ASSIGN_OR_RETURN(auto key, bundle::load_public_key(file));
-      options.trusted_keys.push_back(key);
-    }
+    // Keys loaded as every reading command loads them.
+    CP_ASSIGN_OR_RETURN(
+        auto read,
+        bundle_read_options({.trusted_key_files = args->trusted_key_files},
+                            BundleUse::kEverything));
+    options.trusted_keys = std::move(read.trusted_keys);
     CP_ASSIGN_OR_RETURN(auto backend, open_backend(args->url));
     std::unique_ptr<Backend> have;
     if (!args->have.empty()) {
