@@ -25,6 +25,14 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["blobs_fet
   "$tmp/out" || fail "second pull fetched: $(cat "$tmp/out")"
 expect_exit 0 verify "$tmp/fleet.cpk" --trusted-key "$tmp/key.pub"
 
+# A fresh machine whose local cache already holds the artifacts (populated
+# from the same bundle): nothing is fetched, the bundle is still identical.
+expect_exit 0 populate "$tmp/s.cpk" "file://$tmp/local"
+expect_exit 0 pull "$remote" --name app "$tmp/fresh.cpk" --have "file://$tmp/local" --json
+cmp -s "$tmp/s.cpk" "$tmp/fresh.cpk" || fail "pull --have differs from the pushed bundle"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["blobs_from_have"] == d["blobs"] and d["bytes_fetched"] == 0, d' \
+  "$tmp/out" || fail "pull --have fetched: $(cat "$tmp/out")"
+
 # Another key's bundle under the same name: refused, OUT untouched.
 cp "$tmp/fleet.cpk" "$tmp/before.cpk"
 expect_exit 0 convert "$tmp/s.bin" "$tmp/evil.cpk" --sign "$tmp/other"
