@@ -1,7 +1,7 @@
 """docs/REMOTE.md's "ship a warm cache to production", executed: the build
-machine signs the cold run's artifacts and pushes them; the fleet machine
-pulls with the trusted public key, populates an empty PyTorch cache dir,
-and its first call hits every graph."""
+machine signs the cold run's artifacts and pushes them to a real
+redis-server; the fleet machine pulls with the trusted public key, populates
+an empty PyTorch cache dir, and its first call hits every graph."""
 
 from __future__ import annotations
 

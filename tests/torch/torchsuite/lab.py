@@ -18,7 +18,7 @@ Jobs per model:
   export_bundle  pack torch://COLD_DIR out.cpk; populate it into empty dirs;
                  compile, drive
   ship           docs/REMOTE.md's walkthrough: keygen, convert --sign, push
-                 to a file:// backend; pull --trusted-key (twice), populate
+                 to a redis-server of its own; pull --trusted-key (twice), populate
                  the pulled bundle into empty dirs; compile, drive
 """
 
@@ -26,11 +26,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from torchsuite import tree
 from torchsuite.blobs import Listed
@@ -135,6 +138,49 @@ class Export:
     listed: list[Listed]
     populate: Step | None  # export_bundle only.
     report: Report
+
+
+class RedisServer:
+    """A redis-server on a free loopback port, its files in `root`."""
+
+    BINARY = "/usr/bin/redis-server"
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: BinaryIO) -> None:
+        self.proc = proc
+        self.port = port
+        self.log = log
+        self.url = f"redis://127.0.0.1:{port}"
+
+    @classmethod
+    def start(cls, root: Path) -> RedisServer:
+        root.mkdir()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        argv = [cls.BINARY, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root)]
+        argv += ["--save", "", "--appendonly", "no"]
+        log = (root / "redis.log").open("wb")
+        server = cls(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), port, log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return server
+            except OSError:
+                time.sleep(0.05)
+        server.stop()
+        raise RuntimeError(f"redis-server did not start; see {root / 'redis.log'}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
 
 
 @dataclass(frozen=True)
@@ -284,20 +330,25 @@ class Lab:
         build, fleet = run.root / "build", run.root / "fleet"
         build.mkdir()
         fleet.mkdir()
-        remote = f"file://{run.root / 'remote'}"
-        # Build machine: 2. sign, 3. push.
-        key = build / "release.key"
-        self.cachepack.check("keygen", "--out", key)
-        bundle = build / "warm.cpk"
-        self.cachepack.check("convert", cold.blob, bundle, "--sign", key)
-        push = self.cachepack.check("push", bundle, remote, "--name", "myapp", "--json")
-        # Fleet machine: only the public key travels. 4. pull, 5a. populate.
-        trusted = fleet / "release.key.pub"
-        shutil.copy(f"{key}.pub", trusted)
-        pulled = fleet / "warm.cpk"
-        pull_args = ("pull", remote, "--name", "myapp", pulled, "--trusted-key", trusted, "--json")
-        pull = self.cachepack.check(*pull_args)
-        pull_again = self.cachepack.check(*pull_args)
+        redis = RedisServer.start(run.root / "redis")
+        try:
+            remote = redis.url
+            # Build machine: 2. sign, 3. push.
+            key = build / "release.key"
+            self.cachepack.check("keygen", "--out", key)
+            bundle = build / "warm.cpk"
+            self.cachepack.check("convert", cold.blob, bundle, "--sign", key)
+            push = self.cachepack.check("push", bundle, remote, "--name", "myapp", "--json")
+            # Fleet machine: only the public key travels. 4. pull (twice).
+            trusted = fleet / "release.key.pub"
+            shutil.copy(f"{key}.pub", trusted)
+            pulled = fleet / "warm.cpk"
+            pull_args = ("pull", remote, "--name", "myapp", pulled, "--trusted-key", trusted)
+            pull = self.cachepack.check(*pull_args, "--json")
+            pull_again = self.cachepack.check(*pull_args, "--json")
+        finally:
+            redis.stop()
+        # 5a. populate.
         url = f"torch://{run.cache}"
         populate = self.cachepack.check("populate", pulled, url, "--trusted-key", trusted)
         # 6. The first call of a fresh process.
