@@ -218,79 +218,33 @@ void report_progress(const std::function<void(const ShipProgress&)>& progress,
 
 }  // namespace
 
-Result<PushReport> push_bundle(const std::string& bundle_path, Backend& backend,
-                               std::string_view name,
-                               const PushOptions& options) {
-  CP_TRY(check_name(name));
-  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(bundle_path));
-  bundle::ReaderOptions read;
-  read.verify_structure = true;
-  CP_ASSIGN_OR_RETURN(
-      auto reader, in_file(bundle::BundleReader::from_bytes(file.bytes(), read),
-                           bundle_path));
-  CP_ASSIGN_OR_RETURN(auto entries, in_file(reader.entries(), bundle_path));
-  ByteSpan bytes = file.bytes();
-  CP_ASSIGN_OR_RETURN(auto ranges,
-                      blob_ranges(entries, bytes.size(), bundle_path));
+namespace {
 
-  PushReport report;
-  report.bundle_bytes = bytes.size();
-  report.entries = entries.size();
-  for (const auto& s : reader.signatures()) report.signatures += s.valid;
-
-  Manifest manifest;
-  manifest.bundle_size = bytes.size();
-  manifest.entries = entries.size();
+// Every byte of the bundle that is not entry data, in file order.
+Manifest make_manifest(ByteSpan bytes, const std::vector<BlobRange>& ranges,
+                       uint64_t entries) {
+  Manifest manifest{.bundle_size = bytes.size(),
+                    .bundle_sha256 = sha256_hex(bytes),
+                    .entries = entries};
+  auto literal = [&](uint64_t from, uint64_t to) {
+    auto part = bytes.subspan(from, to - from);
+    manifest.literals.push_back({from, Bytes(part.begin(), part.end())});
+  };
   uint64_t at = 0;
   for (const auto& r : ranges) {
-    if (r.offset > at) {
-      auto gap = bytes.subspan(at, r.offset - at);
-      manifest.literals.push_back({at, Bytes(gap.begin(), gap.end())});
-    }
+    if (r.offset > at) literal(at, r.offset);
     at = r.offset + r.size;
   }
-  if (at < bytes.size()) {
-    auto tail = bytes.subspan(at);
-    manifest.literals.push_back({at, Bytes(tail.begin(), tail.end())});
-  }
-  manifest.bundle_sha256 = sha256_hex(bytes);
+  if (at < bytes.size()) literal(at, bytes.size());
+  return manifest;
+}
 
-  // Distinct blobs.
-  std::vector<const BlobRange*> blobs;
-  std::set<std::string_view> seen;
-  for (const auto& r : ranges) {
-    if (seen.insert(r.key).second) blobs.push_back(&r);
-  }
-  report.blobs = blobs.size();
-
-  ShipProgress progress{.blobs_total = blobs.size()};
-  for (const BlobRange* b : blobs) progress.bytes_total += b->size;
-  std::vector<const BlobRange*> missing;
-  for (const BlobRange* b : blobs) {
-    CP_ASSIGN_OR_RETURN(
-        bool present,
-        backend.contains(kShipBlobNamespace, b->key, options.deadline));
-    if (present) {
-      ++report.blobs_present;
-      ++progress.blobs_done;
-      progress.bytes_done += b->size;
-      continue;
-    }
-    // Checked before it is published under its name. (A blob already
-    // there was checked by the push that stored it.)
-    if (bundle::xxh3_128(bytes.subspan(b->offset, b->size)) != b->entry->xxh3) {
-      return make_error(
-          ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-          "entry's stored bytes do not match the XXH3-128 in the index",
-          ErrorLocation{
-              .file = bundle_path, .offset = b->offset, .key = b->entry->key});
-    }
-    missing.push_back(b);
-  }
-  report_progress(options.progress, progress);
-
-  // Uploads in rounds of at most 64 blobs or 64 MiB, values borrowed from
-  // the mapping.
+// Uploads `missing` in rounds of at most 64 blobs or 64 MiB, values
+// borrowed from the bundle's mapping.
+Result<void> upload_blobs(Backend& backend, ByteSpan bytes,
+                          std::span<const BlobRange* const> missing,
+                          const PushOptions& options, PushReport& report,
+                          ShipProgress& progress) {
   for (size_t i = 0; i < missing.size();) {
     std::vector<PutRequest> batch;
     uint64_t batch_bytes = 0;
@@ -312,9 +266,69 @@ Result<PushReport> push_bundle(const std::string& bundle_path, Backend& backend,
     progress.bytes_done += batch_bytes;
     report_progress(options.progress, progress);
   }
+  return {};
+}
+
+}  // namespace
+
+Result<PushReport> push_bundle(const std::string& bundle_path, Backend& backend,
+                               std::string_view name,
+                               const PushOptions& options) {
+  CP_TRY(check_name(name));
+  CP_ASSIGN_OR_RETURN(auto file, MappedFile::open(bundle_path));
+  bundle::ReaderOptions read;
+  read.verify_structure = true;
+  CP_ASSIGN_OR_RETURN(
+      auto reader, in_file(bundle::BundleReader::from_bytes(file.bytes(), read),
+                           bundle_path));
+  CP_ASSIGN_OR_RETURN(auto entries, in_file(reader.entries(), bundle_path));
+  ByteSpan bytes = file.bytes();
+  CP_ASSIGN_OR_RETURN(auto ranges,
+                      blob_ranges(entries, bytes.size(), bundle_path));
+
+  PushReport report;
+  report.bundle_bytes = bytes.size();
+  report.entries = entries.size();
+  for (const auto& s : reader.signatures()) report.signatures += s.valid;
+
+  // Distinct blobs; those the backend lacks are checked, then uploaded.
+  std::vector<const BlobRange*> blobs;
+  std::set<std::string_view> seen;
+  for (const auto& r : ranges) {
+    if (seen.insert(r.key).second) blobs.push_back(&r);
+  }
+  report.blobs = blobs.size();
+  ShipProgress progress{.blobs_total = blobs.size()};
+  for (const BlobRange* b : blobs) progress.bytes_total += b->size;
+  std::vector<const BlobRange*> missing;
+  for (const BlobRange* b : blobs) {
+    CP_ASSIGN_OR_RETURN(
+        bool present,
+        backend.contains(kShipBlobNamespace, b->key, options.deadline));
+    if (present) {
+      ++report.blobs_present;
+      ++progress.blobs_done;
+      progress.bytes_done += b->size;
+      continue;
+    }
+    // Checked before it is published under its name. (A blob already
+    // there was checked by the push that stored it, and pull checks
+    // every blob again.)
+    if (bundle::xxh3_128(bytes.subspan(b->offset, b->size)) != b->entry->xxh3) {
+      return make_error(
+          ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+          "entry's stored bytes do not match the XXH3-128 in the index",
+          ErrorLocation{
+              .file = bundle_path, .offset = b->offset, .key = b->entry->key});
+    }
+    missing.push_back(b);
+  }
+  report_progress(options.progress, progress);
+  CP_TRY(upload_blobs(backend, bytes, missing, options, report, progress));
 
   // The manifest last: a pull never finds one whose blobs are not stored.
-  std::string encoded = encode_manifest(manifest);
+  std::string encoded =
+      encode_manifest(make_manifest(bytes, ranges, entries.size()));
   report.manifest_bytes = encoded.size();
   CP_TRY(backend.put(kShipManifestNamespace, name, as_bytes(encoded),
                      PutMode::kOverwrite, options.deadline));
