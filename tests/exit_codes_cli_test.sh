@@ -7,7 +7,7 @@
 source "$(dirname "$0")/cli_lib.sh" "$1"
 
 commands="ls verify sample convert inspect cat keygen sign append populate pack
-stats gc diff merge env explain"
+stats gc diff merge push pull env explain autotune"
 
 # Every subcommand: an unknown flag is usage (2); --help exits 0 and shows
 # at least one example.
@@ -37,7 +37,8 @@ for args in "ls $tmp/cut.bin" "verify $tmp/cut.bin" "convert $tmp/cut.bin $tmp/o
   "diff $tmp/good.bin $tmp/cut.bin" "merge $tmp/o.cpk $tmp/good.bin $tmp/cut.bin" \
   "explain $tmp/cut.bin" "sign $tmp/bad.cpk --key $tmp/missing.pem" \
   "sample $tmp/no/such/dir/s.bin" "keygen --out $tmp/no/such/dir/k.pem" \
-  "env --env $tmp/cut.bin"; do
+  "env --env $tmp/cut.bin" "push $tmp/bad.cpk file://$tmp/ship --name x" \
+  "pull file://$tmp/ship $tmp/p.cpk --name never-pushed" "autotune ls $tmp/cut.bin"; do
   # shellcheck disable=SC2086
   expect_exit 1 $args
 done
@@ -58,6 +59,8 @@ http="http://127.0.0.1:$http_port/cache?timeout_ms=2000"
 # look keys up) reach an HTTP cache; listing one is unsupported (1).
 for args in "populate $tmp/good.cpk $redis" "pack $redis $tmp/o.cpk" "stats $redis" \
   "diff $tmp/good.cpk $redis" "explain $tmp/good.cpk $redis" \
+  "push $tmp/good.cpk $redis --name x" "pull $redis $tmp/p.cpk --name x" \
+  "autotune ls $redis" \
   "populate $tmp/good.cpk $http" "explain $tmp/good.cpk $http"; do
   # shellcheck disable=SC2086
   expect_exit 3 $args

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The progress line (docs/CLI.md, "Progress"): on when stderr is a
-# terminal, here a pseudo-terminal, for convert, pack, populate, append and
-# merge; off with --quiet and when stderr is not a terminal; never on
+# terminal, here a pseudo-terminal, for convert, pack, populate, append,
+# merge, push and pull; off with --quiet and when stderr is not a terminal; never on
 # stdout.
 source "$(dirname "$0")/cli_lib.sh" "$1"
 
@@ -55,6 +55,12 @@ check_progress append
 run_on_pty "$tmp/out" "$tmp/err" merge --on-conflict last "$tmp/m.cpk" "$tmp/s.cpk" "$tmp/t.bin" ||
   fail "merge on a pty"
 check_progress merge
+run_on_pty "$tmp/out" "$tmp/err" push "$tmp/s.cpk" "file://$tmp/ship" --name s ||
+  fail "push on a pty"
+check_progress push
+run_on_pty "$tmp/out" "$tmp/err" pull "file://$tmp/ship" "$tmp/pulled.cpk" --name s ||
+  fail "pull on a pty"
+check_progress pull
 
 # --quiet: nothing on the terminal, not even the summary.
 run_on_pty "$tmp/out" "$tmp/err" convert --quiet "$tmp/s.bin" "$tmp/q.cpk" ||

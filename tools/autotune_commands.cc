@@ -539,6 +539,14 @@ void add_autotune_command(CLI::App& app, int& exit_code) {
       "PyTorch's autotune cache: keys, best-config records and bundles "
       "(docs/AUTOTUNE.md)");
   cmd->require_subcommand(1);
+  cmd->footer(
+      "Examples:\n"
+      "  cachepack autotune ls torch:///tmp/torchinductor_$USER\n"
+      "  cachepack autotune ls model.cpk --configs-hash 5f1e...\n"
+      "  cachepack autotune bundle torch:///tmp/cache redis://cache-host:6379 "
+      "--code-hash c0de... --backend-hash b4ck...\n"
+      "  cachepack autotune unbundle redis://cache-host:6379 "
+      "torch:///tmp/cache\n");
   add_key_command(*cmd, exit_code);
   add_ls_subcommand(*cmd, exit_code);
   add_select_subcommand(*cmd, exit_code);

@@ -82,6 +82,8 @@ int run_cli(int argc, char** argv) {
   add_gc_command(app, exit_code);
   add_diff_command(app, exit_code);
   add_merge_command(app, exit_code);
+  add_push_command(app, exit_code);
+  add_pull_command(app, exit_code);
   add_env_command(app, exit_code);
   add_explain_command(app, exit_code);
   add_autotune_command(app, exit_code);

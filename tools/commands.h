@@ -69,6 +69,9 @@ void add_gc_command(CLI::App& app, int& exit_code);
 // Comparing and combining caches (tools/compare_commands.cc).
 void add_diff_command(CLI::App& app, int& exit_code);
 void add_merge_command(CLI::App& app, int& exit_code);
+// Shipping bundles through a backend (tools/ship_commands.cc).
+void add_push_command(CLI::App& app, int& exit_code);
+void add_pull_command(CLI::App& app, int& exit_code);
 // Environment commands (tools/environment_commands.cc).
 void add_env_command(CLI::App& app, int& exit_code);
 void add_explain_command(CLI::App& app, int& exit_code);

@@ -17,15 +17,23 @@ Jobs per model:
                  load_cache_artifacts(out.bin), compile, drive
   export_bundle  pack torch://COLD_DIR out.cpk; populate it into empty dirs;
                  compile, drive
+  ship           docs/REMOTE.md's walkthrough: keygen, convert --sign, push
+                 to a redis-server of its own; pull --trusted-key (twice), populate
+                 the pulled bundle into empty dirs; compile, drive
 """
 
 from __future__ import annotations
 
+import json
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from torchsuite import tree
 from torchsuite.blobs import Listed
@@ -36,7 +44,15 @@ from torchsuite.runner import RunDir, Runner
 T = TypeVar("T")
 Report = dict[str, Any]
 
-JOBS = ("cold", "load_original", "round_trip", "warm_dir", "export_blob", "export_bundle")
+JOBS = (
+    "cold",
+    "load_original",
+    "round_trip",
+    "warm_dir",
+    "export_blob",
+    "export_bundle",
+    "ship",
+)
 
 
 class DependencyFailed(RuntimeError):
@@ -124,6 +140,61 @@ class Export:
     report: Report
 
 
+class RedisServer:
+    """A redis-server on a free loopback port, its files in `root`."""
+
+    BINARY = "/usr/bin/redis-server"
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: BinaryIO) -> None:
+        self.proc = proc
+        self.port = port
+        self.log = log
+        self.url = f"redis://127.0.0.1:{port}"
+
+    @classmethod
+    def start(cls, root: Path) -> RedisServer:
+        root.mkdir()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        argv = [cls.BINARY, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(root)]
+        argv += ["--save", "", "--appendonly", "no"]
+        log = (root / "redis.log").open("wb")
+        server = cls(subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT), port, log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and server.proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(16).startswith(b"+PONG"):
+                        return server
+            except OSError:
+                time.sleep(0.05)
+        server.stop()
+        raise RuntimeError(f"redis-server did not start; see {root / 'redis.log'}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+@dataclass(frozen=True)
+class Shipped:
+    bundle: Path  # Signed on the build machine.
+    pulled: Path  # Rebuilt on the fleet machine.
+    push: dict[str, Any]  # `push --json`.
+    pull: dict[str, Any]  # `pull --json`, into an empty place.
+    pull_again: dict[str, Any]  # The same pull over the first one's output.
+    populate: Step
+    summary: PopulateSummary
+    report: Report
+
+
 class Lab:
     def __init__(self, runner: Runner, cachepack: Cachepack, base: Path, workers: int = 2) -> None:
         self.runner = runner
@@ -138,6 +209,7 @@ class Lab:
             "warm_dir": self._warm_dir,
             "export_blob": lambda cold: self._export(cold, "export_blob", "packed.bin"),
             "export_bundle": lambda cold: self._export(cold, "export_bundle", "packed.cpk"),
+            "ship": self._ship,
         }
 
     def start(self, wanted: Iterable[tuple[str, str]]) -> None:
@@ -171,6 +243,9 @@ class Lab:
 
     def export_bundle(self, model: str) -> Export:
         return self._wait("export_bundle", model, Export)
+
+    def ship(self, model: str) -> Shipped:
+        return self._wait("ship", model, Shipped)
 
     def finished_report(self, job: str, model: str) -> Report | None:
         """The child report of a run that succeeded, else None (never waits)."""
@@ -247,3 +322,44 @@ class Lab:
         else:
             args += ["--load-blob", str(packed)]
         return Export(packed, pack, listed, populate, self.runner.child(run, cold.model, *args))
+
+    def _ship(self, cold: ColdRun) -> Shipped:
+        """docs/REMOTE.md, "Ship a warm cache to production", step by step.
+        The cold run was step 1 (compile, save_cache_artifacts)."""
+        run = self.runner.new_dir(cold.model.name, "ship")
+        build, fleet = run.root / "build", run.root / "fleet"
+        build.mkdir()
+        fleet.mkdir()
+        redis = RedisServer.start(run.root / "redis")
+        try:
+            remote = redis.url
+            # Build machine: 2. sign, 3. push.
+            key = build / "release.key"
+            self.cachepack.check("keygen", "--out", key)
+            bundle = build / "warm.cpk"
+            self.cachepack.check("convert", cold.blob, bundle, "--sign", key)
+            push = self.cachepack.check("push", bundle, remote, "--name", "myapp", "--json")
+            # Fleet machine: only the public key travels. 4. pull (twice).
+            trusted = fleet / "release.key.pub"
+            shutil.copy(f"{key}.pub", trusted)
+            pulled = fleet / "warm.cpk"
+            pull_args = ("pull", remote, "--name", "myapp", pulled, "--trusted-key", trusted)
+            pull = self.cachepack.check(*pull_args, "--json")
+            pull_again = self.cachepack.check(*pull_args, "--json")
+        finally:
+            redis.stop()
+        # 5a. populate.
+        url = f"torch://{run.cache}"
+        populate = self.cachepack.check("populate", pulled, url, "--trusted-key", trusted)
+        # 6. The first call of a fresh process.
+        report = self.runner.child(run, cold.model, "run", "--model", cold.model.name)
+        return Shipped(
+            bundle,
+            pulled,
+            json.loads(push.stdout),
+            json.loads(pull.stdout),
+            json.loads(pull_again.stdout),
+            populate,
+            parse_populate(populate.stdout),
+            report,
+        )
