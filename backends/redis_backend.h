@@ -23,7 +23,11 @@ enum class RedisLayout {
   // <prefix><escaped ns>:<key>; prefix defaults to "cachepack:".
   kCachepack,
   // <prefix>pt2:<cache_id>::<key>:c1 as torch/_inductor/remote_cache.py
-  // writes it; cache_id is the namespace unless fixed by the URL.
+  // writes it. Types inductor, aot_autograd and pgo go to PyTorch's caches
+  // fx-graph-v1, autograd-experimental and dynamo-pgo with their values
+  // wrapped as PyTorch's JSON ({"data": base64, ...}); any other namespace
+  // is the cache id, its values stored as given. A cache_id fixed by the
+  // URL turns the translation off: every namespace uses it, values as given.
   kPytorch,
 };
 
