@@ -641,6 +641,56 @@ TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
   EXPECT_TRUE(*exported == artifacts);
 }
 
+// Every type through PyTorch's layout: the translated ones (JSON in Redis)
+// and the rest (as given) come back byte for byte.
+TEST_F(RedisBackendTest, PytorchLayoutPopulateThenExportGivesBackEveryType) {
+  auto b = open_redis(url("&layout=pytorch&pipeline=7"));
+  ASSERT_TRUE(b);
+  auto artifacts = sample_artifacts(300);
+  const char* more[] = {"pgo", "precompile"};
+  for (size_t i = 0; i < 20; ++i) {
+    artifacts.push_back({more[i % 2], "extra-" + std::to_string(i),
+                         to_bytes(std::string(i * 97, '\x80'))});
+  }
+  auto views = views_of(artifacts);
+  auto report = populate(views, *b);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->stored(), artifacts.size());
+  RawClient raw(server_->port());
+  auto json = raw.get("pt2:fx-graph-v1::key-0:c1");
+  ASSERT_TRUE(json);
+  EXPECT_TRUE(json->starts_with("{\"data\": \""));
+  EXPECT_EQ(raw.get("pt2:autotune::key-2:c1"),
+            std::string(as_chars(artifacts[2].content)));
+
+  auto exported = export_artifacts(*b);
+  ASSERT_THAT(exported, IsOk());
+  auto by_identity = [](const Artifact& x, const Artifact& y) {
+    return std::tie(x.type, x.key) < std::tie(y.type, y.key);
+  };
+  std::sort(artifacts.begin(), artifacts.end(), by_identity);
+  std::sort(exported->begin(), exported->end(), by_identity);
+  EXPECT_TRUE(*exported == artifacts);
+}
+
+// readonly=1 (handled by the registry for every scheme) over a real server:
+// nothing is sent for a write.
+TEST_F(RedisBackendTest, ReadonlyUrlReadsAndRefusesWrites) {
+  auto rw = open_redis(url("&layout=pytorch"));
+  ASSERT_TRUE(rw);
+  ASSERT_TRUE(rw->put("inductor", "fk", value_of("v"), PutMode::kOverwrite));
+  BackendRegistry registry;
+  ASSERT_THAT(register_remote_backends(registry), IsOk());
+  auto ro = registry.open(url("&layout=pytorch&readonly=1"));
+  ASSERT_THAT(ro, IsOk());
+  EXPECT_EQ((*ro)->get("inductor", "fk").value(), value_of("v"));
+  auto put = (*ro)->put("inductor", "fk", value_of("w"), PutMode::kOverwrite);
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(put.error().to_string(), HasSubstr("readonly=1"));
+  EXPECT_EQ(rw->get("inductor", "fk").value(), value_of("v"));
+}
+
 TEST_F(RedisBackendTest, PopulateIntoADeadServerFailsEveryArtifactFast) {
   server_->stop();
   auto b = open_redis(url());
