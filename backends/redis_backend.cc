@@ -629,6 +629,26 @@ Result<bool> RedisBackend::do_put(std::string_view ns, std::string_view key,
 
 std::vector<Result<std::optional<Bytes>>> RedisBackend::do_get_many(
     std::span<const KeyRef> keys, Deadline deadline) {
+  return get_many_impl(keys, deadline, /*asking=*/false);
+}
+
+std::vector<Result<std::optional<Bytes>>> RedisBackend::get_many_asking(
+    std::span<const KeyRef> keys, Deadline deadline) {
+  return get_many_impl(keys, deadline, /*asking=*/true);
+}
+
+std::vector<Result<bool>> RedisBackend::do_put_many(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+  return put_many_impl(requests, mode, deadline, /*asking=*/false);
+}
+
+std::vector<Result<bool>> RedisBackend::put_many_asking(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+  return put_many_impl(requests, mode, deadline, /*asking=*/true);
+}
+
+std::vector<Result<std::optional<Bytes>>> RedisBackend::get_many_impl(
+    std::span<const KeyRef> keys, Deadline deadline, bool asking) {
   std::vector<Result<std::optional<Bytes>>> out(keys.size(), std::nullopt);
   std::vector<std::string> redis_keys;
   std::vector<size_t> index;  // Command i answers keys[index[i]].
@@ -644,19 +664,26 @@ std::vector<Result<std::optional<Bytes>>> RedisBackend::do_get_many(
   }
   std::vector<Command> commands;
   commands.reserve(redis_keys.size());
-  for (const auto& k : redis_keys) commands.push_back({"GET", k});
+  for (const auto& k : redis_keys) {
+    // Redis Cluster: ASKING makes the next command run on a slot being
+    // imported (after an ASK redirection).
+    if (asking) commands.push_back({"ASKING"});
+    commands.push_back({"GET", k});
+  }
 
   std::lock_guard lock(mutex_);
   auto replies = Pipeline(*this, "get", deadline).run(commands);
-  for (size_t c = 0; c < replies.size(); ++c) {
+  const size_t step = asking ? 2 : 1;
+  for (size_t c = 0; c < redis_keys.size(); ++c) {
     auto& slot = out[index[c]];
     std::string_view key = keys[index[c]].key;
-    if (!replies[c]) {
-      slot = tl::unexpected(
-          std::move(replies[c]).error().with_key(std::string(key)));
+    auto& reply = replies[c * step + step - 1];
+    if (!reply) {
+      slot =
+          tl::unexpected(std::move(reply).error().with_key(std::string(key)));
       continue;
     }
-    const redisReply* r = replies[c]->get();
+    const redisReply* r = reply->get();
     if (r->type == REDIS_REPLY_NIL) {
       slot = std::nullopt;
     } else if (r->type == REDIS_REPLY_STRING) {
@@ -687,8 +714,9 @@ std::vector<Result<std::optional<Bytes>>> RedisBackend::do_get_many(
   return out;
 }
 
-std::vector<Result<bool>> RedisBackend::do_put_many(
-    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+std::vector<Result<bool>> RedisBackend::put_many_impl(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline,
+    bool asking) {
   std::vector<Result<bool>> out(requests.size(), false);
   std::vector<std::string> redis_keys;
   std::vector<size_t> index;
@@ -723,20 +751,23 @@ std::vector<Result<bool>> RedisBackend::do_put_many(
       cmd.push_back("EX");
       cmd.push_back(ttl);
     }
+    if (asking) commands.push_back({"ASKING"});
     commands.push_back(std::move(cmd));
   }
 
   std::lock_guard lock(mutex_);
   auto replies = Pipeline(*this, "put", deadline).run(commands);
-  for (size_t c = 0; c < replies.size(); ++c) {
+  const size_t step = asking ? 2 : 1;
+  for (size_t c = 0; c < redis_keys.size(); ++c) {
     auto& slot = out[index[c]];
     std::string_view key = requests[index[c]].key;
-    if (!replies[c]) {
-      slot = tl::unexpected(
-          std::move(replies[c]).error().with_key(std::string(key)));
+    auto& reply = replies[c * step + step - 1];
+    if (!reply) {
+      slot =
+          tl::unexpected(std::move(reply).error().with_key(std::string(key)));
       continue;
     }
-    const redisReply* r = replies[c]->get();
+    const redisReply* r = reply->get();
     if (r->type == REDIS_REPLY_STATUS) {
       slot = true;
     } else if (r->type == REDIS_REPLY_NIL) {

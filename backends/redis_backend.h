@@ -86,6 +86,14 @@ class RedisBackend final : public Backend {
 
   RedisConnectionStats connection_stats() const;
 
+  // For Redis Cluster (redis_cluster_backend.h): the batches with every
+  // command preceded by ASKING, after an ASK redirection to this node. Not
+  // seen by the Backend counters (the cluster backend counts).
+  std::vector<Result<std::optional<Bytes>>> get_many_asking(
+      std::span<const KeyRef> keys, Deadline deadline);
+  std::vector<Result<bool>> put_many_asking(
+      std::span<const PutRequest> requests, PutMode mode, Deadline deadline);
+
  protected:
   Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
                                       Deadline deadline) override;
@@ -107,6 +115,12 @@ class RedisBackend final : public Backend {
  private:
   struct Connection;
   class Pipeline;
+
+  std::vector<Result<std::optional<Bytes>>> get_many_impl(
+      std::span<const KeyRef> keys, Deadline deadline, bool asking);
+  std::vector<Result<bool>> put_many_impl(std::span<const PutRequest> requests,
+                                          PutMode mode, Deadline deadline,
+                                          bool asking);
 
   // Both require mutex_ held.
   Result<void> ensure_connected(std::string_view op, Deadline deadline);
