@@ -17,6 +17,7 @@
 #include "backends/redis_cluster_backend.h"
 #include "cachepack/backend_registry.h"
 #include "cachepack/register_remote_backends.h"
+#include "tests/redis_cluster_fixture.h"
 #include "tests/server_fixture.h"
 #include "tests/testing/result_matchers.h"
 
@@ -27,8 +28,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using testing::IsOk;
 using testing::RedisServer;
-
-constexpr const char* kRedisCli = "/usr/bin/redis-cli";
 
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
@@ -65,60 +64,20 @@ class Node {
   redisContext* ctx_;
 };
 
-// Runs a command line; its output goes to `log`. The exit status.
-int shell(const std::string& command, const std::filesystem::path& log) {
-  return std::system((command + " >" + log.string() + " 2>&1").c_str());
-}
-
-std::string read_file(const std::filesystem::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 class RedisClusterTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!std::filesystem::exists("/usr/bin/redis-server") ||
-        !std::filesystem::exists(kRedisCli)) {
+        !std::filesystem::exists(testing::kRedisCli)) {
       GTEST_SKIP() << "redis-server or redis-cli missing (tools/setup.sh)";
     }
     std::string error;
-    std::string create = std::string(kRedisCli) + " --cluster create";
-    for (int i = 0; i < 3; ++i) {
-      // The bus port is port + 10000 unless given: ephemeral ports are too
-      // high for that, so both come from the free pool.
-      auto s = RedisServer::start(
-          &error, {"--cluster-port", std::to_string(testing::pick_free_port()),
-                   "--cluster-enabled", "yes", "--cluster-config-file",
-                   "nodes.conf", "--cluster-node-timeout", "3000",
-                   // Slots of a dead master fail; the others keep working.
-                   "--cluster-require-full-coverage", "no"});
-      ASSERT_TRUE(s) << error;
-      create += " 127.0.0.1:" + std::to_string(s->port());
-      servers_.push_back(std::move(s));
-    }
-    auto log = servers_[0]->dir() / "create.log";
-    ASSERT_EQ(shell(create + " --cluster-yes", log), 0) << read_file(log);
-    for (int i = 0; i < 200; ++i) {
-      bool ok = true;
-      for (auto& s : servers_) {
-        Node n(s->port());
-        ok = ok && n.text({"CLUSTER", "INFO"}).find("cluster_state:ok") !=
-                       std::string::npos;
-      }
-      if (ok) return;
-      std::this_thread::sleep_for(50ms);
-    }
-    FAIL() << "cluster did not reach cluster_state:ok";
+    cluster_ = testing::RedisCluster::start(&error);
+    ASSERT_TRUE(cluster_) << error;
   }
 
-  // Two of the three as seeds: the third is found through CLUSTER SLOTS.
   std::string url(const std::string& query = "") const {
-    return "redis+cluster://127.0.0.1:" + std::to_string(servers_[0]->port()) +
-           ",127.0.0.1:" + std::to_string(servers_[1]->port()) +
-           "?connect_timeout_ms=500&timeout_ms=2000" + query;
+    return cluster_->url("connect_timeout_ms=500&timeout_ms=2000" + query);
   }
 
   std::unique_ptr<RedisClusterBackend> open(const std::string& query = "") {
@@ -131,12 +90,10 @@ class RedisClusterTest : public ::testing::Test {
         dynamic_cast<RedisClusterBackend*>(b->release()));
   }
 
-  std::string id(size_t i) {
-    Node n(servers_[i]->port());
-    return n.text({"CLUSTER", "MYID"});
-  }
+  RedisServer& server(size_t i) { return cluster_->server(i); }
+  std::string id(size_t i) { return cluster_->id(i); }
 
-  std::vector<std::unique_ptr<RedisServer>> servers_;
+  std::unique_ptr<testing::RedisCluster> cluster_;
 };
 
 struct Entries {
@@ -194,10 +151,10 @@ TEST_F(RedisClusterTest, PopulatesAndReadsBackAcrossAllMasters) {
   }
   EXPECT_GT(slots.size(), 2500u);  // Spread over most of the key space.
   long long total = 0;
-  for (auto& s : servers_) {
-    Node n(s->port());
+  for (size_t m = 0; m < cluster_->size(); ++m) {
+    Node n(server(m).port());
     long long size = n.integer({"DBSIZE"});
-    EXPECT_GT(size, 500) << "master on port " << s->port();
+    EXPECT_GT(size, 500) << "master on port " << server(m).port();
     total += size;
   }
   EXPECT_EQ(total, 3000);
@@ -230,7 +187,7 @@ TEST_F(RedisClusterTest, PopulatesAndReadsBackAcrossAllMasters) {
   ASSERT_TRUE(pt);
   ASSERT_TRUE(pt->put("inductor", "fkey", Entries::as_bytes("pickle"),
                       PutMode::kOverwrite));
-  Node n0(servers_[0]->port());
+  Node n0(server(0).port());
   EXPECT_EQ(n0.integer({"CLUSTER", "KEYSLOT", "pt2:fx-graph-v1::fkey:c1"}),
             redis_cluster_slot("pt2:fx-graph-v1::fkey:c1"));
   EXPECT_EQ(pt->get("inductor", "fkey").value(),
@@ -247,14 +204,14 @@ TEST_F(RedisClusterTest, ReshardDuringBatchesIsFollowedWithNothingLost) {
 
   std::atomic<bool> done{false};
   int status = -1;
-  auto log = servers_[0]->dir() / "reshard.log";
+  auto log = server(0).dir() / "reshard.log";
   std::string reshard =
-      std::string(kRedisCli) +
-      " --cluster reshard 127.0.0.1:" + std::to_string(servers_[0]->port()) +
+      std::string(testing::kRedisCli) +
+      " --cluster reshard 127.0.0.1:" + std::to_string(server(0).port()) +
       " --cluster-from " + id(0) + " --cluster-to " + id(1) +
       " --cluster-slots 3000 --cluster-yes --cluster-pipeline 10";
   std::thread mover([&] {
-    status = shell(reshard, log);
+    status = testing::run_shell(reshard, log);
     done = true;
   });
   // Write and read in batches until the reshard is over (and a few more).
@@ -286,7 +243,7 @@ TEST_F(RedisClusterTest, ReshardDuringBatchesIsFollowedWithNothingLost) {
     if (rounds > 2000) break;
   }
   mover.join();
-  ASSERT_EQ(status, 0) << read_file(log);
+  ASSERT_EQ(status, 0) << testing::read_text(log);
   EXPECT_EQ(errors, 0u);
   // The slots moved under the backend: it followed redirections.
   auto cs = b->cluster_stats();
@@ -296,7 +253,7 @@ TEST_F(RedisClusterTest, ReshardDuringBatchesIsFollowedWithNothingLost) {
             << " topology refreshes\n";
   EXPECT_GT(cs.moved + cs.ask, 0u);
   EXPECT_GT(cs.topology_refreshes, 1u);
-  Node n1(servers_[1]->port());
+  Node n1(server(1).port());
   EXPECT_GT(n1.integer({"DBSIZE"}), 1000);
   auto listed = b->list("inductor");
   ASSERT_THAT(listed, IsOk());
@@ -310,7 +267,7 @@ TEST_F(RedisClusterTest, KilledMasterFailsItsSlotsTypedWithinTheDeadline) {
   auto puts = e.puts();
   for (auto& r : b->put_many(puts, PutMode::kOverwrite)) ASSERT_THAT(r, IsOk());
   // Which keys the third master holds.
-  Node n2(servers_[2]->port());
+  Node n2(server(2).port());
   std::vector<bool> on_dead(e.keys.size());
   size_t dead_count = 0;
   for (size_t i = 0; i < e.keys.size(); ++i) {
@@ -319,7 +276,7 @@ TEST_F(RedisClusterTest, KilledMasterFailsItsSlotsTypedWithinTheDeadline) {
   }
   ASSERT_GT(dead_count, 200u);
 
-  servers_[2]->kill_hard();
+  server(2).kill_hard();
   auto refs = e.refs();
   auto start = Clock::now();
   auto got = b->get_many(refs, Deadline::after(3s));
@@ -341,7 +298,7 @@ TEST_F(RedisClusterTest, KilledMasterFailsItsSlotsTypedWithinTheDeadline) {
                     err->code() == ErrorCode::kDeadlineExceeded)
             << err->to_string();
         EXPECT_THAT(err->to_string(),
-                    HasSubstr(std::to_string(servers_[2]->port())));
+                    HasSubstr(std::to_string(server(2).port())));
       }
     } else {
       ASSERT_THAT(got[i], IsOk()) << e.keys[i];
