@@ -316,7 +316,16 @@ void add_populate_command(CLI::App& app, int& exit_code) {
                 << result->failed() << " failed into " << (*backend)->url()
                 << " (policy " << args->policy << ")\n";
     }
-    return result->ok() ? kExitOk : kExitFailed;
+    if (result->ok()) return kExitOk;
+    // Only an unreachable backend failed them: worth retrying later.
+    bool all_unavailable = true;
+    for (const auto& a : result->artifacts) {
+      if (a.outcome == PopulateOutcome::kFailed &&
+          exit_code_for(*a.error) != kExitUnavailable) {
+        all_unavailable = false;
+      }
+    }
+    return all_unavailable ? kExitUnavailable : kExitFailed;
   }));
 }
 

@@ -11,10 +11,17 @@
 
 namespace cachepack::cli {
 
+int exit_code_for(const Error& error) {
+  return error.code() == ErrorCode::kUnavailable ||
+                 error.code() == ErrorCode::kDeadlineExceeded
+             ? kExitUnavailable
+             : kExitFailed;
+}
+
 int report(const Error& error) {
   if (is_closed_stdout(error)) return kExitOk;
   std::cerr << "cachepack: " << error.to_string() << "\n";
-  return kExitFailed;
+  return exit_code_for(error);
 }
 
 std::function<void()> run(int& exit_code, CommandBody body) {

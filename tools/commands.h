@@ -1,8 +1,9 @@
 // The cachepack CLI's subcommands. Each add_*_command adds one subcommand to
 // the app. A command's body returns a Result: a typed error (printed on
-// stderr, exit 1) or the exit code it chose; run() maps it to `exit_code`:
-// 0 success, 1 the operation failed, 2 usage error. The work itself lives in
-// the library; a body parses flags, calls it and prints.
+// stderr, exit 1, or 3 when a backend was unreachable or too slow) or the
+// exit code it chose; run() maps it to `exit_code`: 0 success, 1 the
+// operation failed, 2 usage error, 3 unavailable (retry later). The work itself
+// lives in the library; a body parses flags, calls it and prints.
 #ifndef CACHEPACK_TOOLS_COMMANDS_H_
 #define CACHEPACK_TOOLS_COMMANDS_H_
 
@@ -17,10 +18,16 @@ namespace cachepack::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
+// A server or resource was down or did not answer in time (kUnavailable,
+// kDeadlineExceeded): the same command may work later.
+inline constexpr int kExitUnavailable = 3;
 
-// Prints "cachepack: <error>" on stderr and returns kExitFailed. A write to
-// stdout whose reader closed the pipe is not a failure (tools/cli_output.h):
-// nothing is printed and the result is kExitOk.
+// kExitUnavailable for kUnavailable and kDeadlineExceeded, else kExitFailed.
+int exit_code_for(const Error& error);
+
+// Prints "cachepack: <error>" on stderr and returns exit_code_for(error). A
+// write to stdout whose reader closed the pipe is not a failure
+// (tools/cli_output.h): nothing is printed and the result is kExitOk.
 int report(const Error& error);
 
 // A command's body: a typed error, or its exit code (kExitOk; kExitFailed
