@@ -12,10 +12,12 @@
 namespace cachepack::cli {
 
 int exit_code_for(const Error& error) {
-  return error.code() == ErrorCode::kUnavailable ||
-                 error.code() == ErrorCode::kDeadlineExceeded
-             ? kExitUnavailable
-             : kExitFailed;
+  // Only a backend's (its URL in the error): a busy local file is kUnavailable
+  // too, but that is the operation failing, exit 1.
+  bool retry_later = error.code() == ErrorCode::kUnavailable ||
+                     error.code() == ErrorCode::kDeadlineExceeded;
+  return retry_later && !error.where().url.empty() ? kExitUnavailable
+                                                   : kExitFailed;
 }
 
 int report(const Error& error) {

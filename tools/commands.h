@@ -18,11 +18,12 @@ namespace cachepack::cli {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitUsage = 2;
-// A server or resource was down or did not answer in time (kUnavailable,
-// kDeadlineExceeded): the same command may work later.
+// A backend was down or did not answer in time (kUnavailable or
+// kDeadlineExceeded naming a backend URL): the same command may work later.
 inline constexpr int kExitUnavailable = 3;
 
-// kExitUnavailable for kUnavailable and kDeadlineExceeded, else kExitFailed.
+// kExitUnavailable for a backend's kUnavailable and kDeadlineExceeded, else
+// kExitFailed.
 int exit_code_for(const Error& error);
 
 // Prints "cachepack: <error>" on stderr and returns exit_code_for(error). A
