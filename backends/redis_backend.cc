@@ -87,10 +87,6 @@ milliseconds bounded(milliseconds limit, const Deadline& deadline) {
   return std::min(limit, duration_cast<milliseconds>(deadline.remaining()));
 }
 
-tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return bad_backend_url(url, why, RedisBackend::kUrlForm);
-}
-
 // Namespaces end at the first ':' of a cachepack-layout key, so ':' (and '%'
 // to keep the escape reversible, and control bytes for readable keys) are
 // percent-escaped; the key itself is stored raw.
@@ -230,7 +226,11 @@ struct RedisBackend::Connection {
   ContextPtr ctx;
 };
 
-Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
+Result<RedisOptions> redis_options_from_url(const BackendUrl& url,
+                                            std::string_view form) {
+  auto bad_url = [&](const BackendUrl& u, std::string why) {
+    return bad_backend_url(u, why, form);
+  };
   RedisOptions o;
   if (url.host.empty()) return bad_url(url, "no host");
   o.host = url.host;
@@ -245,16 +245,14 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
                             "write :password@ for password-only AUTH");
   }
   if (!url.path.empty() && url.path != "/") {
-    CP_ASSIGN_OR_RETURN(
-        auto db, parse_url_uint(url, "the database number", url.path.substr(1),
-                                RedisBackend::kUrlForm));
+    CP_ASSIGN_OR_RETURN(auto db, parse_url_uint(url, "the database number",
+                                                url.path.substr(1), form));
     if (db > 1000000) return bad_url(url, "database number out of range");
     o.db = static_cast<int>(db);
   }
   for (const auto& [name, value] : url.query) {
     auto as_ms = [&](std::chrono::milliseconds& field) -> Result<void> {
-      CP_ASSIGN_OR_RETURN(
-          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, form));
       field = std::chrono::milliseconds(v);
       return {};
     };
@@ -262,8 +260,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     if (name == "prefix") {
       o.prefix = value;
     } else if (name == "ttl") {
-      CP_ASSIGN_OR_RETURN(
-          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, form));
       if (v == 0) return bad_url(url, "ttl must be at least 1 second");
       o.ttl_seconds = v;
     } else if (name == "connect_timeout_ms") {
@@ -275,8 +272,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     } else if (name == "max_backoff_ms") {
       ok = as_ms(o.max_backoff);
     } else if (name == "pipeline") {
-      CP_ASSIGN_OR_RETURN(
-          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, form));
       if (v == 0) return bad_url(url, "pipeline must be at least 1");
       o.pipeline_depth = v;
     } else if (name == "layout") {
@@ -307,7 +303,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
 }
 
 Result<std::unique_ptr<Backend>> RedisBackend::open_url(const BackendUrl& url) {
-  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url));
+  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url, kUrlForm));
   return std::make_unique<RedisBackend>(std::move(options), url.text);
 }
 

@@ -52,8 +52,9 @@ struct RedisOptions {
 };
 
 // Parses a URL of RedisBackend::kUrlForm (docs/REMOTE.md); unknown
-// parameters are kInvalidArgument.
-Result<RedisOptions> redis_options_from_url(const BackendUrl& url);
+// parameters are kInvalidArgument quoting `form` (the scheme's URL form).
+Result<RedisOptions> redis_options_from_url(const BackendUrl& url,
+                                            std::string_view form);
 
 // Connection health, for tests and stats output.
 struct RedisConnectionStats {

@@ -195,7 +195,7 @@ RedisClusterBackend::~RedisClusterBackend() = default;
 
 Result<std::unique_ptr<Backend>> RedisClusterBackend::open_url(
     const BackendUrl& url) {
-  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url));
+  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url, kUrlForm));
   if (options.db != 0) {
     return bad_backend_url(url, "a Redis Cluster has only database 0",
                            kUrlForm);

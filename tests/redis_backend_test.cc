@@ -582,7 +582,7 @@ TEST(RedisUrl, ParsesEveryOption) {
       "&timeout_ms=7&backoff_ms=9&max_backoff_ms=90&pipeline=3"
       "&layout=pytorch&cache_id=fx-graph-v1");
   ASSERT_TRUE(url);
-  auto o = redis_options_from_url(*url);
+  auto o = redis_options_from_url(*url, RedisBackend::kUrlForm);
   ASSERT_THAT(o, IsOk());
   EXPECT_EQ(o->host, "example");
   EXPECT_EQ(o->port, 7000);

@@ -320,6 +320,12 @@ TEST(RedisClusterUrl, SeedsAndMistakes) {
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(bad.error().message(), HasSubstr("redis+cluster://"));
+  // Option mistakes quote the cluster's form, not redis://'s.
+  auto option = registry.open("redis+cluster://a:1,b:2?tll=5");
+  ASSERT_FALSE(option);
+  EXPECT_THAT(option.error().message(), HasSubstr("unknown parameter"));
+  EXPECT_THAT(option.error().message(),
+              HasSubstr(RedisClusterBackend::kUrlForm));
   auto db = registry.open("redis+cluster://a:1/3");
   ASSERT_FALSE(db);
   EXPECT_THAT(db.error().message(), HasSubstr("only database 0"));
