@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "backends/read_only_backend.h"
+
 namespace cachepack {
 
 Result<void> BackendRegistry::register_scheme(std::string scheme,
@@ -45,7 +47,17 @@ Result<std::unique_ptr<Backend>> BackendRegistry::open(
                           "\": unknown scheme '" + url.scheme +
                           "'; registered: " + known);
   }
-  return opener.open(url);
+  // readonly= belongs to every scheme: taken out here, so the backend's own
+  // parser never sees it.
+  bool read_only = false;
+  if (auto it = url.query.find("readonly"); it != url.query.end()) {
+    CP_ASSIGN_OR_RETURN(read_only, parse_url_bool(url, "readonly", it->second,
+                                                  opener.url_form));
+    url.query.erase(it);
+  }
+  CP_ASSIGN_OR_RETURN(auto backend, opener.open(url));
+  if (read_only) return make_read_only(std::move(backend));
+  return backend;
 }
 
 std::vector<BackendRegistry::Scheme> BackendRegistry::schemes() const {

@@ -8,9 +8,11 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "util/sigpipe.h"
+#include "util/text.h"
 
 namespace cachepack {
 namespace {
@@ -85,10 +87,6 @@ milliseconds bounded(milliseconds limit, const Deadline& deadline) {
   return std::min(limit, duration_cast<milliseconds>(deadline.remaining()));
 }
 
-tl::unexpected<Error> bad_url(const BackendUrl& url, std::string why) {
-  return bad_backend_url(url, why, RedisBackend::kUrlForm);
-}
-
 // Namespaces end at the first ':' of a cachepack-layout key, so ':' (and '%'
 // to keep the escape reversible, and control bytes for readable keys) are
 // percent-escaped; the key itself is stored raw.
@@ -143,13 +141,96 @@ bool valid_cache_id(std::string_view id) {
          id.back() != ':';
 }
 
+// The artifact types whose Mega-Cache entries PyTorch also keeps in a remote
+// cache: same key, same pickled bytes, wrapped in the JSON its remote cache
+// stores (torch 2.13: codecache.py FxGraphCache._save_graph,
+// autograd_cache.py AOTAutogradCache.save, pgo.py put_remote_code_state).
+struct PytorchRemoteType {
+  std::string_view ns;
+  std::string_view cache_id;
+  bool time_taken_ms;  // {"data": B64, "time_taken_ms": N} or {"data": B64}.
+};
+constexpr std::array<PytorchRemoteType, 3> kPytorchRemoteTypes{{
+    {"inductor", "fx-graph-v1", true},
+    {"aot_autograd", "autograd-experimental", true},
+    {"pgo", "dynamo-pgo", false},
+}};
+
+const PytorchRemoteType* remote_type_of_ns(std::string_view ns) {
+  for (const auto& t : kPytorchRemoteTypes) {
+    if (t.ns == ns) return &t;
+  }
+  return nullptr;
+}
+
+const PytorchRemoteType* remote_type_of_cache_id(std::string_view id) {
+  for (const auto& t : kPytorchRemoteTypes) {
+    if (t.cache_id == id) return &t;
+  }
+  return nullptr;
+}
+
+// What json.dumps() gives for PyTorch's dict (base64 needs no escaping). The
+// compile time PyTorch records is not in a Mega-Cache artifact; its readers
+// ignore the field, so 0 stands in.
+std::string encode_pytorch_value(const PytorchRemoteType& type,
+                                 ByteSpan content) {
+  std::string out = "{\"data\": \"";
+  out += base64_encode(content);
+  out += type.time_taken_ms ? "\", \"time_taken_ms\": 0}" : "\"}";
+  return out;
+}
+
+// PyTorch's reader: json.loads, then base64.b64decode(value["data"]).
+Result<Bytes> decode_pytorch_value(std::string_view stored) {
+  auto bad = [](std::string why) {
+    return make_error(ErrorCode::kDataLoss, ErrorReason::kInvalidJson,
+                      "value is not PyTorch's remote-cache JSON "
+                      "{\"data\": base64, ...}: " +
+                          why);
+  };
+  auto json = nlohmann::json::parse(stored.begin(), stored.end(), nullptr,
+                                    /*allow_exceptions=*/false);
+  if (json.is_discarded()) return bad("not JSON");
+  if (!json.is_object()) return bad("not a JSON object");
+  auto data = json.find("data");
+  if (data == json.end() || !data->is_string()) {
+    return bad("no string field \"data\"");
+  }
+  auto decoded = base64_decode_lenient(data->get_ref<const std::string&>());
+  if (!decoded) {
+    return make_error(ErrorCode::kDataLoss, ErrorReason::kInvalidBase64,
+                      "\"data\" of PyTorch's remote-cache JSON is not base64");
+  }
+  return to_bytes(*decoded);
+}
+
+// With layout=pytorch and no fixed cache id, the type whose namespace `ns`
+// is translated to a PyTorch remote cache, else nullptr.
+const PytorchRemoteType* translated(const RedisOptions& o,
+                                    std::string_view ns) {
+  if (o.layout != RedisLayout::kPytorch || o.cache_id) return nullptr;
+  return remote_type_of_ns(ns);
+}
+
+// A namespace spelled as one of those cache ids would alias the type's
+// entries without their encoding.
+bool reserved_ns(const RedisOptions& o, std::string_view ns) {
+  return o.layout == RedisLayout::kPytorch && !o.cache_id &&
+         remote_type_of_cache_id(ns) != nullptr;
+}
+
 }  // namespace
 
 struct RedisBackend::Connection {
   ContextPtr ctx;
 };
 
-Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
+Result<RedisOptions> redis_options_from_url(const BackendUrl& url,
+                                            std::string_view form) {
+  auto bad_url = [&](const BackendUrl& u, std::string why) {
+    return bad_backend_url(u, why, form);
+  };
   RedisOptions o;
   if (url.host.empty()) return bad_url(url, "no host");
   o.host = url.host;
@@ -164,16 +245,14 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
                             "write :password@ for password-only AUTH");
   }
   if (!url.path.empty() && url.path != "/") {
-    CP_ASSIGN_OR_RETURN(
-        auto db, parse_url_uint(url, "the database number", url.path.substr(1),
-                                RedisBackend::kUrlForm));
+    CP_ASSIGN_OR_RETURN(auto db, parse_url_uint(url, "the database number",
+                                                url.path.substr(1), form));
     if (db > 1000000) return bad_url(url, "database number out of range");
     o.db = static_cast<int>(db);
   }
   for (const auto& [name, value] : url.query) {
     auto as_ms = [&](std::chrono::milliseconds& field) -> Result<void> {
-      CP_ASSIGN_OR_RETURN(
-          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, form));
       field = std::chrono::milliseconds(v);
       return {};
     };
@@ -181,8 +260,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     if (name == "prefix") {
       o.prefix = value;
     } else if (name == "ttl") {
-      CP_ASSIGN_OR_RETURN(
-          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, form));
       if (v == 0) return bad_url(url, "ttl must be at least 1 second");
       o.ttl_seconds = v;
     } else if (name == "connect_timeout_ms") {
@@ -194,8 +272,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
     } else if (name == "max_backoff_ms") {
       ok = as_ms(o.max_backoff);
     } else if (name == "pipeline") {
-      CP_ASSIGN_OR_RETURN(
-          auto v, parse_url_uint(url, name, value, RedisBackend::kUrlForm));
+      CP_ASSIGN_OR_RETURN(auto v, parse_url_uint(url, name, value, form));
       if (v == 0) return bad_url(url, "pipeline must be at least 1");
       o.pipeline_depth = v;
     } else if (name == "layout") {
@@ -226,7 +303,7 @@ Result<RedisOptions> redis_options_from_url(const BackendUrl& url) {
 }
 
 Result<std::unique_ptr<Backend>> RedisBackend::open_url(const BackendUrl& url) {
-  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url));
+  CP_ASSIGN_OR_RETURN(auto options, redis_options_from_url(url, kUrlForm));
   return std::make_unique<RedisBackend>(std::move(options), url.text);
 }
 
@@ -252,7 +329,18 @@ Result<std::string> RedisBackend::redis_key(std::string_view ns,
     out += key;
     return out;
   }
+  if (reserved_ns(options_, ns)) {
+    return make_error(
+        ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
+        "namespace \"" + std::string(ns) +
+            "\" is the PyTorch cache id of type \"" +
+            std::string(remote_type_of_cache_id(ns)->ns) +
+            "\"; use that type as the namespace (layout=pytorch encodes its "
+            "values as PyTorch does)",
+        ErrorLocation{.url = url_text_});
+  }
   std::string_view id = options_.cache_id ? *options_.cache_id : ns;
+  if (const auto* t = translated(options_, ns)) id = t->cache_id;
   if (!valid_cache_id(id)) {
     return make_error(ErrorCode::kInvalidArgument, ErrorReason::kInvalidKey,
                       "namespace \"" + std::string(ns) +
@@ -284,8 +372,11 @@ RedisBackend::parse_redis_key(std::string_view k) const {
   k.remove_suffix(3);
   size_t sep = k.find("::");
   if (sep == std::string_view::npos) return std::nullopt;
-  return std::make_pair(std::string(k.substr(0, sep)),
-                        std::string(k.substr(sep + 2)));
+  std::string_view id = k.substr(0, sep);
+  if (!options_.cache_id) {
+    if (const auto* t = remote_type_of_cache_id(id)) id = t->ns;
+  }
+  return std::make_pair(std::string(id), std::string(k.substr(sep + 2)));
 }
 
 std::string RedisBackend::ns_pattern(std::string_view ns) const {
@@ -293,6 +384,7 @@ std::string RedisBackend::ns_pattern(std::string_view ns) const {
     return glob_escape(prefix_ + escape_ns(ns) + ":") + "*";
   }
   std::string id(options_.cache_id ? *options_.cache_id : ns);
+  if (const auto* t = translated(options_, ns)) id = t->cache_id;
   return glob_escape(prefix_ + "pt2:" + id + "::") + "*:c1";
 }
 
@@ -533,6 +625,26 @@ Result<bool> RedisBackend::do_put(std::string_view ns, std::string_view key,
 
 std::vector<Result<std::optional<Bytes>>> RedisBackend::do_get_many(
     std::span<const KeyRef> keys, Deadline deadline) {
+  return get_many_impl(keys, deadline, /*asking=*/false);
+}
+
+std::vector<Result<std::optional<Bytes>>> RedisBackend::get_many_asking(
+    std::span<const KeyRef> keys, Deadline deadline) {
+  return get_many_impl(keys, deadline, /*asking=*/true);
+}
+
+std::vector<Result<bool>> RedisBackend::do_put_many(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+  return put_many_impl(requests, mode, deadline, /*asking=*/false);
+}
+
+std::vector<Result<bool>> RedisBackend::put_many_asking(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+  return put_many_impl(requests, mode, deadline, /*asking=*/true);
+}
+
+std::vector<Result<std::optional<Bytes>>> RedisBackend::get_many_impl(
+    std::span<const KeyRef> keys, Deadline deadline, bool asking) {
   std::vector<Result<std::optional<Bytes>>> out(keys.size(), std::nullopt);
   std::vector<std::string> redis_keys;
   std::vector<size_t> index;  // Command i answers keys[index[i]].
@@ -548,22 +660,41 @@ std::vector<Result<std::optional<Bytes>>> RedisBackend::do_get_many(
   }
   std::vector<Command> commands;
   commands.reserve(redis_keys.size());
-  for (const auto& k : redis_keys) commands.push_back({"GET", k});
+  for (const auto& k : redis_keys) {
+    // Redis Cluster: ASKING makes the next command run on a slot being
+    // imported (after an ASK redirection).
+    if (asking) commands.push_back({"ASKING"});
+    commands.push_back({"GET", k});
+  }
 
   std::lock_guard lock(mutex_);
   auto replies = Pipeline(*this, "get", deadline).run(commands);
-  for (size_t c = 0; c < replies.size(); ++c) {
+  const size_t step = asking ? 2 : 1;
+  for (size_t c = 0; c < redis_keys.size(); ++c) {
     auto& slot = out[index[c]];
     std::string_view key = keys[index[c]].key;
-    if (!replies[c]) {
-      slot = tl::unexpected(
-          std::move(replies[c]).error().with_key(std::string(key)));
+    auto& reply = replies[c * step + step - 1];
+    if (!reply) {
+      slot =
+          tl::unexpected(std::move(reply).error().with_key(std::string(key)));
       continue;
     }
-    const redisReply* r = replies[c]->get();
+    const redisReply* r = reply->get();
     if (r->type == REDIS_REPLY_NIL) {
       slot = std::nullopt;
     } else if (r->type == REDIS_REPLY_STRING) {
+      if (translated(options_, keys[index[c]].ns)) {
+        auto decoded = decode_pytorch_value(text(r));
+        if (decoded) {
+          slot = std::move(*decoded);
+        } else {
+          Error e = std::move(decoded).error();
+          slot = backend_error(
+              e.code(), "get",
+              "redis key " + redis_keys[c] + ": " + e.message(), key);
+        }
+        continue;
+      }
       auto* p = reinterpret_cast<const std::byte*>(r->str);
       slot = Bytes(p, p + r->len);
     } else if (r->type == REDIS_REPLY_ERROR) {
@@ -579,8 +710,9 @@ std::vector<Result<std::optional<Bytes>>> RedisBackend::do_get_many(
   return out;
 }
 
-std::vector<Result<bool>> RedisBackend::do_put_many(
-    std::span<const PutRequest> requests, PutMode mode, Deadline deadline) {
+std::vector<Result<bool>> RedisBackend::put_many_impl(
+    std::span<const PutRequest> requests, PutMode mode, Deadline deadline,
+    bool asking) {
   std::vector<Result<bool>> out(requests.size(), false);
   std::vector<std::string> redis_keys;
   std::vector<size_t> index;
@@ -596,29 +728,42 @@ std::vector<Result<bool>> RedisBackend::do_put_many(
   }
   std::string ttl =
       options_.ttl_seconds ? std::to_string(*options_.ttl_seconds) : "";
+  // Values of translated types, wrapped as PyTorch stores them; reserved up
+  // front so the commands' views stay valid.
+  std::vector<std::string> encoded;
+  encoded.reserve(redis_keys.size());
   std::vector<Command> commands;
   commands.reserve(redis_keys.size());
   for (size_t c = 0; c < redis_keys.size(); ++c) {
-    Command cmd{"SET", redis_keys[c], as_chars(requests[index[c]].value)};
+    const PutRequest& req = requests[index[c]];
+    std::string_view value = as_chars(req.value);
+    if (const auto* t = translated(options_, req.ns)) {
+      encoded.push_back(encode_pytorch_value(*t, req.value));
+      value = encoded.back();
+    }
+    Command cmd{"SET", redis_keys[c], value};
     if (mode == PutMode::kInsertIfAbsent) cmd.push_back("NX");
     if (options_.ttl_seconds) {
       cmd.push_back("EX");
       cmd.push_back(ttl);
     }
+    if (asking) commands.push_back({"ASKING"});
     commands.push_back(std::move(cmd));
   }
 
   std::lock_guard lock(mutex_);
   auto replies = Pipeline(*this, "put", deadline).run(commands);
-  for (size_t c = 0; c < replies.size(); ++c) {
+  const size_t step = asking ? 2 : 1;
+  for (size_t c = 0; c < redis_keys.size(); ++c) {
     auto& slot = out[index[c]];
     std::string_view key = requests[index[c]].key;
-    if (!replies[c]) {
-      slot = tl::unexpected(
-          std::move(replies[c]).error().with_key(std::string(key)));
+    auto& reply = replies[c * step + step - 1];
+    if (!reply) {
+      slot =
+          tl::unexpected(std::move(reply).error().with_key(std::string(key)));
       continue;
     }
-    const redisReply* r = replies[c]->get();
+    const redisReply* r = reply->get();
     if (r->type == REDIS_REPLY_STATUS) {
       slot = true;
     } else if (r->type == REDIS_REPLY_NIL) {
@@ -709,7 +854,7 @@ Result<std::vector<std::pair<std::string, std::string>>> RedisBackend::scan(
 Result<std::vector<std::string>> RedisBackend::do_list(std::string_view ns,
                                                        Deadline deadline) {
   if (options_.layout == RedisLayout::kPytorch && !options_.cache_id &&
-      !valid_cache_id(ns)) {
+      (!valid_cache_id(ns) || reserved_ns(options_, ns))) {
     return std::vector<std::string>{};  // No key can be stored under it.
   }
   CP_ASSIGN_OR_RETURN(auto entries, scan("list", ns_pattern(ns), deadline));

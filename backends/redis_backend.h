@@ -23,7 +23,11 @@ enum class RedisLayout {
   // <prefix><escaped ns>:<key>; prefix defaults to "cachepack:".
   kCachepack,
   // <prefix>pt2:<cache_id>::<key>:c1 as torch/_inductor/remote_cache.py
-  // writes it; cache_id is the namespace unless fixed by the URL.
+  // writes it. Types inductor, aot_autograd and pgo go to PyTorch's caches
+  // fx-graph-v1, autograd-experimental and dynamo-pgo with their values
+  // wrapped as PyTorch's JSON ({"data": base64, ...}); any other namespace
+  // is the cache id, its values stored as given. A cache_id fixed by the
+  // URL turns the translation off: every namespace uses it, values as given.
   kPytorch,
 };
 
@@ -48,8 +52,9 @@ struct RedisOptions {
 };
 
 // Parses a URL of RedisBackend::kUrlForm (docs/REMOTE.md); unknown
-// parameters are kInvalidArgument.
-Result<RedisOptions> redis_options_from_url(const BackendUrl& url);
+// parameters are kInvalidArgument quoting `form` (the scheme's URL form).
+Result<RedisOptions> redis_options_from_url(const BackendUrl& url,
+                                            std::string_view form);
 
 // Connection health, for tests and stats output.
 struct RedisConnectionStats {
@@ -82,6 +87,14 @@ class RedisBackend final : public Backend {
 
   RedisConnectionStats connection_stats() const;
 
+  // For Redis Cluster (redis_cluster_backend.h): the batches with every
+  // command preceded by ASKING, after an ASK redirection to this node. Not
+  // seen by the Backend counters (the cluster backend counts).
+  std::vector<Result<std::optional<Bytes>>> get_many_asking(
+      std::span<const KeyRef> keys, Deadline deadline);
+  std::vector<Result<bool>> put_many_asking(
+      std::span<const PutRequest> requests, PutMode mode, Deadline deadline);
+
  protected:
   Result<std::optional<Bytes>> do_get(std::string_view ns, std::string_view key,
                                       Deadline deadline) override;
@@ -103,6 +116,12 @@ class RedisBackend final : public Backend {
  private:
   struct Connection;
   class Pipeline;
+
+  std::vector<Result<std::optional<Bytes>>> get_many_impl(
+      std::span<const KeyRef> keys, Deadline deadline, bool asking);
+  std::vector<Result<bool>> put_many_impl(std::span<const PutRequest> requests,
+                                          PutMode mode, Deadline deadline,
+                                          bool asking);
 
   // Both require mutex_ held.
   Result<void> ensure_connected(std::string_view op, Deadline deadline);

@@ -222,15 +222,18 @@ TEST_F(RedisBackendTest, DefaultLayoutIsPrefixEscapedNamespaceColonKey) {
 TEST_F(RedisBackendTest, PytorchLayoutWritesTheKeysRemoteCacheReads) {
   auto b = open_redis(url("&layout=pytorch"));
   ASSERT_TRUE(b);
-  std::string key = "fabc123def";
-  ASSERT_TRUE(b->put("fx-graph-v1", key, value_of("{\"data\":\"...\"}"),
+  // A namespace without a PyTorch twin is the cache id, values as given
+  // (the per-kernel autotune caches, whose values are plain JSON).
+  std::string id(64, 'a');
+  ASSERT_TRUE(b->put(id, "k:tag", value_of("{\"num_warps\": 4}"),
                      PutMode::kInsertIfAbsent));
   RawClient raw(server_->port());
-  EXPECT_EQ(raw.get("pt2:fx-graph-v1::fabc123def:c1"), "{\"data\":\"...\"}");
-  EXPECT_EQ(b->list("fx-graph-v1").value(), std::vector<std::string>{key});
-  EXPECT_EQ(b->namespaces().value(), std::vector<std::string>{"fx-graph-v1"});
+  EXPECT_EQ(raw.get("pt2:" + id + "::k:tag:c1"), "{\"num_warps\": 4}");
+  EXPECT_EQ(b->list(id).value(), std::vector<std::string>{"k:tag"});
+  EXPECT_EQ(b->namespaces().value(), std::vector<std::string>{id});
 
-  // A fixed cache id maps every namespace onto one PyTorch cache.
+  // A fixed cache id maps every namespace onto one PyTorch cache, values
+  // as given.
   auto fixed =
       open_redis(url("&layout=pytorch&cache_id=autograd-experimental"));
   ASSERT_TRUE(fixed);
@@ -243,6 +246,70 @@ TEST_F(RedisBackendTest, PytorchLayoutWritesTheKeysRemoteCacheReads) {
   auto bad = b->put("a::b", "k", value_of("v"), PutMode::kOverwrite);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+}
+
+// The bytes torch 2.13 writes: FxGraphCache._save_graph and
+// AOTAutogradCache.save put json.dumps({"data": b64encode(pickle),
+// "time_taken_ms": N}), put_remote_code_state json.dumps({"data": ...}).
+TEST_F(RedisBackendTest, PytorchLayoutStoresTorchsRemoteCacheJson) {
+  auto b = open_redis(url("&layout=pytorch"));
+  ASSERT_TRUE(b);
+  RawClient raw(server_->port());
+  std::string fx = "fabcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrs";
+  ASSERT_TRUE(
+      b->put("inductor", fx, value_of("\x80\x04pickle"), PutMode::kOverwrite));
+  EXPECT_EQ(raw.get("pt2:fx-graph-v1::" + fx + ":c1"),
+            "{\"data\": \"gARwaWNrbGU=\", \"time_taken_ms\": 0}");
+  ASSERT_TRUE(
+      b->put("aot_autograd", "aK", value_of("ab"), PutMode::kOverwrite));
+  EXPECT_EQ(raw.get("pt2:autograd-experimental::aK:c1"),
+            "{\"data\": \"YWI=\", \"time_taken_ms\": 0}");
+  ASSERT_TRUE(b->put("pgo", "mast:job:0", value_of("x"), PutMode::kOverwrite));
+  EXPECT_EQ(raw.get("pt2:dynamo-pgo::mast:job:0:c1"), "{\"data\": \"eA==\"}");
+
+  // What PyTorch wrote reads back as the artifact: time_taken_ms and any
+  // other field ignored, as PyTorch's readers do.
+  raw.run({"SET", "pt2:fx-graph-v1::fother:c1",
+           "{\"time_taken_ms\": 1234, \"data\": \"cGlja2xl\"}"});
+  EXPECT_EQ(b->get("inductor", "fother").value(), value_of("pickle"));
+  EXPECT_EQ(b->get("inductor", fx).value(), value_of("\x80\x04pickle"));
+  EXPECT_EQ(b->get("pgo", "mast:job:0").value(), value_of("x"));
+  auto many = b->get_many(std::vector<KeyRef>{
+      {"inductor", fx}, {"aot_autograd", "aK"}, {"inductor", "absent"}});
+  ASSERT_EQ(many.size(), 3u);
+  EXPECT_EQ(many[0].value(), value_of("\x80\x04pickle"));
+  EXPECT_EQ(many[1].value(), value_of("ab"));
+  EXPECT_EQ(many[2].value(), std::nullopt);
+
+  // Listing names the types, not the cache ids.
+  auto keys = b->list("inductor").value();
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{fx, "fother"}));
+  EXPECT_EQ(b->namespaces().value(),
+            (std::vector<std::string>{"aot_autograd", "inductor", "pgo"}));
+
+  // The cache ids themselves are not namespaces: they would alias the
+  // types' entries without the encoding.
+  auto alias = b->put("fx-graph-v1", "k", value_of("v"), PutMode::kOverwrite);
+  ASSERT_FALSE(alias);
+  EXPECT_EQ(alias.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(alias.error().message(), HasSubstr("inductor"));
+  EXPECT_EQ(b->list("fx-graph-v1").value(), std::vector<std::string>{});
+}
+
+TEST_F(RedisBackendTest, PytorchLayoutValueThatIsNotTorchsJsonIsDataLoss) {
+  auto b = open_redis(url("&layout=pytorch"));
+  ASSERT_TRUE(b);
+  RawClient raw(server_->port());
+  for (const char* stored : {"not json", "[1, 2]", "{\"time_taken_ms\": 1}",
+                             "{\"data\": 5}", "{\"data\": \"abcde\"}"}) {
+    raw.run({"SET", "pt2:fx-graph-v1::fbad:c1", stored});
+    auto r = b->get("inductor", "fbad");
+    ASSERT_FALSE(r) << stored;
+    EXPECT_EQ(r.error().code(), ErrorCode::kDataLoss) << stored;
+    EXPECT_EQ(r.error().where().key, "fbad") << stored;
+    EXPECT_THAT(r.error().message(), HasSubstr("pt2:fx-graph-v1::fbad:c1"));
+  }
 }
 
 TEST_F(RedisBackendTest, TtlMakesEntriesExpire) {
@@ -515,7 +582,7 @@ TEST(RedisUrl, ParsesEveryOption) {
       "&timeout_ms=7&backoff_ms=9&max_backoff_ms=90&pipeline=3"
       "&layout=pytorch&cache_id=fx-graph-v1");
   ASSERT_TRUE(url);
-  auto o = redis_options_from_url(*url);
+  auto o = redis_options_from_url(*url, RedisBackend::kUrlForm);
   ASSERT_THAT(o, IsOk());
   EXPECT_EQ(o->host, "example");
   EXPECT_EQ(o->port, 7000);
@@ -572,6 +639,56 @@ TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
   std::sort(artifacts.begin(), artifacts.end(), by_identity);
   std::sort(exported->begin(), exported->end(), by_identity);
   EXPECT_TRUE(*exported == artifacts);
+}
+
+// Every type through PyTorch's layout: the translated ones (JSON in Redis)
+// and the rest (as given) come back byte for byte.
+TEST_F(RedisBackendTest, PytorchLayoutPopulateThenExportGivesBackEveryType) {
+  auto b = open_redis(url("&layout=pytorch&pipeline=7"));
+  ASSERT_TRUE(b);
+  auto artifacts = sample_artifacts(300);
+  const char* more[] = {"pgo", "precompile"};
+  for (size_t i = 0; i < 20; ++i) {
+    artifacts.push_back({more[i % 2], "extra-" + std::to_string(i),
+                         to_bytes(std::string(i * 97, '\x80'))});
+  }
+  auto views = views_of(artifacts);
+  auto report = populate(views, *b);
+  ASSERT_THAT(report, IsOk());
+  EXPECT_EQ(report->stored(), artifacts.size());
+  RawClient raw(server_->port());
+  auto json = raw.get("pt2:fx-graph-v1::key-0:c1");
+  ASSERT_TRUE(json);
+  EXPECT_TRUE(json->starts_with("{\"data\": \""));
+  EXPECT_EQ(raw.get("pt2:autotune::key-2:c1"),
+            std::string(as_chars(artifacts[2].content)));
+
+  auto exported = export_artifacts(*b);
+  ASSERT_THAT(exported, IsOk());
+  auto by_identity = [](const Artifact& x, const Artifact& y) {
+    return std::tie(x.type, x.key) < std::tie(y.type, y.key);
+  };
+  std::sort(artifacts.begin(), artifacts.end(), by_identity);
+  std::sort(exported->begin(), exported->end(), by_identity);
+  EXPECT_TRUE(*exported == artifacts);
+}
+
+// readonly=1 (handled by the registry for every scheme) over a real server:
+// nothing is sent for a write.
+TEST_F(RedisBackendTest, ReadonlyUrlReadsAndRefusesWrites) {
+  auto rw = open_redis(url("&layout=pytorch"));
+  ASSERT_TRUE(rw);
+  ASSERT_TRUE(rw->put("inductor", "fk", value_of("v"), PutMode::kOverwrite));
+  BackendRegistry registry;
+  ASSERT_THAT(register_remote_backends(registry), IsOk());
+  auto ro = registry.open(url("&layout=pytorch&readonly=1"));
+  ASSERT_THAT(ro, IsOk());
+  EXPECT_EQ((*ro)->get("inductor", "fk").value(), value_of("v"));
+  auto put = (*ro)->put("inductor", "fk", value_of("w"), PutMode::kOverwrite);
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code(), ErrorCode::kPermissionDenied);
+  EXPECT_THAT(put.error().to_string(), HasSubstr("readonly=1"));
+  EXPECT_EQ(rw->get("inductor", "fk").value(), value_of("v"));
 }
 
 TEST_F(RedisBackendTest, PopulateIntoADeadServerFailsEveryArtifactFast) {

@@ -254,15 +254,14 @@ void add_populate_command(CLI::App& app, int& exit_code) {
         CP_TRY(result);
         print_notices(**backend);
         // Skipped types: one line per reason, not one per artifact. A server
-        // that went away fails the command as unreachable (exit 3): retrying
-        // later may succeed, unlike bad data.
+        // that went away for every failed artifact fails the command as
+        // unreachable (exit 3): retrying later may succeed, unlike bad data.
         std::map<std::pair<std::string, std::string>, uint64_t> unsupported;
-        int failed_exit = kExitFailed;
+        int failed_exit = kExitUnavailable;
         for (const auto& a : result->artifacts) {
-          if (a.outcome == PopulateOutcome::kFailed) {
-            if (report(*a.error) == kExitUnavailable) {
-              failed_exit = kExitUnavailable;
-            }
+          if (a.outcome == PopulateOutcome::kFailed &&
+              report(*a.error) != kExitUnavailable) {
+            failed_exit = kExitFailed;
           }
           if (a.skip_reason == SkipReason::kUnsupported) {
             ++unsupported[{a.type, a.note}];

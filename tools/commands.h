@@ -1,8 +1,9 @@
 // The cachepack CLI's subcommands. Each add_*_command adds one subcommand to
 // the app. A command's body returns a Result: a typed error (printed on
-// stderr, exit 1) or the exit code it chose; run() maps it to `exit_code`:
-// 0 success, 1 the operation failed, 2 usage error. The work itself lives in
-// the library; a body parses flags, calls it and prints.
+// stderr, exit 1, or 3 when a backend was unreachable or too slow) or the
+// exit code it chose; run() maps it to `exit_code`: 0 success, 1 the
+// operation failed, 2 usage error, 3 unavailable (retry later). The work itself
+// lives in the library; a body parses flags, calls it and prints.
 #ifndef CACHEPACK_TOOLS_COMMANDS_H_
 #define CACHEPACK_TOOLS_COMMANDS_H_
 

@@ -48,7 +48,9 @@ class BackendRegistry {
 
   // Parses `url` and opens it with its scheme's function. A malformed URL
   // is kInvalidArgument with the scheme's form; an unknown scheme is
-  // kInvalidArgument naming the registered ones.
+  // kInvalidArgument naming the registered ones. `readonly=1` (or true,
+  // yes) in the query of any scheme is handled here, never by the scheme:
+  // reads work, every write fails with kPermissionDenied naming the URL.
   Result<std::unique_ptr<Backend>> open(std::string_view url) const;
 
   // Every registered scheme with its URL form, sorted by scheme.

@@ -1,5 +1,6 @@
-// The registration of the network backends: redis:// and http(s)://, so a
-// URL naming a remote cache opens like a local one (docs/REMOTE.md).
+// The registration of the network backends: redis://, redis+cluster:// and
+// http(s)://, so a URL naming a remote cache opens like a local one
+// (docs/REMOTE.md).
 #ifndef CACHEPACK_REGISTER_REMOTE_BACKENDS_H_
 #define CACHEPACK_REGISTER_REMOTE_BACKENDS_H_
 
@@ -8,9 +9,9 @@
 
 namespace cachepack {
 
-// Registers redis, http and https with `registry`, each with its backend's
-// kUrlForm and open_url. kAlreadyExists if one of the schemes is taken
-// (register your own implementation instead of calling this); the schemes
+// Registers redis, redis+cluster, http and https with `registry`, each with its
+// backend's kUrlForm and open_url. kAlreadyExists if one of the schemes is
+// taken (register your own implementation instead of calling this); the schemes
 // before it stay registered.
 Result<void> register_remote_backends(BackendRegistry& registry);
 

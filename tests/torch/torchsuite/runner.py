@@ -70,7 +70,9 @@ class Runner:
         run.triton.mkdir()
         return run
 
-    def env(self, run: RunDir, model: Model | None) -> dict[str, str]:
+    def env(
+        self, run: RunDir, model: Model | None, extra: dict[str, str] | None = None
+    ) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_PREFIXES)}
         env["TORCHINDUCTOR_CACHE_DIR"] = str(run.cache)
         env["TRITON_CACHE_DIR"] = str(run.triton)
@@ -78,10 +80,14 @@ class Runner:
             env["TORCH_COMPILE_JOB_ID"] = model.job_id
         env["PYTHONPATH"] = str(SUITE_DIR)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.update(extra or {})
         return env
 
-    def child(self, run: RunDir, model: Model | None, *args: str) -> dict[str, Any]:
-        """Runs `python -m torchsuite.child ARGS` in `run`; returns its report."""
+    def child(
+        self, run: RunDir, model: Model | None, *args: str, env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Runs `python -m torchsuite.child ARGS` in `run` (with `env` added to its
+        environment, e.g. PyTorch's remote-cache settings); returns its report."""
         argv = [str(self.python), "-P", "-m", "torchsuite.child", *args]
         argv += ["--json-out", str(run.report)]
         with run.log.open("wb") as log:
@@ -91,7 +97,7 @@ class Runner:
                 proc = subprocess.Popen(
                     argv,
                     cwd=run.root,
-                    env=self.env(run, model),
+                    env=self.env(run, model, env),
                     stdout=subprocess.DEVNULL,
                     stderr=log,
                 )
