@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -522,6 +523,32 @@ class ShipServerTest : public ShipTest {
     EXPECT_LT(share, 0.10);
     return *second;
   }
+
+  // Pushes and pulls a first version, pushes a second, then pulls it while
+  // `interrupt` takes the server away: a typed unavailable error, and the
+  // first version's file untouched with no temporary left beside it.
+  void expect_interrupted_pull_keeps_old_output(
+      const std::string& url, std::function<void()> interrupt) {
+    auto b = open_backend(url);
+    write_bundle(path("v1.cpk"), small_specs(1));
+    write_bundle(path("v2.cpk"), small_specs(2));
+    ASSERT_THAT(push_bundle(path("v1.cpk"), *b, "app"), IsOk());
+    ASSERT_THAT(pull_bundle(*b, "app", path("out.cpk")), IsOk());
+    const std::string before = read_text(path("out.cpk"));
+    ASSERT_THAT(push_bundle(path("v2.cpk"), *b, "app"), IsOk());
+
+    PullOptions o;
+    o.progress = [&](const ShipProgress&) { interrupt(); };
+    auto pulled = pull_bundle(*b, "app", path("out.cpk"), o);
+    ASSERT_FALSE(pulled);
+    EXPECT_THAT(
+        pulled.error().code(),
+        ::testing::AnyOf(ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded))
+        << pulled.error().to_string();
+    EXPECT_EQ(read_text(path("out.cpk")), before);
+    EXPECT_THAT(other_files(dir_.path(), "out.cpk"),
+                ::testing::UnorderedElementsAre("v1.cpk", "v2.cpk"));
+  }
 };
 
 class ShipRedisTest : public ShipServerTest {
@@ -542,26 +569,9 @@ TEST_F(ShipRedisTest, SecondVersionFetchesOnlyTheChangedArtifacts) {
 }
 
 TEST_F(ShipRedisTest, ServerKilledMidPullIsUnavailableAndKeepsTheOldOutput) {
-  auto b =
-      open_backend(server_->url("?connect_timeout_ms=500&timeout_ms=2000"));
-  write_bundle(path("v1.cpk"), small_specs(1));
-  write_bundle(path("v2.cpk"), small_specs(2));
-  ASSERT_THAT(push_bundle(path("v1.cpk"), *b, "app"), IsOk());
-  ASSERT_THAT(pull_bundle(*b, "app", path("out.cpk")), IsOk());
-  const std::string before = read_text(path("out.cpk"));
-  ASSERT_THAT(push_bundle(path("v2.cpk"), *b, "app"), IsOk());
-
-  PullOptions o;
-  o.progress = [this](const ShipProgress&) { server_->kill_hard(); };
-  auto pulled = pull_bundle(*b, "app", path("out.cpk"), o);
-  ASSERT_FALSE(pulled);
-  EXPECT_THAT(
-      pulled.error().code(),
-      ::testing::AnyOf(ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded))
-      << pulled.error().to_string();
-  EXPECT_EQ(read_text(path("out.cpk")), before);
-  EXPECT_THAT(other_files(dir_.path(), "out.cpk"),
-              ::testing::UnorderedElementsAre("v1.cpk", "v2.cpk"));
+  expect_interrupted_pull_keeps_old_output(
+      server_->url("?connect_timeout_ms=500&timeout_ms=2000"),
+      [this] { server_->kill_hard(); });
 }
 
 class ShipHttpTest : public ShipServerTest {
@@ -582,26 +592,9 @@ TEST_F(ShipHttpTest, SecondVersionFetchesOnlyTheChangedArtifacts) {
 }
 
 TEST_F(ShipHttpTest, ServerStoppedMidPullIsUnavailableAndKeepsTheOldOutput) {
-  auto b = open_backend(
-      server_->url("/cache?connect_timeout_ms=500&timeout_ms=2000&retries=1"));
-  write_bundle(path("v1.cpk"), small_specs(1));
-  write_bundle(path("v2.cpk"), small_specs(2));
-  ASSERT_THAT(push_bundle(path("v1.cpk"), *b, "app"), IsOk());
-  ASSERT_THAT(pull_bundle(*b, "app", path("out.cpk")), IsOk());
-  const std::string before = read_text(path("out.cpk"));
-  ASSERT_THAT(push_bundle(path("v2.cpk"), *b, "app"), IsOk());
-
-  PullOptions o;
-  o.progress = [this](const ShipProgress&) { server_->stop(); };
-  auto pulled = pull_bundle(*b, "app", path("out.cpk"), o);
-  ASSERT_FALSE(pulled);
-  EXPECT_THAT(
-      pulled.error().code(),
-      ::testing::AnyOf(ErrorCode::kUnavailable, ErrorCode::kDeadlineExceeded))
-      << pulled.error().to_string();
-  EXPECT_EQ(read_text(path("out.cpk")), before);
-  EXPECT_THAT(other_files(dir_.path(), "out.cpk"),
-              ::testing::UnorderedElementsAre("v1.cpk", "v2.cpk"));
+  expect_interrupted_pull_keeps_old_output(
+      server_->url("/cache?connect_timeout_ms=500&timeout_ms=2000&retries=1"),
+      [this] { server_->stop(); });
 }
 
 }  // namespace

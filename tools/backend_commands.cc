@@ -240,13 +240,7 @@ void add_populate_command(CLI::App& app, int& exit_code) {
                                 .threads = args->threads,
                                 .strict_types = args->read.strict_types};
         ProgressLine progress("populate", args->progress.shown());
-        {
-          uint64_t bytes = 0;
-          for (size_t i = 0; i < input->source->size(); ++i) {
-            bytes += input->source->at(i).size;
-          }
-          progress.set_total(input->source->size(), bytes);
-        }
+        progress.add_to_total(*input->source);
         options.progress = [&progress](const PopulateProgress& p) {
           progress.update(p.done, p.bytes_done);
         };
@@ -347,14 +341,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         // Files say how much they hold; a backend does not until listed.
         ProgressLine progress("pack", args->progress.shown());
         if (inputs.size() == opened.size()) {
-          uint64_t artifacts = 0, bytes = 0;
-          for (const auto& input : inputs) {
-            artifacts += input.source->size();
-            for (size_t i = 0; i < input.source->size(); ++i) {
-              bytes += input.source->at(i).size;
-            }
-          }
-          progress.set_total(artifacts, bytes);
+          for (const auto& input : inputs) progress.add_to_total(*input.source);
         }
         // --strict-types: a type cachepack does not know stops the pack.
         struct StrictSink final : PackSink {

@@ -53,18 +53,6 @@ void print_diff(const std::vector<TypeDifference>& differences) {
   }
 }
 
-// The byte counts a merge reads, for the progress line's totals.
-void set_totals(ProgressLine& progress, std::span<const MergeInput> inputs) {
-  uint64_t artifacts = 0, bytes = 0;
-  for (const auto& input : inputs) {
-    artifacts += input.artifacts->size();
-    for (size_t i = 0; i < input.artifacts->size(); ++i) {
-      bytes += input.artifacts->at(i).size;
-    }
-  }
-  progress.set_total(artifacts, bytes);
-}
-
 }  // namespace
 
 void add_diff_command(CLI::App& app, int& exit_code) {
@@ -158,7 +146,8 @@ void add_merge_command(CLI::App& app, int& exit_code) {
           inputs.push_back({args->inputs[i], loaded[i].source.get()});
         }
         ProgressLine progress("merge", args->progress.shown());
-        set_totals(progress, inputs);
+        for (const auto& input : inputs)
+          progress.add_to_total(*input.artifacts);
         auto policy = *parse_conflict_policy(args->on_conflict);
         MergeStats stats;
         uint64_t written = 0;

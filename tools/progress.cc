@@ -50,6 +50,12 @@ void ProgressLine::set_total(uint64_t artifacts, uint64_t bytes) {
   total_bytes_ = bytes;
 }
 
+void ProgressLine::add_to_total(const ArtifactSource& source) {
+  std::lock_guard lock(mutex_);
+  total_artifacts_ += source.size();
+  for (size_t i = 0; i < source.size(); ++i) total_bytes_ += source.at(i).size;
+}
+
 void ProgressLine::update(uint64_t artifacts, uint64_t bytes) {
   if (!shown_) return;
   std::lock_guard lock(mutex_);

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <string>
 
+#include "cachepack/artifact_source.h"
+
 namespace cachepack::cli {
 
 // --quiet (no progress line, only failures and errors) and --progress (a
@@ -35,6 +37,8 @@ class ProgressLine {
   // What the whole job holds, when known: the line then shows "of" and an
   // estimate of the time left. 0 = unknown.
   void set_total(uint64_t artifacts, uint64_t bytes);
+  // Adds what `source` holds to the totals.
+  void add_to_total(const ArtifactSource& source);
   // The work done so far; redraws at most ten times a second (and always
   // when the totals are reached). Safe from several threads.
   void update(uint64_t artifacts, uint64_t bytes);
