@@ -78,6 +78,8 @@ std::string_view to_string(ErrorReason reason) {
       return "invalid JSON";
     case ErrorReason::kEnvironmentMismatch:
       return "environment mismatch";
+    case ErrorReason::kUnsupportedPickle:
+      return "unsupported pickle";
   }
   return "";
 }

@@ -69,6 +69,8 @@ enum class ErrorReason {
   kInvalidJson,  // Text that should be JSON of a given shape is not.
   kEnvironmentMismatch,  // A bundle's recorded environment differs from the
                          // target's where PyTorch's cache keys differ.
+  kUnsupportedPickle,    // A Python value or pickle opcode outside the kinds
+                         // cachepack's pickle codec reads and writes.
 };
 
 struct ErrorLocation {

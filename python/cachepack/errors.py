@@ -55,6 +55,7 @@ class ErrorReason(enum.StrEnum):
     BROKEN_PIPE = "broken_pipe"
     INVALID_JSON = "invalid_json"
     ENVIRONMENT_MISMATCH = "environment_mismatch"
+    UNSUPPORTED_PICKLE = "unsupported_pickle"
 
 
 class Error(Exception):

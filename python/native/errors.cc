@@ -80,6 +80,8 @@ const char* reason_name(ErrorReason reason) {
       return "invalid_json";
     case ErrorReason::kEnvironmentMismatch:
       return "environment_mismatch";
+    case ErrorReason::kUnsupportedPickle:
+      return "unsupported_pickle";
   }
   return "unspecified";
 }
