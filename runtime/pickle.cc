@@ -184,7 +184,8 @@ class Encoder {
     frame_start_.reset();
   }
 
-  // _Pickler_OpcodeBoundary: a frame that reached the target is closed.
+  // _Pickler_OpcodeBoundary, checked as each object's save() begins: a frame
+  // that reached the target is closed.
   void opcode_boundary() {
     if (!framing_ || !frame_start_) return;
     if (out_.size() - *frame_start_ - kFrameHeaderSize >= kFrameSizeTarget) {
@@ -241,9 +242,8 @@ class Encoder {
                         "value nested deeper than " +
                             std::to_string(options_.max_depth) + " levels");
     }
-    CP_TRY(save_object(v, depth));
     opcode_boundary();
-    return {};
+    return save_object(v, depth);
   }
 
   Result<void> save_object(const Value& v, int depth) {

@@ -80,6 +80,16 @@ std::string_view to_string(ErrorReason reason) {
       return "environment mismatch";
     case ErrorReason::kUnsupportedPickle:
       return "unsupported pickle";
+    case ErrorReason::kLockTimeout:
+      return "lock timeout";
+    case ErrorReason::kFileLockTimeout:
+      return "file lock timeout";
+    case ErrorReason::kKeyEncoding:
+      return "key encoding";
+    case ErrorReason::kValueEncoding:
+      return "value encoding";
+    case ErrorReason::kValueDecoding:
+      return "value decoding";
   }
   return "";
 }
