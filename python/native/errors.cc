@@ -82,6 +82,16 @@ const char* reason_name(ErrorReason reason) {
       return "environment_mismatch";
     case ErrorReason::kUnsupportedPickle:
       return "unsupported_pickle";
+    case ErrorReason::kLockTimeout:
+      return "lock_timeout";
+    case ErrorReason::kFileLockTimeout:
+      return "file_lock_timeout";
+    case ErrorReason::kKeyEncoding:
+      return "key_encoding";
+    case ErrorReason::kValueEncoding:
+      return "value_encoding";
+    case ErrorReason::kValueDecoding:
+      return "value_decoding";
   }
   return "unspecified";
 }
