@@ -80,6 +80,18 @@ std::string_view to_string(ErrorReason reason) {
       return "environment mismatch";
     case ErrorReason::kConflict:
       return "conflict";
+    case ErrorReason::kUnsupportedPickle:
+      return "unsupported pickle";
+    case ErrorReason::kLockTimeout:
+      return "lock timeout";
+    case ErrorReason::kFileLockTimeout:
+      return "file lock timeout";
+    case ErrorReason::kKeyEncoding:
+      return "key encoding";
+    case ErrorReason::kValueEncoding:
+      return "value encoding";
+    case ErrorReason::kValueDecoding:
+      return "value decoding";
   }
   return "";
 }
@@ -158,6 +170,18 @@ std::string_view identifier(ErrorReason reason) {
       return "environment_mismatch";
     case ErrorReason::kConflict:
       return "conflict";
+    case ErrorReason::kUnsupportedPickle:
+      return "unsupported_pickle";
+    case ErrorReason::kLockTimeout:
+      return "lock_timeout";
+    case ErrorReason::kFileLockTimeout:
+      return "file_lock_timeout";
+    case ErrorReason::kKeyEncoding:
+      return "key_encoding";
+    case ErrorReason::kValueEncoding:
+      return "value_encoding";
+    case ErrorReason::kValueDecoding:
+      return "value_decoding";
   }
   return "unspecified";
 }

@@ -70,6 +70,15 @@ enum class ErrorReason {
   kEnvironmentMismatch,  // A bundle's recorded environment differs from the
                          // target's where PyTorch's cache keys differ.
   kConflict,  // One key holds different contents in two inputs (merge).
+  kUnsupportedPickle,    // A Python value or pickle opcode outside the kinds
+                         // cachepack's pickle codec reads and writes.
+  // The runtime caches (docs/RUNTIME.md), one per exception class of
+  // torch/_inductor/runtime/caching/exceptions.py:
+  kLockTimeout,      // LockTimeoutError: a thread lock not taken in time.
+  kFileLockTimeout,  // FileLockTimeoutError: a lock file not taken in time.
+  kKeyEncoding,      // KeyEncodingError: a cache key cannot be pickled.
+  kValueEncoding,    // ValueEncodingError: a cache value cannot be pickled.
+  kValueDecoding,    // ValueDecodingError: a stored value does not unpickle.
 };
 
 struct ErrorLocation {

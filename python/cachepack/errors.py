@@ -56,6 +56,12 @@ class ErrorReason(enum.StrEnum):
     INVALID_JSON = "invalid_json"
     ENVIRONMENT_MISMATCH = "environment_mismatch"
     CONFLICT = "conflict"
+    UNSUPPORTED_PICKLE = "unsupported_pickle"
+    LOCK_TIMEOUT = "lock_timeout"
+    FILE_LOCK_TIMEOUT = "file_lock_timeout"
+    KEY_ENCODING = "key_encoding"
+    VALUE_ENCODING = "value_encoding"
+    VALUE_DECODING = "value_decoding"
 
 
 class Error(Exception):
@@ -187,6 +193,54 @@ class InternalError(Error):
     default_code = ErrorCode.INTERNAL
 
 
+# torch/_inductor/runtime/caching/exceptions.py, one class of the same name
+# for each (docs/RUNTIME.md); each is also the cachepack.Error subclass of its
+# code, so ``except cachepack.DeadlineExceededError`` still catches a lock
+# timeout. SystemError shadows the builtin only inside this module and
+# cachepack.runtime, as in torch's module.
+
+
+class CacheError(Error):
+    """Base of the runtime caches' errors (torch's ``CacheError``)."""
+
+
+class SystemError(CacheError):  # noqa: A001
+    """The system failed the cache (torch's ``SystemError``)."""
+
+
+class UserError(CacheError):
+    """The caller gave the cache something it cannot take (torch's ``UserError``)."""
+
+
+class LockTimeoutError(SystemError, DeadlineExceededError):
+    """A thread lock was not taken within its timeout."""
+
+
+class FileLockTimeoutError(SystemError, DeadlineExceededError):
+    """A lock file was not taken within its timeout."""
+
+
+class KeyEncodingError(UserError, InvalidArgumentError):
+    """A cache key cannot be pickled by cachepack's codec."""
+
+
+class ValueEncodingError(UserError, InvalidArgumentError):
+    """A cache value cannot be pickled by cachepack's codec."""
+
+
+class ValueDecodingError(UserError, DataLossError):
+    """A stored value does not unpickle; ``file`` and ``offset`` say where."""
+
+
+_BY_REASON: dict[ErrorReason, type[Error]] = {
+    ErrorReason.LOCK_TIMEOUT: LockTimeoutError,
+    ErrorReason.FILE_LOCK_TIMEOUT: FileLockTimeoutError,
+    ErrorReason.KEY_ENCODING: KeyEncodingError,
+    ErrorReason.VALUE_ENCODING: ValueEncodingError,
+    ErrorReason.VALUE_DECODING: ValueDecodingError,
+}
+
+
 _BY_CODE: dict[ErrorCode, type[Error]] = {
     cls.default_code: cls
     for cls in (
@@ -222,4 +276,6 @@ def _from_native(
         cls = SignatureError
     if cls is InvalidArgumentError and error_reason is ErrorReason.ENVIRONMENT_MISMATCH:
         cls = EnvironmentMismatchError
+    if error_reason in _BY_REASON and issubclass(_BY_REASON[error_reason], cls):
+        cls = _BY_REASON[error_reason]
     return cls(message, reason=error_reason, file=file, url=url, offset=offset, key=key, text=text)

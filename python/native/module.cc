@@ -12,6 +12,7 @@
 #include "python/native/errors.h"
 #include "python/native/mapped_file.h"
 #include "python/native/moving.h"
+#include "python/native/runtime.h"
 #include "python/native/writing.h"
 #include "tools/cli.h"
 
@@ -42,5 +43,6 @@ PYBIND11_MODULE(_native, m) {
   python::register_writing(m);
   python::register_moving(m);
   python::register_environment(m);
+  python::register_runtime(m);
   m.def("run_cli", &python::run_cli, pybind11::arg("argv"));
 }
