@@ -3,7 +3,8 @@
 # compile caches and sets scaled from them, side by side in one table
 # (BENCHMARKS.md says what each row measures and why its baseline is fair).
 #
-#   bash tools/bench.sh [--quick] [--json] [--reps N] [--warm-reps N] [--no-1gb] [--rows 1,2,...]
+#   bash tools/bench.sh [--quick] [--json] [--reps N] [--warm-reps N] [--no-1gb]
+#                       [--rows 1,2,...] [--models mlp,...]
 #
 # Builds cachepack optimised (-c opt, without touching the bazel-* symlinks
 # the tests use), then runs bench/cpbench with .venv's Python (torch 2.13).

@@ -57,6 +57,9 @@ def main() -> int:
     parser.add_argument("--warm-reps", type=int, help="rounds of row 1 (default 2)")
     parser.add_argument("--no-1gb", action="store_true", help="skip the 1 GB set")
     parser.add_argument("--rows", default="1,2,3,4,5,6,7", help="which rows (default all)")
+    parser.add_argument(
+        "--models", help=f"row 1's models (default all: {','.join(data.ZOO_MODELS)})"
+    )
     args = parser.parse_args()
     wanted = {int(r) for r in args.rows.split(",") if r}
     started = time.monotonic()
@@ -77,9 +80,9 @@ def main() -> int:
         specs: dict[str, dict[str, Any]] = {"real": {"verbatim": True}}
         specs |= {name: {"bytes": n} for name, n in p["byte_sets"].items()}
         specs |= {name: {"count": n, "scale": 64} for name, n in p["count_sets"].items()}
-        sets = data.scaled_sets(tools, pool, specs, log)
-        byte_sets = [sets["real"]] + [sets[n] for n in p["byte_sets"]]
-        count_sets = [sets[n] for n in p["count_sets"]]
+        sets = data.scaled_sets(tools, pool, specs, log) if wanted - {1} else {}
+        byte_sets = [sets["real"]] + [sets[n] for n in p["byte_sets"]] if sets else []
+        count_sets = [sets[n] for n in p["count_sets"]] if sets else []
 
         if 1 in wanted:
             if args.quick and len(models) == len(data.ZOO_MODELS):
@@ -88,7 +91,8 @@ def main() -> int:
                 out += rows.warm_start(ctx, models[:1], ("torch", "cp-pytorch"))
             elif not args.quick:
                 ctx.reps = args.warm_reps or 2
-                out += rows.warm_start(ctx, models)
+                chosen = args.models.split(",") if args.models else list(data.ZOO_MODELS)
+                out += rows.warm_start(ctx, [m for m in models if m.name in chosen])
             else:
                 log("row 1: skipped (--quick and no cached zoo; a full run makes it)")
             ctx.reps = reps
