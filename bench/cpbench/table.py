@@ -45,6 +45,7 @@ class Row:
             "target_max_ratio": self.target,
             "met": self.met,
             "note": self.note,
+            "fixed": self.fixed,
         }
 
 
