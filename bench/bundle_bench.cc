@@ -7,6 +7,10 @@
 //   peak RSS of a child process packing 1 GiB (ru_maxrss)
 // Usage: bundle_bench [--size-mib N] [--level N] [--threads N]
 //                     [--entries N] [--rss-gib N] [--repeat N] [--dir DIR]
+// On given files (tools/bench.sh, BENCHMARKS.md), one JSON line each:
+//   bundle_bench --codec BLOB REPEAT        Mega-Cache parse / write times
+//   bundle_bench --open-get CPK BLOB REPEAT open + get of one random entry
+//       vs a full parse of the same artifacts' blob and a copy of that entry
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -393,11 +397,98 @@ void peak_rss(uint64_t total, const std::string& dir, int level, int threads) {
   std::filesystem::remove(out);
 }
 
+std::string json_list(const std::vector<double>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    out += (i ? "," : "") + std::to_string(v[i]);
+  }
+  return out + "]";
+}
+
+// The blob parsed (every group, key and length checked, the CRC-32 of the
+// whole blob included) and written back from the parsed views, `repeat`
+// times each, in this process: the C++ side of PyTorch's serializer.
+int codec_file(const std::string& path, int repeat) {
+  Bytes blob = check(read_file(path), "read blob");
+  std::vector<double> read_s, write_s;
+  for (int r = 0; r < repeat; ++r) {
+    auto t = Clock::now();
+    auto parsed = check(megacache::parse(blob), "parse");
+    read_s.push_back(seconds_since(t));
+    t = Clock::now();
+    megacache::Writer writer;
+    for (const auto& group : parsed.groups) {
+      std::vector<megacache::KeyedContent> entries;
+      entries.reserve(group.artifacts.size());
+      for (const auto& a : group.artifacts)
+        entries.push_back({a.key, a.content});
+      check(writer.append_group(group.type, entries), "append_group");
+    }
+    uint64_t written = writer.bytes().size();
+    write_s.push_back(seconds_since(t));
+    if (written != blob.size()) die("wrote back a blob of another size");
+  }
+  std::printf("{\"read_s\":%s,\"write_s\":%s,\"bytes\":%zu}\n",
+              json_list(read_s).c_str(), json_list(write_s).c_str(),
+              blob.size());
+  return 0;
+}
+
+// Random access: per repetition, open the bundle and get one entry chosen
+// at random, against reading the blob that holds the same artifacts,
+// parsing all of it and copying that one artifact out (what a reader of
+// PyTorch's format must do; this is its fastest form, zero-copy C++).
+// Both from the page cache: the files are read once first.
+int open_get_file(const std::string& cpk, const std::string& blob_path,
+                  int repeat) {
+  (void)check(read_file(cpk), "warm");
+  std::vector<std::pair<std::string, std::string>> keys;
+  {
+    auto reader = check(BundleReader::open(cpk), "open");
+    for (const auto& e : check(reader.entries(), "entries")) {
+      keys.emplace_back(e.type, e.key);
+    }
+  }
+  if (keys.empty()) die(cpk + " holds no entry");
+  std::mt19937 rng(1);
+  std::vector<double> get_s, parse_s;
+  for (int r = 0; r < repeat; ++r) {
+    const auto& [type, key] = keys[rng() % keys.size()];
+    auto t = Clock::now();
+    auto reader = check(BundleReader::open(cpk), "open");
+    auto got = check(reader.get(type, key), "get");
+    get_s.push_back(seconds_since(t));
+    if (!got) die("get missed " + key);
+    t = Clock::now();
+    Bytes blob = check(read_file(blob_path), "read blob");
+    auto parsed = check(megacache::parse(blob), "parse");
+    Bytes copy;
+    for (const auto& group : parsed.groups) {
+      if (group.type != type) continue;
+      for (const auto& a : group.artifacts) {
+        if (a.key == key) copy.assign(a.content.begin(), a.content.end());
+      }
+    }
+    parse_s.push_back(seconds_since(t));
+    if (copy.size() != got->size()) die("blob and bundle differ on " + key);
+  }
+  std::printf("{\"open_get_s\":%s,\"full_parse_s\":%s,\"entries\":%zu}\n",
+              json_list(get_s).c_str(), json_list(parse_s).c_str(),
+              keys.size());
+  return 0;
+}
+
 }  // namespace
 }  // namespace cachepack::bundle
 
 int main(int argc, char** argv) {
   using namespace cachepack::bundle;
+  if (argc == 4 && std::string(argv[1]) == "--codec") {
+    return codec_file(argv[2], std::max(1, std::atoi(argv[3])));
+  }
+  if (argc == 5 && std::string(argv[1]) == "--open-get") {
+    return open_get_file(argv[2], argv[3], std::max(1, std::atoi(argv[4])));
+  }
   if (argc == 6 && std::string(argv[1]) == "--rss-child") {
     return rss_child(std::stoull(argv[2]), argv[3], std::atoi(argv[4]),
                      std::atoi(argv[5]));
