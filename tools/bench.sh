@@ -3,8 +3,8 @@
 # compile caches and sets scaled from them, side by side in one table
 # (BENCHMARKS.md says what each row measures and why its baseline is fair).
 #
-#   bash tools/bench.sh [--quick] [--json] [--reps N] [--warm-reps N] [--no-1gb]
-#                       [--rows 1,2,...] [--models mlp,...]
+#   bash tools/bench.sh [--no-opt] [--quick] [--json] [--reps N] [--warm-reps N]
+#                       [--no-1gb] [--rows 1,2,...] [--models mlp,...]
 #
 # Builds cachepack optimised (-c opt, without touching the bazel-* symlinks
 # the tests use), then runs bench/cpbench with .venv's Python (torch 2.13).
@@ -21,8 +21,15 @@ if [ ! -x "$python" ]; then
   exit 2
 fi
 opt=(-c opt --symlink_prefix=/)
-bazel build "${opt[@]}" //tools:cachepack //bench:bundle_bench >&2
-bin="$(bazel info "${opt[@]}" bazel-bin 2>/dev/null)"
+# --no-opt (first): the test suite's build, already there, for a smoke test
+# whose figures mean nothing; a clean checkout's suite then compiles
+# cachepack once rather than twice.
+if [ "${1:-}" = --no-opt ]; then
+  opt=()
+  shift
+fi
+bazel build "${opt[@]+"${opt[@]}"}" //tools:cachepack //bench:bundle_bench >&2
+bin="$(bazel info "${opt[@]+"${opt[@]}"}" bazel-bin 2>/dev/null)"
 for cmd in zstd tar redis-server redis-benchmark redis-cli nginx curl; do
   command -v "$cmd" >/dev/null || { echo "bench: $cmd not found (tools/setup.sh installs it)" >&2; exit 2; }
 done

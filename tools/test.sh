@@ -52,7 +52,7 @@ run_step install bash -c 'tools/install.sh --prefix "$1" &&
 rm -rf "$install_prefix"
 run_step example_bazel tools/test_example_bazel.sh
 # tools/bench.sh --quick as a smoke test: every row runs, no timing asserted.
-run_step bench_quick tools/bench.sh --quick
+run_step bench_quick tools/bench.sh --no-opt --quick
 echo "<testsuite>$steps_cases</testsuite>" >"$steps_logs/junit.xml"
 
 # The Python package, installed in .venv: run from the repository root, where
