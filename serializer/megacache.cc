@@ -1,5 +1,6 @@
 #include "cachepack/megacache.h"
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -205,7 +206,12 @@ Result<void> Writer::append_group(std::string_view type,
                         ErrorLocation{.key = std::string(e.key)});
     }
   }
-  buffer_.reserve(buffer_.size() + group_size(type, entries));
+  // Geometric growth: reserving exactly what each group needs would copy
+  // the whole blob once per group (quadratic in the number of groups).
+  size_t needed = buffer_.size() + group_size(type, entries);
+  if (needed > buffer_.capacity()) {
+    buffer_.reserve(std::max(needed, 2 * buffer_.capacity()));
+  }
   append_str(buffer_, type);
   append_fixed64_be(buffer_, entries.size());
   for (const auto& e : entries) {
