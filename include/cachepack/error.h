@@ -70,8 +70,8 @@ enum class ErrorReason {
   kEnvironmentMismatch,  // A bundle's recorded environment differs from the
                          // target's where PyTorch's cache keys differ.
   kConflict,  // One key holds different contents in two inputs (merge).
-  kUnsupportedPickle,    // A Python value or pickle opcode outside the kinds
-                         // cachepack's pickle codec reads and writes.
+  kUnsupportedPickle,  // A Python value or pickle opcode outside the kinds
+                       // cachepack's pickle codec reads and writes.
   // The runtime caches (docs/RUNTIME.md), one per exception class of
   // torch/_inductor/runtime/caching/exceptions.py:
   kLockTimeout,      // LockTimeoutError: a thread lock not taken in time.
