@@ -119,7 +119,9 @@ def fresh(path: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class ZooModel:
+class Stored:
+    """Data kept under `root`: its Mega-Cache blob and its bundle."""
+
     name: str
     root: Path
 
@@ -131,6 +133,9 @@ class ZooModel:
     def bundle(self) -> Path:
         return self.root / "bundle.cpk"
 
+
+@dataclass(frozen=True)
+class ZooModel(Stored):
     @property
     def cache(self) -> Path:
         return self.root / "cache"
@@ -164,18 +169,7 @@ def zoo(tools: Tools, *, make: bool, log: Callable[[str], None]) -> list[ZooMode
 
 
 @dataclass(frozen=True)
-class DataSet:
-    name: str
-    root: Path
-
-    @property
-    def blob(self) -> Path:
-        return self.root / "blob.bin"
-
-    @property
-    def bundle(self) -> Path:
-        return self.root / "bundle.cpk"
-
+class DataSet(Stored):
     @property
     def dir(self) -> Path:
         return self.root / "dir"
