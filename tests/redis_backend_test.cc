@@ -617,6 +617,17 @@ std::vector<ArtifactView> views_of(const std::vector<Artifact>& artifacts) {
   return views;
 }
 
+// Whether `a` and `b` hold the same artifacts, in any order (an export
+// lists keys in the server's order).
+bool same_artifacts(std::vector<Artifact> a, std::vector<Artifact> b) {
+  auto by_identity = [](const Artifact& x, const Artifact& y) {
+    return std::tie(x.type, x.key) < std::tie(y.type, y.key);
+  };
+  std::sort(a.begin(), a.end(), by_identity);
+  std::sort(b.begin(), b.end(), by_identity);
+  return a == b;
+}
+
 TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
   auto b = open_redis(url());
   ASSERT_TRUE(b);
@@ -633,12 +644,7 @@ TEST_F(RedisBackendTest, PopulateThenExportGivesBackTheArtifacts) {
 
   auto exported = export_artifacts(*b);
   ASSERT_THAT(exported, IsOk());
-  auto by_identity = [](const Artifact& x, const Artifact& y) {
-    return std::tie(x.type, x.key) < std::tie(y.type, y.key);
-  };
-  std::sort(artifacts.begin(), artifacts.end(), by_identity);
-  std::sort(exported->begin(), exported->end(), by_identity);
-  EXPECT_TRUE(*exported == artifacts);
+  EXPECT_TRUE(same_artifacts(std::move(*exported), std::move(artifacts)));
 }
 
 // Every type through PyTorch's layout: the translated ones (JSON in Redis)
@@ -665,12 +671,7 @@ TEST_F(RedisBackendTest, PytorchLayoutPopulateThenExportGivesBackEveryType) {
 
   auto exported = export_artifacts(*b);
   ASSERT_THAT(exported, IsOk());
-  auto by_identity = [](const Artifact& x, const Artifact& y) {
-    return std::tie(x.type, x.key) < std::tie(y.type, y.key);
-  };
-  std::sort(artifacts.begin(), artifacts.end(), by_identity);
-  std::sort(exported->begin(), exported->end(), by_identity);
-  EXPECT_TRUE(*exported == artifacts);
+  EXPECT_TRUE(same_artifacts(std::move(*exported), std::move(artifacts)));
 }
 
 // readonly=1 (handled by the registry for every scheme) over a real server:
