@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "cachepack/hash.h"
+#include "util/append_buffer.h"
 #include "util/text.h"
 
 namespace cachepack::megacache {
@@ -83,10 +85,17 @@ class Cursor {
 // The smallest encoded artifact: two empty fields, each a u64 length.
 constexpr uint64_t kMinArtifactSize = 16;
 
-void append_str(Bytes& out, std::string_view s) {
-  std::string b64 = base64_encode(as_bytes(s));
-  append_fixed64_be(out, b64.size());
-  append_bytes(out, as_bytes(b64));
+// Writers of the fields into memory already sized by group_size().
+std::byte* put_u64(std::byte* at, uint64_t value) {
+  encode_fixed64_be(at, value);
+  return at + 8;
+}
+
+std::byte* put_str(std::byte* at, std::string_view s) {
+  uint64_t size = base64_encoded_size(s.size());
+  at = put_u64(at, size);
+  base64_encode_into(as_bytes(s), reinterpret_cast<char*>(at));
+  return at + size;
 }
 
 }  // namespace
@@ -175,11 +184,21 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
   return blob;
 }
 
-Writer::Writer() { clear(); }
+Writer::Writer() : buffer_(std::make_unique<AppendBuffer>()) { clear(); }
+Writer::~Writer() = default;
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&&) noexcept = default;
+
+size_t Writer::size() const { return buffer_->size(); }
 
 void Writer::clear() {
-  buffer_.assign(4, std::byte{0});
-  append_fixed64_be(buffer_, kEncodingVersion);
+  buffer_->truncate(0);
+  // 12 bytes fit in the first mapping or there is no memory at all; then
+  // the writer stays empty and the next append_group reports it.
+  if (auto header = buffer_->extend(12)) {
+    std::memset(*header, 0, 4);
+    put_u64(*header + 4, kEncodingVersion);
+  }
   crc_ = 0;
   crc_end_ = 4;
 }
@@ -206,28 +225,35 @@ Result<void> Writer::append_group(std::string_view type,
                         ErrorLocation{.key = std::string(e.key)});
     }
   }
-  // Geometric growth: reserving exactly what each group needs would copy
-  // the whole blob once per group (quadratic in the number of groups).
-  size_t needed = buffer_.size() + group_size(type, entries);
-  if (needed > buffer_.capacity()) {
-    buffer_.reserve(std::max(needed, 2 * buffer_.capacity()));
+  if (buffer_->size() < 12) {
+    clear();
+    if (buffer_->size() < 12) {
+      return make_error(ErrorCode::kResourceExhausted,
+                        ErrorReason::kLimitExceeded,
+                        "no memory for the blob's header");
+    }
   }
-  append_str(buffer_, type);
-  append_fixed64_be(buffer_, entries.size());
+  CP_ASSIGN_OR_RETURN(std::byte * at,
+                      buffer_->extend(group_size(type, entries)));
+  at = put_str(at, type);
+  at = put_u64(at, entries.size());
   for (const auto& e : entries) {
-    append_str(buffer_, e.key);
-    append_fixed64_be(buffer_, e.content.size());
-    append_bytes(buffer_, e.content);
+    at = put_str(at, e.key);
+    at = put_u64(at, e.content.size());
+    if (!e.content.empty()) std::memcpy(at, e.content.data(), e.content.size());
+    at += e.content.size();
   }
   return {};
 }
 
 ByteSpan Writer::bytes() {
   // Only the bytes appended since the last call are hashed again.
-  crc_ = crc32(ByteSpan(buffer_).subspan(crc_end_), crc_);
-  crc_end_ = buffer_.size();
-  encode_fixed32_be(buffer_.data(), crc_);
-  return buffer_;
+  ByteSpan all(buffer_->data(), buffer_->size());
+  if (all.size() < 12) return {};
+  crc_ = crc32(all.subspan(crc_end_), crc_);
+  crc_end_ = all.size();
+  encode_fixed32_be(buffer_->data(), crc_);
+  return all;
 }
 
 }  // namespace cachepack::megacache

@@ -43,6 +43,35 @@ TEST(MegaCacheWriter, EmptyBlobIsTwelveKnownBytes) {
   EXPECT_EQ(to_hex(b), "1225efff0000000000000001");
 }
 
+TEST(MegaCacheWriter, GrowsPastHugePagesKeepingEveryByteAndTheChecksum) {
+  // 40 groups of 1 to 2 MB cross the small mappings, the 2 MiB huge-page
+  // granule and several moves of the buffer (util/append_buffer.h).
+  megacache::Writer w;
+  std::mt19937 rng(7);
+  std::vector<std::string> contents;
+  for (int g = 0; g < 40; ++g) {
+    std::string c(1'000'000 + rng() % 1'000'000, '\0');
+    for (auto& ch : c) ch = static_cast<char>(rng());
+    contents.push_back(std::move(c));
+    std::vector<KeyedContent> one = {
+        {"key" + std::to_string(g), as_bytes(contents.back())}};
+    ASSERT_TRUE(w.append_group("inductor", one));
+    if (g % 7 == 0) ASSERT_FALSE(w.bytes().empty());  // CRC done in parts.
+  }
+  ByteSpan b = w.bytes();
+  EXPECT_EQ(decode_fixed32_be(b.data()), crc32(b.subspan(4)));
+  auto parsed = megacache::parse(b);
+  ASSERT_THAT(parsed, IsOk());
+  ASSERT_EQ(parsed->artifact_count(), contents.size());
+  auto all = parsed->artifacts();
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_EQ(all[i].key, "key" + std::to_string(i));
+    EXPECT_EQ(as_chars(all[i].content), contents[i]) << i;
+  }
+  w.clear();
+  EXPECT_EQ(to_hex(w.bytes()), "1225efff0000000000000001");
+}
+
 TEST(MegaCacheWriter, WritesPyTorchsFieldLayout) {
   megacache::Writer w;
   std::vector<KeyedContent> e = {{"k", as_bytes("abc")}};

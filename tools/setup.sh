@@ -8,7 +8,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 
 PACKAGES=(
   bazel-bootstrap default-jdk-headless g++ git
-  capnproto libcapnp-dev libzstd-dev zstd libxxhash-dev libssl-dev zlib1g-dev
+  capnproto libcapnp-dev libzstd-dev zstd libxxhash-dev libssl-dev libisal-dev
   libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev
   libcli11-dev nlohmann-json3-dev libfmt-dev pybind11-dev
   libhiredis-dev libcurl4-openssl-dev redis-server redis-tools nginx-core

@@ -1,25 +1,19 @@
 #include "cachepack/hash.h"
 
+#include <isa-l/crc.h>
 #include <openssl/evp.h>
-#include <zlib.h>
 
 #include <limits>
 
 namespace cachepack {
 
 uint32_t crc32(ByteSpan data, uint32_t crc) {
-  // zlib takes uInt lengths: feed spans larger than 4 GiB in slices.
-  constexpr size_t kSlice = std::numeric_limits<uInt>::max();
-  const auto* p = reinterpret_cast<const Bytef*>(data.data());
-  size_t left = data.size();
-  uLong value = crc;
-  while (left > 0) {
-    size_t n = left < kSlice ? left : kSlice;
-    value = ::crc32(value, p, static_cast<uInt>(n));
-    p += n;
-    left -= n;
-  }
-  return static_cast<uint32_t>(value);
+  // ISA-L's CRC-32 is zlib's (gzip's reflected polynomial, same chaining),
+  // computed with carry-less multiplication: about 3x zlib's speed here,
+  // and the Mega-Cache format makes every read and write hash the whole
+  // blob (BENCHMARKS.md, row 4).
+  return crc32_gzip_refl(
+      crc, reinterpret_cast<const unsigned char*>(data.data()), data.size());
 }
 
 namespace {

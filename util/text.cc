@@ -22,9 +22,7 @@ constexpr std::array<uint8_t, 256> kDecode = make_decode_table();
 
 }  // namespace
 
-std::string base64_encode(ByteSpan data) {
-  std::string out;
-  out.resize(base64_encoded_size(data.size()));
+void base64_encode_into(ByteSpan data, char* out) {
   size_t o = 0;
   size_t i = 0;
   auto at = [&data](size_t k) { return static_cast<uint32_t>(data[k]); };
@@ -49,6 +47,11 @@ std::string base64_encode(ByteSpan data) {
     out[o++] = kAlphabet[(v >> 6) & 63];
     out[o++] = '=';
   }
+}
+
+std::string base64_encode(ByteSpan data) {
+  std::string out(base64_encoded_size(data.size()), '\0');
+  base64_encode_into(data, out.data());
   return out;
 }
 

@@ -17,6 +17,10 @@ std::string base64_encode(ByteSpan data);
 // Length of base64_encode() output for n input bytes.
 constexpr uint64_t base64_encoded_size(uint64_t n) { return (n + 2) / 3 * 4; }
 
+// base64_encode() into `out`, which has base64_encoded_size(data.size())
+// bytes.
+void base64_encode_into(ByteSpan data, char* out);
+
 // Strict: accepts exactly the canonical encoding base64_encode() produces
 // (length a multiple of 4, alphabet only, padding only at the end, unused
 // bits zero). Returns nullopt on anything else.

@@ -10,6 +10,7 @@
 #define CACHEPACK_MEGACACHE_H_
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@
 #include "cachepack/artifact_types.h"
 #include "cachepack/bytes.h"
 #include "cachepack/error.h"
+
+namespace cachepack {
+class AppendBuffer;
+}  // namespace cachepack
 
 namespace cachepack::megacache {
 
@@ -75,21 +80,26 @@ struct KeyedContent {
 class Writer {
  public:
   Writer();
+  ~Writer();
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
 
   // Appends one group. kInvalidArgument if the type or a key is not UTF-8
-  // (Python strings always are); nothing is appended then.
+  // (Python strings always are), kResourceExhausted without memory for it;
+  // nothing is appended then.
   Result<void> append_group(std::string_view type,
                             std::span<const KeyedContent> entries);
 
   // The blob so far, checksum filled in. Valid until the next append.
   ByteSpan bytes();
-  size_t size() const { return buffer_.size(); }
+  size_t size() const;
 
   // Back to an empty blob (12 bytes).
   void clear();
 
  private:
-  Bytes buffer_;
+  // Grows without copying what is written (util/append_buffer.h).
+  std::unique_ptr<AppendBuffer> buffer_;
   uint32_t crc_ = 0;  // Running CRC of buffer_[4:crc_end_).
   size_t crc_end_ = 4;
 };
