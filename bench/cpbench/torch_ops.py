@@ -199,6 +199,21 @@ def load(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def cp_load(request: dict[str, Any]) -> dict[str, Any]:
+    """cachepack.populate(bundle, "torch://CACHE") alone, in the same warm
+    interpreter as load(): the like-for-like side of PyTorch's call (the
+    CLI's process start and dynamic linking excluded, as torch's import is).
+    Reading the bundle's index is inside the call."""
+    import cachepack
+
+    start = time.perf_counter()
+    report = cachepack.populate(request["bundle"], f"torch://{request['cache']}")
+    seconds = time.perf_counter() - start
+    if not report.ok:
+        raise SystemExit(f"cachepack.populate({request['bundle']}) failed: {report}")
+    return {"seconds": seconds, "artifacts": report.stored}
+
+
 def codec(request: dict[str, Any]) -> dict[str, Any]:
     """PyTorch's serializer: read = CacheArtifactManager.deserialize(blob) (what
     load_cache_artifacts parses with); write = AppendingByteSerializer over the
@@ -228,7 +243,7 @@ def codec(request: dict[str, Any]) -> dict[str, Any]:
 def serve() -> None:
     import torch  # noqa: F401 (imported once, before the first request)
 
-    handlers = {"load": load, "codec": codec}
+    handlers = {"load": load, "cp_load": cp_load, "codec": codec}
     sys.stdout.write('{"ready": true}\n')
     sys.stdout.flush()
     for line in sys.stdin:
