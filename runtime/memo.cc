@@ -261,17 +261,27 @@ Result<bool> MemoCache::insert(std::string_view fn_name, const Params& params,
 Result<Value> MemoCache::record(std::string_view fn_name, const Params& params,
                                 const std::function<Result<Value>()>& call,
                                 const MemoOptions& options) {
+  CP_ASSIGN_OR_RETURN(Recorded r, record_call(fn_name, params, call, options));
+  return std::move(r.value);
+}
+
+Result<MemoCache::Recorded> MemoCache::record_call(
+    std::string_view fn_name, const Params& params,
+    const std::function<Result<Value>()>& call, const MemoOptions& options) {
   CP_TRY(check_result_coders(options));
-  if (!config_.memo_caching_module_enabled) return call();
+  if (!config_.memo_caching_module_enabled) {
+    CP_ASSIGN_OR_RETURN(Value v, call());
+    return Recorded{std::move(v), Source::kCalled};
+  }
   CP_TRY(usable());
   CP_ASSIGN_OR_RETURN(auto guard, acquire_lock(lock_));
   CP_ASSIGN_OR_RETURN(std::optional<Value> hit,
                       do_get(fn_name, params, options));
-  if (hit) return std::move(*hit);
+  if (hit) return Recorded{std::move(*hit), Source::kCached};
   CP_ASSIGN_OR_RETURN(Value result, call());
   CP_ASSIGN_OR_RETURN(bool inserted,
                       do_insert(fn_name, params, result, options));
-  if (inserted) return result;
+  if (inserted) return Recorded{std::move(result), Source::kInserted};
   return after_lost_insert(fn_name, params, std::move(result), options);
 }
 
@@ -311,10 +321,10 @@ Result<bool> FastMemoCache::do_insert(std::string_view fn_name,
   return true;
 }
 
-Result<Value> FastMemoCache::after_lost_insert(std::string_view, const Params&,
-                                               Value result,
-                                               const MemoOptions&) {
-  return result;  // RECORD_NOT_INSERTED: the computed result.
+Result<MemoCache::Recorded> FastMemoCache::after_lost_insert(
+    std::string_view, const Params&, Value result, const MemoOptions&) {
+  // RECORD_NOT_INSERTED: the computed result.
+  return Recorded{std::move(result), Source::kNotInserted};
 }
 
 // ---- DeterministicMemoCache ------------------------------------------------
@@ -513,7 +523,7 @@ Result<bool> DeterministicMemoCache::do_insert(std::string_view fn_name,
   return true;
 }
 
-Result<Value> DeterministicMemoCache::after_lost_insert(
+Result<MemoCache::Recorded> DeterministicMemoCache::after_lost_insert(
     std::string_view fn_name, const Params& params, Value,
     const MemoOptions& options) {
   // Another worker decided this key between our get and insert: return its
@@ -526,7 +536,7 @@ Result<Value> DeterministicMemoCache::after_lost_insert(
                       "of function " +
                           std::string(fn_name) + " and then did not have it");
   }
-  return std::move(*hit);
+  return Recorded{std::move(*hit), Source::kLostToCached};
 }
 
 size_t DeterministicMemoCache::memory_size() {

@@ -127,6 +127,25 @@ class MemoCache {
   Result<Value> record(std::string_view fn_name, const Params& params,
                        const std::function<Result<Value>()>& call,
                        const MemoOptions& options = {});
+  // record() saying where the value came from (torch's callback actions):
+  // the cache (REPLAY), `call` with its insert taken (RECORD_INSERTED) or
+  // refused (RECORD_NOT_INSERTED: fcache returns the computed value;
+  // RECORD_NOT_INSERTED_REPLAY: dcache returns the winner's), or `call`
+  // alone when the caching module is off.
+  enum class Source {
+    kCached,
+    kInserted,
+    kNotInserted,
+    kLostToCached,
+    kCalled
+  };
+  struct Recorded {
+    Value value;
+    Source source;
+  };
+  Result<Recorded> record_call(std::string_view fn_name, const Params& params,
+                               const std::function<Result<Value>()>& call,
+                               const MemoOptions& options = {});
 
   const RuntimeConfig& config() const { return config_; }
 
@@ -141,9 +160,9 @@ class MemoCache {
                                  const MemoOptions& options) = 0;
   // What a record does after a miss and a lost insert (fcache: returns
   // `result`; dcache: re-gets the winner's value).
-  virtual Result<Value> after_lost_insert(std::string_view fn_name,
-                                          const Params& params, Value result,
-                                          const MemoOptions& options) = 0;
+  virtual Result<Recorded> after_lost_insert(std::string_view fn_name,
+                                             const Params& params, Value result,
+                                             const MemoOptions& options) = 0;
 
   // dcache: kDeterministicCachingDisabled unless enabled.
   virtual Result<void> usable() const { return {}; }
@@ -168,9 +187,9 @@ class FastMemoCache : public MemoCache {
   Result<bool> do_insert(std::string_view fn_name, const Params& params,
                          const Value& result,
                          const MemoOptions& options) override;
-  Result<Value> after_lost_insert(std::string_view fn_name,
-                                  const Params& params, Value result,
-                                  const MemoOptions& options) override;
+  Result<Recorded> after_lost_insert(std::string_view fn_name,
+                                     const Params& params, Value result,
+                                     const MemoOptions& options) override;
 
  private:
   std::string root_;
@@ -216,9 +235,9 @@ class DeterministicMemoCache : public MemoCache {
   Result<bool> do_insert(std::string_view fn_name, const Params& params,
                          const Value& result,
                          const MemoOptions& options) override;
-  Result<Value> after_lost_insert(std::string_view fn_name,
-                                  const Params& params, Value result,
-                                  const MemoOptions& options) override;
+  Result<Recorded> after_lost_insert(std::string_view fn_name,
+                                     const Params& params, Value result,
+                                     const MemoOptions& options) override;
   Result<void> usable() const override;
 
  private:

@@ -69,7 +69,9 @@ class ErrorReason(enum.StrEnum):
     CUSTOM_RESULT_ENCODER_REQUIRED = "custom_result_encoder_required"
     CUSTOM_RESULT_DECODER_REQUIRED = "custom_result_decoder_required"
     DETERMINISTIC_CACHING_DISABLED = "deterministic_caching_disabled"
-    DETERMINISTIC_CACHING_REQUIRES_STRONG_CONSISTENCY = "deterministic_caching_requires_strong_consistency"
+    DETERMINISTIC_CACHING_REQUIRES_STRONG_CONSISTENCY = (
+        "deterministic_caching_requires_strong_consistency"
+    )
     STRICT_DETERMINISTIC_CACHING_KEY_NOT_FOUND = "strict_deterministic_caching_key_not_found"
     DETERMINISTIC_CACHING_INVALID_CONFIGURATION = "deterministic_caching_invalid_configuration"
     STRICT_DETERMINISTIC_CACHING_INSERTION = "strict_deterministic_caching_insertion"
@@ -309,9 +311,15 @@ _BY_REASON: dict[ErrorReason, type[Error]] = {
     ErrorReason.CUSTOM_RESULT_ENCODER_REQUIRED: CustomResultEncoderRequiredError,
     ErrorReason.CUSTOM_RESULT_DECODER_REQUIRED: CustomResultDecoderRequiredError,
     ErrorReason.DETERMINISTIC_CACHING_DISABLED: DeterministicCachingDisabledError,
-    ErrorReason.DETERMINISTIC_CACHING_REQUIRES_STRONG_CONSISTENCY: DeterministicCachingRequiresStrongConsistencyError,
-    ErrorReason.STRICT_DETERMINISTIC_CACHING_KEY_NOT_FOUND: StrictDeterministicCachingKeyNotFoundError,
-    ErrorReason.DETERMINISTIC_CACHING_INVALID_CONFIGURATION: DeterministicCachingInvalidConfigurationError,
+    ErrorReason.DETERMINISTIC_CACHING_REQUIRES_STRONG_CONSISTENCY: (
+        DeterministicCachingRequiresStrongConsistencyError
+    ),
+    ErrorReason.STRICT_DETERMINISTIC_CACHING_KEY_NOT_FOUND: (
+        StrictDeterministicCachingKeyNotFoundError
+    ),
+    ErrorReason.DETERMINISTIC_CACHING_INVALID_CONFIGURATION: (
+        DeterministicCachingInvalidConfigurationError
+    ),
     ErrorReason.STRICT_DETERMINISTIC_CACHING_INSERTION: StrictDeterministicCachingInsertionError,
     ErrorReason.DETERMINISTIC_CACHING_IMC_DUMP_CONFLICT: DeterministicCachingIMCDumpConflictError,
 }
