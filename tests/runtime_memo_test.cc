@@ -668,5 +668,34 @@ TEST(PythonLiteral, RefusesOtherKindsWithTheOffset) {
       HasError(ErrorCode::kInvalidArgument, ErrorReason::kLimitExceeded));
 }
 
+// ---- record_call ------------------------------------------------------
+
+TEST(MemoCacheRecordCall, SaysWhereTheValueCameFrom) {
+  using Source = MemoCache::Source;
+  std::string root = temp_dir();
+  Params p = params_of(pickle::tuple({1}));
+  auto source = [](const Result<MemoCache::Recorded>& r) {
+    return r ? r->source : Source::kCalled;
+  };
+  FastMemoCache fast(enabled(), root), other(enabled(), root);
+  auto one = [] { return Result<Value>(1); };
+  EXPECT_EQ(source(fast.record_call("f", p, one)), Source::kInserted);
+  EXPECT_EQ(source(fast.record_call("f", p, one)), Source::kCached);
+  auto lose = [&]() -> Result<Value> {
+    EXPECT_THAT(other.insert("g", p, 2), IsOkAndHolds(true));
+    return Value(3);
+  };
+  auto lost = fast.record_call("g", p, lose);
+  EXPECT_EQ(source(lost), Source::kNotInserted);
+  EXPECT_TRUE(lost && lost->value == Value(3));
+  auto det = DeterministicMemoCache::create(enabled(), nullptr, root);
+  auto lost_det = (*det)->record_call("h", p, [&]() -> Result<Value> {
+    EXPECT_THAT(other.insert("h", p, 4), IsOkAndHolds(true));
+    return Value(5);
+  });
+  EXPECT_EQ(source(lost_det), Source::kLostToCached);
+  EXPECT_TRUE(lost_det && lost_det->value == Value(4));
+}
+
 }  // namespace
 }  // namespace cachepack::runtime
