@@ -669,9 +669,12 @@ Result<DeterministicMemoCache*> dcache() {
     std::shared_ptr<Backend> backend;
     if (c.global_determinism && !c.strictly_pre_populated_determinism &&
         c.deterministic_cache_url) {
-      CP_ASSIGN_OR_RETURN(auto registry, registry_with_all_backends());
+      // Kept for the process: an open function may refer to its registry.
+      static Result<std::unique_ptr<BackendRegistry>> registry =
+          registry_with_all_backends();
+      if (!registry) return tl::unexpected(registry.error());
       CP_ASSIGN_OR_RETURN(std::unique_ptr<Backend> b,
-                          registry->open(*c.deterministic_cache_url));
+                          (*registry)->open(*c.deterministic_cache_url));
       backend = std::move(b);
     }
     return DeterministicMemoCache::create(c, std::move(backend));
