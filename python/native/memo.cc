@@ -169,7 +169,12 @@ void register_memo(py::module_& m) {
              py::gil_scoped_release release;
              return unwrap(c.dump());
            })
-      .def("memory_size", &runtime::DeterministicMemoCache::memory_size);
+      .def("memory_size", [](runtime::DeterministicMemoCache& c) {
+        // Without the GIL: a record holding the cache's lock may be waiting
+        // for it in a callback.
+        py::gil_scoped_release release;
+        return c.memory_size();
+      });
   m.def(
       "fcache", [] { return unwrap(runtime::fcache()); },
       py::return_value_policy::reference);

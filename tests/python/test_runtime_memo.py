@@ -333,3 +333,25 @@ def test_every_generation_a_class_has_torchs_bases() -> None:
         }
         <= reasons
     )
+
+
+def test_default_isolation_key_is_torchs(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = run(
+        tmp_path,
+        """
+        import hashlib, pickle
+        from torch._inductor.runtime.caching.context import _isolation_key
+        @runtime.fcache.record()
+        def plus(a, b):
+            return a + b
+        plus(1, 2)
+        key = (("plus", ((1, 2), {})), _isolation_key())
+        name = hashlib.sha256(pickle.dumps(key)).hexdigest()[:32]
+        print(json.dumps([name, runtime.default_isolation_key() == _isolation_key()]))
+        """,
+        ON,
+    )
+    name, same = out  # type: ignore[misc]
+    assert same
+    assert (cache_root(tmp_path) / "plus" / name).exists()
