@@ -355,3 +355,86 @@ def test_default_isolation_key_is_torchs(tmp_path: Path) -> None:
     name, same = out  # type: ignore[misc]
     assert same
     assert (cache_root(tmp_path) / "plus" / name).exists()
+
+
+REDIS_SERVER = Path("/usr/bin/redis-server")
+
+
+def redis_call(port: int, *args: str) -> bytes:
+    """One RESP command on a fresh connection; the raw reply."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(
+            f"*{len(args)}\r\n".encode() + b"".join(f"${len(a)}\r\n{a}\r\n".encode() for a in args)
+        )
+        return s.recv(4096)
+
+
+@pytest.mark.skipif(not REDIS_SERVER.exists(), reason="redis-server is not installed")
+def test_eight_processes_race_through_redis_and_agree(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1"]
+        + ["--dir", str(tmp_path), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if redis_call(port, "PING").startswith(b"+PONG"):
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+        go = tmp_path / "go"
+        worker = textwrap.dedent(
+            f"""
+            import json, os, time
+            from pathlib import Path
+            from cachepack import runtime
+            computed = []
+            @runtime.icache.record(isolation_key="race")
+            def compile_kernel(n):
+                computed.append(1)
+                time.sleep(1.0)  # Every worker misses before the first insert.
+                return os.getpid()
+            while not Path({str(go)!r}).exists():
+                time.sleep(0.001)
+            print(json.dumps([os.getpid(), compile_kernel(7), len(computed)]))
+            """
+        )
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TORCHINDUCTOR_")},
+            **DET,
+            "TORCHINDUCTOR_GLOBAL_DETERMINISM": "1",
+            "CACHEPACK_DETERMINISTIC_CACHE_URL": f"redis://127.0.0.1:{port}",
+            "TMPDIR": str(tmp_path),
+        }
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", worker], stdout=subprocess.PIPE, text=True, env=env
+            )
+            for _ in range(8)
+        ]
+        time.sleep(2.0)  # Let every interpreter reach the barrier.
+        go.touch()
+        reports = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+        pids = {pid for pid, _, _ in reports}
+        returned = {value for _, value, _ in reports}
+        assert len(returned) == 1  # All agree...
+        assert returned <= pids  # ...on one worker's value.
+        assert sum(pid == value for pid, value, _ in reports) == 1  # One insert won.
+        assert sum(c for _, _, c in reports) == 8  # All computed: a real race.
+        assert redis_call(port, "DBSIZE") == b":1\r\n"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
