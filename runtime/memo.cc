@@ -14,6 +14,7 @@
 #include "cachepack/runtime_locks.h"
 #include "cachepack/runtime_memo.h"
 #include "util/file.h"
+#include "util/file_lock.h"
 
 namespace cachepack::runtime {
 namespace {
@@ -640,18 +641,8 @@ Result<std::optional<std::string>> DeterministicMemoCache::dump() {
         std::string("a cached str is not valid UTF-8: ") + e.what(),
         ErrorLocation{.file = path});
   }
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd.valid()) return io_error("create", tmp, errno);
-    UnlinkUnlessKept guard_tmp(tmp);
-    CP_TRY(write_all(fd.get(), as_bytes(text), tmp));
-    if (fd.close() != 0) return io_error("close", tmp, errno);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      return io_error("rename dump into place", path, errno);
-    }
-    guard_tmp.keep();
-  }
+  // Whole or not at all: a temporary file renamed over the old dump.
+  CP_TRY(write_file_replacing(path, as_bytes(text)));
   return std::optional<std::string>(path);
 }
 
