@@ -67,6 +67,9 @@ class DiskBackend final : public Backend, public Maintainable {
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;
+  // Insert-if-absent is decided under the key's lock file on one local
+  // file system (not so on a network file system without coherent flock).
+  bool strongly_consistent() const override { return true; }
   const std::string& root() const { return options_.root; }
   // Where (ns, key) lives, whether or not it exists.
   std::string entry_path(std::string_view ns, std::string_view key) const;

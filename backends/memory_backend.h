@@ -31,6 +31,9 @@ class MemoryBackend final : public Backend, public Maintainable {
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override;
+  // One map under one mutex decides every insert-if-absent in order; a
+  // byte budget evicts, and an evicted key could be decided again.
+  bool strongly_consistent() const override { return options_.max_bytes == 0; }
   uint64_t bytes_used() const;
   uint64_t evictions() const;
 

@@ -80,6 +80,11 @@ class RedisBackend final : public Backend {
   static Result<std::unique_ptr<Backend>> open_url(const BackendUrl& url);
 
   std::string url() const override { return url_text_; }
+  // One server decides SET NX atomically; an entry that expires (ttl) could
+  // be inserted again with another value, so a ttl makes it false.
+  bool strongly_consistent() const override {
+    return !options_.ttl_seconds.has_value();
+  }
 
   // The exact Redis key an entry is stored under (binary-safe).
   Result<std::string> redis_key(std::string_view ns,

@@ -16,6 +16,28 @@ RuntimeConfig RuntimeConfig::from(
       !c.force_disable_caches;
   c.dump_memoizer_cache = lookup("TORCHINDUCTOR_DUMP_MEMOIZER_CACHE") == "1";
   c.cache_dump_file_path = lookup("TORCHINDUCTOR_CACHE_DUMP_FILE_PATH");
+  auto flag = [&](std::string_view name, bool oss_default) {
+    std::optional<std::string> v = lookup(name);
+    return v ? *v == "1" : oss_default;
+  };
+  c.memo_caching_module_enabled =
+      flag("TORCHINDUCTOR_ENABLE_CACHING_MODULE", false);
+  c.deterministic_caching_enabled =
+      flag("TORCHINDUCTOR_ENABLE_DETERMINISTIC_CACHING", false);
+  c.strictly_pre_populated_determinism =
+      flag("TORCHINDUCTOR_STRICTLY_PRE_POPULATED_DETERMINISM", false);
+  c.strictly_cached_determinism =
+      flag("TORCHINDUCTOR_STRICTLY_CACHED_DETERMINISM", false);
+  c.local_determinism = flag("TORCHINDUCTOR_LOCAL_DETERMINISM", true);
+  c.global_determinism = flag("TORCHINDUCTOR_GLOBAL_DETERMINISM", false);
+  // os.environ.get(...) is falsy when empty: no pre-population.
+  c.pre_populate_deterministic_cache =
+      lookup("TORCHINDUCTOR_PRE_POPULATE_DETERMINISTIC_CACHE");
+  if (c.pre_populate_deterministic_cache &&
+      c.pre_populate_deterministic_cache->empty()) {
+    c.pre_populate_deterministic_cache.reset();
+  }
+  c.deterministic_cache_url = lookup("CACHEPACK_DETERMINISTIC_CACHE_URL");
   return c;
 }
 

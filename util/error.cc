@@ -92,6 +92,30 @@ std::string_view to_string(ErrorReason reason) {
       return "value encoding";
     case ErrorReason::kValueDecoding:
       return "value decoding";
+    case ErrorReason::kKeyPickling:
+      return "key pickling";
+    case ErrorReason::kValuePickling:
+      return "value pickling";
+    case ErrorReason::kValueUnPickling:
+      return "value unpickling";
+    case ErrorReason::kCustomParamsEncoderRequired:
+      return "custom params encoder required";
+    case ErrorReason::kCustomResultEncoderRequired:
+      return "custom result encoder required";
+    case ErrorReason::kCustomResultDecoderRequired:
+      return "custom result decoder required";
+    case ErrorReason::kDeterministicCachingDisabled:
+      return "deterministic caching disabled";
+    case ErrorReason::kDeterministicCachingRequiresStrongConsistency:
+      return "deterministic caching requires strong consistency";
+    case ErrorReason::kStrictDeterministicCachingKeyNotFound:
+      return "strict deterministic caching key not found";
+    case ErrorReason::kDeterministicCachingInvalidConfiguration:
+      return "deterministic caching invalid configuration";
+    case ErrorReason::kStrictDeterministicCachingInsertion:
+      return "strict deterministic caching insertion";
+    case ErrorReason::kDeterministicCachingIMCDumpConflict:
+      return "deterministic caching IMC dump conflict";
   }
   return "";
 }
@@ -182,6 +206,30 @@ std::string_view identifier(ErrorReason reason) {
       return "value_encoding";
     case ErrorReason::kValueDecoding:
       return "value_decoding";
+    case ErrorReason::kKeyPickling:
+      return "key_pickling";
+    case ErrorReason::kValuePickling:
+      return "value_pickling";
+    case ErrorReason::kValueUnPickling:
+      return "value_unpickling";
+    case ErrorReason::kCustomParamsEncoderRequired:
+      return "custom_params_encoder_required";
+    case ErrorReason::kCustomResultEncoderRequired:
+      return "custom_result_encoder_required";
+    case ErrorReason::kCustomResultDecoderRequired:
+      return "custom_result_decoder_required";
+    case ErrorReason::kDeterministicCachingDisabled:
+      return "deterministic_caching_disabled";
+    case ErrorReason::kDeterministicCachingRequiresStrongConsistency:
+      return "deterministic_caching_requires_strong_consistency";
+    case ErrorReason::kStrictDeterministicCachingKeyNotFound:
+      return "strict_deterministic_caching_key_not_found";
+    case ErrorReason::kDeterministicCachingInvalidConfiguration:
+      return "deterministic_caching_invalid_configuration";
+    case ErrorReason::kStrictDeterministicCachingInsertion:
+      return "strict_deterministic_caching_insertion";
+    case ErrorReason::kDeterministicCachingIMCDumpConflict:
+      return "deterministic_caching_imc_dump_conflict";
   }
   return "unspecified";
 }

@@ -88,6 +88,13 @@ class Backend {
   // error messages and stats output.
   virtual std::string url() const = 0;
 
+  // True when insert-if-absent is linearizable: once put(kInsertIfAbsent)
+  // of a key returned true, every later get of it, from any client, sees
+  // that value and every later insert-if-absent of it returns false. The
+  // GLOBAL mode of deterministic caching needs it (docs/RUNTIME.md). False
+  // unless a backend says otherwise (memory, disk, single-server redis).
+  virtual bool strongly_consistent() const { return false; }
+
   // A miss is an empty optional, not an error.
   Result<std::optional<Bytes>> get(std::string_view ns, std::string_view key,
                                    Deadline deadline = Deadline::never());

@@ -79,6 +79,21 @@ enum class ErrorReason {
   kKeyEncoding,      // KeyEncodingError: a cache key cannot be pickled.
   kValueEncoding,    // ValueEncodingError: a cache value cannot be pickled.
   kValueDecoding,    // ValueDecodingError: a stored value does not unpickle.
+  // Generation A of the runtime caches (fcache/dcache/icache, older torch;
+  // docs/RUNTIME.md), one per exception class:
+  kKeyPickling,      // KeyPicklingError: a key the memo caches cannot pickle.
+  kValuePickling,    // ValuePicklingError: a value they cannot pickle.
+  kValueUnPickling,  // ValueUnPicklingError: a stored value that does not
+                     // unpickle.
+  kCustomParamsEncoderRequired,   // CustomParamsEncoderRequiredError.
+  kCustomResultEncoderRequired,   // CustomResultEncoderRequiredError.
+  kCustomResultDecoderRequired,   // CustomResultDecoderRequiredError.
+  kDeterministicCachingDisabled,  // DeterministicCachingDisabledError.
+  kDeterministicCachingRequiresStrongConsistency,  // DeterministicCachingRequiresStrongConsistencyError.
+  kStrictDeterministicCachingKeyNotFound,  // StrictDeterministicCachingKeyNotFoundError.
+  kDeterministicCachingInvalidConfiguration,  // DeterministicCachingInvalidConfigurationError.
+  kStrictDeterministicCachingInsertion,  // StrictDeterministicCachingInsertionError.
+  kDeterministicCachingIMCDumpConflict,  // DeterministicCachingIMCDumpConflictError.
 };
 
 struct ErrorLocation {

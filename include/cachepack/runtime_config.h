@@ -23,6 +23,28 @@ struct RuntimeConfig {
   // TORCHINDUCTOR_CACHE_DUMP_FILE_PATH, as given.
   std::optional<std::string> cache_dump_file_path;
 
+  // Generation A (fcache/dcache/icache of an older torch; spec section 3.1
+  // and 3.3, cachepack/runtime_memo.h). Each switch is its variable == "1"
+  // when set, else torch's OSS default.
+  // TORCHINDUCTOR_ENABLE_CACHING_MODULE alone: generation A's
+  // IS_CACHING_MODULE_ENABLED has no force-disable gate.
+  bool memo_caching_module_enabled = false;
+  // TORCHINDUCTOR_ENABLE_DETERMINISTIC_CACHING (default off).
+  bool deterministic_caching_enabled = false;
+  // TORCHINDUCTOR_STRICTLY_PRE_POPULATED_DETERMINISM (default off).
+  bool strictly_pre_populated_determinism = false;
+  // TORCHINDUCTOR_STRICTLY_CACHED_DETERMINISM (default off).
+  bool strictly_cached_determinism = false;
+  // TORCHINDUCTOR_LOCAL_DETERMINISM (default on outside fbcode).
+  bool local_determinism = true;
+  // TORCHINDUCTOR_GLOBAL_DETERMINISM (default off outside fbcode).
+  bool global_determinism = false;
+  // TORCHINDUCTOR_PRE_POPULATE_DETERMINISTIC_CACHE, as given (empty: unset).
+  std::optional<std::string> pre_populate_deterministic_cache;
+  // CACHEPACK_DETERMINISTIC_CACHE_URL: the backend GLOBAL mode synchronises
+  // through (torch's _RemoteCacheImpl is internal to Meta).
+  std::optional<std::string> deterministic_cache_url;
+
   // From a lookup (name -> value or nullopt), now.
   static RuntimeConfig from(
       const std::function<std::optional<std::string>(std::string_view)>&

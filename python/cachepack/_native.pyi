@@ -1,5 +1,6 @@
 """Types of the native module (python/native/*.cc); use the cachepack package."""
 
+from collections.abc import Callable
 from typing import Any
 
 class Bundle:
@@ -89,3 +90,44 @@ class FileLock:
     @property
     def path(self) -> str: ...
     def release(self) -> None: ...
+
+# memo.cc: generation A's fcache/dcache/icache (cachepack.runtime, _memo.py).
+class MemoCache:
+    def get(
+        self,
+        fn_name: str,
+        params: object,
+        isolation_key: str,
+        params_encoder: Callable[..., object] | None,
+    ) -> tuple[object] | None: ...
+    def insert(
+        self,
+        fn_name: str,
+        params: object,
+        result: object,
+        isolation_key: str,
+        params_encoder: Callable[..., object] | None,
+        result_encoder: Callable[[object], object] | None,
+    ) -> bool: ...
+    def record(
+        self,
+        fn_name: str,
+        args: tuple[object, ...],
+        kwargs: dict[str, object],
+        fn: Callable[..., object],
+        isolation_key: str,
+        params_encoder: Callable[..., object] | None,
+        result_encoder: Callable[[object], object] | None,
+    ) -> tuple[bool, object]: ...
+
+class DeterministicMemoCache(MemoCache):
+    def dump(self) -> str | None: ...
+    def memory_size(self) -> int: ...
+
+def fcache() -> MemoCache: ...
+def dcache() -> DeterministicMemoCache: ...
+def icache() -> MemoCache: ...
+def memo_caching_module_enabled() -> bool: ...
+def deterministic_caching_enabled() -> bool: ...
+def check_result_coders(has_encoder: bool, has_decoder: bool) -> None: ...
+def parse_python_literal(text: str) -> object: ...

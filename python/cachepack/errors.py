@@ -62,6 +62,20 @@ class ErrorReason(enum.StrEnum):
     KEY_ENCODING = "key_encoding"
     VALUE_ENCODING = "value_encoding"
     VALUE_DECODING = "value_decoding"
+    KEY_PICKLING = "key_pickling"
+    VALUE_PICKLING = "value_pickling"
+    VALUE_UNPICKLING = "value_unpickling"
+    CUSTOM_PARAMS_ENCODER_REQUIRED = "custom_params_encoder_required"
+    CUSTOM_RESULT_ENCODER_REQUIRED = "custom_result_encoder_required"
+    CUSTOM_RESULT_DECODER_REQUIRED = "custom_result_decoder_required"
+    DETERMINISTIC_CACHING_DISABLED = "deterministic_caching_disabled"
+    DETERMINISTIC_CACHING_REQUIRES_STRONG_CONSISTENCY = (
+        "deterministic_caching_requires_strong_consistency"
+    )
+    STRICT_DETERMINISTIC_CACHING_KEY_NOT_FOUND = "strict_deterministic_caching_key_not_found"
+    DETERMINISTIC_CACHING_INVALID_CONFIGURATION = "deterministic_caching_invalid_configuration"
+    STRICT_DETERMINISTIC_CACHING_INSERTION = "strict_deterministic_caching_insertion"
+    DETERMINISTIC_CACHING_IMC_DUMP_CONFLICT = "deterministic_caching_imc_dump_conflict"
 
 
 class Error(Exception):
@@ -232,12 +246,82 @@ class ValueDecodingError(UserError, DataLossError):
     """A stored value does not unpickle; ``file`` and ``offset`` say where."""
 
 
+# Generation A of the runtime caches (fcache, dcache, icache; an older torch's
+# runtime/caching, docs/RUNTIME.md): the same names and bases as there.
+
+
+class KeyPicklingError(KeyEncodingError):
+    """A memoization key cannot be pickled (torch's ``KeyPicklingError``)."""
+
+
+class ValuePicklingError(ValueEncodingError):
+    """A memoized value cannot be pickled (torch's ``ValuePicklingError``)."""
+
+
+class ValueUnPicklingError(ValueDecodingError):
+    """A stored memoized value does not unpickle (``ValueUnPicklingError``)."""
+
+
+class CustomParamsEncoderRequiredError(UserError, InvalidArgumentError):
+    """The parameters do not pickle: give ``custom_params_encoder``."""
+
+
+class CustomResultEncoderRequiredError(UserError, InvalidArgumentError):
+    """The result does not pickle, or a decoder came without its encoder."""
+
+
+class CustomResultDecoderRequiredError(UserError, InvalidArgumentError):
+    """A custom result encoder came without its decoder."""
+
+
+class DeterministicCachingDisabledError(UserError, InvalidArgumentError):
+    """dcache used while TORCHINDUCTOR_ENABLE_DETERMINISTIC_CACHING is not 1."""
+
+
+class DeterministicCachingRequiresStrongConsistencyError(UserError, InvalidArgumentError):
+    """GLOBAL determinism with a backend that is not strongly consistent."""
+
+
+class StrictDeterministicCachingKeyNotFoundError(UserError, NotFoundError):
+    """A strict deterministic mode met a key that is not cached."""
+
+
+class DeterministicCachingInvalidConfigurationError(UserError, InvalidArgumentError):
+    """No deterministic mode (pre-populated, global, local) is selected."""
+
+
+class StrictDeterministicCachingInsertionError(UserError, PermissionDeniedError):
+    """An insert in a strict deterministic mode, where inserts are refused."""
+
+
+class DeterministicCachingIMCDumpConflictError(SystemError, AlreadyExistsError):
+    """The exit dump found a key already in the existing dump file."""
+
+
 _BY_REASON: dict[ErrorReason, type[Error]] = {
     ErrorReason.LOCK_TIMEOUT: LockTimeoutError,
     ErrorReason.FILE_LOCK_TIMEOUT: FileLockTimeoutError,
     ErrorReason.KEY_ENCODING: KeyEncodingError,
     ErrorReason.VALUE_ENCODING: ValueEncodingError,
     ErrorReason.VALUE_DECODING: ValueDecodingError,
+    ErrorReason.KEY_PICKLING: KeyPicklingError,
+    ErrorReason.VALUE_PICKLING: ValuePicklingError,
+    ErrorReason.VALUE_UNPICKLING: ValueUnPicklingError,
+    ErrorReason.CUSTOM_PARAMS_ENCODER_REQUIRED: CustomParamsEncoderRequiredError,
+    ErrorReason.CUSTOM_RESULT_ENCODER_REQUIRED: CustomResultEncoderRequiredError,
+    ErrorReason.CUSTOM_RESULT_DECODER_REQUIRED: CustomResultDecoderRequiredError,
+    ErrorReason.DETERMINISTIC_CACHING_DISABLED: DeterministicCachingDisabledError,
+    ErrorReason.DETERMINISTIC_CACHING_REQUIRES_STRONG_CONSISTENCY: (
+        DeterministicCachingRequiresStrongConsistencyError
+    ),
+    ErrorReason.STRICT_DETERMINISTIC_CACHING_KEY_NOT_FOUND: (
+        StrictDeterministicCachingKeyNotFoundError
+    ),
+    ErrorReason.DETERMINISTIC_CACHING_INVALID_CONFIGURATION: (
+        DeterministicCachingInvalidConfigurationError
+    ),
+    ErrorReason.STRICT_DETERMINISTIC_CACHING_INSERTION: StrictDeterministicCachingInsertionError,
+    ErrorReason.DETERMINISTIC_CACHING_IMC_DUMP_CONFLICT: DeterministicCachingIMCDumpConflictError,
 }
 
 

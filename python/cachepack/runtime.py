@@ -12,15 +12,37 @@ and ``InductorOnDiskCache`` use. Failures raise :class:`cachepack.Error`.
 from __future__ import annotations
 
 from cachepack import _native
+from cachepack._memo import (
+    DeterministicMemoCache,
+    Hit,
+    MemoCache,
+    dcache,
+    default_isolation_key,
+    fcache,
+    icache,
+    parse_python_literal,
+)
 from cachepack.errors import (
     CacheError,
+    CustomParamsEncoderRequiredError,
+    CustomResultDecoderRequiredError,
+    CustomResultEncoderRequiredError,
+    DeterministicCachingDisabledError,
+    DeterministicCachingIMCDumpConflictError,
+    DeterministicCachingInvalidConfigurationError,
+    DeterministicCachingRequiresStrongConsistencyError,
     FileLockTimeoutError,
     KeyEncodingError,
+    KeyPicklingError,
     LockTimeoutError,
+    StrictDeterministicCachingInsertionError,
+    StrictDeterministicCachingKeyNotFoundError,
     SystemError,  # noqa: A004
     UserError,
     ValueDecodingError,
     ValueEncodingError,
+    ValuePicklingError,
+    ValueUnPicklingError,
 )
 
 InMemoryCache = _native.InMemoryCache
@@ -56,6 +78,26 @@ def torch_default_cache_dir() -> str:
 
 
 __all__ = [
+    "DeterministicMemoCache",
+    "Hit",
+    "MemoCache",
+    "dcache",
+    "default_isolation_key",
+    "fcache",
+    "icache",
+    "parse_python_literal",
+    "KeyPicklingError",
+    "ValuePicklingError",
+    "ValueUnPicklingError",
+    "CustomParamsEncoderRequiredError",
+    "CustomResultEncoderRequiredError",
+    "CustomResultDecoderRequiredError",
+    "DeterministicCachingDisabledError",
+    "DeterministicCachingRequiresStrongConsistencyError",
+    "StrictDeterministicCachingKeyNotFoundError",
+    "DeterministicCachingInvalidConfigurationError",
+    "StrictDeterministicCachingInsertionError",
+    "DeterministicCachingIMCDumpConflictError",
     "CacheError",
     "FileLock",
     "FileLockTimeoutError",

@@ -175,6 +175,9 @@ bool cache_insert(C& cache, py::handle key, py::handle value) {
 
 }  // namespace
 
+Value value_from_python(py::handle obj) { return to_value(obj, 0); }
+py::object value_to_python(const Value& value) { return from_value(value); }
+
 void register_runtime(py::module_& m) {
   m.def("pickle_dumps", &dumps, py::arg("obj"), py::arg("protocol") = 4);
   m.def("pickle_loads", &loads, py::arg("data"));

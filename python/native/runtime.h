@@ -6,9 +6,20 @@
 
 #include <pybind11/pybind11.h>
 
+#include "cachepack/pickle.h"
+
 namespace cachepack::python {
 
 void register_runtime(pybind11::module_& m);
+
+// A Python object as a pickle::Value (exact types only); throws NativeError
+// (kInvalidArgument / kUnsupportedPickle or kLimitExceeded) otherwise.
+pickle::Value value_from_python(pybind11::handle obj);
+// The Python object for a pickle::Value. Both need the GIL.
+pybind11::object value_to_python(const pickle::Value& value);
+
+// The memoization caches (cachepack/runtime_memo.h), in python/native/memo.cc.
+void register_memo(pybind11::module_& m);
 
 }  // namespace cachepack::python
 
