@@ -1,11 +1,11 @@
-// parse_python_literal (cachepack/runtime_memo.h): ast.literal_eval for the
-// kinds of cachepack/pickle.h, as the deterministic cache's pre-population
+// parse_python_literal (cachepack/runtime_interfaces.h): ast.literal_eval for
+// the kinds of cachepack/pickle.h, as the deterministic cache's pre-population
 // file needs it. A recursive-descent parser over the text; every read is
 // bounds-checked and every refusal names the offset.
 #include <string>
 #include <unordered_map>
 
-#include "cachepack/runtime_memo.h"
+#include "cachepack/runtime_interfaces.h"
 
 namespace cachepack::runtime {
 namespace {

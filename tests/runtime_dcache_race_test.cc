@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cachepack/all_backends.h"
-#include "cachepack/runtime_memo.h"
+#include "cachepack/runtime_interfaces.h"
 #include "tests/server_fixture.h"
 #include "tests/testing/result_matchers.h"
 

@@ -24,7 +24,7 @@ struct RuntimeConfig {
   std::optional<std::string> cache_dump_file_path;
 
   // Generation A (fcache/dcache/icache of an older torch; spec section 3.1
-  // and 3.3, cachepack/runtime_memo.h). Each switch is its variable == "1"
+  // and 3.3, cachepack/runtime_interfaces.h). Each switch is its variable == "1"
   // when set, else torch's OSS default.
   // TORCHINDUCTOR_ENABLE_CACHING_MODULE alone: generation A's
   // IS_CACHING_MODULE_ENABLED has no force-disable gate.

@@ -91,7 +91,7 @@ class FileLock:
     def path(self) -> str: ...
     def release(self) -> None: ...
 
-# memo.cc: generation A's fcache/dcache/icache (cachepack.runtime, _memo.py).
+# interfaces.cc: generation A's fcache/dcache/icache (cachepack.runtime, _interfaces.py).
 class MemoCache:
     def get(
         self,

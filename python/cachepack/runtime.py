@@ -12,7 +12,7 @@ and ``InductorOnDiskCache`` use. Failures raise :class:`cachepack.Error`.
 from __future__ import annotations
 
 from cachepack import _native
-from cachepack._memo import (
+from cachepack._interfaces import (
     DeterministicMemoCache,
     Hit,
     MemoCache,

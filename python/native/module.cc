@@ -44,6 +44,6 @@ PYBIND11_MODULE(_native, m) {
   python::register_moving(m);
   python::register_environment(m);
   python::register_runtime(m);
-  python::register_memo(m);
+  python::register_interfaces(m);
   m.def("run_cli", &python::run_cli, pybind11::arg("argv"));
 }

@@ -18,8 +18,9 @@ pickle::Value value_from_python(pybind11::handle obj);
 // The Python object for a pickle::Value. Both need the GIL.
 pybind11::object value_to_python(const pickle::Value& value);
 
-// The memoization caches (cachepack/runtime_memo.h), in python/native/memo.cc.
-void register_memo(pybind11::module_& m);
+// The memoization caches (cachepack/runtime_interfaces.h), in
+// python/native/interfaces.cc.
+void register_interfaces(pybind11::module_& m);
 
 }  // namespace cachepack::python
 

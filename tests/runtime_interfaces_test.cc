@@ -1,7 +1,7 @@
-// Generation A's memoization caches (cachepack/runtime_memo.h): fcache,
+// Generation A's memoization caches (cachepack/runtime_interfaces.h): fcache,
 // dcache and its modes, pre-population and the exit dump, the literal
 // parser, and the backends' strong-consistency capability.
-#include "cachepack/runtime_memo.h"
+#include "cachepack/runtime_interfaces.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

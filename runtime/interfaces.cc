@@ -1,4 +1,4 @@
-// The memoization caches of cachepack/runtime_memo.h (generation A of
+// The memoization caches of cachepack/runtime_interfaces.h (generation A of
 // torch's runtime/caching: fcache, dcache, icache).
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 #include "cachepack/all_backends.h"
 #include "cachepack/hash.h"
 #include "cachepack/runtime_cache.h"
+#include "cachepack/runtime_interfaces.h"
 #include "cachepack/runtime_locks.h"
-#include "cachepack/runtime_memo.h"
 #include "util/file.h"
 #include "util/file_lock.h"
 

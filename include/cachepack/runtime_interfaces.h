@@ -9,8 +9,8 @@
 //   CP_ASSIGN_OR_RETURN(MemoCache * cache, fcache());
 //   CP_ASSIGN_OR_RETURN(Value v, cache->record("add", params, compute,
 //                                              {.isolation_key = ikey}));
-#ifndef CACHEPACK_RUNTIME_MEMO_H_
-#define CACHEPACK_RUNTIME_MEMO_H_
+#ifndef CACHEPACK_RUNTIME_INTERFACES_H_
+#define CACHEPACK_RUNTIME_INTERFACES_H_
 
 #include <functional>
 #include <memory>
@@ -217,7 +217,7 @@ class DeterministicMemoCache : public MemoCache {
 
   ~DeterministicMemoCache() override;
 
-  // A synchronization cache (defined in runtime/memo.cc).
+  // A synchronization cache (defined in runtime/interfaces.cc).
   class Sync;
 
   // The exit dump: memory as {repr(pickled key): repr(value)} merged into
@@ -269,4 +269,4 @@ Result<Value> parse_python_literal(std::string_view text);
 
 }  // namespace cachepack::runtime
 
-#endif  // CACHEPACK_RUNTIME_MEMO_H_
+#endif  // CACHEPACK_RUNTIME_INTERFACES_H_

@@ -1,7 +1,7 @@
 """fcache, dcache and icache: generation A of torch's runtime/caching.
 
 torch 2.13 no longer ships them; this follows the shared spec (sections 3.1
-and 3.3) over cachepack's C++ caches (``cachepack/runtime_memo.h``). The
+and 3.3) over cachepack's C++ caches (``cachepack/runtime_interfaces.h``). The
 configuration is read once per process from torch's variables
 (``TORCHINDUCTOR_ENABLE_CACHING_MODULE``,
 ``TORCHINDUCTOR_ENABLE_DETERMINISTIC_CACHING``, the four determinism modes,

@@ -1,4 +1,4 @@
-// cachepack.runtime's fcache/dcache/icache (cachepack/runtime_memo.h) for
+// cachepack.runtime's fcache/dcache/icache (cachepack/runtime_interfaces.h) for
 // Python. The C++ caches run without the GIL; whenever they need Python (a
 // params encoder, the function being recorded) a callback takes the GIL,
 // and a Python exception raised there is re-raised unchanged once the C++
@@ -12,7 +12,7 @@
 #include <string>
 #include <utility>
 
-#include "cachepack/runtime_memo.h"
+#include "cachepack/runtime_interfaces.h"
 #include "python/native/errors.h"
 #include "python/native/runtime.h"
 
@@ -152,7 +152,7 @@ py::tuple record(MemoCache& cache, const std::string& fn_name, py::tuple args,
 
 }  // namespace
 
-void register_memo(py::module_& m) {
+void register_interfaces(py::module_& m) {
   py::class_<MemoCache>(m, "MemoCache")
       .def("get", &get, py::arg("fn_name"), py::arg("params"),
            py::arg("isolation_key"), py::arg("params_encoder"))
