@@ -92,6 +92,8 @@ std::string_view to_string(ErrorReason reason) {
       return "value encoding";
     case ErrorReason::kValueDecoding:
       return "value decoding";
+    case ErrorReason::kCacheMiss:
+      return "cache miss";
   }
   return "";
 }
@@ -182,6 +184,8 @@ std::string_view identifier(ErrorReason reason) {
       return "value_encoding";
     case ErrorReason::kValueDecoding:
       return "value_decoding";
+    case ErrorReason::kCacheMiss:
+      return "cache_miss";
   }
   return "unspecified";
 }

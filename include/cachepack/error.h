@@ -79,6 +79,7 @@ enum class ErrorReason {
   kKeyEncoding,      // KeyEncodingError: a cache key cannot be pickled.
   kValueEncoding,    // ValueEncodingError: a cache value cannot be pickled.
   kValueDecoding,    // ValueDecodingError: a stored value does not unpickle.
+  kCacheMiss,        // A memoizer's replay found no entry (torch's KeyError).
 };
 
 struct ErrorLocation {

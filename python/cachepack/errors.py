@@ -62,6 +62,7 @@ class ErrorReason(enum.StrEnum):
     KEY_ENCODING = "key_encoding"
     VALUE_ENCODING = "value_encoding"
     VALUE_DECODING = "value_decoding"
+    CACHE_MISS = "cache_miss"
 
 
 class Error(Exception):
