@@ -9,7 +9,7 @@ files (``pickle.dumps(CacheEntry)`` after the version header, as torch's
 cachepack's pickle codec, so they must be None, bool, int, str, bytes,
 tuple, list or dict (anything else raises
 :class:`cachepack.errors.KeyEncodingError` / ``ValueEncodingError``).
-``DeferredRecording`` / interim results are not supported.
+``DeferredRecording`` and ``InterimResult`` are torch's, in Python only.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import threading
+import weakref
 from collections.abc import Callable, Mapping
 from typing import cast
 
@@ -67,6 +69,52 @@ def _always_miss(fn: _Fn) -> _Fn:
         raise KeyError("Caching is disabled")
 
     return always_miss
+
+
+class InterimResult:
+    """torch's ``InterimResult``: the value ``make_interim_result()`` returned."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+class DeferredRecording:
+    """torch's ``DeferredRecording``: a result encoder returns it to record later.
+
+    The memoizer registers a callback; the encoder calls ``finalize(encoded)``
+    when the encoded result is ready, and the entry is stored then. While it
+    is pending, replay returns ``make_interim_result()`` if one was given.
+    Callbacks run under the internal lock, in registration order; they must
+    not call back into this object.
+    """
+
+    def __init__(self, make_interim_result: Callable[[], object] | None = None) -> None:
+        self._callbacks: list[Callable[[object], None]] | None = []
+        self._encoded_result: object = None
+        self._lock = threading.Lock()
+        self.make_interim_result = make_interim_result
+
+    def finalize(self, encoded_result: object) -> None:
+        with self._lock:
+            if self._callbacks is None:
+                raise RuntimeError("finalize() called multiple times on DeferredRecording")
+            self._encoded_result = encoded_result
+            callbacks, self._callbacks = self._callbacks, None
+            for callback in callbacks:
+                callback(encoded_result)
+
+    def register_callback(self, callback: Callable[[object], None]) -> None:
+        with self._lock:
+            if self._callbacks is None:
+                callback(self._encoded_result)
+            else:
+                self._callbacks.append(callback)
+
+    def get_interim_result(self) -> InterimResult | None:
+        with self._lock:
+            if self.make_interim_result is not None:
+                return InterimResult(self.make_interim_result())
+            return None
 
 
 class _BaseMemoizer:
@@ -150,6 +198,10 @@ class Memoizer(_BaseMemoizer):
         self._native: _native.Memoizer = (
             _native_memoizer if _native_memoizer is not None else _native.Memoizer(sub_key)
         )
+        # Pending deferred recordings by key; dropped when nothing else holds them.
+        self._pending: weakref.WeakValueDictionary[str, DeferredRecording] = (
+            weakref.WeakValueDictionary()
+        )
         if _native_memoizer is None and _native.runtime_config()["dump_memoizer_cache"]:
             atexit.register(self._dump_at_exit)
 
@@ -177,6 +229,14 @@ class Memoizer(_BaseMemoizer):
     def _lookup(self, key: str) -> tuple[object, object] | None:
         return cast("tuple[object, object] | None", self._native.get(key))
 
+    def _lookup_slow(self, key: str) -> tuple[object, object] | None:
+        """Where to look after memory and the pending recordings (disk, if any)."""
+        return None
+
+    def _finalize(self, key: str, params: object, encoded_result: object) -> None:
+        self._pending.pop(key, None)
+        self._store(key, params, encoded_result)
+
     def _store(self, key: str, params: object, result: object) -> None:
         self._native.insert(key, params, result)
 
@@ -197,6 +257,10 @@ class Memoizer(_BaseMemoizer):
                 key = make_key(custom_params_encoder, *args, **kwargs)
                 params = _encoded_params(custom_params_encoder, args, kwargs)
                 encoded = _encode_result(fn, custom_result_encoder, args, kwargs, result)
+                if isinstance(encoded, DeferredRecording):
+                    self._pending[key] = encoded
+                    encoded.register_callback(functools.partial(self._finalize, key, params))
+                    return result
                 self._store(key, params, encoded)
                 return result
 
@@ -219,6 +283,12 @@ class Memoizer(_BaseMemoizer):
             def inner(*args: object, **kwargs: object) -> object:
                 key = make_key(custom_params_encoder, *args, **kwargs)
                 hit = self._lookup(key)
+                if hit is None:
+                    pending = self._pending.get(key)
+                    interim = pending.get_interim_result() if pending is not None else None
+                    if interim is not None:
+                        return interim.value
+                    hit = self._lookup_slow(key)
                 if hit is None:
                     raise KeyError(f"No cached result found for key: {key}")
                 return _decode_result(fn, custom_result_decoder, args, kwargs, hit[1])
@@ -252,7 +322,8 @@ class PersistentMemoizer(Memoizer):
         """Remove the on-disk directory (torch's ``PersistentMemoizer.cache_clear``)."""
         self._persistent.cache_clear()
 
-    def _lookup(self, key: str) -> tuple[object, object] | None:
+    def _lookup_slow(self, key: str) -> tuple[object, object] | None:
+        # Memory was checked; this checks it again, then disk (copied into memory).
         return cast("tuple[object, object] | None", self._persistent.lookup(key))
 
     def _store(self, key: str, params: object, result: object) -> None:

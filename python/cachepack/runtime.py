@@ -14,7 +14,14 @@ isolation key (``runtime/caching``). Failures raise :class:`cachepack.Error`.
 from __future__ import annotations
 
 from cachepack import _native
-from cachepack._memo import Memoizer, PersistentMemoizer, isolation_key, make_key
+from cachepack._memo import (
+    DeferredRecording,
+    InterimResult,
+    Memoizer,
+    PersistentMemoizer,
+    isolation_key,
+    make_key,
+)
 from cachepack.errors import (
     CacheError,
     FileLockTimeoutError,
@@ -60,6 +67,8 @@ def torch_default_cache_dir() -> str:
 
 __all__ = [
     "CacheError",
+    "DeferredRecording",
+    "InterimResult",
     "Memoizer",
     "PersistentMemoizer",
     "isolation_key",

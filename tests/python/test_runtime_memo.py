@@ -88,3 +88,43 @@ def test_disabled_caching_module_passes_through() -> None:
         assert out[4:] == ["recorded a float", "recorded a set"]
         assert calls == [1, 1, 2, 1.5, 7]
         assert size == 0
+
+
+DEFERRED_CHILD = r"""
+from cachepack import runtime
+m = runtime.Memoizer()
+pending = {}
+def encoder(fn):
+    def for_params(x):
+        def encode(result):
+            d = runtime.DeferredRecording(make_interim_result=lambda: ("interim", x))
+            pending[x] = d
+            return d
+        return encode
+    return for_params
+def f(x):
+    return x * 10
+record, replay = m.record(custom_result_encoder=encoder)(f), m.replay()(f)
+out = [record(1), replay(1), len(m)]
+pending[1].finalize(11)
+out += [replay(1), len(m)]
+late = runtime.DeferredRecording()
+late.finalize(5)
+seen = []
+late.register_callback(seen.append)
+out.append(seen)
+try:
+    late.finalize(6)
+except RuntimeError:
+    out.append("RuntimeError")
+print(repr(out))
+"""
+
+
+def test_deferred_recording_stores_on_finalize_and_serves_interim_results() -> None:
+    env = dict(os.environ, TORCHINDUCTOR_ENABLE_CACHING_MODULE="1")
+    done = subprocess.run(
+        [sys.executable, "-c", DEFERRED_CHILD], env=env, check=True, capture_output=True, text=True
+    )
+    out = eval(done.stdout)  # noqa: S307 - our own child's repr
+    assert out == [10, ("interim", 1), 0, 11, 1, [5], "RuntimeError"]
