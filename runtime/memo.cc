@@ -78,6 +78,12 @@ Result<std::optional<bool>> header_matches(const std::string& path) {
   return std::optional<bool>(*n == want.size() && got == want);
 }
 
+// std::filesystem::exists without exceptions: false when it cannot tell.
+bool path_exists(const std::string& path) {
+  std::error_code ec;
+  return fs::exists(path, ec);
+}
+
 bool is_regular_file(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -199,10 +205,10 @@ std::optional<Value> from_json(const Json& j) {
 
 // _read_dump_from_disk: nullopt for a missing or non-JSON file.
 Result<std::optional<Json>> read_dump(const std::string& path) {
-  if (!fs::exists(path)) return std::optional<Json>();
+  if (!path_exists(path)) return std::optional<Json>();
   auto bytes = read_file(path);
   if (!bytes) {
-    if (!fs::exists(path)) return std::optional<Json>();
+    if (!path_exists(path)) return std::optional<Json>();
     return tl::unexpected(bytes.error());
   }
   auto parsed = parse_json_text(as_chars(*bytes), path);
@@ -307,7 +313,7 @@ Result<std::optional<Bytes>> OnDiskCacheImpl::get(std::string_view key) const {
   if (!is_regular_file(path)) return std::optional<Bytes>();
   auto bytes = read_file(path);
   if (!bytes) {
-    if (!fs::exists(path)) return std::optional<Bytes>();
+    if (!path_exists(path)) return std::optional<Bytes>();
     return tl::unexpected(bytes.error());
   }
   Bytes header = version_header();
@@ -395,7 +401,9 @@ Result<std::string> make_key(const CallArgs& call,
 
 std::string torch_cache_dir() {
   if (const char* env = std::getenv("TORCHINDUCTOR_CACHE_DIR")) {
-    return fs::absolute(env).lexically_normal().string();
+    std::error_code ec;
+    fs::path absolute = fs::absolute(env, ec);
+    return (ec ? fs::path(env) : absolute).lexically_normal().string();
   }
   return torch_default_cache_dir();
 }
