@@ -84,9 +84,41 @@ bool path_exists(const std::string& path) {
   return fs::exists(path, ec);
 }
 
-bool is_regular_file(const std::string& path) {
+// One stored entry as read: no regular file, a stale (or empty) one, or
+// the bytes after a current header. open + fstat + read: a hit costs four
+// system calls.
+struct Read {
+  enum { kMissing, kStale, kCurrent } state = kMissing;
+  Bytes value;
+};
+
+Result<Read> read_entry(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return Read{};
+    return io_error("open", path, errno);
+  }
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Read{};  // torch's is_file(): anything else is a miss
+  }
+  Bytes bytes(static_cast<size_t>(st.st_size));
+  Result<size_t> n = pread_full(fd, bytes, path);
+  ::close(fd);
+  if (!n) return tl::unexpected(n.error());
+  bytes.resize(*n);
+  Bytes header = version_header();
+  Read r;
+  if (bytes.size() > header.size() &&
+      std::equal(header.begin(), header.end(), bytes.begin())) {
+    r.state = Read::kCurrent;
+    r.value.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header.size()),
+                   bytes.end());
+  } else {
+    r.state = Read::kStale;
+  }
+  return r;
 }
 
 Value call_args_tuple(const CallArgs& call) {
@@ -310,25 +342,16 @@ Result<FileLock> OnDiskCacheImpl::lock(std::optional<double> timeout) const {
 Result<std::optional<Bytes>> OnDiskCacheImpl::get(std::string_view key) const {
   CP_TRY(check_file_key(key));
   std::string path = dir_ + "/" + std::string(key);
-  if (!is_regular_file(path)) return std::optional<Bytes>();
-  auto bytes = read_file(path);
-  if (!bytes) {
-    if (!path_exists(path)) return std::optional<Bytes>();
-    return tl::unexpected(bytes.error());
-  }
-  Bytes header = version_header();
-  bool current = bytes->size() > header.size() &&
-                 std::equal(header.begin(), header.end(), bytes->begin());
-  if (!current) {
+  CP_ASSIGN_OR_RETURN(Read r, read_entry(path));
+  if (r.state == Read::kStale) {
     // Stale, or a header with nothing after it: torch removes it so that
     // the key can be stored again.
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return io_error("remove stale entry", path, errno);
     }
-    return std::optional<Bytes>();
   }
-  return std::optional<Bytes>(
-      Bytes(bytes->begin() + header.size(), bytes->end()));
+  if (r.state != Read::kCurrent) return std::optional<Bytes>();
+  return std::optional<Bytes>(std::move(r.value));
 }
 
 Result<bool> OnDiskCacheImpl::insert(std::string_view key,
@@ -602,8 +625,15 @@ PersistentMemoizer::PersistentMemoizer(const std::string& sub_dir,
 Result<std::optional<CacheEntry>> PersistentMemoizer::lookup(
     const std::string& key) {
   if (std::optional<CacheEntry> hit = memoizer_.cache().get(key)) return hit;
+  // A hit needs no lock: cachepack's writers link whole files into place.
+  // Removing a stale file does, so that it cannot remove a current file
+  // another cachepack process has just put there.
+  CP_TRY(check_file_key(key));
+  CP_ASSIGN_OR_RETURN(Read r, read_entry(disk_.cache_dir() + "/" + key));
   std::optional<Bytes> stored;
-  {
+  if (r.state == Read::kCurrent) {
+    stored = std::move(r.value);
+  } else if (r.state == Read::kStale) {
     CP_ASSIGN_OR_RETURN(FileLock lock, disk_.lock());
     CP_ASSIGN_OR_RETURN(stored, disk_.get(key));
   }

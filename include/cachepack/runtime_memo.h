@@ -181,8 +181,9 @@ class Memoizer {
 // front of OnDiskCacheImpl(sub_dir), whose entries are
 // pickle.dumps(CacheEntry). Replay checks memory, then disk (a disk hit is
 // copied into memory); record stores in memory, then writes memory's entry
-// to disk. Disk access holds dir.lock (torch's interface does not take it;
-// it is what makes two cachepack processes' stale-entry handling safe).
+// to disk. Writes and stale-file removal hold dir.lock (torch's interface
+// never takes it; it keeps two cachepack processes' stale-entry handling
+// apart); a hit reads without it, since files are linked in whole.
 class PersistentMemoizer {
  public:
   explicit PersistentMemoizer(const std::string& sub_dir = "",
