@@ -54,6 +54,10 @@ constexpr uint8_t kShortBinUnicode = 0x8c;
 constexpr uint8_t kBinUnicode8 = 0x8d;
 constexpr uint8_t kBinBytes8 = 0x8e;
 constexpr uint8_t kMemoize = 0x94;
+constexpr uint8_t kGlobal = 'c';
+constexpr uint8_t kStackGlobal = 0x93;
+constexpr uint8_t kNewObj = 0x81;
+constexpr uint8_t kBuild = 'b';
 constexpr uint8_t kFrame = 0x95;
 
 constexpr size_t kBatchSize = 1000;         // _pickle.c BATCHSIZE
@@ -130,6 +134,18 @@ class Encoder {
   explicit Encoder(DumpOptions options) : options_(options) {}
 
   Result<Bytes> run(const Value& value) {
+    return run_with(&value, nullptr, {});
+  }
+
+  // save_global + save_reduce(copyreg.__newobj__, (cls,), state), as the C
+  // pickler writes an instance of a plain class.
+  Result<Bytes> run_object(const ClassRef& cls, const Dict& state) {
+    return run_with(nullptr, &cls, state);
+  }
+
+ private:
+  Result<Bytes> run_with(const Value* value, const ClassRef* cls,
+                         const Dict& state) {
     if (options_.protocol < 4 || options_.protocol > 5) {
       return make_error(ErrorCode::kInvalidArgument,
                         ErrorReason::kUnsupportedPickle,
@@ -139,13 +155,25 @@ class Encoder {
     out_.push_back(std::byte{kProto});
     out_.push_back(static_cast<std::byte>(options_.protocol));
     framing_ = true;
-    CP_TRY(save(value, 0));
+    if (value) {
+      CP_TRY(save(*value, 0));
+    } else {
+      opcode_boundary();
+      CP_TRY(save(Value(cls->module), 1));
+      CP_TRY(save(Value(cls->name), 1));
+      op(kStackGlobal);
+      memoize();
+      op(kEmptyTuple);
+      op(kNewObj);
+      memoize();
+      CP_TRY(save(Value(state), 1));
+      op(kBuild);
+    }
     op(kStop);
     commit_frame();
     return std::move(out_);
   }
 
- private:
   void begin_write(size_t n) {
     if (framing_ && !frame_start_) {
       frame_start_ = out_.size();
@@ -406,16 +434,45 @@ struct Node {
   std::string text;             // str or bytes
   std::vector<uint32_t> items;  // tuple/list items; dict key, value, ...
   std::unordered_map<std::string, size_t> dict_index;  // key -> item pair
+  // loads_object's nodes: the allowed class, and an instance of it (whose
+  // items hold its state dict once BUILD has run).
+  enum class Special { kNo, kClass, kObject } special = Special::kNo;
 };
 
 class Decoder {
  public:
-  Decoder(ByteSpan data, LoadLimits limits) : data_(data), limits_(limits) {
+  Decoder(ByteSpan data, LoadLimits limits, const ClassRef* allowed = nullptr)
+      : data_(data), limits_(limits), allowed_(allowed) {
     budget_ = limits.max_size != 0 ? limits.max_size
                                    : 4 * data.size() + (uint64_t{1} << 20);
   }
 
   Result<Value> run() {
+    CP_ASSIGN_OR_RETURN(uint32_t top, run_to_stop());
+    std::vector<bool> open(nodes_.size(), false);
+    return build(top, 0, open);
+  }
+
+  // The state of the one instance of the allowed class the pickle holds.
+  Result<Dict> run_object() {
+    CP_ASSIGN_OR_RETURN(uint32_t top, run_to_stop());
+    const Node& n = nodes_[top];
+    if (n.special != Node::Special::kObject || n.items.size() != 1) {
+      return fail(ErrorReason::kInvalidContent,
+                  "the pickle is not an instance of " + allowed_name() +
+                      " with its state");
+    }
+    std::vector<bool> open(nodes_.size(), false);
+    CP_ASSIGN_OR_RETURN(Value state, build(n.items[0], 1, open));
+    return std::move(*state.as<Dict>());
+  }
+
+ private:
+  std::string allowed_name() const {
+    return allowed_ ? allowed_->module + "." + allowed_->name : "?";
+  }
+
+  Result<uint32_t> run_to_stop() {
     while (true) {
       op_at_ = pos_;
       if (pos_ >= data_.size()) {
@@ -435,11 +492,35 @@ class Decoder {
                   "STOP with " + std::to_string(stack_.size()) +
                       " objects on the stack (expected 1)");
     }
-    std::vector<bool> open(nodes_.size(), false);
-    return build(stack_.back(), 0, open);
+    return stack_.back();
   }
 
- private:
+  // GLOBAL's "module\nname\n" operands.
+  Result<std::string> line() {
+    size_t end = pos_;
+    while (end < data_.size() && data_[end] != std::byte{'\n'}) ++end;
+    if (end == data_.size()) {
+      return fail(ErrorReason::kTooShort, "GLOBAL operand without newline");
+    }
+    std::string out(as_chars(data_.subspan(pos_, end - pos_)));
+    pos_ = end + 1;
+    return out;
+  }
+
+  Result<void> global(const std::string& module, const std::string& name) {
+    if (!allowed_ || module != allowed_->module || name != allowed_->name) {
+      return make_error(
+          ErrorCode::kDataLoss, ErrorReason::kUnsupportedPickle,
+          "pickle: class " + module + "." + name +
+              (allowed_ ? " is not " + allowed_name()
+                        : " (cachepack reads no class instances here)"),
+          ErrorLocation{.offset = op_at_});
+    }
+    Node node;
+    node.special = Node::Special::kClass;
+    return push_new(std::move(node));
+  }
+
   tl::unexpected<Error> fail(ErrorReason reason, std::string message) {
     return data_loss(reason, op_at_, "pickle: " + message);
   }
@@ -761,6 +842,59 @@ class Decoder {
         CP_ASSIGN_OR_RETURN(uint64_t i, take_le(4));
         return memo_get(i);
       }
+      case kGlobal: {
+        CP_ASSIGN_OR_RETURN(std::string module, line());
+        CP_ASSIGN_OR_RETURN(std::string name, line());
+        return global(module, name);
+      }
+      case kStackGlobal: {
+        CP_ASSIGN_OR_RETURN(uint32_t name, pop());
+        CP_ASSIGN_OR_RETURN(uint32_t module, pop());
+        if (nodes_[name].kind != Kind::kStr ||
+            nodes_[module].kind != Kind::kStr ||
+            nodes_[name].special != Node::Special::kNo ||
+            nodes_[module].special != Node::Special::kNo) {
+          return fail(ErrorReason::kInvalidContent,
+                      "STACK_GLOBAL needs two str operands");
+        }
+        return global(nodes_[module].text, nodes_[name].text);
+      }
+      case kNewObj: {
+        CP_ASSIGN_OR_RETURN(uint32_t args, pop());
+        CP_ASSIGN_OR_RETURN(uint32_t cls, pop());
+        if (nodes_[cls].special != Node::Special::kClass) {
+          return fail(ErrorReason::kInvalidContent,
+                      "NEWOBJ of something that is not the class");
+        }
+        if (nodes_[args].kind != Kind::kTuple ||
+            nodes_[args].special != Node::Special::kNo ||
+            !nodes_[args].items.empty()) {
+          return fail(ErrorReason::kUnsupportedPickle,
+                      "NEWOBJ with arguments (" + allowed_name() +
+                          " is built from no arguments)");
+        }
+        Node node;
+        node.special = Node::Special::kObject;
+        return push_new(std::move(node));
+      }
+      case kBuild: {
+        CP_ASSIGN_OR_RETURN(uint32_t state, pop());
+        if (stack_.size() <= floor()) {
+          return fail(ErrorReason::kInvalidContent, "stack underflow");
+        }
+        Node& obj = nodes_[stack_.back()];
+        if (obj.special != Node::Special::kObject || !obj.items.empty()) {
+          return fail(ErrorReason::kInvalidContent,
+                      "BUILD on something that is not a new instance");
+        }
+        if (nodes_[state].kind != Kind::kDict ||
+            nodes_[state].special != Node::Special::kNo) {
+          return fail(ErrorReason::kUnsupportedPickle,
+                      "BUILD with a state that is not a dict");
+        }
+        obj.items.push_back(state);
+        return {};
+      }
       default:
         return unsupported(code);
     }
@@ -777,6 +911,12 @@ class Decoder {
                         ErrorLocation{.offset = op_at_});
     }
     const Node& n = nodes_[id];
+    if (n.special != Node::Special::kNo) {
+      return make_error(ErrorCode::kDataLoss, ErrorReason::kUnsupportedPickle,
+                        "pickle: " + allowed_name() +
+                            " appears inside a value (only at the top)",
+                        ErrorLocation{.offset = op_at_});
+    }
     CP_TRY(charge(1 + n.text.size() + n.integer.le_bytes().size()));
     switch (n.kind) {
       case Kind::kNone:
@@ -818,6 +958,7 @@ class Decoder {
 
   ByteSpan data_;
   LoadLimits limits_;
+  const ClassRef* allowed_ = nullptr;
   uint64_t budget_;
   size_t pos_ = 0;
   size_t op_at_ = 0;
@@ -1172,6 +1313,16 @@ Result<Bytes> dumps(const Value& value, DumpOptions options) {
 
 Result<Value> loads(ByteSpan data, LoadLimits limits) {
   return Decoder(data, limits).run();
+}
+
+Result<Bytes> dumps_object(const ClassRef& cls, const Dict& state,
+                           DumpOptions options) {
+  return Encoder(options).run_object(cls, state);
+}
+
+Result<Dict> loads_object(ByteSpan data, const ClassRef& cls,
+                          LoadLimits limits) {
+  return Decoder(data, limits, &cls).run_object();
 }
 
 }  // namespace cachepack::pickle

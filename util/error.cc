@@ -116,6 +116,8 @@ std::string_view to_string(ErrorReason reason) {
       return "strict deterministic caching insertion";
     case ErrorReason::kDeterministicCachingIMCDumpConflict:
       return "deterministic caching IMC dump conflict";
+    case ErrorReason::kCacheMiss:
+      return "cache miss";
   }
   return "";
 }
@@ -230,6 +232,8 @@ std::string_view identifier(ErrorReason reason) {
       return "strict_deterministic_caching_insertion";
     case ErrorReason::kDeterministicCachingIMCDumpConflict:
       return "deterministic_caching_imc_dump_conflict";
+    case ErrorReason::kCacheMiss:
+      return "cache_miss";
   }
   return "unspecified";
 }

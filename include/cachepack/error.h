@@ -94,6 +94,7 @@ enum class ErrorReason {
   kDeterministicCachingInvalidConfiguration,  // DeterministicCachingInvalidConfigurationError.
   kStrictDeterministicCachingInsertion,  // StrictDeterministicCachingInsertionError.
   kDeterministicCachingIMCDumpConflict,  // DeterministicCachingIMCDumpConflictError.
+  kCacheMiss,  // A memoizer's replay found no entry (torch's KeyError).
 };
 
 struct ErrorLocation {

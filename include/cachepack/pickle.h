@@ -163,6 +163,25 @@ struct LoadLimits {
 // kResourceExhausted / kLimitExceeded: beyond the limits.
 Result<Value> loads(ByteSpan data, LoadLimits limits = {});
 
+// An instance of a plain Python class pickled by the object protocol's
+// default (copyreg.__newobj__ with no arguments, then BUILD with its
+// __dict__), as pickle.dumps writes a dataclass such as torch's CacheEntry:
+// STACK_GLOBAL of `module`.`name`, EMPTY_TUPLE, NEWOBJ, the state dict,
+// BUILD. dumps_object writes CPython's bytes for it (the state's strings
+// and containers as dumps() writes them); loads_object reads only an
+// instance of exactly that class (GLOBAL or STACK_GLOBAL, NEWOBJ with no
+// arguments, one BUILD with a dict) and returns its state: any other class
+// or construction is kDataLoss / kUnsupportedPickle at its offset, never
+// imported or guessed.
+struct ClassRef {
+  std::string module;
+  std::string name;
+};
+Result<Bytes> dumps_object(const ClassRef& cls, const Dict& state,
+                           DumpOptions options = {});
+Result<Dict> loads_object(ByteSpan data, const ClassRef& cls,
+                          LoadLimits limits = {});
+
 }  // namespace cachepack::pickle
 
 #endif  // CACHEPACK_PICKLE_H_

@@ -76,6 +76,7 @@ class ErrorReason(enum.StrEnum):
     DETERMINISTIC_CACHING_INVALID_CONFIGURATION = "deterministic_caching_invalid_configuration"
     STRICT_DETERMINISTIC_CACHING_INSERTION = "strict_deterministic_caching_insertion"
     DETERMINISTIC_CACHING_IMC_DUMP_CONFLICT = "deterministic_caching_imc_dump_conflict"
+    CACHE_MISS = "cache_miss"
 
 
 class Error(Exception):

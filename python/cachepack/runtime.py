@@ -6,7 +6,9 @@ list, dict): ``pickle_dumps(x) == pickle.dumps(x)`` for those. The caches
 follow ``torch/_inductor/cache.py``: ``get(key)`` returns the value or None,
 ``insert(key, value)`` stores only if the key is absent and says whether it
 did. :class:`OnDiskCache` reads and writes the files torch's ``OnDiskCache``
-and ``InductorOnDiskCache`` use. Failures raise :class:`cachepack.Error`.
+and ``InductorOnDiskCache`` use. :class:`Memoizer`, :class:`PersistentMemoizer`
+and :func:`isolation_key` are torch 2.13's generation-B memoizers and
+isolation key (``runtime/caching``). Failures raise :class:`cachepack.Error`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from cachepack._interfaces import (
     fcache,
     icache,
     parse_python_literal,
+)
+from cachepack._memo import (
+    DeferredRecording,
+    InterimResult,
+    Memoizer,
+    PersistentMemoizer,
+    isolation_key,
+    make_key,
 )
 from cachepack.errors import (
     CacheError,
@@ -99,6 +109,12 @@ __all__ = [
     "StrictDeterministicCachingInsertionError",
     "DeterministicCachingIMCDumpConflictError",
     "CacheError",
+    "DeferredRecording",
+    "InterimResult",
+    "Memoizer",
+    "PersistentMemoizer",
+    "isolation_key",
+    "make_key",
     "FileLock",
     "FileLockTimeoutError",
     "InMemoryCache",

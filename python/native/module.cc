@@ -45,5 +45,6 @@ PYBIND11_MODULE(_native, m) {
   python::register_environment(m);
   python::register_runtime(m);
   python::register_interfaces(m);
+  python::register_runtime_memo(m);
   m.def("run_cli", &python::run_cli, pybind11::arg("argv"));
 }

@@ -13,11 +13,11 @@
 #include "python/native/errors.h"
 
 namespace cachepack::python {
-namespace {
 
 namespace py = pybind11;
 using pickle::Value;
 
+namespace {
 [[noreturn]] void unsupported(py::handle obj) {
   throw NativeError(
       Error(ErrorCode::kInvalidArgument, ErrorReason::kUnsupportedPickle,
@@ -25,6 +25,8 @@ using pickle::Value;
                 " is not one of the kinds cachepack pickles (None, bool, int, "
                 "str, bytes, tuple, list, dict)"));
 }
+
+}  // namespace
 
 // Exact types only, as the pickler dispatches on them: a subclass of str
 // pickles as a class instance.
@@ -119,6 +121,8 @@ py::object from_value(const Value& v) {
   }
   return py::none();
 }
+
+namespace {
 
 py::bytes dumps(py::handle obj, int protocol) {
   Value v = to_value(obj, 0);

@@ -11,6 +11,13 @@
 namespace cachepack::python {
 
 void register_runtime(pybind11::module_& m);
+// The memoizers and isolation keys (python/native/runtime_memo.cc).
+void register_runtime_memo(pybind11::module_& m);
+
+// A Python object of the pickle codec's kinds as a Value (exact types only;
+// NativeError kInvalidArgument otherwise), and back. Call with the GIL.
+pickle::Value to_value(pybind11::handle obj, int depth = 0);
+pybind11::object from_value(const pickle::Value& v);
 
 // A Python object as a pickle::Value (exact types only); throws NativeError
 // (kInvalidArgument / kUnsupportedPickle or kLimitExceeded) otherwise.
