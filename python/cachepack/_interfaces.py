@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import atexit
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,12 +31,25 @@ class Hit:
 
 
 def default_isolation_key() -> str:
-    """torch's ``_isolation_key()`` (default schema) when torch is importable, else ``""``."""
+    """torch's ``_isolation_key()`` (default schema), computed by cachepack
+    from this process's torch; ``""`` when torch is not importable."""
+    return _isolation_key(None, None)
+
+
+def _isolation_key(key: str | None, ischema: Mapping[str, object] | None) -> str:
+    # An explicit key wins; else the schema's (torch's IsolationSchema dict),
+    # else the default schema's. Without torch there is no context to hash.
+    if key is not None:
+        return key
     try:
-        from torch._inductor.runtime.caching.context import _isolation_key
+        import torch  # noqa: F401
     except ImportError:
+        if ischema is not None:
+            raise
         return ""
-    return str(_isolation_key())
+    from cachepack._memo import isolation_key
+
+    return isolation_key(ischema)
 
 
 def _name(fn: Callable[..., Any] | str) -> str:
@@ -47,9 +60,10 @@ class MemoCache:
     """torch's ``_CacheIntf``: ``get``, ``insert`` and the ``record`` decorator.
 
     ``fn`` is the function or its name (the key uses ``fn.__name__``);
-    ``params`` is ``(args, kwargs)``. ``isolation_key`` replaces torch's
-    ``ischema``: the string torch's ``_isolation_key(ischema)`` returns (None:
-    :func:`default_isolation_key`).
+    ``params`` is ``(args, kwargs)``. The key's isolation part is
+    ``isolation_key`` when given, else that of ``ischema`` (torch's
+    ``IsolationSchema`` dict, hashed by :func:`cachepack.runtime.isolation_key`
+    from this process's torch), else the default schema's.
     """
 
     def __init__(self, native: Callable[[], Any]) -> None:
@@ -62,9 +76,11 @@ class MemoCache:
         isolation_key: str | None = None,
         custom_params_encoder: Callable[..., Any] | None = None,
         custom_result_decoder: Callable[[Any], Any] | None = None,
+        *,
+        ischema: Mapping[str, object] | None = None,
     ) -> Hit | None:
         """The cached value, decoded, as a :class:`Hit`; None on a miss."""
-        ikey = default_isolation_key() if isolation_key is None else isolation_key
+        ikey = _isolation_key(isolation_key, ischema)
         got = self._native().get(_name(fn), params, ikey, custom_params_encoder)
         if got is None:
             return None
@@ -79,9 +95,11 @@ class MemoCache:
         isolation_key: str | None = None,
         custom_params_encoder: Callable[..., Any] | None = None,
         custom_result_encoder: Callable[[Any], Any] | None = None,
+        *,
+        ischema: Mapping[str, object] | None = None,
     ) -> bool:
         """Insert-if-absent of the (encoded) result; whether it was stored."""
-        ikey = default_isolation_key() if isolation_key is None else isolation_key
+        ikey = _isolation_key(isolation_key, ischema)
         return bool(
             self._native().insert(
                 _name(fn), params, result, ikey, custom_params_encoder, custom_result_encoder
@@ -94,6 +112,8 @@ class MemoCache:
         custom_params_encoder: Callable[..., Any] | None = None,
         custom_result_encoder: Callable[[Any], Any] | None = None,
         custom_result_decoder: Callable[[Any], Any] | None = None,
+        *,
+        ischema: Mapping[str, object] | None = None,
     ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """A decorator memoizing ``fn`` by its arguments.
 
@@ -110,7 +130,7 @@ class MemoCache:
             def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
                 if not _native.memo_caching_module_enabled():
                     return fn(*args, **kwargs)
-                ikey = default_isolation_key() if isolation_key is None else isolation_key
+                ikey = _isolation_key(isolation_key, ischema)
                 cached, value = self._native().record(
                     _name(fn),
                     args,

@@ -357,6 +357,28 @@ def test_default_isolation_key_is_torchs(tmp_path: Path) -> None:
     assert (cache_root(tmp_path) / "plus" / name).exists()
 
 
+def test_an_isolation_schema_per_call_selects_torchs_key_for_it(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    out = run(
+        tmp_path,
+        """
+        from torch._inductor.runtime.caching.context import _isolation_key
+        compile_only = {"runtime_context": False, "compile_context": True}
+        stored = runtime.fcache.insert("f", ((1,), {}), 2, ischema=compile_only)
+        print(json.dumps([
+            stored,
+            runtime.fcache.get("f", ((1,), {}), isolation_key=_isolation_key(compile_only)).value,
+            runtime.fcache.get("f", ((1,), {}), ischema=compile_only).value,
+            runtime.fcache.get("f", ((1,), {})),
+        ]))
+        """,
+        ON,
+    )
+    # Stored under the schema's key (torch's _isolation_key of that schema),
+    # not under the default schema's.
+    assert out == [True, 2, 2, None]
+
+
 REDIS_SERVER = Path("/usr/bin/redis-server")
 
 
