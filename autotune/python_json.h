@@ -1,6 +1,6 @@
 // JSON as PyTorch's remote-cache serde (RemoteCacheJsonSerde) reads and
-// writes it: json.dumps with its default separators and ASCII escapes, and
-// Python's == between the decoded values.
+// writes it: json.dumps with its default separators and ASCII escapes
+// (util/python_json.h), and Python's == between the decoded values.
 #ifndef CACHEPACK_AUTOTUNE_PYTHON_JSON_H_
 #define CACHEPACK_AUTOTUNE_PYTHON_JSON_H_
 

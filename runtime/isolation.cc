@@ -1,10 +1,10 @@
 // torch's _isolation_context / _isolation_key (context.py) over
-// caller-supplied values; runtime/json_text.h writes json.dumps's text.
+// caller-supplied values; util/python_json.h writes json.dumps's text.
 #include <algorithm>
 
 #include "cachepack/hash.h"
 #include "cachepack/runtime_isolation.h"
-#include "runtime/json_text.h"
+#include "util/python_json.h"
 
 namespace cachepack::runtime {
 namespace {

@@ -14,8 +14,8 @@
 #include "cachepack/hash.h"
 #include "cachepack/runtime_cache.h"
 #include "cachepack/runtime_memo.h"
-#include "runtime/json_text.h"
 #include "util/file.h"
+#include "util/python_json.h"
 
 namespace cachepack::runtime {
 namespace {
@@ -148,7 +148,7 @@ Result<std::string> json_key(const Value& k) {
 }
 
 Result<Json> to_json(const Value& v, int depth) {
-  if (depth > static_cast<int>(kMaxJsonDepth)) {
+  if (depth > static_cast<int>(kDefaultMaxJsonDepth)) {
     return make_error(ErrorCode::kInvalidArgument, ErrorReason::kLimitExceeded,
                       "value nests too deep for the JSON dump");
   }

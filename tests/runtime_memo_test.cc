@@ -15,9 +15,9 @@
 #include "cachepack/hash.h"
 #include "cachepack/runtime_cache.h"
 #include "cachepack/runtime_isolation.h"
-#include "runtime/json_text.h"
 #include "tests/testing/result_matchers.h"
 #include "util/file.h"
+#include "util/python_json.h"
 
 namespace cachepack::runtime {
 namespace {

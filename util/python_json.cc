@@ -1,4 +1,4 @@
-#include "runtime/json_text.h"
+#include "util/python_json.h"
 
 #include <algorithm>
 #include <charconv>
@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <vector>
 
-namespace cachepack::runtime {
+namespace cachepack {
 namespace {
 
 void append_u16(std::string& out, uint32_t unit) {
@@ -214,11 +214,12 @@ std::string python_json_dumps(const Json& value, PythonJsonOptions options) {
   return out;
 }
 
-Result<Json> parse_json_text(std::string_view text, std::string_view what) {
-  if (nesting_depth(text) > kMaxJsonDepth) {
+Result<Json> parse_json_text(std::string_view text, std::string_view what,
+                             size_t max_depth) {
+  if (nesting_depth(text) > max_depth) {
     return make_error(ErrorCode::kDataLoss, ErrorReason::kLimitExceeded,
                       std::string(what) + " nests deeper than " +
-                          std::to_string(kMaxJsonDepth) + " levels");
+                          std::to_string(max_depth) + " levels");
   }
   try {
     return Json::parse(text);
@@ -233,4 +234,4 @@ Result<Json> parse_json_text(std::string_view text, std::string_view what) {
   }
 }
 
-}  // namespace cachepack::runtime
+}  // namespace cachepack

@@ -1,10 +1,10 @@
 // JSON text exactly as Python's json module writes it (json.dumps with its
 // default separators, ensure_ascii escapes, float repr, optional sort_keys
 // and indent), over nlohmann::ordered_json, which keeps insertion order as
-// a Python dict does. Internal to runtime/: the isolation key hashes this
-// text, and the memoizer's dump file is written in this form.
-#ifndef CACHEPACK_RUNTIME_JSON_TEXT_H_
-#define CACHEPACK_RUNTIME_JSON_TEXT_H_
+// a Python dict does. The isolation key hashes this text, the memoizer's
+// dump file and PyTorch's JSON remote-cache records are written in it.
+#ifndef CACHEPACK_UTIL_PYTHON_JSON_H_
+#define CACHEPACK_UTIL_PYTHON_JSON_H_
 
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -13,12 +13,12 @@
 
 #include "cachepack/error.h"
 
-namespace cachepack::runtime {
+namespace cachepack {
 
 using Json = nlohmann::ordered_json;
 
 // JSON read from files or callers nests a few levels; deeper is hostile.
-inline constexpr size_t kMaxJsonDepth = 200;
+inline constexpr size_t kDefaultMaxJsonDepth = 200;
 
 struct PythonJsonOptions {
   bool sort_keys = false;
@@ -38,9 +38,11 @@ std::string python_json_dumps(const Json& value,
 std::string python_float_repr(double value);
 
 // Parses `text`; kDataLoss / kInvalidJson naming `what` when it is not
-// JSON, kDataLoss / kLimitExceeded when it nests deeper than kMaxJsonDepth.
-Result<Json> parse_json_text(std::string_view text, std::string_view what);
+// JSON, kDataLoss / kLimitExceeded when it nests deeper than `max_depth`
+// (parsing, printing and comparing recurse).
+Result<Json> parse_json_text(std::string_view text, std::string_view what,
+                             size_t max_depth = kDefaultMaxJsonDepth);
 
-}  // namespace cachepack::runtime
+}  // namespace cachepack
 
-#endif  // CACHEPACK_RUNTIME_JSON_TEXT_H_
+#endif  // CACHEPACK_UTIL_PYTHON_JSON_H_
