@@ -60,12 +60,8 @@ Compressed compress_block(
   }
   if (level > 0 && !in.empty()) {
     // The level's window may be shorter than the block (2 MiB at level 3):
-    // widen it to the block, so a match anywhere in it counts, up to the
-    // 128 MiB (2^27) every decoder accepts by default.
-    int window = 10;
-    while (window < 27 && (uint64_t{1} << window) < in.size()) {
-      ++window;
-    }
+    // widen it to the block, so a match anywhere in it counts.
+    const int window = solid_block_window_log(in.size());
     size_t bound = ZSTD_compressBound(in.size());
     if (out.buffer.size() < bound) out.buffer.resize(bound);
     ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);

@@ -50,6 +50,14 @@ inline constexpr uint64_t kMaxChunkSize = uint64_t{256} << 20;
 // solid_block_size; 0 turns them off). The block sizes a writer accepts are
 // those of chunks, so every block is within ReaderLimits::max_chunk_size.
 inline constexpr uint64_t kDefaultSolidBlockSize = uint64_t{4} << 20;
+// A solid block's zstd window: the block's size rounded up to a power of
+// two (at least 2^10, at most 2^27, the largest every decoder accepts by
+// default), so any entry can match any before it in the block.
+inline int solid_block_window_log(uint64_t block_size) {
+  int log = 10;
+  while (log < 27 && (uint64_t{1} << log) < block_size) ++log;
+  return log;
+}
 // The longest key a writer accepts; the reader's default
 // ReaderLimits::max_key_size.
 inline constexpr uint64_t kMaxKeySize = uint64_t{1} << 20;
