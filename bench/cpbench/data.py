@@ -246,7 +246,8 @@ def refresh_bundles(
         if ds.bundle.exists() and ds.bundle.stat().st_mtime >= built:
             continue
         log(f"data: remaking {ds.name}'s bundle with this cachepack")
-        tmp = ds.root / "bundle.cpk.new"
-        run([tools.cachepack, "convert", "--level", "3", "--threads", "2", ds.blob, tmp])
+        tmp = ds.root / "bundle.new.cpk"
+        run([tools.cachepack, "convert", "--level", "3", "--threads", "2", "--to", "cachepack",
+             ds.blob, tmp])  # fmt: skip
         tmp.replace(ds.bundle)
     return sets
