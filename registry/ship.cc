@@ -41,9 +41,22 @@ std::string hex(ByteSpan bytes) {
   return out;
 }
 
-// The blob name of an entry: both digests the index records for it.
+// The blob name of an entry: both digests the index records for it. An
+// entry in a solid block names the block's blob instead: its stored
+// XXH3-128 and decompressed size (the block's entries' SHA-256 are checked
+// when the rebuilt bundle is).
 std::string blob_key(const bundle::EntryInfo& e) {
+  if (e.block != 0) {
+    return "block-" + hex(e.block_data.xxh3) + "-" +
+           std::to_string(e.block_data.original_size);
+  }
   return hex(e.sha256) + hex(e.xxh3);
+}
+
+// The stored range an entry's blob fills: its own, or its solid block's.
+std::pair<uint64_t, uint64_t> stored_range(const bundle::EntryInfo& e) {
+  if (e.block != 0) return {e.block_data.offset, e.block_data.stored_size};
+  return {e.offset, e.stored_size};
 }
 
 Result<void> check_name(std::string_view name) {
@@ -70,8 +83,9 @@ Result<std::vector<BlobRange>> blob_ranges(
     const std::string& where) {
   std::vector<BlobRange> ranges;
   for (const auto& e : entries) {
-    if (e.stored_size == 0) continue;
-    ranges.push_back({e.offset, e.stored_size, blob_key(e), &e});
+    auto [offset, size] = stored_range(e);
+    if (size == 0) continue;
+    ranges.push_back({offset, size, blob_key(e), &e});
   }
   std::stable_sort(ranges.begin(), ranges.end(),
                    [](const BlobRange& a, const BlobRange& b) {
@@ -341,7 +355,7 @@ namespace {
 // cache, when that gives exactly the bytes the index names.
 std::optional<Bytes> stored_from_have(Backend& have, const bundle::EntryInfo& e,
                                       Deadline deadline) {
-  if (e.dictionary != 0) return std::nullopt;
+  if (e.dictionary != 0 || e.block != 0) return std::nullopt;
   auto got = have.get(e.type, e.key, deadline);
   if (!got || !*got) return std::nullopt;
   const Bytes& content = **got;
@@ -380,6 +394,49 @@ std::optional<Bytes> stored_from_have(Backend& have, const bundle::EntryInfo& e,
   return stored;
 }
 
+// Makes a solid block's stored bytes again from its entries' contents held
+// by a local cache, compressed as the writer does at the default level,
+// when that gives exactly the bytes the index names.
+std::optional<Bytes> block_from_have(
+    Backend& have, const bundle::EntryInfo& first,
+    const std::vector<bundle::EntryInfo>& entries, Deadline deadline) {
+  const bundle::ChunkInfo& b = first.block_data;
+  Bytes content;
+  content.reserve(b.original_size);
+  for (const auto& e : entries) {
+    if (e.block != first.block) continue;
+    if (e.block_offset != content.size()) return std::nullopt;
+    auto got = have.get(e.type, e.key, deadline);
+    if (!got || !*got) return std::nullopt;
+    const Bytes& part = **got;
+    if (part.size() != e.original_size || sha256(part) != e.sha256) {
+      return std::nullopt;
+    }
+    content.insert(content.end(), part.begin(), part.end());
+  }
+  if (content.size() != b.original_size) return std::nullopt;
+  Bytes stored;
+  if (b.codec == bundle::Codec::kRaw) {
+    stored = std::move(content);
+  } else {
+    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
+                                                            ZSTD_freeCCtx);
+    if (cctx == nullptr) return std::nullopt;
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kDefaultLevel);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog,
+                           bundle::solid_block_window_log(content.size()));
+    stored.resize(ZSTD_compressBound(content.size()));
+    size_t n = ZSTD_compress2(cctx.get(), stored.data(), stored.size(),
+                              content.data(), content.size());
+    if (ZSTD_isError(n)) return std::nullopt;
+    stored.resize(n);
+  }
+  if (stored.size() != b.stored_size || bundle::xxh3_128(stored) != b.xxh3) {
+    return std::nullopt;
+  }
+  return stored;
+}
+
 // The previous output's blobs: name -> its bytes in the old file.
 struct PreviousOutput {
   std::optional<MappedFile> file;
@@ -406,10 +463,9 @@ PreviousOutput open_previous(const std::string& out_path, std::string* note) {
     return prev;
   }
   for (const auto& e : *entries) {
-    if (e.stored_size == 0 || e.offset + e.stored_size > file->bytes().size()) {
-      continue;
-    }
-    prev.blobs.emplace(blob_key(e), std::make_pair(e.offset, e.stored_size));
+    auto [offset, size] = stored_range(e);
+    if (size == 0 || offset + size > file->bytes().size()) continue;
+    prev.blobs.emplace(blob_key(e), std::make_pair(offset, size));
   }
   prev.file = std::move(*file);
   return prev;
@@ -495,8 +551,9 @@ class Placement {
 // Places every blob the previous output or the local cache holds; returns
 // the others.
 Result<std::vector<const BlobRange*>> place_local_blobs(
-    const Placement& placement, const std::string& out_path,
-    const PullOptions& options, PullReport& report, ShipProgress& progress) {
+    const Placement& placement, const std::vector<bundle::EntryInfo>& entries,
+    const std::string& out_path, const PullOptions& options, PullReport& report,
+    ShipProgress& progress) {
   PreviousOutput previous =
       open_previous(out_path, &report.previous_output_note);
   std::vector<const BlobRange*> fetch;
@@ -514,8 +571,12 @@ Result<std::vector<const BlobRange*>> place_local_blobs(
       }
     }
     if (options.have != nullptr) {
-      if (auto stored =
-              stored_from_have(*options.have, *b->entry, options.deadline)) {
+      auto stored =
+          b->entry->block != 0
+              ? block_from_have(*options.have, *b->entry, entries,
+                                options.deadline)
+              : stored_from_have(*options.have, *b->entry, options.deadline);
+      if (stored) {
         CP_TRY(placement.write(*b, *stored));
         ++report.blobs_from_have;
         report.bytes_from_have += b->size;
@@ -631,8 +692,9 @@ Result<PullReport> pull_bundle(Backend& backend, std::string_view name,
   report.blobs = placement.blobs().size();
   ShipProgress progress{.blobs_total = report.blobs};
   for (const BlobRange* b : placement.blobs()) progress.bytes_total += b->size;
-  CP_ASSIGN_OR_RETURN(auto fetch, place_local_blobs(placement, out_path,
-                                                    options, report, progress));
+  CP_ASSIGN_OR_RETURN(auto fetch,
+                      place_local_blobs(placement, entries, out_path, options,
+                                        report, progress));
   report_progress(options.progress, progress);
   CP_TRY(
       fetch_blobs(backend, name, fetch, placement, options, report, progress));

@@ -33,6 +33,22 @@ struct Entry {
   sha256 @8 :Data;           # SHA-256 of the original content (32 bytes).
   dictionary @9 :UInt32;     # 0: none; n: BundleIndex.dictionaries[n-1].
   chunks @10 :List(Chunk);   # Empty for single-chunk entries.
+  # 0: the entry is stored on its own (above). n: its content is the
+  # originalSize bytes at `offset` of BundleIndex.blocks[n-1]'s decompressed
+  # bytes; storedSize, codec, xxh3 and dictionary are then 0 and chunks
+  # empty. Only in bundles whose header has the solid-blocks flag.
+  block @11 :UInt32;
+}
+
+# A solid block: consecutive small entries compressed together as one zstd
+# frame (or stored raw), so that matches across entries are found.
+struct Block {
+  offset @0 :UInt64;        # File offset of the first stored byte.
+  storedSize @1 :UInt64;
+  originalSize @2 :UInt64;  # Decompressed bytes: its entries, back to back.
+  codec @3 :Codec;
+  xxh3High @4 :UInt64;      # XXH3-128 of the stored bytes.
+  xxh3Low @5 :UInt64;
 }
 
 struct KeyValue {
@@ -69,4 +85,6 @@ struct BundleIndex {
   dictionaries @4 :List(Dictionary);
   groups @5 :List(Group);         # Empty, or a partition of entries.
   chunkSize @6 :UInt64;           # Chunk size the writer used.
+  blocks @7 :List(Block);         # Solid blocks, numbered from 1 by entries.
+  solidBlockSize @8 :UInt64;      # Block size the writer used (0: none).
 }

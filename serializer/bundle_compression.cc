@@ -49,6 +49,45 @@ Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
   return out;
 }
 
+Compressed compress_block(
+    ZSTD_CCtx* cctx, ByteSpan in, int level,
+    std::span<const std::pair<uint64_t, uint64_t>> entries, Bytes buffer) {
+  Compressed out;
+  out.buffer = std::move(buffer);
+  out.original_size = in.size();
+  for (auto [offset, size] : entries) {
+    out.entry_sha256.push_back(sha256(in.subspan(offset, size)));
+  }
+  if (level > 0 && !in.empty()) {
+    // The level's window may be shorter than the block (2 MiB at level 3):
+    // widen it to the block, so a match anywhere in it counts.
+    const int window = solid_block_window_log(in.size());
+    size_t bound = ZSTD_compressBound(in.size());
+    if (out.buffer.size() < bound) out.buffer.resize(bound);
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+    size_t n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+    if (!ZSTD_isError(n)) {
+      n = ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, window);
+    }
+    if (!ZSTD_isError(n)) {
+      n = ZSTD_compress2(cctx, out.buffer.data(), out.buffer.size(), in.data(),
+                         in.size());
+    }
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+    if (!ZSTD_isError(n) && n < in.size()) {
+      out.size = n;
+      out.codec = Codec::kZstd;
+    }
+  }
+  if (out.codec == Codec::kRaw) {
+    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
+    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
+    out.size = in.size();
+  }
+  out.xxh3 = xxh3_128(out.stored());
+  return out;
+}
+
 CompressionPool::CompressionPool(int threads) {
   for (int i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
 }

@@ -14,7 +14,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "cachepack/bundle_format.h"
@@ -53,8 +55,9 @@ struct Compressed {
   size_t size = 0;
   Codec codec = Codec::kRaw;
   uint64_t original_size = 0;
-  Xxh128 xxh3{};                       // Of the stored bytes.
-  std::optional<Sha256Digest> sha256;  // For single-chunk entries.
+  Xxh128 xxh3{};                           // Of the stored bytes.
+  std::optional<Sha256Digest> sha256;      // For single-chunk entries.
+  std::vector<Sha256Digest> entry_sha256;  // A solid block's, per entry.
 
   ByteSpan stored() const { return ByteSpan(buffer).first(size); }
 };
@@ -64,6 +67,15 @@ struct Compressed {
 // it smaller. The SHA-256 of `in` only when `want_sha`.
 Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
                           const ZSTD_CDict* cdict, bool want_sha, Bytes buffer);
+
+// Compresses a solid block (its entries' content back to back) as one zstd
+// frame whose window spans the whole block, so an entry can match any
+// entry before it; raw when `level` is 0 or that is no smaller. Also the
+// SHA-256 of each entry, `(offset, size)` in `in`. Leaves `cctx` with its
+// default parameters.
+Compressed compress_block(
+    ZSTD_CCtx* cctx, ByteSpan in, int level,
+    std::span<const std::pair<uint64_t, uint64_t>> entries, Bytes buffer);
 
 // A fixed set of threads, each with its own zstd context, running
 // compression tasks in submission order. Destruction waits for the tasks

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "cachepack/bundle_format.h"
+
 namespace cachepack::bundle {
 namespace {
 
@@ -148,6 +150,164 @@ Result<Bytes> ChunkDecompressor::decompress_in_parallel(const EntryInfo& entry,
   for (auto& t : threads) t.join();
   if (first_error) return tl::unexpected(std::move(*first_error));
   return out;
+}
+
+struct SolidBlocks::Slot {
+  uint32_t number = 0;
+  ChunkInfo block;
+  uint64_t last_use = 0;
+  std::mutex mutex;  // Guards what follows.
+  bool checked = false;
+  std::optional<Error> failed;  // Sticks: the block is damaged.
+  std::unique_ptr<ZSTD_DCtx, DCtxFree> dctx;
+  Bytes out;           // The decompressed prefix.
+  size_t in_pos = 0;   // Stored bytes consumed.
+  bool ended = false;  // The frame is complete.
+};
+
+SolidBlocks::~SolidBlocks() = default;
+
+// The slot of block `number`, made (evicting the least recently used)
+// when none holds it.
+std::shared_ptr<SolidBlocks::Slot> SolidBlocks::slot(
+    uint32_t number, const ChunkInfo& block) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& s : slots_) {
+    if (s->number == number && s->block.offset == block.offset &&
+        s->block.stored_size == block.stored_size) {
+      s->last_use = ++clock_;
+      return s;
+    }
+  }
+  auto s = std::make_shared<Slot>();
+  s->number = number;
+  s->block = block;
+  s->last_use = ++clock_;
+  if (slots_.size() < kSlots) {
+    slots_.push_back(s);
+  } else {
+    auto oldest = std::min_element(
+        slots_.begin(), slots_.end(),
+        [](const auto& a, const auto& b) { return a->last_use < b->last_use; });
+    *oldest = s;  // A reader still using it keeps it alive.
+  }
+  return s;
+}
+
+// Decompresses slot `s`'s block until `want` bytes are out (or, for a raw
+// block, just checks it). Called with s.mutex held.
+Result<void> SolidBlocks::advance(Slot& s, uint64_t want) const {
+  if (s.failed) return tl::unexpected(*s.failed);
+  const ChunkInfo& b = s.block;
+  ByteSpan src = file_.subspan(b.offset, b.stored_size);
+  auto fail = [&](ErrorReason reason, std::string what) -> Result<void> {
+    s.failed = Error(ErrorCode::kDataLoss, reason,
+                     "solid block " + std::to_string(s.number) + ": " + what,
+                     ErrorLocation{.offset = b.offset});
+    s.out = Bytes();
+    s.dctx.reset();
+    return tl::unexpected(*s.failed);
+  };
+  if (!s.checked) {
+    if (xxh3_128(src) != b.xxh3) {
+      return fail(ErrorReason::kChecksumMismatch,
+                  "stored bytes do not match their XXH3-128");
+    }
+    if (b.codec == Codec::kZstd) {
+      unsigned long long declared =
+          ZSTD_getFrameContentSize(src.data(), src.size());
+      if (declared == ZSTD_CONTENTSIZE_ERROR) {
+        return fail(ErrorReason::kDecompression,
+                    "stored bytes are not a zstd frame");
+      }
+      if (declared != ZSTD_CONTENTSIZE_UNKNOWN && declared != b.original_size) {
+        return fail(ErrorReason::kDecompression,
+                    "zstd frame declares " + std::to_string(declared) +
+                        " bytes but the index declares " +
+                        std::to_string(b.original_size));
+      }
+      s.dctx.reset(ZSTD_createDCtx());
+      if (!s.dctx) {
+        return make_error(ErrorCode::kResourceExhausted,
+                          "cannot make a zstd decompression context");
+      }
+    }
+    s.checked = true;
+  }
+  if (b.codec == Codec::kRaw) return {};
+  while (s.out.size() < want) {
+    if (s.ended) {
+      return fail(ErrorReason::kDecompression,
+                  "zstd frame ends after " + std::to_string(s.out.size()) +
+                      " bytes, the index declares " +
+                      std::to_string(b.original_size));
+    }
+    const size_t had = s.out.size();
+    const size_t consumed = s.in_pos;
+    // Output goes straight into the prefix, never past what is wanted.
+    s.out.resize(want);
+    ZSTD_outBuffer o{s.out.data(), want, had};
+    ZSTD_inBuffer i{src.data(), src.size(), s.in_pos};
+    size_t r = ZSTD_decompressStream(s.dctx.get(), &o, &i);
+    s.out.resize(o.pos);
+    s.in_pos = i.pos;
+    if (ZSTD_isError(r)) {
+      return fail(ErrorReason::kDecompression,
+                  std::string("zstd: ") + ZSTD_getErrorName(r) + " after " +
+                      std::to_string(had) + " bytes");
+    }
+    if (r == 0) {
+      s.ended = true;
+      s.dctx.reset();  // Its window is no longer needed.
+    } else if (o.pos == had && i.pos == consumed) {
+      return fail(ErrorReason::kDecompression,
+                  "zstd frame is cut short after " + std::to_string(had) +
+                      " bytes, the index declares " +
+                      std::to_string(b.original_size));
+    }
+  }
+  return {};
+}
+
+Result<Bytes> SolidBlocks::read(uint32_t number, const ChunkInfo& block,
+                                uint64_t offset, uint64_t size) const {
+  auto s = slot(number, block);
+  std::lock_guard<std::mutex> lock(s->mutex);
+  CP_TRY(advance(*s, offset + size));
+  const std::byte* from = block.codec == Codec::kRaw
+                              ? file_.data() + block.offset + offset
+                              : s->out.data() + offset;
+  return Bytes(from, from + size);
+}
+
+Result<void> SolidBlocks::finish(uint32_t number,
+                                 const ChunkInfo& block) const {
+  auto s = slot(number, block);
+  std::lock_guard<std::mutex> lock(s->mutex);
+  CP_TRY(advance(*s, block.original_size));
+  if (block.codec == Codec::kRaw || s->ended) {
+    if (s->in_pos == block.stored_size || block.codec == Codec::kRaw) return {};
+  } else {
+    // The frame must end exactly at the declared size.
+    std::byte extra[1];
+    ZSTD_outBuffer o{extra, sizeof extra, 0};
+    ByteSpan src = file_.subspan(block.offset, block.stored_size);
+    ZSTD_inBuffer i{src.data(), src.size(), s->in_pos};
+    size_t r = ZSTD_decompressStream(s->dctx.get(), &o, &i);
+    s->in_pos = i.pos;
+    if (!ZSTD_isError(r) && r == 0 && o.pos == 0 && i.pos == src.size()) {
+      s->ended = true;
+      s->dctx.reset();
+      return {};
+    }
+  }
+  s->failed = Error(ErrorCode::kDataLoss, ErrorReason::kDecompression,
+                    "solid block " + std::to_string(number) +
+                        ": zstd frame does not end at the declared " +
+                        std::to_string(block.original_size) +
+                        " bytes and the stored end",
+                    ErrorLocation{.offset = block.offset});
+  return tl::unexpected(*s->failed);
 }
 
 }  // namespace cachepack::bundle

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "cachepack/bundle_reader.h"
 #include "cachepack/bytes.h"
@@ -63,6 +64,43 @@ class ChunkDecompressor {
   uint64_t index_offset_;
   mutable std::mutex ddict_mutex_;
   mutable std::map<uint32_t, std::unique_ptr<ZSTD_DDict, DDictFree>> ddicts_;
+};
+
+// The decompressed bytes of recently read solid blocks (docs/FORMAT.md,
+// "Solid blocks"), each as far as some read needed it, with the zstd
+// stream that stopped there: reading a block's entries in order
+// decompresses it once; reading one entry decompresses the block only up
+// to that entry's end. At most kSlots blocks are kept, so memory stays
+// bounded by a few blocks (each within ReaderLimits::max_chunk_size).
+class SolidBlocks {
+ public:
+  static constexpr size_t kSlots = 4;
+
+  explicit SolidBlocks(ByteSpan file) : file_(file) {}
+  ~SolidBlocks();
+  SolidBlocks(const SolidBlocks&) = delete;
+  SolidBlocks& operator=(const SolidBlocks&) = delete;
+
+  // Bytes [offset, offset + size) of solid block `number` (stored as
+  // `block`), which the caller has checked lie within its declared size.
+  // The first use of a block checks its stored bytes' XXH3-128
+  // (kChecksumMismatch) and its frame's declared size; a frame that ends
+  // early or is not zstd is kDecompression; all at the block's offset.
+  Result<Bytes> read(uint32_t number, const ChunkInfo& block, uint64_t offset,
+                     uint64_t size) const;
+  // Decompresses block `number` to its end: kDecompression unless the frame
+  // gives exactly its declared size and nothing follows the frame.
+  Result<void> finish(uint32_t number, const ChunkInfo& block) const;
+
+ private:
+  struct Slot;
+  std::shared_ptr<Slot> slot(uint32_t number, const ChunkInfo& block) const;
+  Result<void> advance(Slot& s, uint64_t want) const;
+
+  ByteSpan file_;
+  mutable std::mutex mutex_;
+  mutable std::vector<std::shared_ptr<Slot>> slots_;
+  mutable uint64_t clock_ = 0;
 };
 
 }  // namespace cachepack::bundle

@@ -54,7 +54,8 @@ std::optional<Codec> codec_of(sc::Codec c) {
 // Entry `position` of `list`, each field checked against the file, the
 // types, the dictionaries and the limits before anything uses it.
 Result<EntryInfo> BundleReader::State::decode_entry(
-    capnp::List<sc::Entry>::Reader list, size_t position) const {
+    capnp::List<sc::Entry>::Reader list, capnp::List<sc::Block>::Reader blocks,
+    size_t position) const {
   if (position >= list.size()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "entry position " + std::to_string(position) +
@@ -65,6 +66,10 @@ Result<EntryInfo> BundleReader::State::decode_entry(
   EntryInfo info;
   info.position = position;
   CP_TRY(decode_type_and_key(e, info));
+  if (e.getBlock() != 0) {
+    CP_TRY(decode_solid(blocks, e, info));
+    return info;
+  }
   CP_TRY(decode_sizes(e, info));
   CP_TRY(decode_codec_and_digests(e, info));
   CP_TRY(decode_chunks(e, info));
@@ -210,6 +215,106 @@ Result<void> BundleReader::State::check_chunk(const EntryInfo& info,
                          std::to_string(c.original_size) +
                          " bytes, more than zstd can expand to");
   }
+  return {};
+}
+
+// A solid block is checked as a chunk of an entry is, with the block's
+// number in place of the entry's.
+Result<ChunkInfo> BundleReader::State::decode_block(
+    capnp::List<sc::Block>::Reader blocks, uint32_t number) const {
+  const uint64_t at = footer.index_offset;
+  if (number == 0 || number > blocks.size()) {
+    return bad_index("no solid block " + std::to_string(number) + " of " +
+                     std::to_string(blocks.size()));
+  }
+  auto b = blocks[number - 1];
+  auto codec = codec_of(b.getCodec());
+  auto bad = [&](const std::string& what) {
+    return bad_index("solid block " + std::to_string(number) + ": " + what);
+  };
+  if (!codec) return bad("unknown codec");
+  ChunkInfo c{b.getOffset(), b.getStoredSize(), b.getOriginalSize(), *codec,
+              xxh128_from_words(b.getXxh3High(), b.getXxh3Low())};
+  const uint64_t data_end = footer.index_offset;
+  if (c.offset < kHeaderSize || c.offset > data_end ||
+      c.stored_size > data_end - c.offset) {
+    return bad("stored range [" + std::to_string(c.offset) + ", +" +
+               std::to_string(c.stored_size) +
+               ") is outside the data region [" + std::to_string(kHeaderSize) +
+               ", " + std::to_string(data_end) + ")");
+  }
+  if (c.original_size > options.limits.max_chunk_size) {
+    return over_limit(at, "solid block " + std::to_string(number) + " of " +
+                              std::to_string(c.original_size) +
+                              " bytes exceeds the chunk limit");
+  }
+  if (c.codec == Codec::kRaw && c.stored_size != c.original_size) {
+    return bad("raw block with stored size " + std::to_string(c.stored_size) +
+               " != original size " + std::to_string(c.original_size));
+  }
+  if (c.codec == Codec::kZstd &&
+      (c.stored_size == 0 ||
+       c.original_size / kMaxZstdExpansion > c.stored_size)) {
+    return bad(std::to_string(c.stored_size) + " stored bytes cannot hold " +
+               std::to_string(c.original_size) + " bytes of zstd");
+  }
+  return c;
+}
+
+// An entry in a solid block names the block and where its content lies in
+// the block's decompressed bytes; it stores nothing of its own.
+Result<void> BundleReader::State::decode_solid(
+    capnp::List<sc::Block>::Reader blocks, sc::Entry::Reader e,
+    EntryInfo& info) const {
+  const uint64_t at = footer.index_offset;
+  if ((header.flags & kFlagSolidBlocks) == 0) {
+    return bad_entry(info, at,
+                     "names a solid block, but the header has no "
+                     "solid-blocks flag");
+  }
+  info.block = e.getBlock();
+  info.block_offset = e.getOffset();
+  info.original_size = e.getOriginalSize();
+  if (e.getStoredSize() != 0 || e.getChunks().size() != 0 ||
+      e.getDictionary() != 0) {
+    return bad_entry(info, at,
+                     "in solid block " + std::to_string(info.block) +
+                         " but has stored bytes, chunks or a dictionary of "
+                         "its own");
+  }
+  if (info.original_size > options.limits.max_entry_size) {
+    return entry_over_limit(info, at,
+                            "declared size " +
+                                std::to_string(info.original_size) +
+                                " exceeds the limit of " +
+                                std::to_string(options.limits.max_entry_size));
+  }
+  auto block = decode_block(blocks, info.block);
+  if (!block) {
+    return tl::unexpected(std::move(block.error()).with_key(info.key));
+  }
+  info.block_data = *block;
+  const uint64_t size = block->original_size;
+  if (info.block_offset > size ||
+      info.original_size > size - info.block_offset) {
+    return bad_entry(info, at,
+                     "content [" + std::to_string(info.block_offset) + ", +" +
+                         std::to_string(info.original_size) +
+                         ") ends past the " + std::to_string(size) +
+                         " decompressed bytes of solid block " +
+                         std::to_string(info.block));
+  }
+  auto sha = e.getSha256();
+  if (sha.size() != info.sha256.size()) {
+    return bad_entry(
+        info, at,
+        "SHA-256 is not " + std::to_string(info.sha256.size()) + " bytes");
+  }
+  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
+  info.offset = block->offset;
+  info.stored_size = 0;
+  info.codec = block->codec;
+  info.xxh3 = block->xxh3;
   return {};
 }
 

@@ -104,7 +104,10 @@ Result<Header> decode_header(ByteSpan data) {
   if ((header.flags & ~kKnownFlags) != 0) {
     return make_error(
         ErrorCode::kUnimplemented, ErrorReason::kUnsupportedVersion,
-        "bundle header has unknown flags " + std::to_string(header.flags),
+        "bundle header has unknown feature flags " +
+            std::to_string(header.flags) +
+            " (a newer cachepack wrote it; this reader knows flag 1, solid "
+            "blocks)",
         ErrorLocation{.offset = 12});
   }
   return header;

@@ -37,6 +37,13 @@ EntryRecord record_of(EntryInfo& e, uint32_t type_id) {
   r.sha256 = e.sha256;
   r.dictionary = e.dictionary;
   r.chunk_count = std::max<size_t>(e.chunks.size(), 1);
+  if (e.block != 0) {
+    r.block = e.block;
+    r.offset = e.block_offset;
+    r.stored_size = 0;
+    r.codec = Codec::kRaw;
+    r.xxh3 = {};
+  }
   if (e.chunks.size() > 1) {
     for (const ChunkInfo& c : e.chunks) {
       r.chunks.push_back({c.stored_size, c.original_size, c.codec, c.xxh3});
@@ -59,6 +66,7 @@ void encode_entry(const EntryRecord& r, sc::Entry::Builder e) {
   e.setXxh3Low(xxh128_low(r.xxh3));
   e.setSha256(data_of(r.sha256.data(), r.sha256.size()));
   e.setDictionary(r.dictionary);
+  e.setBlock(r.block);
   if (r.chunks.size() > 1) {
     auto cs = e.initChunks(r.chunks.size());
     for (size_t j = 0; j < r.chunks.size(); ++j) {
@@ -110,7 +118,12 @@ Result<IndexBuilder> IndexBuilder::of_bundle(const BundleReader& reader) {
   CP_ASSIGN_OR_RETURN(auto old, reader.entries());
   CP_ASSIGN_OR_RETURN(auto groups, reader.groups());
   CP_ASSIGN_OR_RETURN(auto dicts, reader.dictionaries());
+  CP_ASSIGN_OR_RETURN(auto blocks, reader.blocks());
   IndexBuilder index;
+  for (const ChunkInfo& b : blocks) {
+    index.blocks_.push_back(
+        {b.offset, b.stored_size, b.original_size, b.codec, b.xxh3});
+  }
   for (const std::string& t : reader.types()) index.type_id(t);
   for (EntryInfo& e : old) {
     index.entries_.push_back(record_of(e, index.type_ids_.at(e.type)));
@@ -163,6 +176,11 @@ Result<size_t> IndexBuilder::add_entry(uint32_t type_id, std::string_view key,
   return entries_.size() - 1;
 }
 
+uint32_t IndexBuilder::add_block() {
+  blocks_.emplace_back();
+  return static_cast<uint32_t>(blocks_.size());
+}
+
 std::optional<uint32_t> IndexBuilder::dictionary_of(
     std::string_view type) const {
   auto it = dictionary_of_type_.find(type);
@@ -185,7 +203,8 @@ void IndexBuilder::merge_metadata(
   }
 }
 
-Result<kj::Array<capnp::word>> IndexBuilder::encode(uint64_t chunk_size) const {
+Result<kj::Array<capnp::word>> IndexBuilder::encode(
+    uint64_t chunk_size, uint64_t solid_block_size) const {
   try {
     capnp::MallocMessageBuilder message;
     auto root = message.initRoot<sc::BundleIndex>();
@@ -213,6 +232,19 @@ Result<kj::Array<capnp::word>> IndexBuilder::encode(uint64_t chunk_size) const {
       }
     }
     root.setChunkSize(chunk_size);
+    if (!blocks_.empty()) {
+      auto bs = root.initBlocks(blocks_.size());
+      for (size_t i = 0; i < blocks_.size(); ++i) {
+        const BlockRecord& b = blocks_[i];
+        bs[i].setOffset(b.offset);
+        bs[i].setStoredSize(b.stored_size);
+        bs[i].setOriginalSize(b.original_size);
+        bs[i].setCodec(to_schema(b.codec));
+        bs[i].setXxh3High(xxh128_high(b.xxh3));
+        bs[i].setXxh3Low(xxh128_low(b.xxh3));
+      }
+    }
+    root.setSolidBlockSize(solid_block_size);
     return capnp::messageToFlatArray(message);
   } catch (const kj::Exception& e) {
     return make_error(

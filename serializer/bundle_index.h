@@ -35,6 +35,8 @@ struct ChunkRecord {
 struct EntryRecord {
   uint32_t type_id = 0;
   std::string key;
+  // A solid entry's (block != 0) offset is inside its block's decompressed
+  // bytes; its stored size, codec, XXH3 and dictionary stay 0.
   uint64_t offset = kHeaderSize;
   uint64_t stored_size = 0;
   uint64_t original_size = 0;
@@ -44,6 +46,16 @@ struct EntryRecord {
   uint32_t dictionary = 0;
   std::vector<ChunkRecord> chunks;  // Kept only for multi-chunk entries.
   size_t chunk_count = 0;
+  uint32_t block = 0;  // 0: stored on its own; n: in solid block n.
+};
+
+// A solid block: its stored bytes and the decompressed size of its entries.
+struct BlockRecord {
+  uint64_t offset = 0;
+  uint64_t stored_size = 0;
+  uint64_t original_size = 0;
+  Codec codec = Codec::kRaw;
+  Xxh128 xxh3{};
 };
 
 struct GroupRecord {
@@ -75,6 +87,13 @@ class IndexBuilder {
   EntryRecord& entry(size_t position) { return entries_[position]; }
   size_t size() const { return entries_.size(); }
 
+  // A new solid block, filled in when it is written; returns its number
+  // (1-based). drop_last_block() takes back the newest, which no entry may
+  // name any more.
+  uint32_t add_block();
+  BlockRecord& block(uint32_t number) { return blocks_[number - 1]; }
+  void drop_last_block() { blocks_.pop_back(); }
+
   // The number (1-based) of the dictionary of `type`, if it has one.
   std::optional<uint32_t> dictionary_of(std::string_view type) const;
   // Adds a dictionary; `type`'s entries use it from now on.
@@ -89,13 +108,15 @@ class IndexBuilder {
                       std::optional<int64_t> creation_unix_seconds);
 
   // The BundleIndex message; kInternal if Cap'n Proto refuses to build it.
-  Result<kj::Array<capnp::word>> encode(uint64_t chunk_size) const;
+  Result<kj::Array<capnp::word>> encode(uint64_t chunk_size,
+                                        uint64_t solid_block_size) const;
 
  private:
   std::vector<std::string> types_;
   std::map<std::string, uint32_t, std::less<>> type_ids_;
   std::vector<EntryRecord> entries_;
   std::vector<GroupRecord> groups_;
+  std::vector<BlockRecord> blocks_;
   bool grouped_ = true;  // Every entry so far belongs to a group.
   bool in_group_ = false;
   Metadata metadata_;

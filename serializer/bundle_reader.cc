@@ -65,6 +65,7 @@ Result<BundleReader> BundleReader::open_state(std::unique_ptr<State> s) {
       s->data,
       [state](uint32_t number) { return state->dictionary_bytes(number); },
       s->footer.index_offset);
+  s->solid_blocks.emplace(s->data);
   BundleReader reader(std::move(s));
   ReaderOptions& options = reader.s_->options;
   if (!options.trusted_keys.empty()) {
@@ -221,6 +222,16 @@ Result<void> BundleReader::State::read_counts(sc::BundleIndex::Reader root) {
         "lookup table has " + std::to_string(root.getLookup().size()) +
         " positions for " + std::to_string(entries.size()) + " entries");
   }
+  block_count = root.getBlocks().size();
+  if (block_count > lim.max_entries) {
+    return over_limit(at, "bundle declares " + std::to_string(block_count) +
+                              " solid blocks, over the limit of " +
+                              std::to_string(lim.max_entries));
+  }
+  if (block_count > 0 && (header.flags & kFlagSolidBlocks) == 0) {
+    return bad_index(
+        "index lists solid blocks, but the header has no solid-blocks flag");
+  }
   dictionary_count = root.getDictionaries().size();
   for (auto d : root.getDictionaries()) {
     if (d.getContent().size() > lim.max_dictionary_size) {
@@ -312,9 +323,24 @@ Result<std::vector<std::pair<std::string, Bytes>>> BundleReader::dictionaries()
       }));
 }
 
+Result<std::vector<ChunkInfo>> BundleReader::blocks() const {
+  return s_->named(s_->with_index(
+      [&](sc::BundleIndex::Reader root) -> Result<std::vector<ChunkInfo>> {
+        std::vector<ChunkInfo> out;
+        out.reserve(std::min<size_t>(s_->block_count, kMaxReservedEntries));
+        auto list = root.getBlocks();
+        for (size_t n = 1; n <= list.size(); ++n) {
+          CP_ASSIGN_OR_RETURN(auto b,
+                              s_->decode_block(list, static_cast<uint32_t>(n)));
+          out.push_back(b);
+        }
+        return out;
+      }));
+}
+
 Result<EntryInfo> BundleReader::entry(size_t position) const {
   return s_->named(s_->with_index([&](sc::BundleIndex::Reader root) {
-    return s_->decode_entry(root.getEntries(), position);
+    return s_->decode_entry(root.getEntries(), root.getBlocks(), position);
   }));
 }
 
@@ -322,12 +348,13 @@ Result<std::vector<EntryInfo>> BundleReader::entries() const {
   return s_->named(s_->with_index(
       [&](sc::BundleIndex::Reader root) -> Result<std::vector<EntryInfo>> {
         auto list = root.getEntries();
+        auto blocks = root.getBlocks();
         std::vector<EntryInfo> out;
         // The count is untrusted until the entries decode: no large
         // allocation on its word alone.
         out.reserve(std::min<size_t>(list.size(), kMaxReservedEntries));
         for (size_t i = 0; i < list.size(); ++i) {
-          CP_ASSIGN_OR_RETURN(auto e, s_->decode_entry(list, i));
+          CP_ASSIGN_OR_RETURN(auto e, s_->decode_entry(list, blocks, i));
           out.push_back(std::move(e));
         }
         return out;
@@ -385,6 +412,7 @@ Result<ByteSpan> BundleReader::State::dictionary_bytes(uint32_t number) const {
 }
 
 Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
+  if (entry.block != 0) return read_solid(entry);
   ByteSpan stored = s_->data.subspan(entry.offset, entry.stored_size);
   if (xxh3_128(stored) != entry.xxh3) {
     return make_error(
@@ -410,6 +438,27 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
   return out;
 }
 
+// An entry of a solid block: the block is checked and decompressed (once,
+// then kept for a while) up to the entry's end.
+Result<Bytes> BundleReader::read_solid(const EntryInfo& entry) const {
+  auto out = s_->solid_blocks->read(entry.block, entry.block_data,
+                                    entry.block_offset, entry.original_size);
+  if (!out) {
+    return tl::unexpected(
+        std::move(out.error()).in_file(s_->path).with_key(entry.key));
+  }
+  if (s_->options.verify_sha256_on_read && sha256(*out) != entry.sha256) {
+    return make_error(
+        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+        "content of entry " + std::to_string(entry.position) +
+            " (in solid block " + std::to_string(entry.block) +
+            ") does not match its SHA-256",
+        ErrorLocation{
+            .file = s_->path, .offset = entry.offset, .key = entry.key});
+  }
+  return out;
+}
+
 Result<Bytes> BundleReader::read(size_t position) const {
   CP_ASSIGN_OR_RETURN(auto e, entry(position));
   return read(e);
@@ -421,7 +470,8 @@ Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
       [&](sc::BundleIndex::Reader root) -> Result<std::optional<EntryInfo>> {
     CP_ASSIGN_OR_RETURN(auto pos, s_->find(root, type, key));
     if (!pos) return std::optional<EntryInfo>();
-    CP_ASSIGN_OR_RETURN(auto info, s_->decode_entry(root.getEntries(), *pos));
+    CP_ASSIGN_OR_RETURN(
+        auto info, s_->decode_entry(root.getEntries(), root.getBlocks(), *pos));
     return std::optional<EntryInfo>(std::move(info));
   };
   CP_ASSIGN_OR_RETURN(auto e, s_->named(s_->with_index(lookup)));
@@ -432,6 +482,13 @@ Result<std::optional<Bytes>> BundleReader::get(std::string_view type,
 
 Result<Bytes> BundleReader::read_chunk(const EntryInfo& entry,
                                        size_t chunk) const {
+  if (entry.block != 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "entry " + std::to_string(entry.position) +
+                          " is in solid block " + std::to_string(entry.block) +
+                          " and has no chunks of its own",
+                      ErrorLocation{.file = s_->path, .key = entry.key});
+  }
   if (chunk >= entry.chunks.size()) {
     return make_error(ErrorCode::kInvalidArgument,
                       "chunk " + std::to_string(chunk) + " of an entry with " +
@@ -463,6 +520,12 @@ Result<Bytes> BundleReader::read_range(const EntryInfo& entry, uint64_t offset,
                           std::to_string(length) + ") is outside the " +
                           std::to_string(entry.original_size) + "-byte entry",
                       ErrorLocation{.file = s_->path, .key = entry.key});
+  }
+  if (entry.block != 0) {
+    // Entries in blocks are at most a chunk: read whole, then cut.
+    CP_ASSIGN_OR_RETURN(auto whole, read_solid(entry));
+    return Bytes(whole.begin() + static_cast<ptrdiff_t>(offset),
+                 whole.begin() + static_cast<ptrdiff_t>(offset + length));
   }
   Bytes out;
   out.reserve(length);

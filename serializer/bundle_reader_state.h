@@ -40,10 +40,12 @@ struct BundleReader::State {
   uint64_t chunk_size = 0;
   size_t entry_count = 0;
   size_t dictionary_count = 0;
+  size_t block_count = 0;
   std::vector<std::string> types;
   Metadata metadata;
   std::vector<SignatureInfo> signatures;
   std::optional<ChunkDecompressor> decompressor;  // Made by open_state.
+  std::optional<SolidBlocks> solid_blocks;        // Made by open_state.
 
   ByteSpan index_bytes() const {
     return data.subspan(footer.index_offset, footer.index_size);
@@ -127,7 +129,10 @@ struct BundleReader::State {
   void read_metadata(schema::Metadata::Reader meta);
 
   // Entries (bundle_entry_decode.cc).
+  // `list` and `blocks` are the index's entries and blocks, fetched once
+  // per walk: each fetch counts against the traversal budget.
   Result<EntryInfo> decode_entry(capnp::List<schema::Entry>::Reader list,
+                                 capnp::List<schema::Block>::Reader blocks,
                                  size_t position) const;
   // Steps of decode_entry, in order.
   Result<void> decode_type_and_key(schema::Entry::Reader e,
@@ -137,6 +142,12 @@ struct BundleReader::State {
                                         EntryInfo& info) const;
   Result<void> decode_chunks(schema::Entry::Reader e, EntryInfo& info) const;
   Result<void> check_chunk(const EntryInfo& info, const ChunkInfo& c) const;
+  Result<void> decode_solid(capnp::List<schema::Block>::Reader blocks,
+                            schema::Entry::Reader e, EntryInfo& info) const;
+  // Solid block `number` (1-based) of `blocks`, checked as a chunk is:
+  // inside the data region, within max_chunk_size, sizes its codec allows.
+  Result<ChunkInfo> decode_block(capnp::List<schema::Block>::Reader blocks,
+                                 uint32_t number) const;
 
   // Lookups (bundle_reader.cc).
   Result<std::optional<size_t>> find(schema::BundleIndex::Reader root,

@@ -4,6 +4,14 @@ namespace cachepack::bundle {
 
 Result<ByteSpan> EntryContentSource::next() {
   if (done_) return ByteSpan();
+  if (entry_.block != 0 && next_chunk_ == 0) {
+    // In a solid block: at most a chunk, read in one piece.
+    ++next_chunk_;
+    CP_ASSIGN_OR_RETURN(auto content, reader_.read(entry_));
+    chunk_ = std::move(content);
+    hash_.update(chunk_);
+    if (!chunk_.empty()) return ByteSpan(chunk_);
+  }
   if (next_chunk_ < entry_.chunks.size()) {
     CP_ASSIGN_OR_RETURN(auto chunk, reader_.read_chunk(entry_, next_chunk_++));
     chunk_ = std::move(chunk);

@@ -70,6 +70,12 @@ Result<void> BundleReader::check_byte_coverage() const {
       spans.push_back({e.offset, e.offset + e.stored_size, "entry"});
     }
   }
+  CP_ASSIGN_OR_RETURN(auto blocks, this->blocks());
+  for (const ChunkInfo& b : blocks) {
+    if (b.stored_size > 0) {
+      spans.push_back({b.offset, b.offset + b.stored_size, "solid block"});
+    }
+  }
   return s_->check_tiling(std::move(spans), end);
 }
 
@@ -169,6 +175,40 @@ Result<void> BundleReader::check_groups() const {
       }));
 }
 
+Result<void> BundleReader::check_blocks() const {
+  CP_ASSIGN_OR_RETURN(auto blocks, this->blocks());
+  CP_ASSIGN_OR_RETURN(auto list, entries());
+  // Where the next entry of each block must start.
+  std::vector<uint64_t> filled(blocks.size(), 0);
+  for (const EntryInfo& e : list) {
+    if (e.block == 0) continue;
+    uint64_t& next = filled[e.block - 1];
+    if (e.block_offset != next) {
+      return make_error(
+          ErrorCode::kDataLoss, ErrorReason::kBadIndex,
+          "entry " + std::to_string(e.position) + " starts at " +
+              std::to_string(e.block_offset) + " of solid block " +
+              std::to_string(e.block) + ", where " + std::to_string(next) +
+              " bytes are taken (entries " +
+              (e.block_offset < next ? "overlap" : "leave a gap") + ")",
+          ErrorLocation{.file = s_->path,
+                        .offset = s_->footer.index_offset,
+                        .key = e.key});
+    }
+    next += e.original_size;
+  }
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (filled[i] != blocks[i].original_size) {
+      return s_->located(ErrorReason::kBadIndex, blocks[i].offset,
+                         "solid block " + std::to_string(i + 1) + " holds " +
+                             std::to_string(blocks[i].original_size) +
+                             " bytes but its entries add up to " +
+                             std::to_string(filled[i]));
+    }
+  }
+  return {};
+}
+
 Result<void> BundleReader::check_signatures() const {
   for (const SignatureInfo& sig : s_->signatures) {
     if (!sig.valid) {
@@ -183,7 +223,7 @@ Result<VerifyReport> BundleReader::verify_structure() const {
   for (auto check :
        {&BundleReader::check_footer_chain, &BundleReader::check_byte_coverage,
         &BundleReader::check_lookup_order, &BundleReader::check_groups,
-        &BundleReader::check_signatures}) {
+        &BundleReader::check_blocks, &BundleReader::check_signatures}) {
     CP_TRY((this->*check)());
   }
   CP_ASSIGN_OR_RETURN(auto list, entries());
@@ -193,6 +233,8 @@ Result<VerifyReport> BundleReader::verify_structure() const {
     report.original_bytes += e.original_size;
     report.stored_bytes += e.stored_size;
   }
+  CP_ASSIGN_OR_RETURN(auto blocks, this->blocks());
+  for (const ChunkInfo& b : blocks) report.stored_bytes += b.stored_size;
   for (const SignatureInfo& sig : s_->signatures) {
     ++report.valid_signatures;  // check_signatures: all are valid.
     for (const PublicKey& key : s_->options.trusted_keys) {
@@ -237,6 +279,15 @@ Result<VerifyReport> BundleReader::verify_all() const {
   if (!report) return report;
   for (size_t i = 0; i < size(); ++i) {
     CP_TRY(verify_entry(i));
+  }
+  // Every byte of each block's frame, not only the entries' prefixes.
+  CP_ASSIGN_OR_RETURN(auto blocks, this->blocks());
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    if (auto ok =
+            s_->solid_blocks->finish(static_cast<uint32_t>(i + 1), blocks[i]);
+        !ok) {
+      return tl::unexpected(std::move(ok.error()).in_file(s_->path));
+    }
   }
   return report;
 }

@@ -35,7 +35,8 @@ std::string size_text(uint64_t bytes) {
   return std::to_string(bytes >> 10) + " KiB";
 }
 
-// A chunk handed to compression, waiting to be written in order.
+// A chunk or solid block handed to compression, waiting to be written in
+// order.
 struct Pending {
   size_t entry;
   size_t chunk;
@@ -43,6 +44,8 @@ struct Pending {
   std::shared_ptr<Bytes> input;  // The pool's copy, recycled when retired;
                                  // null for borrowed content.
   uint64_t bytes = 0;            // Input bytes of the chunk.
+  uint32_t block = 0;            // A solid block's number, else 0,
+  std::vector<size_t> members;   // and its entries, in order.
 };
 
 ByteSpan word_bytes(kj::ArrayPtr<const capnp::word> words) {
@@ -59,6 +62,7 @@ struct BundleWriter::Impl {
   // appending or streaming.
   std::optional<ReplacementFile> replacement;
   bool streaming = false;  // Writing to a caller's descriptor.
+  Header header;           // As written at offset 0.
   BufferedWriter out;
   uint64_t append_start = 0;  // Old bundle's end, when appending.
   uint64_t previous_footer = 0;
@@ -67,6 +71,13 @@ struct BundleWriter::Impl {
 
   IndexBuilder index;
   std::vector<CDictPtr> cdicts;  // By dictionary number - 1.
+
+  // Solid blocks (options.solid_block_size): small entries are copied into
+  // the open block, compressed together when it is full.
+  bool solid = false;
+  uint32_t open_block = 0;  // Its number, 0 when none is open.
+  Bytes block_content;
+  std::vector<size_t> block_members;
 
   // Dictionary training (options.train_dictionaries_bytes): the first
   // entries wait here, as (entry index, content), until there is enough to
@@ -102,6 +113,7 @@ struct BundleWriter::Impl {
     CP_TRY(check_options());
     CP_TRY(load_dictionaries());
     training = options.train_dictionaries_bytes > 0 && options.level > 0;
+    solid = options.solid_block_size > 0 && options.level > 0;
     cctx.reset(ZSTD_createCCtx());
     if (options.threads > 1) {
       pool = std::make_unique<CompressionPool>(options.threads);
@@ -122,6 +134,13 @@ struct BundleWriter::Impl {
     if (options.chunk_size < kMinChunkSize ||
         options.chunk_size > kMaxChunkSize) {
       return invalid("chunk size must be " + size_text(kMinChunkSize) + ".." +
+                     size_text(kMaxChunkSize));
+    }
+    if (options.solid_block_size != 0 &&
+        (options.solid_block_size < kMinChunkSize ||
+         options.solid_block_size > kMaxChunkSize)) {
+      return invalid("solid block size must be 0 (off) or " +
+                     size_text(kMinChunkSize) + ".." +
                      size_text(kMaxChunkSize));
     }
     return {};
@@ -157,6 +176,7 @@ struct BundleWriter::Impl {
   Result<void> retire(Pending& p) {
     Compressed c = p.result.get();
     if (p.input) buffers.put(std::move(*p.input));
+    if (p.block != 0) return retire_block(p, c);
     EntryRecord& e = index.entry(p.entry);
     if (p.chunk == 0) {
       e.offset = out.pos();
@@ -177,6 +197,25 @@ struct BundleWriter::Impl {
         e.codec = e.chunks.front().codec;
         e.xxh3 = entry_stream.digest();
       }
+    }
+    buffers.put(std::move(c.buffer));
+    return {};
+  }
+
+  // Writes a compressed solid block and records it and its entries'
+  // SHA-256.
+  Result<void> retire_block(const Pending& p, Compressed& c) {
+    BlockRecord& b = index.block(p.block);
+    b.offset = out.pos();
+    ByteSpan stored = c.stored();
+    if (auto ok = out.write(stored); !ok) return fail(ok.error());
+    b.stored_size = stored.size();
+    b.original_size = c.original_size;
+    b.codec = c.codec;
+    b.xxh3 = c.xxh3;
+    stats.stored_bytes += stored.size();
+    for (size_t i = 0; i < p.members.size(); ++i) {
+      index.entry(p.members[i]).sha256 = c.entry_sha256[i];
     }
     buffers.put(std::move(c.buffer));
     return {};
@@ -228,9 +267,11 @@ struct BundleWriter::Impl {
 
   Result<void> add_stream(std::string_view type, std::string_view key,
                           ContentSource& source) {
-    if (training &&
-        buffered_bytes + source.size() <= options.train_dictionaries_bytes) {
-      // Held back for dictionary training anyway: read it whole.
+    if ((training &&
+         buffered_bytes + source.size() <= options.train_dictionaries_bytes) ||
+        (solid && fits_block(type, source.size()))) {
+      // Held back for dictionary training, or copied into a solid block
+      // (at most a chunk), anyway: read it whole.
       auto content = read_all(source, std::string(type) + " artifact");
       if (!content) {
         return fail(std::move(content.error()).with_key(std::string(key)));
@@ -277,6 +318,33 @@ struct BundleWriter::Impl {
     return e.dictionary ? cdicts[e.dictionary - 1].get() : nullptr;
   }
 
+  // Runs `task` on this thread, or queues it for the pool, and writes its
+  // result in order. `owned` holds the input when the caller's may go away;
+  // null when the input is borrowed.
+  Result<void> enqueue_task(Pending p, std::shared_ptr<Bytes> owned,
+                            std::function<Compressed(ZSTD_CCtx*)> task) {
+    if (!pool) {
+      std::promise<Compressed> done;
+      done.set_value(task(cctx.get()));
+      p.result = done.get_future();
+      if (owned) buffers.put(std::move(*owned));
+      return retire(p);
+    }
+    // In flight: at most 4 chunks' (or blocks') worth of bytes per thread
+    // (memory stays bounded), but many small entries at once, so the
+    // workers neither idle behind one large chunk nor wake per entry.
+    const size_t threads = static_cast<size_t>(options.threads);
+    const uint64_t budget =
+        4 * threads * std::max(options.chunk_size, options.solid_block_size);
+    CP_TRY(drain(64 * threads - 1,
+                 budget > p.bytes ? budget - p.bytes : uint64_t{0}));
+    inflight_bytes += p.bytes;
+    p.input = std::move(owned);
+    p.result = pool->submit(std::move(task));
+    inflight.push_back(std::move(p));
+    return {};
+  }
+
   // Compresses chunk `chunk` of entry `position` on this thread, or queues
   // it for the pool. `owned` holds the bytes when the caller's may go away
   // (then `piece` points into it); null when `piece` is borrowed.
@@ -284,37 +352,93 @@ struct BundleWriter::Impl {
                        std::shared_ptr<Bytes> owned, const ZSTD_CDict* cdict,
                        bool want_sha) {
     int level = options.level;
-    Pending p{position, chunk, {}, nullptr, piece.size()};
-    if (!pool) {
-      std::promise<Compressed> done;
-      done.set_value(compress_chunk(cctx.get(), piece, level, cdict, want_sha,
-                                    buffers.get()));
-      p.result = done.get_future();
-      if (owned) buffers.put(std::move(*owned));
-      return retire(p);
-    }
-    // In flight: at most 4 chunks' worth of bytes per thread (memory stays
-    // bounded), but many small entries at once, so the workers neither
-    // idle behind one large chunk nor wake per entry.
-    const size_t threads = static_cast<size_t>(options.threads);
-    CP_TRY(drain(64 * threads - 1,
-                 4 * threads * options.chunk_size - piece.size()));
-    inflight_bytes += p.bytes;
     BufferPool* recycled = &buffers;
-    p.input = owned;
-    p.result = pool->submit([piece, owned, level, cdict, want_sha,
-                             recycled](ZSTD_CCtx* cc) {
-      return compress_chunk(cc, piece, level, cdict, want_sha, recycled->get());
-    });
-    inflight.push_back(std::move(p));
+    Pending p{position, chunk, {}, nullptr, piece.size()};
+    return enqueue_task(
+        std::move(p), owned,
+        [piece, owned, level, cdict, want_sha, recycled](ZSTD_CCtx* cc) {
+          return compress_chunk(cc, piece, level, cdict, want_sha,
+                                recycled->get());
+        });
+  }
+
+  // Whether an entry of `type` and `size` bytes goes into a solid block:
+  // it is not empty, not chunked, fits a block, and its type has no
+  // dictionary (a dictionary already gives a small entry what a block
+  // would; FORMAT.md, "Solid blocks").
+  bool fits_block(std::string_view type, uint64_t size) const {
+    return size > 0 && size <= options.chunk_size &&
+           size <= options.solid_block_size && !index.dictionary_of(type);
+  }
+
+  // Copies entry `position` into the open solid block (closing it first if
+  // the entry would not fit, opening one if none is open).
+  Result<void> add_to_block(size_t position, ByteSpan content) {
+    if (open_block != 0 &&
+        block_content.size() + content.size() > options.solid_block_size) {
+      CP_TRY(close_block());
+    }
+    if (open_block == 0) open_block = index.add_block();
+    EntryRecord& e = index.entry(position);
+    e.block = open_block;
+    e.offset = block_content.size();
+    e.chunk_count = 1;
+    block_content.insert(block_content.end(), content.begin(), content.end());
+    block_members.push_back(position);
     return {};
+  }
+
+  // Queues the open solid block for compression. A block of one entry is
+  // taken back: that entry is stored on its own, as without blocks.
+  Result<void> close_block() {
+    if (open_block == 0) return {};
+    const uint32_t number = open_block;
+    open_block = 0;
+    std::vector<size_t> members = std::move(block_members);
+    block_members.clear();
+    auto content = std::make_shared<Bytes>(std::move(block_content));
+    block_content = buffers.get();
+    block_content.clear();
+    if (members.size() == 1) {
+      index.drop_last_block();
+      EntryRecord& e = index.entry(members.front());
+      e.block = 0;
+      e.offset = kHeaderSize;
+      CP_TRY(submit_alone(members.front(), *content, /*borrowed=*/false));
+      buffers.put(std::move(*content));
+      return {};
+    }
+    std::vector<std::pair<uint64_t, uint64_t>> ranges;
+    for (size_t m : members) {
+      ranges.emplace_back(index.entry(m).offset, index.entry(m).original_size);
+    }
+    const int level = options.level;
+    BufferPool* recycled = &buffers;
+    Pending p{members.front(), 0, {}, nullptr, content->size()};
+    p.block = number;
+    p.members = std::move(members);
+    return enqueue_task(
+        std::move(p), content,
+        [content, ranges = std::move(ranges), level, recycled](ZSTD_CCtx* cc) {
+          return compress_block(cc, *content, level, ranges, recycled->get());
+        });
+  }
+
+  // Queues entry `position` (already recorded) for writing: into the open
+  // solid block if it goes there, else on its own.
+  Result<void> submit(size_t position, ByteSpan content, bool borrowed) {
+    if (solid && fits_block(index.type_name(index.entry(position).type_id),
+                            content.size())) {
+      return add_to_block(position, content);
+    }
+    return submit_alone(position, content, borrowed);
   }
 
   // Hashes and compresses entry `position` (already recorded) and queues
   // its chunks for writing.
   // `borrowed`: the caller keeps `content` valid until finish(), so the
   // pool reads it in place instead of from a copy.
-  Result<void> submit(size_t position, ByteSpan content, bool borrowed) {
+  Result<void> submit_alone(size_t position, ByteSpan content, bool borrowed) {
     const ZSTD_CDict* cdict = choose_dictionary(position);
     EntryRecord& e = index.entry(position);
     uint64_t chunk = options.chunk_size;
@@ -400,10 +524,13 @@ struct BundleWriter::Impl {
     if (training) {
       CP_TRY(train_and_flush());
     }
+    CP_TRY(close_block());
     CP_TRY(drain(0));
     pool.reset();
     CP_TRY(pad_to_word());
-    CP_ASSIGN_OR_RETURN(auto words, index.encode(options.chunk_size));
+    CP_ASSIGN_OR_RETURN(
+        auto words,
+        index.encode(options.chunk_size, solid ? options.solid_block_size : 0));
     ByteSpan index_bytes = word_bytes(words);
     Footer footer;
     footer.index_offset = out.pos();
@@ -427,6 +554,14 @@ struct BundleWriter::Impl {
     return stats;
   }
 
+  // A new bundle's header: the solid-blocks flag when blocks may be
+  // written, so that readers without them refuse the bundle.
+  Result<void> write_header() {
+    header = Header{};
+    if (solid) header.flags |= kFlagSolidBlocks;
+    return out.write(encode_header(header));
+  }
+
   // The index starts on an 8-byte boundary (Cap'n Proto words).
   Result<void> pad_to_word() {
     static const std::byte zeros[8] = {};
@@ -436,7 +571,7 @@ struct BundleWriter::Impl {
 
   // The signature block: (public key, signature) per signing key.
   Result<Bytes> sign_index(ByteSpan index_bytes) const {
-    auto message = signature_message(encode_header(Header{}), index_bytes);
+    auto message = signature_message(encode_header(header), index_bytes);
     Bytes signatures;
     for (const SigningKey* key : options.signing_keys) {
       CP_ASSIGN_OR_RETURN(auto sig, key->sign(message));
@@ -473,8 +608,7 @@ Result<BundleWriter> BundleWriter::create(const std::string& path,
   CP_ASSIGN_OR_RETURN(auto file, ReplacementFile::create(path));
   impl->out = BufferedWriter::borrowing(file.fd(), file.temp_path(), 0);
   impl->replacement.emplace(std::move(file));
-  auto header = encode_header(Header{});
-  CP_TRY(impl->out.write(header));
+  CP_TRY(impl->write_header());
   return BundleWriter(std::move(impl));
 }
 
@@ -486,8 +620,7 @@ Result<BundleWriter> BundleWriter::to_stream(int fd, WriterOptions options,
   impl->streaming = true;
   CP_TRY(impl->setup());
   impl->out = BufferedWriter::borrowing(fd, impl->path, 0);
-  auto header = encode_header(Header{});
-  CP_TRY(impl->out.write(header));
+  CP_TRY(impl->write_header());
   return BundleWriter(std::move(impl));
 }
 
@@ -504,10 +637,14 @@ Result<BundleWriter> BundleWriter::append(const std::string& path,
                         BundleReader::open(path, repairing_reader_options()));
     CP_TRY(check_tail(reader, path, impl->options.discard_damaged_tail));
     CP_ASSIGN_OR_RETURN(impl->index, IndexBuilder::of_bundle(reader));
+    impl->header = reader.header();
     impl->previous_footer = reader.footer_offset();
     impl->append_start = reader.footer_offset() + kFooterSize;
   }
   CP_TRY(impl->setup());
+  // The header is never rewritten: new entries go into solid blocks only
+  // if the bundle already says it may hold them.
+  impl->solid = impl->solid && (impl->header.flags & kFlagSolidBlocks) != 0;
   // Drops what an interrupted append left after the last valid footer.
   if (::ftruncate(fd.get(), static_cast<off_t>(impl->append_start)) != 0 ||
       ::lseek(fd.get(), static_cast<off_t>(impl->append_start), SEEK_SET) < 0) {

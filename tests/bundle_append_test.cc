@@ -81,6 +81,31 @@ TEST(BundleAppend, AddsEntriesAfterTheOldOnes) {
   EXPECT_THAT(verified, IsOk());
 }
 
+TEST(BundleAppend, AddsSolidBlocksOnlyToABundleWhoseHeaderAllowsThem) {
+  TempDir dir;
+  for (bool solid_before : {false, true}) {
+    std::string path = dir.file(solid_before ? "solid.cpk" : "alone.cpk");
+    WriterOptions before;
+    if (!solid_before) before.solid_block_size = 0;
+    write_bundle(path, 0, 3, before);
+    Bytes header_before = read_all(path);
+    header_before.resize(kHeaderSize);
+    append_entries(path, 3, 20);  // Default options: solid blocks asked for.
+    Bytes header_after = read_all(path);
+    header_after.resize(kHeaderSize);
+    EXPECT_EQ(header_after, header_before) << "the header is never rewritten";
+    auto reader = BundleReader::open(path);
+    ASSERT_THAT(reader, IsOk());
+    expect_entries(*reader, 0, 23);
+    EXPECT_THAT(reader->verify_all(), IsOk());
+    auto blocks = reader->blocks();
+    ASSERT_THAT(blocks, IsOk());
+    // The first three entries share a block when the bundle allows them;
+    // the twenty appended entries form a block of their own.
+    EXPECT_EQ(blocks->size(), solid_before ? 2u : 0u) << solid_before;
+  }
+}
+
 TEST(BundleAppend, RepeatedAppendsKeepEveryVersionAccountedFor) {
   TempDir dir;
   std::string path = dir.file("b.cpk");
@@ -183,8 +208,9 @@ TEST(BundleAppend, ProcessKilledMidAppendLeavesTheOldBundleReadable) {
   if (child == 0) {
     auto writer = BundleWriter::append(path);
     if (!writer) ::_exit(3);
-    // More than the write buffer, so part of it reaches the file.
-    for (int i = 0; i < 40; ++i) {
+    // More than a solid block and the write buffer, so part of it reaches
+    // the file.
+    for (int i = 0; i < 60; ++i) {
       if (!writer->add("inductor", "big" + std::to_string(i),
                        generated(100000, i, false))) {
         ::_exit(4);

@@ -19,6 +19,21 @@ run convert "$tmp/s.bin" - --to cachepack 2>/dev/null | cat >"$tmp/piped.cpk"
 cmp -s "$tmp/a.cpk" "$tmp/piped.cpk" || fail "convert to stdout differs from convert to a file"
 run convert "$tmp/a.cpk" - --to pytorch 2>/dev/null >"$tmp/piped.bin"
 cmp -s "$tmp/s.bin" "$tmp/piped.bin" || fail "convert --to pytorch to stdout"
+# Solid blocks (the default) against each artifact on its own: smaller,
+# the same artifacts, and --solid-block 0 leaves the header flag clear for
+# readers before solid blocks.
+expect_exit 0 convert "$tmp/s.bin" "$tmp/alone.cpk" --solid-block 0
+[ "$(wc -c <"$tmp/a.cpk")" -lt "$(wc -c <"$tmp/alone.cpk")" ] || fail "solid blocks did not shrink the bundle"
+head -c 16 "$tmp/alone.cpk" | tail -c 4 | od -An -tx1 | grep -q "00 00 00 00" || fail "--solid-block 0 set a header flag"
+head -c 16 "$tmp/a.cpk" | tail -c 4 | od -An -tx1 | grep -q "00 00 00 01" || fail "solid bundle without its header flag"
+expect_exit 0 convert "$tmp/alone.cpk" "$tmp/alone.bin"
+cmp -s "$tmp/s.bin" "$tmp/alone.bin" || fail "--solid-block 0: blob -> bundle -> blob changed bytes"
+expect_exit 0 inspect --json "$tmp/a.cpk"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); b=d["solid_blocks"]; assert b["count"] >= 1 and 0 < b["stored_bytes"] < b["original_bytes"], b' \
+  "$tmp/out" || fail "inspect --json solid_blocks: $(cat "$tmp/out")"
+expect_exit 2 convert "$tmp/s.bin" "$tmp/x.cpk" --solid-block 100
+expect_exit 0 convert "$tmp/s.bin" "$tmp/big-blocks.cpk" --solid-block 16MiB
+expect_exit 0 verify "$tmp/big-blocks.cpk"
 expect_exit 0 convert "$tmp/s.bin" "$tmp/c.bundle" --to cachepack --level 19 --dict
 expect_exit 0 verify "$tmp/c.bundle"
 expect_exit 0 verify --canonical-keys "$tmp/c.bundle"

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <thread>
 
@@ -273,8 +274,12 @@ TEST(BundleWriter, StoresIncompressibleEntriesRaw) {
   TempDir dir;
   std::string path = dir.file("b.cpk");
   Bytes noise = generated(2000, 9, /*compressible=*/false);
-  ASSERT_TRUE(write_items(path, {{"inductor", "noise", noise},
-                                 {"inductor", "text", generated(2000, 9)}}));
+  WriterOptions alone;
+  alone.solid_block_size = 0;  // Each entry stored on its own.
+  ASSERT_TRUE(write_items(
+      path,
+      {{"inductor", "noise", noise}, {"inductor", "text", generated(2000, 9)}},
+      alone));
   auto reader = BundleReader::open(path);
   ASSERT_TRUE(reader);
   auto noise_entry = reader->entry(0);
@@ -418,7 +423,7 @@ TEST(BundleWriter, DictionariesAreStoredAndUsed) {
     ASSERT_THAT(got, IsOk());
     EXPECT_EQ(*got, samples[i]);
   }
-  EXPECT_TRUE(reader->verify_all());
+  EXPECT_THAT(reader->verify_all(), IsOk());
 }
 
 TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
@@ -436,6 +441,7 @@ TEST(BundleWriter, TrainsDictionariesFromItsFirstEntries) {
     }
   }
   WriterOptions plain;
+  plain.solid_block_size = 0;  // Entry by entry, as dictionaries compress.
   WriterOptions trained;
   trained.train_dictionaries_bytes = 32 << 10;  // Trains part-way through.
   WriterOptions trained_threads = trained;
@@ -584,5 +590,175 @@ TEST(BundleReader, OpensFromUnalignedMemory) {
   EXPECT_EQ(**got, sample_items()[0].content);
 }
 
+namespace solid {
+
+// Entries of a compile cache: many small ones that repeat one another's
+// text (generated sources, autotune JSON), and one above the chunk size.
+std::vector<Item> repetitive_items() {
+  std::vector<Item> items;
+  Bytes common = generated(3000, 7, /*compressible=*/false);
+  for (int i = 0; i < 60; ++i) {
+    Bytes content = common;
+    Bytes own = text_bytes("kernel " + std::to_string(i));
+    content.insert(content.end(), own.begin(), own.end());
+    items.push_back(
+        {i % 3 ? "inductor" : "autotune", "k" + std::to_string(i), content});
+  }
+  items.push_back({"pgo", "big", generated(9000, 8)});
+  items.push_back({"pgo", "empty", {}});
+  return items;
+}
+
+void expect_all_read_back(const BundleReader& reader,
+                          const std::vector<Item>& items) {
+  ASSERT_EQ(reader.size(), items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_THAT(reader.read(i), IsOkAndHolds(items[i].content)) << i;
+    EXPECT_THAT(reader.get(items[i].type, items[i].key),
+                IsOkAndHolds(::testing::Optional(items[i].content)))
+        << i;
+  }
+}
+
+TEST(SolidBlocks, SmallEntriesShareBlocksAndMatchAcrossEntries) {
+  TempDir dir;
+  auto items = repetitive_items();
+  WriterOptions options;
+  options.chunk_size = 4096;
+  WriterOptions alone = options;
+  alone.solid_block_size = 0;
+  auto solid_stats = write_items(dir.file("solid.cpk"), items, options);
+  auto alone_stats = write_items(dir.file("alone.cpk"), items, alone);
+  ASSERT_THAT(solid_stats, IsOk());
+  ASSERT_THAT(alone_stats, IsOk());
+  // 60 x 3 kB of the same incompressible bytes: alone, each entry stores
+  // them again; together, once.
+  EXPECT_LT(solid_stats->file_size * 5, alone_stats->file_size);
+  auto reader = BundleReader::open(dir.file("solid.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  auto blocks = reader->blocks();
+  ASSERT_THAT(blocks, IsOk());
+  ASSERT_EQ(blocks->size(), 1u);
+  EXPECT_EQ((*blocks)[0].codec, Codec::kZstd);
+  for (size_t i = 0; i < 60; ++i) {
+    auto e = reader->entry(i);
+    ASSERT_THAT(e, IsOk());
+    EXPECT_EQ(e->block, 1u);
+    EXPECT_EQ(e->stored_size, 0u);
+  }
+  // Above the chunk size: chunked on its own. Empty: nothing stored.
+  EXPECT_THAT(reader->entry(60), IsOkAndHolds(Field(&EntryInfo::block, 0u)));
+  EXPECT_THAT(reader->entry(61), IsOkAndHolds(Field(&EntryInfo::block, 0u)));
+  expect_all_read_back(*reader, items);
+  EXPECT_THAT(reader->verify_all(), IsOk());
+}
+
+TEST(SolidBlocks, BlocksCloseBeforeTheyPassTheBlockSize) {
+  TempDir dir;
+  std::vector<Item> items;
+  for (int i = 0; i < 50; ++i) {
+    items.push_back(
+        {"inductor", "k" + std::to_string(i), generated(1000 + i, i)});
+  }
+  WriterOptions options;
+  options.chunk_size = 4096;
+  options.solid_block_size = 4096;
+  ASSERT_THAT(write_items(dir.file("b.cpk"), items, options), IsOk());
+  auto reader = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  auto blocks = reader->blocks();
+  ASSERT_THAT(blocks, IsOk());
+  EXPECT_GE(blocks->size(), 12u);
+  for (const ChunkInfo& b : *blocks) EXPECT_LE(b.original_size, 4096u);
+  expect_all_read_back(*reader, items);
+  EXPECT_THAT(reader->verify_all(), IsOk());
+}
+
+TEST(SolidBlocks, SameBytesWhateverTheThreadCount) {
+  TempDir dir;
+  auto items = repetitive_items();
+  WriterOptions one;
+  one.solid_block_size = 16384;
+  WriterOptions three = one;
+  three.threads = 3;
+  ASSERT_THAT(write_items(dir.file("1.cpk"), items, one), IsOk());
+  ASSERT_THAT(write_items(dir.file("3.cpk"), items, three), IsOk());
+  EXPECT_EQ(read_all(dir.file("1.cpk")), read_all(dir.file("3.cpk")));
+}
+
+TEST(SolidBlocks, ALoneSmallEntryIsStoredOnItsOwn) {
+  TempDir dir;
+  ASSERT_THAT(
+      write_items(dir.file("b.cpk"), {{"inductor", "only", generated(500, 1)}}),
+      IsOk());
+  auto reader = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  EXPECT_THAT(reader->blocks(), IsOkAndHolds(::testing::IsEmpty()));
+  auto e = reader->entry(0);
+  ASSERT_THAT(e, IsOk());
+  EXPECT_EQ(e->block, 0u);
+  EXPECT_GT(e->stored_size, 0u);
+  EXPECT_THAT(reader->read(0), IsOkAndHolds(generated(500, 1)));
+}
+
+TEST(SolidBlocks, EntriesWithADictionaryStayOutOfBlocks) {
+  TempDir dir;
+  auto items = repetitive_items();
+  WriterOptions options;
+  options.train_dictionaries_bytes = 64 << 10;
+  ASSERT_THAT(write_items(dir.file("b.cpk"), items, options), IsOk());
+  auto reader = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  auto dicts = reader->dictionaries();
+  ASSERT_THAT(dicts, IsOk());
+  ASSERT_FALSE(dicts->empty());
+  for (size_t i = 0; i < reader->size(); ++i) {
+    auto e = reader->entry(i);
+    ASSERT_THAT(e, IsOk());
+    EXPECT_FALSE(e->block != 0 && e->dictionary != 0) << i;
+  }
+  expect_all_read_back(*reader, items);
+  EXPECT_THAT(reader->verify_all(), IsOk());
+}
+
+TEST(SolidBlocks, RangesAndStreamsOfSolidEntriesRead) {
+  TempDir dir;
+  auto items = repetitive_items();
+  ASSERT_THAT(write_items(dir.file("b.cpk"), items), IsOk());
+  auto reader = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  auto e = reader->entry(5);
+  ASSERT_THAT(e, IsOk());
+  ASSERT_NE(e->block, 0u);
+  const Bytes& want = items[5].content;
+  EXPECT_THAT(reader->read_range(*e, 100, 50),
+              IsOkAndHolds(Bytes(want.begin() + 100, want.begin() + 150)));
+  EXPECT_THAT(reader->read_range(*e, want.size() - 1, 2),
+              HasError(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(reader->read_chunk(*e, 0), HasError(ErrorCode::kInvalidArgument));
+}
+
+TEST(SolidBlocks, ConcurrentReadsOfOneBlockAgree) {
+  TempDir dir;
+  auto items = repetitive_items();
+  ASSERT_THAT(write_items(dir.file("b.cpk"), items), IsOk());
+  auto reader = BundleReader::open(dir.file("b.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (size_t i = 0; i < items.size(); ++i) {
+        size_t at = (i * 7 + static_cast<size_t>(t) * 13) % items.size();
+        auto got = reader->read(at);
+        if (!got || *got != items[at].content) ++wrong;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace solid
 }  // namespace
 }  // namespace cachepack::bundle

@@ -18,6 +18,7 @@ using ::testing::HasSubstr;
 
 using cachepack::testing::HasError;
 using cachepack::testing::IsOk;
+using cachepack::testing::IsOkAndHolds;
 using testing::craft_bundle;
 using testing::generated;
 using testing::read_all;
@@ -27,10 +28,13 @@ using testing::text_bytes;
 namespace sc = schema;
 
 // A small bundle with a raw entry, a compressed one, a chunked one and an
-// empty one, signed by `key`.
-Bytes small_bundle(const TempDir& dir, const SigningKey* key) {
+// empty one, signed by `key`; with `solid`, the raw and compressed entries
+// share a solid block instead.
+Bytes small_bundle(const TempDir& dir, const SigningKey* key,
+                   bool solid = false) {
   WriterOptions options;
   options.chunk_size = 4096;
+  options.solid_block_size = solid ? kDefaultSolidBlockSize : 0;
   if (key) options.signing_keys.push_back(key);
   std::string path = dir.file("small.cpk");
   auto writer = BundleWriter::create(path, options);
@@ -49,21 +53,35 @@ TEST(BundleReader, TruncationAtEveryOffsetGivesATypedError) {
   TempDir dir;
   auto key = SigningKey::generate();
   ASSERT_TRUE(key);
-  Bytes bundle = small_bundle(dir, &*key);
-  ASSERT_TRUE(BundleReader::from_bytes(bundle));
-  for (size_t n = 0; n < bundle.size(); ++n) {
-    auto reader = BundleReader::from_bytes(ByteSpan(bundle).first(n));
-    ASSERT_FALSE(reader) << "opened a bundle truncated to " << n << " bytes";
-    EXPECT_TRUE(typed(reader.error())) << reader.error().to_string();
-    EXPECT_THAT(reader, HasError(ErrorCode::kDataLoss)) << n;
+  for (bool solid : {false, true}) {
+    Bytes bundle = small_bundle(dir, &*key, solid);
+    ASSERT_TRUE(BundleReader::from_bytes(bundle));
+    for (size_t n = 0; n < bundle.size(); ++n) {
+      auto reader = BundleReader::from_bytes(ByteSpan(bundle).first(n));
+      ASSERT_FALSE(reader) << "opened a bundle truncated to " << n << " bytes";
+      EXPECT_TRUE(typed(reader.error())) << reader.error().to_string();
+      EXPECT_THAT(reader, HasError(ErrorCode::kDataLoss)) << n;
+    }
   }
 }
 
-TEST(BundleReader, EverySingleByteFlipOfASignedBundleFailsVerification) {
+class EveryByteFlip : public ::testing::TestWithParam<bool> {};
+
+INSTANTIATE_TEST_SUITE_P(BundleReader, EveryByteFlip,
+                         ::testing::Values(false, true), [](const auto& info) {
+                           return info.param ? "Solid" : "EntryByEntry";
+                         });
+
+TEST_P(EveryByteFlip, OfASignedBundleFailsVerification) {
   TempDir dir;
   auto key = SigningKey::generate();
   ASSERT_TRUE(key);
-  Bytes bundle = small_bundle(dir, &*key);
+  Bytes bundle = small_bundle(dir, &*key, GetParam());
+  if (GetParam()) {
+    auto reader = BundleReader::from_bytes(bundle);
+    ASSERT_TRUE(reader);
+    ASSERT_THAT(reader->blocks(), IsOkAndHolds(::testing::SizeIs(1)));
+  }
   ReaderOptions trusting;
   trusting.trusted_keys.push_back(key->public_key());
   {
@@ -355,6 +373,191 @@ TEST(BundleReader, RejectsUnknownVersionsAndFlags) {
     EXPECT_EQ(reader.error().reason(), ErrorReason::kUnsupportedVersion);
     EXPECT_EQ(reader.error().code(), ErrorCode::kUnimplemented);
   }
+}
+
+// One solid block over `stored` (declaring `block_size` decompressed bytes)
+// and an entry per (offset, size) of `spans`, keys "e0", "e1", ..., whose
+// SHA-256 is of those bytes of `content` where they lie in it.
+Bytes solid_bundle(const Bytes& stored, sc::Codec codec, uint64_t block_size,
+                   const std::vector<std::pair<uint64_t, uint64_t>>& spans,
+                   const Bytes& content, uint32_t flags = kFlagSolidBlocks) {
+  return craft_bundle(
+      stored,
+      [&](sc::BundleIndex::Builder root) {
+        root.initTypes(1).set(0, "inductor");
+        auto b = root.initBlocks(1)[0];
+        b.setOffset(kHeaderSize);
+        b.setStoredSize(stored.size());
+        b.setOriginalSize(block_size);
+        b.setCodec(codec);
+        Xxh128 h = xxh3_128(stored);
+        b.setXxh3High(xxh128_high(h));
+        b.setXxh3Low(xxh128_low(h));
+        auto es = root.initEntries(spans.size());
+        auto lookup = root.initLookup(spans.size());
+        for (size_t i = 0; i < spans.size(); ++i) {
+          auto [offset, size] = spans[i];
+          std::string key = "e" + std::to_string(i);
+          es[i].setKey(capnp::Data::Reader(
+              reinterpret_cast<const kj::byte*>(key.data()), key.size()));
+          es[i].setBlock(1);
+          es[i].setOffset(offset);
+          es[i].setOriginalSize(size);
+          Sha256Digest d{};
+          if (offset + size <= content.size()) {
+            d = sha256(ByteSpan(content).subspan(offset, size));
+          }
+          es[i].setSha256(capnp::Data::Reader(
+              reinterpret_cast<const kj::byte*>(d.data()), d.size()));
+          lookup.set(i, static_cast<uint32_t>(i));
+        }
+      },
+      Header{.flags = flags});
+}
+
+TEST(SolidBlocks, WriterSetsTheHeaderFlagThatOlderReadersRefuse) {
+  TempDir dir;
+  Bytes solid = small_bundle(dir, nullptr, /*solid=*/true);
+  Bytes alone = small_bundle(dir, nullptr, /*solid=*/false);
+  // Readers before solid blocks knew no flag and refused any bit set.
+  EXPECT_EQ(solid[15], std::byte{kFlagSolidBlocks});
+  EXPECT_EQ(alone[15], std::byte{0});
+  auto reader = BundleReader::from_bytes(solid);
+  ASSERT_TRUE(reader);
+  EXPECT_EQ(reader->header().flags, kFlagSolidBlocks);
+  EXPECT_THAT(reader->verify_all(), IsOk());
+}
+
+TEST(SolidBlocks, RejectsBlocksInABundleWithoutTheFlag) {
+  Bytes content = text_bytes("abcdefghij");
+  Bytes reader_bytes =
+      solid_bundle(content, sc::Codec::RAW, 10, {{0, 10}}, content, 0);
+  auto reader = BundleReader::from_bytes(reader_bytes);
+  ASSERT_FALSE(reader);
+  EXPECT_EQ(reader.error().reason(), ErrorReason::kBadIndex);
+  EXPECT_THAT(reader.error().message(), HasSubstr("solid-blocks flag"));
+}
+
+TEST(SolidBlocks, RejectsAnEntryThatEndsPastItsBlock) {
+  Bytes content = generated(100, 1);
+  Bytes reader_bytes =
+      solid_bundle(content, sc::Codec::RAW, 100, {{0, 60}, {60, 50}}, content);
+  auto reader = BundleReader::from_bytes(reader_bytes);
+  ASSERT_TRUE(reader);
+  EXPECT_THAT(reader->read(0), IsOk());
+  auto e = reader->entry(1);
+  ASSERT_FALSE(e);
+  EXPECT_EQ(e.error().reason(), ErrorReason::kBadIndex);
+  EXPECT_EQ(e.error().where().key, "e1");
+  EXPECT_EQ(e.error().where().offset, reader->footer().index_offset);
+  EXPECT_THAT(e.error().message(), HasSubstr("ends past"));
+  // An offset past the end, too large to add without overflow.
+  Bytes far_bytes = solid_bundle(content, sc::Codec::RAW, 100,
+                                 {{UINT64_MAX - 5, 10}}, content);
+  auto far = BundleReader::from_bytes(far_bytes);
+  ASSERT_TRUE(far);
+  EXPECT_THAT(far->entry(0), HasError(ErrorCode::kDataLoss));
+}
+
+TEST(SolidBlocks, VerifyRefusesOverlapsGapsAndUnclaimedBytes) {
+  Bytes content = generated(100, 2);
+  struct Case {
+    std::vector<std::pair<uint64_t, uint64_t>> spans;
+    const char* says;
+  };
+  for (const Case& c :
+       {Case{{{0, 60}, {50, 50}}, "overlap"}, Case{{{0, 40}, {50, 50}}, "gap"},
+        Case{{{0, 40}, {40, 40}}, "add up"}}) {
+    Bytes reader_bytes =
+        solid_bundle(content, sc::Codec::RAW, 100, c.spans, content);
+    auto reader = BundleReader::from_bytes(reader_bytes);
+    ASSERT_TRUE(reader) << c.says;
+    // Each entry alone is readable: only the structure is wrong.
+    EXPECT_THAT(reader->read(0), IsOk());
+    auto verified = reader->verify_structure();
+    ASSERT_FALSE(verified) << c.says;
+    EXPECT_EQ(verified.error().reason(), ErrorReason::kBadIndex);
+    EXPECT_THAT(verified.error().message(), HasSubstr(c.says));
+  }
+}
+
+TEST(SolidBlocks, ABlockSizeThatLiesIsADecompressionError) {
+  Bytes content = generated(1000, 3);
+  // The frame says 1000 bytes, the index 2000: refused before decompressing.
+  Bytes claims_more_bytes =
+      solid_bundle(zstd_frame(content, true), sc::Codec::ZSTD, 2000,
+                   {{0, 1000}, {1000, 1000}}, content);
+  auto claims_more = BundleReader::from_bytes(claims_more_bytes);
+  ASSERT_TRUE(claims_more);
+  auto got = claims_more->read(0);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().reason(), ErrorReason::kDecompression);
+  EXPECT_EQ(got.error().where().offset, kHeaderSize);
+  EXPECT_EQ(got.error().where().key, "e0");
+  // Without a size in the frame, the frame ends before the second entry.
+  Bytes ends_early_bytes =
+      solid_bundle(zstd_frame(content, false), sc::Codec::ZSTD, 2000,
+                   {{0, 1000}, {1000, 1000}}, content);
+  auto ends_early = BundleReader::from_bytes(ends_early_bytes);
+  ASSERT_TRUE(ends_early);
+  EXPECT_THAT(ends_early->read(0), IsOkAndHolds(content));
+  auto second = ends_early->read(1);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().reason(), ErrorReason::kDecompression);
+  EXPECT_THAT(second.error().message(), HasSubstr("ends after 1000"));
+  // The index says less than the frame holds: its entries read, but
+  // verification decompresses the whole block and notices.
+  Bytes claims_less_bytes =
+      solid_bundle(zstd_frame(content, false), sc::Codec::ZSTD, 500,
+                   {{0, 250}, {250, 250}}, content);
+  auto claims_less = BundleReader::from_bytes(claims_less_bytes);
+  ASSERT_TRUE(claims_less);
+  EXPECT_THAT(claims_less->read(1), IsOk());
+  auto verified = claims_less->verify_all();
+  ASSERT_FALSE(verified);
+  EXPECT_EQ(verified.error().reason(), ErrorReason::kDecompression);
+}
+
+TEST(SolidBlocks, BlockIsCheckedBeforeDecompressionAndNamesTheEntry) {
+  TempDir dir;
+  Bytes bundle = small_bundle(dir, nullptr, /*solid=*/true);
+  auto reader = BundleReader::from_bytes(bundle);
+  ASSERT_TRUE(reader);
+  auto e = reader->entry(1);
+  ASSERT_TRUE(e);
+  ASSERT_NE(e->block, 0u);
+  Bytes damaged = bundle;
+  damaged[e->block_data.offset + e->block_data.stored_size / 2] ^=
+      std::byte{0x10};
+  auto bad = BundleReader::from_bytes(damaged);
+  ASSERT_TRUE(bad);
+  auto got = bad->get("autotune", "zstd");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().reason(), ErrorReason::kChecksumMismatch);
+  EXPECT_EQ(got.error().where().key, "zstd");
+  EXPECT_EQ(got.error().where().offset, e->block_data.offset);
+  EXPECT_TRUE(bad->get("pgo", "chunked"));  // Outside the block: still reads.
+}
+
+TEST(SolidBlocks, ReadingAnEntryDecompressesItsBlockOnlyUpToTheEntry) {
+  // Two entries of 300 kB; the frame's second half is cut off (the index
+  // vouches for what is left). The first entry needs only the frame's
+  // start, the second the missing part.
+  Bytes first = generated(300000, 4), second = generated(300000, 5);
+  Bytes content = first;
+  content.insert(content.end(), second.begin(), second.end());
+  Bytes frame = zstd_frame(content, true);
+  frame.resize(frame.size() * 3 / 4);
+  Bytes reader_bytes =
+      solid_bundle(frame, sc::Codec::ZSTD, content.size(),
+                   {{0, first.size()}, {first.size(), second.size()}}, content);
+  auto reader = BundleReader::from_bytes(reader_bytes);
+  ASSERT_TRUE(reader);
+  EXPECT_THAT(reader->read(0), IsOkAndHolds(first));
+  auto got = reader->read(1);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().reason(), ErrorReason::kDecompression);
+  EXPECT_THAT(got.error().message(), HasSubstr("cut short"));
 }
 
 }  // namespace

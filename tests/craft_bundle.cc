@@ -39,6 +39,33 @@ Bytes one_entry(const std::string& key, const std::string& content,
   });
 }
 
+// One entry of type "pgo" in a raw solid block over `content`, at
+// [offset, offset + size) of it.
+Bytes solid_entry(const std::string& key, const std::string& content,
+                  uint64_t offset, uint64_t size) {
+  Bytes stored = testing::text_bytes(content);
+  return testing::craft_bundle(
+      stored,
+      [&](sc::BundleIndex::Builder root) {
+        root.initTypes(1).set(0, "pgo");
+        auto b = root.initBlocks(1)[0];
+        b.setOffset(kHeaderSize);
+        b.setStoredSize(stored.size());
+        b.setOriginalSize(stored.size());
+        Xxh128 h = xxh3_128(stored);
+        b.setXxh3High(xxh128_high(h));
+        b.setXxh3Low(xxh128_low(h));
+        auto e = root.initEntries(1)[0];
+        e.setKey(data(key));
+        e.setBlock(1);
+        e.setOffset(offset);
+        e.setOriginalSize(size);
+        e.setSha256(data(std::string(32, '\0')));
+        root.initLookup(1).set(0, 0);
+      },
+      Header{.flags = kFlagSolidBlocks});
+}
+
 }  // namespace
 }  // namespace cachepack::bundle
 
@@ -63,5 +90,8 @@ int main(int argc, char** argv) {
       dir + "/long-key.cpk",
       one_entry(std::string(9994, 'k') + ":0:tag", "hi",
                 [](sc::Entry::Builder e) { e.setXxh3Low(0); }));
+  // An entry said to lie past the end of its solid block.
+  cachepack::bundle::testing::write_all(dir + "/solid-past-end.cpk",
+                                        solid_entry("job:0:tag", "hi", 1, 2));
   return 0;
 }

@@ -6,7 +6,7 @@ source "$(dirname "$0")/cli_lib.sh" "$1"
 "$2" "$tmp" || { echo "craft_bundle failed"; exit 1; }
 
 # (long-key.cpk has a sound index: only commands that read content fail.)
-for f in bad-range huge-key long-key; do
+for f in bad-range huge-key long-key solid-past-end; do
   cmds=("ls" "ls --json" "inspect" "verify" "populate" "convert")
   [ "$f" = long-key ] && cmds=("verify" "populate" "convert")
   for cmd in "${cmds[@]}"; do
@@ -24,6 +24,8 @@ for f in bad-range huge-key long-key; do
 done
 expect_exit 1 ls "$tmp/bad-range.cpk"
 grep -q "data loss (bad index): entry 0: stored range" "$tmp/err" || fail "bad range: $(cat "$tmp/err")"
+expect_exit 1 ls "$tmp/solid-past-end.cpk"
+grep -q "data loss (bad index): entry 0: content \[1, +2) ends past the 2 decompressed bytes of solid block 1" "$tmp/err" || fail "solid past end: $(cat "$tmp/err")"
 expect_exit 1 ls "$tmp/huge-key.cpk"
 grep -q "resource exhausted (limit exceeded): entry 0: key of 2097158 bytes" "$tmp/err" || fail "huge key: $(cat "$tmp/err")"
 expect_exit 1 verify "$tmp/long-key.cpk"

@@ -100,8 +100,16 @@ struct Spec {
   Bytes content;
 };
 
+// Entry by entry unless asked (solid_block_size): these tests count one
+// blob per distinct entry; SolidBlocksShipAsOneBlobEach counts blocks.
+bundle::WriterOptions entry_by_entry() {
+  bundle::WriterOptions o;
+  o.solid_block_size = 0;
+  return o;
+}
+
 void write_bundle(const std::string& path, const std::vector<Spec>& specs,
-                  bundle::WriterOptions options = {}) {
+                  bundle::WriterOptions options = entry_by_entry()) {
   auto w = bundle::BundleWriter::create(path, std::move(options));
   ASSERT_THAT(w, IsOk());
   for (const auto& s : specs) {
@@ -195,6 +203,42 @@ TEST_F(ShipTest, PushThenPullRebuildsTheBundleByteForByte) {
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->blobs_uploaded, 0u);
   EXPECT_EQ(again->blobs_present, 4u);
+}
+
+TEST_F(ShipTest, SolidBlocksShipAsOneBlobEach) {
+  auto cache = open_backend("file://" + path("cache"));
+  write_bundle(path("v1.cpk"), small_specs(1), bundle::WriterOptions{});
+  auto reader = bundle::BundleReader::open(path("v1.cpk"));
+  ASSERT_THAT(reader, IsOk());
+  auto blocks = reader->blocks();
+  ASSERT_THAT(blocks, IsOk());
+  ASSERT_EQ(blocks->size(), 1u);  // All but k-big (chunked) and k-empty.
+  auto pushed = push_bundle(path("v1.cpk"), *cache, "app");
+  ASSERT_THAT(pushed, IsOk());
+  EXPECT_EQ(pushed->blobs, 2u);  // The block and k-big.
+  // The manifest carries no entry data: the block is a blob.
+  EXPECT_LT(pushed->manifest_bytes, 4096u);
+  auto pulled = pull_bundle(*cache, "app", path("out.cpk"));
+  ASSERT_THAT(pulled, IsOk());
+  EXPECT_EQ(read_text(path("out.cpk")), read_text(path("v1.cpk")));
+  EXPECT_EQ(pulled->blobs_fetched, 2u);
+  auto again = pull_bundle(*cache, "app", path("out.cpk"));
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->blobs_fetched, 0u);
+  EXPECT_EQ(again->blobs_from_out, 2u);
+  // A local cache holding every artifact makes the block again.
+  auto local = open_backend("file://" + path("local"));
+  for (const auto& s : small_specs(1)) {
+    ASSERT_THAT(local->put(s.type, s.key, s.content, PutMode::kOverwrite),
+                IsOk());
+  }
+  PullOptions options;
+  options.have = local.get();
+  auto fresh = pull_bundle(*cache, "app", path("fresh.cpk"), options);
+  ASSERT_THAT(fresh, IsOk());
+  EXPECT_EQ(fresh->blobs_from_have, 2u);
+  EXPECT_EQ(fresh->blobs_fetched, 0u);
+  EXPECT_EQ(read_text(path("fresh.cpk")), read_text(path("v1.cpk")));
 }
 
 TEST_F(ShipTest, AppendedAndSignedBundlesShipWhole) {

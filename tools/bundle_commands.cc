@@ -166,6 +166,15 @@ nlohmann::json inspect_json(
     j["metadata"]["creation_unix_seconds"] = *m.creation_unix_seconds;
   }
   uint64_t original = 0, stored = 0;
+  // A solid block's stored bytes are shared out among its entries by their
+  // original size (rounded), for the per-type figures.
+  std::vector<bundle::ChunkInfo> blocks =
+      r.blocks().value_or(std::vector<bundle::ChunkInfo>());
+  uint64_t block_original = 0, block_stored = 0;
+  for (const auto& b : blocks) {
+    block_original += b.original_size;
+    block_stored += b.stored_size;
+  }
   std::map<std::string, std::array<uint64_t, 3>> per_type;
   for (const auto& e : entries) {
     original += e.original_size;
@@ -174,7 +183,15 @@ nlohmann::json inspect_json(
     t[0] += 1;
     t[1] += e.original_size;
     t[2] += e.stored_size;
+    if (e.block != 0 && e.block_data.original_size > 0) {
+      t[2] += static_cast<uint64_t>(
+          static_cast<double>(e.block_data.stored_size) *
+              static_cast<double>(e.original_size) /
+              static_cast<double>(e.block_data.original_size) +
+          0.5);
+    }
   }
+  stored += block_stored;
   j["entries"] = entries.size();
   // Entries that a later one with the same (type, key) shadows: the last
   // stored is the one every command reads.
@@ -187,6 +204,9 @@ nlohmann::json inspect_json(
   j["original_bytes"] = original;
   j["stored_bytes"] = stored;
   j["chunk_size"] = r.chunk_size();
+  j["solid_blocks"] = {{"count", blocks.size()},
+                       {"original_bytes", block_original},
+                       {"stored_bytes", block_stored}};
   nlohmann::json types = nlohmann::json::array();
   for (const std::string& t : r.types()) {
     auto it = per_type.find(t);
@@ -248,6 +268,12 @@ void print_inspect(const nlohmann::json& j) {
               << t["original_bytes"].get<uint64_t>() << " -> "
               << t["stored_bytes"].get<uint64_t>() << " bytes (ratio "
               << ratio_text(t["original_bytes"], t["stored_bytes"]) << ")\n";
+  }
+  if (uint64_t n = j["solid_blocks"]["count"]; n > 0) {
+    std::cout << "solid blocks: " << n << ", "
+              << j["solid_blocks"]["original_bytes"].get<uint64_t>() << " -> "
+              << j["solid_blocks"]["stored_bytes"].get<uint64_t>()
+              << " bytes\n";
   }
   for (const auto& d : j["dictionaries"]) {
     std::cout << "dictionary: " << d["type"].get<std::string>() << ", "

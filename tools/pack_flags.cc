@@ -23,6 +23,21 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
   cmd->add_option("--chunk-size", f.chunk_size,
                   "Entries above this many bytes are split into chunks")
       ->check(CLI::Range(bundle::kMinChunkSize, bundle::kMaxChunkSize));
+  cmd->add_option("--solid-block", f.solid_block,
+                  "Compress runs of small artifacts together in solid blocks "
+                  "of up to SIZE bytes (default 4 MiB; 0: each on its own, "
+                  "readable by cachepack before solid blocks)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            uint64_t n = std::stoull(v);
+            if (n == 0 ||
+                (n >= bundle::kMinChunkSize && n <= bundle::kMaxChunkSize)) {
+              return "";
+            }
+            return "solid block size must be 0 or 4 KiB..256 MiB";
+          },
+          "0 or 4KiB..256MiB"));
   cmd->add_flag("--dict", f.dict,
                 "Make a zstd dictionary per artifact type from the first "
                 "16 MiB of artifacts and store it in the bundle");
@@ -51,6 +66,7 @@ Result<bundle::WriterOptions> writer_options(
   o.level = f.level;
   o.threads = f.threads;
   o.chunk_size = f.chunk_size;
+  o.solid_block_size = f.solid_block;
   for (const std::string& kv : f.meta) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

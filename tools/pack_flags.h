@@ -20,6 +20,7 @@ struct PackFlags {
   int level = 3;
   int threads = 1;
   uint64_t chunk_size = bundle::kDefaultChunkSize;
+  uint64_t solid_block = bundle::kDefaultSolidBlockSize;
   bool dict = false;
   std::string dict_kind = "raw";
   std::string sign_key;
@@ -37,7 +38,8 @@ struct PackFlags {
   }
 };
 
-// Adds --level, --threads, --chunk-size, --dict, --dict-kind, --sign,
+// Adds --level, --threads, --chunk-size, --solid-block, --dict, --dict-kind,
+// --sign,
 // --meta, --lenient-base64, --strict-types, --env and --timestamp.
 void add_pack_flags(CLI::App* cmd, PackFlags& f);
 

@@ -26,8 +26,11 @@ inline constexpr std::array<uint8_t, 8> kMagic = {0x89, 'C',  'P',  'K',
 inline constexpr std::array<uint8_t, 8> kFooterMagic = {0x89, 'C', 'P', 'K',
                                                         'E',  'N', 'D', 0x0a};
 inline constexpr uint32_t kFormatVersion = 1;
-// No flag is defined in version 1; readers reject unknown bits.
-inline constexpr uint32_t kKnownFlags = 0;
+// Header flags: features an older reader must refuse rather than misread.
+// Readers reject unknown bits. kFlagSolidBlocks: entries may be stored in
+// solid blocks (the index's `blocks`; docs/FORMAT.md, "Solid blocks").
+inline constexpr uint32_t kFlagSolidBlocks = 1;
+inline constexpr uint32_t kKnownFlags = kFlagSolidBlocks;
 
 inline constexpr size_t kHeaderSize = 16;
 inline constexpr size_t kFooterSize = 72;
@@ -42,6 +45,19 @@ inline constexpr uint64_t kDefaultChunkSize = uint64_t{1} << 20;
 // default ReaderLimits::max_chunk_size, so whatever is written can be read.
 inline constexpr uint64_t kMinChunkSize = uint64_t{4} << 10;
 inline constexpr uint64_t kMaxChunkSize = uint64_t{256} << 20;
+// Solid blocks: runs of consecutive small entries compressed together as
+// one zstd frame of at most this many original bytes (WriterOptions::
+// solid_block_size; 0 turns them off). The block sizes a writer accepts are
+// those of chunks, so every block is within ReaderLimits::max_chunk_size.
+inline constexpr uint64_t kDefaultSolidBlockSize = uint64_t{4} << 20;
+// A solid block's zstd window: the block's size rounded up to a power of
+// two (at least 2^10, at most 2^27, the largest every decoder accepts by
+// default), so any entry can match any before it in the block.
+inline int solid_block_window_log(uint64_t block_size) {
+  int log = 10;
+  while (log < 27 && (uint64_t{1} << log) < block_size) ++log;
+  return log;
+}
 // The longest key a writer accepts; the reader's default
 // ReaderLimits::max_key_size.
 inline constexpr uint64_t kMaxKeySize = uint64_t{1} << 20;

@@ -79,8 +79,17 @@ struct EntryInfo {
   Codec codec = Codec::kRaw;  // Of the single chunk, or of the first.
   Xxh128 xxh3{};
   Sha256Digest sha256{};
-  uint32_t dictionary = 0;        // 0 none, else 1-based dictionary number.
-  std::vector<ChunkInfo> chunks;  // Always at least one unless empty.
+  uint32_t dictionary = 0;  // 0 none, else 1-based dictionary number.
+  // Always at least one unless empty or in a solid block.
+  std::vector<ChunkInfo> chunks;
+  // 0: stored on its own, as above. n: in solid block n (docs/FORMAT.md,
+  // "Solid blocks"): the content is original_size bytes from block_offset of
+  // the block's decompressed bytes, and block_data is the block's stored
+  // range; offset, codec and xxh3 are then the block's and stored_size is
+  // 0 (the block's bytes are shared with its other entries).
+  uint32_t block = 0;
+  uint64_t block_offset = 0;
+  ChunkInfo block_data;
 };
 
 struct Metadata {
@@ -139,6 +148,9 @@ class BundleReader {
   const std::vector<SignatureInfo>& signatures() const;
   // Mega-Cache group structure, empty if the bundle has none.
   Result<std::vector<GroupInfo>> groups() const;
+  // The solid blocks' stored ranges, in block-number order (block n is
+  // element n-1), each checked against the file and limits as a chunk is.
+  Result<std::vector<ChunkInfo>> blocks() const;
   // (type, dictionary bytes) in dictionary-number order.
   Result<std::vector<std::pair<std::string, Bytes>>> dictionaries() const;
 
@@ -151,7 +163,10 @@ class BundleReader {
                                      std::string_view key) const;
 
   // Content of one entry: XXH3 checked before decompressing, original size
-  // enforced as an upper bound while decompressing.
+  // enforced as an upper bound while decompressing. An entry in a solid
+  // block decompresses the block only up to the entry's end; the reader
+  // keeps the last few blocks' decompressed prefixes (and where it stopped)
+  // so reading a block's entries in order decompresses it once.
   Result<Bytes> read(size_t position) const;
   Result<Bytes> read(const EntryInfo& entry) const;
   // Empty optional when (type, key) is not in the bundle.
@@ -180,17 +195,21 @@ class BundleReader {
   Result<void> check_lookup_order() const;
   // The Mega-Cache group table, if any, partitions the entries in order.
   Result<void> check_groups() const;
+  // Each solid block's entries, in stored order, lie back to back and fill
+  // its decompressed bytes exactly: none overlaps another or leaves a gap.
+  Result<void> check_blocks() const;
   // Every signature verifies (open() already required a trusted one when
   // ReaderOptions::trusted_keys is set).
   Result<void> check_signatures() const;
-  // All five checks above, in that order; the report's sizes come from the
+  // All six checks above, in that order; the report's sizes come from the
   // index. Cheap next to verify_all(): reads the index, footers and padding.
   Result<VerifyReport> verify_structure() const;
 
   // Decompresses one entry and checks both digests.
   Result<void> verify_entry(size_t position) const;
   // verify_structure(), then every entry decompressed and both its digests
-  // checked. So any single changed byte of a bundle fails.
+  // checked, and every solid block decompressed to its end, which must be
+  // its declared size. So any single changed byte of a bundle fails.
   Result<VerifyReport> verify_all() const;
 
   // kPermissionDenied / kSignature unless some signature is valid and made
@@ -201,6 +220,7 @@ class BundleReader {
   struct State;
   explicit BundleReader(std::unique_ptr<State> state);
   static Result<BundleReader> open_state(std::unique_ptr<State> state);
+  Result<Bytes> read_solid(const EntryInfo& entry) const;
   std::unique_ptr<State> s_;
 };
 

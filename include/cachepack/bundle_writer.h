@@ -41,6 +41,14 @@ struct WriterOptions {
   int level = 3;    // zstd level 1..22; 0 stores every entry raw.
   int threads = 1;  // Compression threads; 1 compresses on the caller.
   uint64_t chunk_size = kDefaultChunkSize;
+  // Solid blocks (docs/FORMAT.md, "Solid blocks"): consecutive entries of at
+  // most chunk_size bytes, of types without a dictionary, are compressed
+  // together in blocks of up to this many bytes, so matches across entries
+  // count; a read decompresses the entry's block up to the entry. 0 (or
+  // level 0) stores every entry on its own. A bundle written with blocks
+  // sets a header flag that readers before blocks refuse; append() adds
+  // blocks only to a bundle that has it.
+  uint64_t solid_block_size = kDefaultSolidBlockSize;
   // Recorded only when set: bundles are deterministic by default.
   std::optional<int64_t> creation_unix_seconds;
   std::map<std::string, std::string> user_metadata;
@@ -125,7 +133,8 @@ class BundleWriter {
                           ContentSource& content);
 
   // Compresses and writes every entry added so far (except those held back
-  // to make dictionaries, which are copies). After it returns, no borrowed
+  // to make dictionaries, and those in the open solid block, which are
+  // copies). After it returns, no borrowed
   // content is read any more, so its owner may release it.
   Result<void> flush();
 

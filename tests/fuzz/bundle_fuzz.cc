@@ -8,6 +8,8 @@
 //   1: u16be data length, that much entry data, then index bytes: the
 //      harness adds a header and a footer with correct checksums, so the
 //      fuzzer reaches the Cap'n Proto index and every per-entry check.
+//      Bit 2 of the first byte sets the header's solid-blocks flag, so
+//      crafted solid blocks reach the block checks.
 #include <cstddef>
 #include <cstdint>
 
@@ -19,7 +21,7 @@ namespace {
 using namespace cachepack;
 using namespace cachepack::bundle;
 
-Bytes wrap(ByteSpan in) {
+Bytes wrap(ByteSpan in, uint32_t flags) {
   Bytes out;
   if (in.size() < 2) return out;
   size_t data_size = std::min<size_t>(
@@ -27,7 +29,7 @@ Bytes wrap(ByteSpan in) {
       in.size() - 2);
   ByteSpan data = in.subspan(2, data_size);
   ByteSpan index = in.subspan(2 + data_size);
-  append_bytes(out, encode_header(Header{}));
+  append_bytes(out, encode_header(Header{.flags = flags}));
   append_bytes(out, data);
   while (out.size() % 8) out.push_back(std::byte{0});
   Footer footer;
@@ -51,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* raw, size_t size) {
   ByteSpan input(reinterpret_cast<const std::byte*>(raw) + 1, size - 1);
   Bytes wrapped;
   if (raw[0] % 2 == 1) {
-    wrapped = wrap(input);
+    wrapped = wrap(input, (raw[0] & 4) != 0 ? kFlagSolidBlocks : 0u);
     input = wrapped;
   }
   ReaderOptions options;
@@ -63,6 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* raw, size_t size) {
   if (!reader) return 0;
   (void)reader->groups();
   (void)reader->dictionaries();
+  (void)reader->blocks();
   if (auto entries = reader->entries()) {
     for (const EntryInfo& e : *entries) {
       (void)reader->read(e);

@@ -24,6 +24,7 @@ case "$target" in
     "$cp" sample "$work/s.bin" --graphs 1 >/dev/null
     "$cp" convert "$work/s.bin" "$out/plain.cpk" >/dev/null
     "$cp" convert "$work/s.bin" "$out/chunked.cpk" --chunk-size 4096 >/dev/null
+    "$cp" convert "$work/s.bin" "$out/alone.cpk" --solid-block 0 >/dev/null
     "$cp" keygen --out "$work/k.pem" >/dev/null
     "$cp" convert "$work/s.bin" "$out/signed.cpk" --sign "$work/k.pem" >/dev/null
     # Each seed twice: as a file (mode 0) and as data + index (mode 1).
@@ -35,8 +36,10 @@ for name in list(os.listdir(d)):
     index_offset, index_size = struct.unpack(">QQ", b[-72:-56])
     data = b[16:index_offset][:0xffff]
     open(os.path.join(d, name), "wb").write(b"\x00" + b)
+    # Mode 1, plus bit 2 when the bundle has the solid-blocks flag.
+    mode = b"\x05" if struct.unpack(">I", b[12:16])[0] & 1 else b"\x01"
     open(os.path.join(d, name + ".index"), "wb").write(
-        b"\x01" + struct.pack(">H", len(data)) + data
+        mode + struct.pack(">H", len(data)) + data
         + b[index_offset:index_offset + index_size])
 PY
     ;;

@@ -69,9 +69,10 @@ inline Bytes generated(size_t n, uint32_t seed, bool compressible = true) {
 // test can give a reader exactly the index it wants to attack it with.
 inline Bytes craft_bundle(
     ByteSpan data,
-    const std::function<void(schema::BundleIndex::Builder)>& fill) {
+    const std::function<void(schema::BundleIndex::Builder)>& fill,
+    Header with_header = {}) {
   Bytes out;
-  auto header = encode_header(Header{});
+  auto header = encode_header(with_header);
   append_bytes(out, header);
   append_bytes(out, data);
   while (out.size() % 8) out.push_back(std::byte{0});
