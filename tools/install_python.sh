@@ -3,8 +3,9 @@
 # pip runs the in-tree PEP 517 backend, which builds the native module with
 # Bazel (//python:_native) for .venv's interpreter. Nothing is fetched.
 # Idempotent: a stamp in .venv holds the hash of every source the package is
-# built from (everything but tests, docs, benchmarks and examples); when it
-# matches, prints one line. Needs tools/setup.sh to have run.
+# built from (everything but tests, docs, benchmarks and examples) and of
+# $CACHEPACK_BAZEL_FLAGS; when it matches, prints one line. Needs
+# tools/setup.sh to have run.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="$root/.venv"
@@ -26,6 +27,8 @@ except (OSError, subprocess.CalledProcessError):  # Not a git checkout.
     names = [os.path.relpath(os.path.join(d, f)) for d, subdirs, files in os.walk(".")
              if not d.startswith(("./.git", "./.venv", "./bazel-")) for f in files]
 h = hashlib.sha256()
+# The Bazel flags too: an optimised module (tools/bench.sh) is another build.
+h.update(os.environ.get("CACHEPACK_BAZEL_FLAGS", "").encode() + b"\0")
 for name in sorted(set(names)):
     if name.startswith(skip) or name.endswith(".md") or not os.path.isfile(name):
         continue
