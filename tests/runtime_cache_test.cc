@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "tests/testing/result_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "util/file.h"
 
 namespace cachepack::runtime {
@@ -21,12 +22,7 @@ using testing::HasError;
 using testing::IsOk;
 namespace fs = std::filesystem;
 
-std::string temp_dir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/rtcache-XXXXXX";
-  char* made = ::mkdtemp(tmpl.data());
-  return made ? std::string(made) : std::string();
-}
+std::string temp_dir() { return testing::make_temp_dir("rtcache"); }
 
 Bytes file_bytes(const std::string& path) {
   Result<Bytes> b = read_file(path);

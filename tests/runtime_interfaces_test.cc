@@ -17,6 +17,7 @@
 #include "cachepack/hash.h"
 #include "cachepack/runtime_cache.h"
 #include "tests/testing/result_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "util/file.h"
 
 namespace cachepack::runtime {
@@ -27,12 +28,7 @@ using testing::IsOk;
 using testing::IsOkAndHolds;
 namespace fs = std::filesystem;
 
-std::string temp_dir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/memo-XXXXXX";
-  char* made = ::mkdtemp(tmpl.data());
-  return made ? std::string(made) : std::string();
-}
+std::string temp_dir() { return testing::make_temp_dir("memo"); }
 
 void write_text(const std::string& path, std::string_view text) {
   std::ofstream(path, std::ios::binary) << text;

@@ -16,6 +16,7 @@
 #include "cachepack/runtime_cache.h"
 #include "cachepack/runtime_isolation.h"
 #include "tests/testing/result_matchers.h"
+#include "tests/testing/temp_dir.h"
 #include "util/file.h"
 #include "util/python_json.h"
 
@@ -27,12 +28,7 @@ using testing::IsOk;
 using testing::IsOkAndHolds;
 namespace fs = std::filesystem;
 
-std::string temp_dir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string tmpl = std::string(base ? base : "/tmp") + "/rtmemo-XXXXXX";
-  char* made = ::mkdtemp(tmpl.data());
-  return made ? std::string(made) : std::string();
-}
+std::string temp_dir() { return testing::make_temp_dir("rtmemo"); }
 
 Bytes from_hex(std::string_view hex) {
   Bytes out;

@@ -24,10 +24,9 @@ struct RuntimeConfig {
   std::optional<std::string> cache_dump_file_path;
 
   // Generation A (fcache/dcache/icache of an older torch; spec section 3.1
-  // and 3.3, cachepack/runtime_interfaces.h). Each switch is its variable == "1"
-  // when set, else torch's OSS default.
-  // TORCHINDUCTOR_ENABLE_CACHING_MODULE alone: generation A's
-  // IS_CACHING_MODULE_ENABLED has no force-disable gate.
+  // and 3.3, cachepack/runtime_interfaces.h). Each switch is its variable ==
+  // "1" when set, else torch's OSS default. TORCHINDUCTOR_ENABLE_CACHING_MODULE
+  // alone: generation A's IS_CACHING_MODULE_ENABLED has no force-disable gate.
   bool memo_caching_module_enabled = false;
   // TORCHINDUCTOR_ENABLE_DETERMINISTIC_CACHING (default off).
   bool deterministic_caching_enabled = false;
