@@ -18,6 +18,22 @@ void BufferPool::put(Bytes b) {
   free_.push_back(std::move(b));
 }
 
+namespace {
+
+// What is left after zstd ran (or did not pay): the stored bytes are the
+// input itself when not compressed, and their checksum.
+Compressed finish(Compressed out, ByteSpan in) {
+  if (out.codec == Codec::kRaw) {
+    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
+    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
+    out.size = in.size();
+  }
+  out.xxh3 = xxh3_128(out.stored());
+  return out;
+}
+
+}  // namespace
+
 Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
                           const ZSTD_CDict* cdict, bool want_sha,
                           Bytes buffer) {
@@ -40,13 +56,7 @@ Compressed compress_chunk(ZSTD_CCtx* cctx, ByteSpan in, int level,
       out.codec = Codec::kZstd;
     }
   }
-  if (out.codec == Codec::kRaw) {
-    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
-    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
-    out.size = in.size();
-  }
-  out.xxh3 = xxh3_128(out.stored());
-  return out;
+  return finish(std::move(out), in);
 }
 
 Compressed compress_block(
@@ -79,13 +89,7 @@ Compressed compress_block(
       out.codec = Codec::kZstd;
     }
   }
-  if (out.codec == Codec::kRaw) {
-    if (out.buffer.size() < in.size()) out.buffer.resize(in.size());
-    if (!in.empty()) std::memcpy(out.buffer.data(), in.data(), in.size());
-    out.size = in.size();
-  }
-  out.xxh3 = xxh3_128(out.stored());
-  return out;
+  return finish(std::move(out), in);
 }
 
 CompressionPool::CompressionPool(int threads) {
