@@ -53,6 +53,8 @@ rm -rf "$install_prefix"
 run_step example_bazel tools/test_example_bazel.sh
 # tools/bench.sh --quick as a smoke test: every row runs, no timing asserted.
 run_step bench_quick tools/bench.sh --no-opt --quick
+# The README's main job, end to end (a cold and a warm compile, about 80 s).
+run_step main_job tools/run.sh
 echo "<testsuite>$steps_cases</testsuite>" >"$steps_logs/junit.xml"
 
 # The Python package, installed in .venv: run from the repository root, where
