@@ -422,6 +422,22 @@ Result<std::string> make_key(const CallArgs& call,
   return key_of_pickled(encoded);
 }
 
+// What record() stores for one call: its key and the entry of its encoded
+// parameters and result (Memoizer and PersistentMemoizer alike).
+Result<std::pair<std::string, CacheEntry>> keyed_entry(
+    const CallArgs& call, const Value& result,
+    const ParamsEncoder& params_encoder, const ResultEncoder& result_encoder) {
+  CP_ASSIGN_OR_RETURN(std::string key, make_key(call, params_encoder));
+  CP_ASSIGN_OR_RETURN(Value encoded_params,
+                      encoded_params_of(call, params_encoder));
+  Value encoded_result = result;
+  if (result_encoder) {
+    CP_ASSIGN_OR_RETURN(encoded_result, result_encoder(call, result));
+  }
+  return std::pair{std::move(key), CacheEntry{std::move(encoded_params),
+                                              std::move(encoded_result)}};
+}
+
 std::string torch_cache_dir() {
   if (const char* env = std::getenv("TORCHINDUCTOR_CACHE_DIR")) {
     std::error_code ec;
@@ -549,15 +565,9 @@ Function Memoizer::record(Function fn, ParamsEncoder params_encoder,
           result_encoder = std::move(result_encoder)](
              const CallArgs& call) -> Result<Value> {
     CP_ASSIGN_OR_RETURN(Value result, fn(call));
-    CP_ASSIGN_OR_RETURN(std::string key, make_key(call, params_encoder));
-    CP_ASSIGN_OR_RETURN(Value encoded_params,
-                        encoded_params_of(call, params_encoder));
-    Value encoded_result = result;
-    if (result_encoder) {
-      CP_ASSIGN_OR_RETURN(encoded_result, result_encoder(call, result));
-    }
-    cache_.insert(std::move(key), CacheEntry{std::move(encoded_params),
-                                             std::move(encoded_result)});
+    CP_ASSIGN_OR_RETURN(
+        auto keyed, keyed_entry(call, result, params_encoder, result_encoder));
+    cache_.insert(std::move(keyed.first), std::move(keyed.second));
     return result;
   };
 }
@@ -671,15 +681,9 @@ Function PersistentMemoizer::record(Function fn, ParamsEncoder params_encoder,
           result_encoder = std::move(result_encoder)](
              const CallArgs& call) -> Result<Value> {
     CP_ASSIGN_OR_RETURN(Value result, fn(call));
-    CP_ASSIGN_OR_RETURN(std::string key, make_key(call, params_encoder));
-    CP_ASSIGN_OR_RETURN(Value encoded_params,
-                        encoded_params_of(call, params_encoder));
-    Value encoded_result = result;
-    if (result_encoder) {
-      CP_ASSIGN_OR_RETURN(encoded_result, result_encoder(call, result));
-    }
-    CP_TRY(store(
-        key, CacheEntry{std::move(encoded_params), std::move(encoded_result)}));
+    CP_ASSIGN_OR_RETURN(
+        auto keyed, keyed_entry(call, result, params_encoder, result_encoder));
+    CP_TRY(store(keyed.first, std::move(keyed.second)));
     return result;
   };
 }
