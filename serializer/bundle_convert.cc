@@ -1,26 +1,54 @@
 #include "cachepack/bundle_convert.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "util/file.h"
 
 namespace cachepack::bundle {
 
-Result<size_t> add_megacache(BundleWriter& writer, ByteSpan data,
-                             const megacache::ReadOptions& options) {
+namespace {
+
+// Adds the blob's artifacts in place, or, when `done_reading` is set,
+// copied so that the input behind them can be released as the writer goes.
+Result<size_t> add_blob(BundleWriter& writer, ByteSpan data,
+                        const megacache::ReadOptions& options,
+                        const std::function<void(ByteSpan)>& done_reading) {
   CP_ASSIGN_OR_RETURN(auto blob, megacache::parse(data, options));
+  constexpr size_t kReleaseStep = size_t{8} << 20;
+  size_t read_behind = 0;
   size_t added = 0;
   for (const megacache::Group& g : blob.groups) {
     CP_TRY(writer.begin_group(g.type));
     for (const ArtifactView& a : g.artifacts) {
-      // The blob outlives this call, not the writer: read it in place, then
-      // flush before returning.
-      CP_TRY(writer.add_borrowed(a.type, a.key, a.content));
+      if (!done_reading) {
+        // The blob outlives this call, not the writer: read it in place,
+        // then flush before returning.
+        CP_TRY(writer.add_borrowed(a.type, a.key, a.content));
+      } else {
+        // A copy (into a solid block or the pool's buffer) is what the
+        // writer holds once add() returns.
+        CP_TRY(writer.add(a.type, a.key, a.content));
+        size_t end = static_cast<size_t>(a.content.data() + a.content.size() -
+                                         data.data());
+        if (end - read_behind >= kReleaseStep) {
+          done_reading(data.subspan(read_behind, end - read_behind));
+          read_behind = end;
+        }
+      }
       ++added;
     }
   }
   CP_TRY(writer.flush());
+  if (done_reading) done_reading(data.subspan(read_behind));
   return added;
+}
+
+}  // namespace
+
+Result<size_t> add_megacache(BundleWriter& writer, ByteSpan data,
+                             const megacache::ReadOptions& options) {
+  return add_blob(writer, data, options, nullptr);
 }
 
 Result<size_t> add_bundle(BundleWriter& writer, const BundleReader& source) {
@@ -57,7 +85,12 @@ Result<size_t> add_file(BundleWriter& writer, const std::string& path,
         "neither a cachepack bundle nor a PyTorch Mega-Cache blob",
         ErrorLocation{.file = path});
   }
-  auto added = add_megacache(writer, file.bytes(), blob_options);
+  // A blob may be larger than memory: read it with bounded residency,
+  // releasing what parsing and the writer are done with.
+  auto release = [&file](ByteSpan range) { file.release(range); };
+  megacache::ReadOptions options = blob_options;
+  options.done_reading = release;
+  auto added = add_blob(writer, file.bytes(), options, release);
   // A parse error is in the blob; a write error names the output already.
   if (!added && added.error().where().file.empty()) {
     return in_file(std::move(added), path);

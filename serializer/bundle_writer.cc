@@ -330,12 +330,12 @@ struct BundleWriter::Impl {
       if (owned) buffers.put(std::move(*owned));
       return retire(p);
     }
-    // In flight: at most 4 chunks' (or blocks') worth of bytes per thread
+    // In flight: at most 2 chunks' (or blocks') worth of bytes per thread
     // (memory stays bounded), but many small entries at once, so the
     // workers neither idle behind one large chunk nor wake per entry.
     const size_t threads = static_cast<size_t>(options.threads);
     const uint64_t budget =
-        4 * threads * std::max(options.chunk_size, options.solid_block_size);
+        2 * threads * std::max(options.chunk_size, options.solid_block_size);
     CP_TRY(drain(64 * threads - 1,
                  budget > p.bytes ? budget - p.bytes : uint64_t{0}));
     inflight_bytes += p.bytes;

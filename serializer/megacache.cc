@@ -124,7 +124,14 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
   Blob blob;
   blob.size = data.size();
   blob.crc = decode_fixed32_be(data.data());
-  uint32_t computed = crc32(data.subspan(4));
+  // Step by which the input is checked and handed to done_reading.
+  constexpr size_t kReadStep = size_t{8} << 20;
+  uint32_t computed = 0;
+  for (size_t at = 4; at < data.size(); at += kReadStep) {
+    ByteSpan piece = data.subspan(at, std::min(kReadStep, data.size() - at));
+    computed = crc32(piece, computed);
+    if (options.done_reading) options.done_reading(piece);
+  }
   if (computed != blob.crc) {
     return data_loss(ErrorReason::kChecksumMismatch, 0,
                      "CRC-32 mismatch: stored " + hex32(blob.crc) +
@@ -139,6 +146,13 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
                           " (this reader knows version 1)",
                       ErrorLocation{.offset = 4});
   }
+  size_t read_behind = 0;  // Handed to done_reading up to here.
+  auto done_up_to = [&](size_t end) {
+    if (options.done_reading && end > read_behind) {
+      options.done_reading(data.subspan(read_behind, end - read_behind));
+      read_behind = end;
+    }
+  };
   while (in.left() > 0) {
     Group group;
     group.offset = in.pos();
@@ -178,9 +192,11 @@ Result<Blob> parse(ByteSpan data, const ReadOptions& options) {
       uint64_t content_offset = in.pos() - content.size();
       group.artifacts.push_back(
           ArtifactView{group.type, std::move(key), content, content_offset});
+      if (in.pos() - read_behind >= kReadStep) done_up_to(in.pos());
     }
     blob.groups.push_back(std::move(group));
   }
+  done_up_to(data.size());
   return blob;
 }
 

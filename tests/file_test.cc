@@ -1,15 +1,19 @@
-// util/file.h's writers: BufferedWriter keeps its offset across buffered
-// and direct writes and closes only a descriptor it owns; pwrite_all writes
-// at an offset without moving the file position.
+// util/file.h: BufferedWriter keeps its offset across buffered and direct
+// writes and closes only a descriptor it owns; pwrite_all writes at an
+// offset without moving the file position; MappedFile::release gives back
+// memory, never bytes.
 #include "util/file.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <random>
 
 #include "tests/testing/result_matchers.h"
 
@@ -79,6 +83,43 @@ TEST_F(FileTest, PwriteAllWritesAtAnOffsetAndKeepsThePosition) {
   ASSERT_THAT(pwrite_all(fd.get(), to_bytes("ab"), 4, path_), IsOk());
   EXPECT_EQ(::lseek(fd.get(), 0, SEEK_CUR), 10);
   EXPECT_THAT(read_file(path_), IsOkAndHolds(to_bytes("0123ab6789")));
+}
+
+// Resident pages of this process (/proc/self/statm, second field).
+long resident_pages() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident;
+}
+
+TEST_F(FileTest, MappedFileReleaseDropsPagesAndKeepsEveryByte) {
+  constexpr size_t kSize = 32 << 20;
+  Bytes content(kSize);
+  std::mt19937_64 rng(3);
+  for (auto& b : content) b = static_cast<std::byte>(rng());
+  {
+    Fd fd = create();
+    ASSERT_THAT(write_all(fd.get(), content, path_), IsOk());
+  }
+  auto file = MappedFile::open(path_);
+  ASSERT_THAT(file, IsOk());
+  ByteSpan bytes = file->bytes();
+  ASSERT_TRUE(std::equal(bytes.begin(), bytes.end(), content.begin()));
+  const long touched = resident_pages();
+
+  // Ranges that start and end inside pages, the whole file, and ranges
+  // outside the mapping (ignored).
+  file->release(bytes.subspan(1, 5000));
+  file->release(bytes.subspan(4097, 3 << 20));
+  file->release(bytes);
+  file->release(ByteSpan(content).first(4096));
+  const long released = resident_pages();
+  const long page = ::sysconf(_SC_PAGESIZE);
+  EXPECT_GT(touched - released, static_cast<long>(kSize / page) * 3 / 4)
+      << "touched " << touched << " pages, " << released << " after release";
+
+  EXPECT_TRUE(std::equal(bytes.begin(), bytes.end(), content.begin()));
 }
 
 TEST_F(FileTest, FsyncDirectoryOfNamesAMissingDirectory) {

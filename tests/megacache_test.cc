@@ -177,6 +177,53 @@ TEST(MegaCacheRoundTrip, HugeContentIsAViewNotACopy) {
   EXPECT_TRUE(parsed->groups[0].artifacts[1].content.empty());
 }
 
+TEST(MegaCacheReader, HandsWhatItHasReadToDoneReadingFrontToBack) {
+  // 20 MB in artifacts of 1.5 MB: several read steps in both passes.
+  megacache::Writer w;
+  std::vector<std::string> contents;
+  for (int i = 0; i < 14; ++i) {
+    contents.push_back(std::string(1'500'000, static_cast<char>('a' + i)));
+  }
+  for (int g = 0; g < 2; ++g) {
+    std::vector<KeyedContent> group;
+    for (int i = g * 7; i < g * 7 + 7; ++i) {
+      group.push_back({"key" + std::to_string(i), as_bytes(contents[i])});
+    }
+    ASSERT_TRUE(w.append_group(g == 0 ? "inductor" : "pgo", group));
+  }
+  ByteSpan blob = w.bytes();
+
+  std::vector<std::pair<size_t, size_t>> ranges;  // (begin, end) offsets.
+  megacache::ReadOptions options;
+  options.done_reading = [&](ByteSpan r) {
+    size_t begin = static_cast<size_t>(r.data() - blob.data());
+    ranges.emplace_back(begin, begin + r.size());
+  };
+  auto parsed = megacache::parse(blob, options);
+  ASSERT_THAT(parsed, IsOk());
+  auto plain = megacache::parse(blob);
+  ASSERT_THAT(plain, IsOk());
+  ASSERT_EQ(parsed->artifacts().size(), plain->artifacts().size());
+  EXPECT_EQ(parsed->artifacts().back().content.data(),
+            plain->artifacts().back().content.data());
+
+  // Two passes, each contiguous and covering the input: the checksum from
+  // byte 4, then the structure from byte 0.
+  ASSERT_GE(ranges.size(), 4u);
+  size_t pass = 0, expected_begin = 4;
+  for (auto [begin, end] : ranges) {
+    if (begin != expected_begin) {
+      ASSERT_EQ(expected_begin, blob.size()) << "a gap before " << begin;
+      ASSERT_EQ(begin, 0u);
+      ++pass;
+    }
+    ASSERT_LT(begin, end);
+    expected_begin = end;
+  }
+  EXPECT_EQ(pass, 1u);
+  EXPECT_EQ(expected_begin, blob.size());
+}
+
 TEST(MegaCacheReader, RejectsEverySingleByteTruncation) {
   Bytes blob = small_blob();
   for (size_t n = 0; n < blob.size(); ++n) {

@@ -168,6 +168,23 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
 
 MappedFile::~MappedFile() { reset(); }
 
+void MappedFile::release(ByteSpan range) const {
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const auto map_begin = reinterpret_cast<uintptr_t>(data_);
+  const uintptr_t map_end = map_begin + size_;
+  auto begin = reinterpret_cast<uintptr_t>(range.data());
+  uintptr_t end = begin + range.size();
+  if (data_ == nullptr || begin < map_begin || end > map_end) return;
+  // Only pages wholly inside the range: their neighbours may still be read.
+  // The mapping starts on a page and its last page is this file's alone.
+  begin = (begin + page - 1) / page * page;
+  end = end == map_end ? (end + page - 1) / page * page : end / page * page;
+  if (end <= begin) return;
+  // Advice only: a failure leaves the pages resident, which is still
+  // correct.
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 void MappedFile::reset() {
   if (data_ != nullptr) {
     ::munmap(const_cast<std::byte*>(data_), size_);

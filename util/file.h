@@ -54,6 +54,12 @@ class MappedFile {
   ByteSpan bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
 
+  // Drops the whole pages of `range` (a part of bytes()) from this
+  // process's resident memory. The bytes stay readable: a later read faults
+  // them back in from the page cache. Reading a large file front to back
+  // and releasing behind keeps residency bounded (bundle_convert.cc).
+  void release(ByteSpan range) const;
+
  private:
   MappedFile(std::string path, const std::byte* data, size_t size)
       : path_(std::move(path)), data_(data), size_(size) {}

@@ -10,6 +10,7 @@
 #define CACHEPACK_MEGACACHE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -43,6 +44,13 @@ struct ReadOptions {
   // nullptr checks nothing.
   const ArtifactTypes* types = &ArtifactTypes::global();
   bool strict_types = false;
+  // When set, parse() calls it with the ranges of the input it has
+  // finished reading, front to back every few MiB (once for the checksum,
+  // once for the structure):
+  // a caller that mapped a large file releases them (MappedFile::release),
+  // so residency stays bounded. The views parse() returns still point into
+  // the input.
+  std::function<void(ByteSpan)> done_reading;
 };
 
 struct Group {
