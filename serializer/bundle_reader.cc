@@ -427,15 +427,7 @@ Result<Bytes> BundleReader::read(const EntryInfo& entry) const {
     return tl::unexpected(
         std::move(out.error()).in_file(s_->path).with_key(entry.key));
   }
-  if (s_->options.verify_sha256_on_read && sha256(*out) != entry.sha256) {
-    return make_error(
-        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-        "content of entry " + std::to_string(entry.position) +
-            " does not match its SHA-256",
-        ErrorLocation{
-            .file = s_->path, .offset = entry.offset, .key = entry.key});
-  }
-  return out;
+  return checked_content(entry, std::move(*out));
 }
 
 // An entry of a solid block: the block is checked and decompressed (once,
@@ -447,16 +439,25 @@ Result<Bytes> BundleReader::read_solid(const EntryInfo& entry) const {
     return tl::unexpected(
         std::move(out.error()).in_file(s_->path).with_key(entry.key));
   }
-  if (s_->options.verify_sha256_on_read && sha256(*out) != entry.sha256) {
-    return make_error(
-        ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
-        "content of entry " + std::to_string(entry.position) +
-            " (in solid block " + std::to_string(entry.block) +
-            ") does not match its SHA-256",
-        ErrorLocation{
-            .file = s_->path, .offset = entry.offset, .key = entry.key});
+  return checked_content(entry, std::move(*out));
+}
+
+// `content`, read for `entry`, unless verify_sha256_on_read finds that it
+// is not what was written.
+Result<Bytes> BundleReader::checked_content(const EntryInfo& entry,
+                                            Bytes content) const {
+  if (!s_->options.verify_sha256_on_read || sha256(content) == entry.sha256) {
+    return content;
   }
-  return out;
+  std::string where = entry.block == 0 ? ""
+                                       : " (in solid block " +
+                                             std::to_string(entry.block) + ")";
+  return make_error(
+      ErrorCode::kDataLoss, ErrorReason::kChecksumMismatch,
+      "content of entry " + std::to_string(entry.position) + where +
+          " does not match its SHA-256",
+      ErrorLocation{
+          .file = s_->path, .offset = entry.offset, .key = entry.key});
 }
 
 Result<Bytes> BundleReader::read(size_t position) const {

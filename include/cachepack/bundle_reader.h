@@ -221,6 +221,7 @@ class BundleReader {
   explicit BundleReader(std::unique_ptr<State> state);
   static Result<BundleReader> open_state(std::unique_ptr<State> state);
   Result<Bytes> read_solid(const EntryInfo& entry) const;
+  Result<Bytes> checked_content(const EntryInfo& entry, Bytes content) const;
   std::unique_ptr<State> s_;
 };
 
