@@ -105,5 +105,22 @@ def ids(doc):
     return sorted((a["type"], a["sha256"], a["size"]) for a in doc["artifacts"])
 assert ids(got) == ids(want)
 PY
+# pack --threads compresses on more threads and writes the same bytes (bundles
+# are deterministic); --level and --solid-block reach the writer; a blob OUT,
+# which is never compressed, refuses them rather than ignoring them.
+expect_exit 0 pack "torch://$tmp/trusted" "$tmp/threads.cpk" --threads 2
+cmp -s "$tmp/back.cpk" "$tmp/threads.cpk" || fail "pack --threads 2 wrote other bytes than one thread"
+expect_exit 0 inspect --json "$tmp/threads.cpk"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["solid_blocks"]["count"] >= 1' \
+  "$tmp/out" || fail "pack made no solid block: $(cat "$tmp/out")"
+expect_exit 0 pack "torch://$tmp/trusted" "$tmp/alone.cpk" --level 9 --solid-block 0
+expect_exit 0 inspect --json "$tmp/alone.cpk"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["solid_blocks"]["count"] == 0' \
+  "$tmp/out" || fail "pack --solid-block 0 made blocks: $(cat "$tmp/out")"
+expect_exit 1 pack "torch://$tmp/trusted" "$tmp/refused.bin" --threads 2
+grep -q "a PyTorch Mega-Cache blob is not" "$tmp/err" || fail "pack to a blob with --threads: $(cat "$tmp/err")"
+[ ! -e "$tmp/refused.bin" ] || fail "pack to a blob with --threads wrote it"
+expect_exit 1 convert "$tmp/unsigned.cpk" "$tmp/refused.bin" --level 9
+grep -q "a PyTorch Mega-Cache blob is not" "$tmp/err" || fail "convert to a blob with --level: $(cat "$tmp/err")"
 
 finish "backend CLI checks"

@@ -24,6 +24,7 @@
 #include "tools/commands.h"
 #include "tools/environment_flags.h"
 #include "tools/inputs.h"
+#include "tools/pack_flags.h"
 #include "tools/progress.h"
 #include "util/file.h"
 #include "util/file_lock.h"
@@ -294,6 +295,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
     std::string out;
     std::string env_file;
     bool json = false;
+    CompressionFlags compression;
     BundleReadFlags read;
     ProgressFlags progress;
   };
@@ -313,11 +315,14 @@ void add_pack_command(CLI::App& app, int& exit_code) {
   add_allow_older_version_flag(cmd, args->read);
   add_strict_types_flag(cmd, args->read.strict_types);
   add_record_env_flag(cmd, args->env_file);
+  add_compression_flags(cmd, args->compression);
   cmd->add_flag("--json", args->json, "One JSON object on stdout");
   add_progress_flags(cmd, args->progress);
   cmd->footer(
       "Examples:\n"
       "  cachepack pack torch:///tmp/torchinductor_$USER model.cpk\n"
+      "  cachepack pack torch:///tmp/torchinductor_$USER model.cpk "
+      "--threads 2\n"
       "  cachepack pack redis://cache-host:6379 old.cpk everything.cpk\n");
   cmd->callback(run(
       exit_code,
@@ -325,7 +330,10 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         args->out = args->sources.back();
         args->sources.pop_back();
         bool to_bundle = bundle::has_bundle_extension(args->out);
-        if (!to_bundle) CP_TRY(refuse_env_for_blob(args->env_file, args->out));
+        if (!to_bundle) {
+          CP_TRY(refuse_env_for_blob(args->env_file, args->out));
+          CP_TRY(refuse_compression_for_blob(args->compression, args->out));
+        }
         CP_ASSIGN_OR_RETURN(auto env, environment_to_record(args->env_file));
         std::vector<ArtifactInput> opened;
         std::vector<PackSource> sources;
@@ -372,6 +380,7 @@ void add_pack_command(CLI::App& app, int& exit_code) {
         uint64_t written = 0;
         if (to_bundle) {
           bundle::WriterOptions options;
+          args->compression.apply_to(options);
           if (env) {
             record_environment(options, *env);
           } else if (auto shared =

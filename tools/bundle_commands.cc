@@ -81,6 +81,7 @@ Result<std::string> convert(const std::string& in, const std::string& out,
       to.empty() ? bundle::has_bundle_extension(out) : to == "cachepack";
   if (!to_bundle) {
     CP_TRY(refuse_env_for_blob(flags.env_file, out));
+    CP_TRY(refuse_compression_for_blob(flags.compression, out));
     Bytes blob;
     if (source) {
       CP_ASSIGN_OR_RETURN(blob,

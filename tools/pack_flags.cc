@@ -15,7 +15,7 @@ constexpr uint64_t kDictionaryTrainingBytes = 16 << 20;
 
 }  // namespace
 
-void add_pack_flags(CLI::App* cmd, PackFlags& f) {
+void add_compression_flags(CLI::App* cmd, CompressionFlags& f) {
   cmd->add_option("--level", f.level, "zstd level 1..22; 0 stores raw")
       ->check(CLI::Range(0, 22));
   cmd->add_option("--threads", f.threads, "Compression threads")
@@ -38,6 +38,27 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
             return "solid block size must be 0 or 4 KiB..256 MiB";
           },
           "0 or 4KiB..256MiB"));
+}
+
+void CompressionFlags::apply_to(bundle::WriterOptions& o) const {
+  o.level = level;
+  o.threads = threads;
+  o.chunk_size = chunk_size;
+  o.solid_block_size = solid_block;
+}
+
+Result<void> refuse_compression_for_blob(const CompressionFlags& f,
+                                         const std::string& out) {
+  if (f == CompressionFlags{}) return {};
+  return make_error(ErrorCode::kInvalidArgument,
+                    "--level, --threads, --chunk-size and --solid-block say "
+                    "how a bundle is compressed; a PyTorch Mega-Cache blob "
+                    "is not: write a bundle instead (an OUT ending in .cpk)",
+                    ErrorLocation{.file = out});
+}
+
+void add_pack_flags(CLI::App* cmd, PackFlags& f) {
+  add_compression_flags(cmd, f.compression);
   cmd->add_flag("--dict", f.dict,
                 "Make a zstd dictionary per artifact type from the first "
                 "16 MiB of artifacts and store it in the bundle");
@@ -63,10 +84,7 @@ void add_pack_flags(CLI::App* cmd, PackFlags& f) {
 Result<bundle::WriterOptions> writer_options(
     const PackFlags& f, std::unique_ptr<bundle::SigningKey>& key) {
   bundle::WriterOptions o;
-  o.level = f.level;
-  o.threads = f.threads;
-  o.chunk_size = f.chunk_size;
-  o.solid_block_size = f.solid_block;
+  f.compression.apply_to(o);
   for (const std::string& kv : f.meta) {
     size_t eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {

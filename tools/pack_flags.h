@@ -16,11 +16,27 @@
 
 namespace cachepack::cli {
 
-struct PackFlags {
+// How a bundle is compressed: --level, --threads, --chunk-size and
+// --solid-block, shared by every command that writes one.
+struct CompressionFlags {
   int level = 3;
   int threads = 1;
   uint64_t chunk_size = bundle::kDefaultChunkSize;
   uint64_t solid_block = bundle::kDefaultSolidBlockSize;
+
+  bool operator==(const CompressionFlags&) const = default;
+  void apply_to(bundle::WriterOptions& o) const;
+};
+
+void add_compression_flags(CLI::App* cmd, CompressionFlags& f);
+
+// kInvalidArgument when `f` asks for anything but the defaults and `out` is
+// a Mega-Cache blob, which is never compressed.
+Result<void> refuse_compression_for_blob(const CompressionFlags& f,
+                                         const std::string& out);
+
+struct PackFlags {
+  CompressionFlags compression;
   bool dict = false;
   std::string dict_kind = "raw";
   std::string sign_key;
@@ -38,9 +54,8 @@ struct PackFlags {
   }
 };
 
-// Adds --level, --threads, --chunk-size, --solid-block, --dict, --dict-kind,
-// --sign,
-// --meta, --lenient-base64, --strict-types, --env and --timestamp.
+// Adds the compression flags, --dict, --dict-kind, --sign, --meta,
+// --lenient-base64, --strict-types, --env and --timestamp.
 void add_pack_flags(CLI::App* cmd, PackFlags& f);
 
 // The writer options `f` asks for; a signing key it loads is kept in `key`,
