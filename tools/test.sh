@@ -35,10 +35,13 @@ steps_logs="$root/bazel-testlogs/steps"
 mkdir -p "$steps_logs"
 steps_cases=""
 run_step() {
-  local name=$1
+  local name=$1 started=$SECONDS
   shift
   if "$@" >"$steps_logs/$name.log" 2>&1; then
-    steps_cases+="<testcase name=\"$name\"/>"
+    # The time in the JUnit case and on the console: where a slow suite's
+    # minutes go.
+    steps_cases+="<testcase name=\"$name\" time=\"$((SECONDS - started))\"/>"
+    echo "test: step $name passed in $((SECONDS - started)) s"
   else
     echo "test: $name failed:"
     cat "$steps_logs/$name.log"

@@ -204,8 +204,16 @@ def pack(ctx: Ctx, ds: DataSet, *, with_pack_dir: bool = True) -> list[Row]:
     if with_pack_dir:
         sides["pack"] = timed(
             "pack",
-            [cp, "pack", "--level", "3", "--threads", "2", f"torch://{ds.dir}",
-             out / "pack" / "o.cpk"],
+            [
+                cp,
+                "pack",
+                "--level",
+                "3",
+                "--threads",
+                "2",
+                f"torch://{ds.dir}",
+                out / "pack" / "o.cpk",
+            ],
             out / "pack" / "o.cpk",
         )
         sides["tarzst"] = timed(
