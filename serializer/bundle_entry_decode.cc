@@ -39,6 +39,42 @@ tl::unexpected<Error> entry_over_limit(const EntryInfo& info,
                     ErrorLocation{.offset = index_offset, .key = info.key});
 }
 
+// Why [offset, +size) is not inside the data region [kHeaderSize,
+// data_end), the same for an entry and a solid block; nothing when it is.
+std::optional<std::string> outside_data_region(uint64_t offset, uint64_t size,
+                                               uint64_t data_end) {
+  if (offset >= kHeaderSize && offset <= data_end &&
+      size <= data_end - offset) {
+    return std::nullopt;
+  }
+  return "stored range [" + std::to_string(offset) + ", +" +
+         std::to_string(size) + ") is outside the data region [" +
+         std::to_string(kHeaderSize) + ", " + std::to_string(data_end) + ")";
+}
+
+// An entry's declared original size against ReaderLimits::max_entry_size.
+Result<void> check_entry_size(const EntryInfo& info, uint64_t index_offset,
+                              uint64_t max_entry_size) {
+  if (info.original_size <= max_entry_size) return {};
+  return entry_over_limit(
+      info, index_offset,
+      "declared size " + std::to_string(info.original_size) +
+          " exceeds the limit of " + std::to_string(max_entry_size));
+}
+
+// The entry's SHA-256 into `info`, if it has the right length.
+Result<void> decode_sha256(sc::Entry::Reader e, EntryInfo& info,
+                           uint64_t index_offset) {
+  auto sha = e.getSha256();
+  if (sha.size() != info.sha256.size()) {
+    return bad_entry(
+        info, index_offset,
+        "SHA-256 is not " + std::to_string(info.sha256.size()) + " bytes");
+  }
+  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
+  return {};
+}
+
 std::optional<Codec> codec_of(sc::Codec c) {
   switch (c) {
     case sc::Codec::RAW:
@@ -107,24 +143,11 @@ Result<void> BundleReader::State::decode_sizes(sc::Entry::Reader e,
   info.offset = e.getOffset();
   info.stored_size = e.getStoredSize();
   info.original_size = e.getOriginalSize();
-  const uint64_t data_end = footer.index_offset;
-  if (info.offset < kHeaderSize || info.offset > data_end ||
-      info.stored_size > data_end - info.offset) {
-    return bad_entry(info, at,
-                     "stored range [" + std::to_string(info.offset) + ", +" +
-                         std::to_string(info.stored_size) +
-                         ") is outside the data region [" +
-                         std::to_string(kHeaderSize) + ", " +
-                         std::to_string(data_end) + ")");
+  if (auto outside = outside_data_region(info.offset, info.stored_size,
+                                         footer.index_offset)) {
+    return bad_entry(info, at, *outside);
   }
-  const uint64_t max_entry_size = options.limits.max_entry_size;
-  if (info.original_size > max_entry_size) {
-    return entry_over_limit(
-        info, at,
-        "declared size " + std::to_string(info.original_size) +
-            " exceeds the limit of " + std::to_string(max_entry_size));
-  }
-  return {};
+  return check_entry_size(info, at, options.limits.max_entry_size);
 }
 
 Result<void> BundleReader::State::decode_codec_and_digests(
@@ -134,13 +157,7 @@ Result<void> BundleReader::State::decode_codec_and_digests(
   if (!codec) return bad_entry(info, at, "unknown codec");
   info.codec = *codec;
   info.xxh3 = xxh128_from_words(e.getXxh3High(), e.getXxh3Low());
-  auto sha = e.getSha256();
-  if (sha.size() != info.sha256.size()) {
-    return bad_entry(
-        info, at,
-        "SHA-256 is not " + std::to_string(info.sha256.size()) + " bytes");
-  }
-  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
+  CP_TRY(decode_sha256(e, info, at));
   info.dictionary = e.getDictionary();
   if (info.dictionary > dictionary_count) {
     return bad_entry(info, at, "no such dictionary");
@@ -235,13 +252,9 @@ Result<ChunkInfo> BundleReader::State::decode_block(
   if (!codec) return bad("unknown codec");
   ChunkInfo c{b.getOffset(), b.getStoredSize(), b.getOriginalSize(), *codec,
               xxh128_from_words(b.getXxh3High(), b.getXxh3Low())};
-  const uint64_t data_end = footer.index_offset;
-  if (c.offset < kHeaderSize || c.offset > data_end ||
-      c.stored_size > data_end - c.offset) {
-    return bad("stored range [" + std::to_string(c.offset) + ", +" +
-               std::to_string(c.stored_size) +
-               ") is outside the data region [" + std::to_string(kHeaderSize) +
-               ", " + std::to_string(data_end) + ")");
+  if (auto outside =
+          outside_data_region(c.offset, c.stored_size, footer.index_offset)) {
+    return bad(*outside);
   }
   if (c.original_size > options.limits.max_chunk_size) {
     return over_limit(at, "solid block " + std::to_string(number) + " of " +
@@ -282,13 +295,7 @@ Result<void> BundleReader::State::decode_solid(
                          " but has stored bytes, chunks or a dictionary of "
                          "its own");
   }
-  if (info.original_size > options.limits.max_entry_size) {
-    return entry_over_limit(info, at,
-                            "declared size " +
-                                std::to_string(info.original_size) +
-                                " exceeds the limit of " +
-                                std::to_string(options.limits.max_entry_size));
-  }
+  CP_TRY(check_entry_size(info, at, options.limits.max_entry_size));
   auto block = decode_block(blocks, info.block);
   if (!block) {
     return tl::unexpected(std::move(block.error()).with_key(info.key));
@@ -304,13 +311,7 @@ Result<void> BundleReader::State::decode_solid(
                          " decompressed bytes of solid block " +
                          std::to_string(info.block));
   }
-  auto sha = e.getSha256();
-  if (sha.size() != info.sha256.size()) {
-    return bad_entry(
-        info, at,
-        "SHA-256 is not " + std::to_string(info.sha256.size()) + " bytes");
-  }
-  std::memcpy(info.sha256.data(), sha.begin(), info.sha256.size());
+  CP_TRY(decode_sha256(e, info, at));
   info.offset = block->offset;
   info.stored_size = 0;
   info.codec = block->codec;
