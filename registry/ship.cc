@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -17,6 +18,7 @@
 #include "cachepack/bundle_format.h"
 #include "cachepack/bundle_reader.h"
 #include "cachepack/hash.h"
+#include "serializer/bundle_compression.h"
 #include "util/file.h"
 #include "util/file_lock.h"
 #include "util/text.h"
@@ -351,6 +353,22 @@ Result<PushReport> push_bundle(const std::string& bundle_path, Backend& backend,
 
 namespace {
 
+// The stored bytes the writer made for `target` (a chunk or a solid block),
+// made again by `compress` (the writer's own function, at the default level,
+// or level 0 for a raw target); nothing unless they are exactly those bytes.
+std::optional<Bytes> remade(
+    ZSTD_CCtx* cctx, const bundle::ChunkInfo& target,
+    const std::function<bundle::Compressed(ZSTD_CCtx*, int)>& compress) {
+  const int level = target.codec == bundle::Codec::kRaw ? 0 : kDefaultLevel;
+  bundle::Compressed made = compress(cctx, level);
+  if (made.codec != target.codec || made.size != target.stored_size ||
+      made.xxh3 != target.xxh3) {
+    return std::nullopt;
+  }
+  made.buffer.resize(made.size);
+  return std::move(made.buffer);
+}
+
 // Makes an entry's stored bytes again from its content held by a local
 // cache, when that gives exactly the bytes the index names.
 std::optional<Bytes> stored_from_have(Backend& have, const bundle::EntryInfo& e,
@@ -366,27 +384,24 @@ std::optional<Bytes> stored_from_have(Backend& have, const bundle::EntryInfo& e,
   if (chunks.empty()) {
     chunks.push_back({.stored_size = e.stored_size,
                       .original_size = e.original_size,
-                      .codec = e.codec});
+                      .codec = e.codec,
+                      .xxh3 = e.xxh3});
   }
   Bytes stored;
   stored.reserve(e.stored_size);
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
-                                                          ZSTD_freeCCtx);
+  bundle::CCtxPtr cctx(ZSTD_createCCtx());
   uint64_t at = 0;
   for (const auto& c : chunks) {
     if (c.original_size > content.size() - at) return std::nullopt;
     ByteSpan piece = ByteSpan(content).subspan(at, c.original_size);
     at += c.original_size;
-    if (c.codec == bundle::Codec::kRaw) {
-      stored.insert(stored.end(), piece.begin(), piece.end());
-      continue;
-    }
-    if (cctx == nullptr) return std::nullopt;
-    Bytes out(ZSTD_compressBound(piece.size()));
-    size_t n = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(),
-                                 piece.data(), piece.size(), kDefaultLevel);
-    if (ZSTD_isError(n) || n != c.stored_size) return std::nullopt;
-    stored.insert(stored.end(), out.begin(), out.begin() + n);
+    if (c.codec != bundle::Codec::kRaw && cctx == nullptr) return std::nullopt;
+    auto made = remade(cctx.get(), c, [&](ZSTD_CCtx* cc, int level) {
+      return bundle::compress_chunk(cc, piece, level, nullptr,
+                                    /*want_sha=*/false, {});
+    });
+    if (!made) return std::nullopt;
+    stored.insert(stored.end(), made->begin(), made->end());
   }
   if (stored.size() != e.stored_size || bundle::xxh3_128(stored) != e.xxh3) {
     return std::nullopt;
@@ -415,26 +430,11 @@ std::optional<Bytes> block_from_have(
     content.insert(content.end(), part.begin(), part.end());
   }
   if (content.size() != b.original_size) return std::nullopt;
-  Bytes stored;
-  if (b.codec == bundle::Codec::kRaw) {
-    stored = std::move(content);
-  } else {
-    std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(),
-                                                            ZSTD_freeCCtx);
-    if (cctx == nullptr) return std::nullopt;
-    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, kDefaultLevel);
-    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_windowLog,
-                           bundle::solid_block_window_log(content.size()));
-    stored.resize(ZSTD_compressBound(content.size()));
-    size_t n = ZSTD_compress2(cctx.get(), stored.data(), stored.size(),
-                              content.data(), content.size());
-    if (ZSTD_isError(n)) return std::nullopt;
-    stored.resize(n);
-  }
-  if (stored.size() != b.stored_size || bundle::xxh3_128(stored) != b.xxh3) {
-    return std::nullopt;
-  }
-  return stored;
+  bundle::CCtxPtr cctx(ZSTD_createCCtx());
+  if (b.codec != bundle::Codec::kRaw && cctx == nullptr) return std::nullopt;
+  return remade(cctx.get(), b, [&](ZSTD_CCtx* cc, int level) {
+    return bundle::compress_block(cc, content, level, {}, {});
+  });
 }
 
 // The previous output's blobs: name -> its bytes in the old file.

@@ -1,6 +1,7 @@
 // The writer's compression machinery: a chunk compressed with zstd (or
 // kept raw when that is no smaller) and digested, on the caller's thread or
-// on a fixed pool of threads, into recycled buffers. Internal to serializer/.
+// on a fixed pool of threads, into recycled buffers. Internal to serializer/
+// and registry/ship.cc, which remakes stored bytes as the writer made them.
 #ifndef CACHEPACK_SERIALIZER_BUNDLE_COMPRESSION_H_
 #define CACHEPACK_SERIALIZER_BUNDLE_COMPRESSION_H_
 
