@@ -194,19 +194,24 @@ std::shared_ptr<SolidBlocks::Slot> SolidBlocks::slot(
   return s;
 }
 
+tl::unexpected<Error> SolidBlocks::fail(Slot& s, ErrorReason reason,
+                                        const std::string& what) {
+  s.failed = Error(ErrorCode::kDataLoss, reason,
+                   "solid block " + std::to_string(s.number) + ": " + what,
+                   ErrorLocation{.offset = s.block.offset});
+  s.out = Bytes();
+  s.dctx.reset();
+  return tl::unexpected(*s.failed);
+}
+
 // Decompresses slot `s`'s block until `want` bytes are out (or, for a raw
 // block, just checks it). Called with s.mutex held.
 Result<void> SolidBlocks::advance(Slot& s, uint64_t want) const {
   if (s.failed) return tl::unexpected(*s.failed);
   const ChunkInfo& b = s.block;
   ByteSpan src = file_.subspan(b.offset, b.stored_size);
-  auto fail = [&](ErrorReason reason, std::string what) -> Result<void> {
-    s.failed = Error(ErrorCode::kDataLoss, reason,
-                     "solid block " + std::to_string(s.number) + ": " + what,
-                     ErrorLocation{.offset = b.offset});
-    s.out = Bytes();
-    s.dctx.reset();
-    return tl::unexpected(*s.failed);
+  auto fail = [&s](ErrorReason reason, const std::string& what) {
+    return SolidBlocks::fail(s, reason, what);
   };
   if (!s.checked) {
     if (xxh3_128(src) != b.xxh3) {
@@ -285,9 +290,8 @@ Result<void> SolidBlocks::finish(uint32_t number,
   auto s = slot(number, block);
   std::lock_guard<std::mutex> lock(s->mutex);
   CP_TRY(advance(*s, block.original_size));
-  if (block.codec == Codec::kRaw || s->ended) {
-    if (s->in_pos == block.stored_size || block.codec == Codec::kRaw) return {};
-  } else {
+  if (block.codec == Codec::kRaw) return {};
+  if (!s->ended) {
     // The frame must end exactly at the declared size.
     std::byte extra[1];
     ZSTD_outBuffer o{extra, sizeof extra, 0};
@@ -295,19 +299,16 @@ Result<void> SolidBlocks::finish(uint32_t number,
     ZSTD_inBuffer i{src.data(), src.size(), s->in_pos};
     size_t r = ZSTD_decompressStream(s->dctx.get(), &o, &i);
     s->in_pos = i.pos;
-    if (!ZSTD_isError(r) && r == 0 && o.pos == 0 && i.pos == src.size()) {
+    if (!ZSTD_isError(r) && r == 0 && o.pos == 0) {
       s->ended = true;
       s->dctx.reset();
-      return {};
     }
   }
-  s->failed = Error(ErrorCode::kDataLoss, ErrorReason::kDecompression,
-                    "solid block " + std::to_string(number) +
-                        ": zstd frame does not end at the declared " +
-                        std::to_string(block.original_size) +
-                        " bytes and the stored end",
-                    ErrorLocation{.offset = block.offset});
-  return tl::unexpected(*s->failed);
+  if (s->ended && s->in_pos == block.stored_size) return {};
+  return fail(*s, ErrorReason::kDecompression,
+              "zstd frame does not end at the declared " +
+                  std::to_string(block.original_size) +
+                  " bytes and the stored end");
 }
 
 }  // namespace cachepack::bundle

@@ -96,6 +96,10 @@ class SolidBlocks {
   struct Slot;
   std::shared_ptr<Slot> slot(uint32_t number, const ChunkInfo& block) const;
   Result<void> advance(Slot& s, uint64_t want) const;
+  // Marks slot `s`'s block damaged for good (kDataLoss at its offset) and
+  // frees what it held.
+  static tl::unexpected<Error> fail(Slot& s, ErrorReason reason,
+                                    const std::string& what);
 
   ByteSpan file_;
   mutable std::mutex mutex_;
