@@ -29,8 +29,7 @@ Result<size_t> add_blob(BundleWriter& writer, ByteSpan data,
         // A copy (into a solid block or the pool's buffer) is what the
         // writer holds once add() returns.
         CP_TRY(writer.add(a.type, a.key, a.content));
-        size_t end = static_cast<size_t>(a.content.data() + a.content.size() -
-                                         data.data());
+        const size_t end = a.content_offset + a.content.size();
         if (end - read_behind >= kReleaseStep) {
           done_reading(data.subspan(read_behind, end - read_behind));
           read_behind = end;
